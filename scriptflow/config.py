@@ -1,0 +1,157 @@
+"""Settings: the seed's variables keep their names; ours are prefixed ``SCRIPTFLOW_``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from scriptflow.errors import ScriptflowError
+
+MIN_SECRET_BYTES = 32
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "changethis",
+        "secret",
+        "jwt-secret",
+        "your-secret",
+        "your-secret-key",
+        "supersecret",
+        "please-change-me",
+        "replace-me",
+        "development",
+        "test",
+    }
+)
+
+
+class ConfigurationError(ScriptflowError):
+    code = "CONFIGURATION_ERROR"
+
+
+class Settings(BaseSettings):
+    """Everything scriptflow reads from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="SCRIPTFLOW_", extra="ignore")
+
+    # The seed's names.
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    jwt_secret: SecretStr | None = Field(default=None, validation_alias="JWT_SECRET")
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = Field(
+        default="HS256", validation_alias="JWT_ALGORITHM"
+    )
+    jwt_expires_in: int = Field(default=900, ge=30, le=86400, validation_alias="JWT_EXPIRES_IN")
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+
+    # Ours.
+    env: Literal["development", "production"] = "development"
+    data_dir: Path = Path("data")
+    log_level: str = "INFO"
+    jwt_issuer: str = "scriptflow"
+    jwt_audience: str = "scriptflow-api"
+    refresh_expires_in: int = Field(default=14 * 86400, ge=60)
+    max_script_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=4096)
+    rate_limit_login_per_minute: int = 20
+    rate_limit_register_per_minute: int = 10
+    rate_limit_enhance_per_minute: int = 30
+    rate_limit_runs_per_minute: int = 120
+    openai_models: list[str] = Field(
+        default_factory=lambda: ["gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1"]
+    )
+    openai_timeout_s: float = 60.0
+    openai_max_retries: int = 2
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=0)
+    browser_executable: Path | None = None
+    browser_ws_endpoint: str | None = None
+    run_timeout_s: int = Field(default=300, ge=5)
+    run_memory_mb: int = Field(default=2048, ge=256)
+    run_max_attempts: int = Field(default=3, ge=1)
+    run_lease_s: int = Field(default=30, ge=5)
+    artifact_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    allow_private_egress: bool | None = None
+    demo_app_port: int = 0
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The async SQLAlchemy URL: DATABASE_URL, or the embedded SQLite file."""
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'scriptflow.db').as_posix()}"
+
+    @property
+    def private_egress_allowed(self) -> bool:
+        if self.allow_private_egress is None:
+            return not self.is_production
+        return self.allow_private_egress
+
+    def resolve_jwt_secret(self) -> str:
+        """The signing secret; refuses a weak one in production, generates one in development."""
+        given = self.jwt_secret.get_secret_value() if self.jwt_secret else None
+        if given and is_strong_secret(given):
+            return given
+        if self.is_production:
+            raise ConfigurationError(
+                "JWT_SECRET is missing, shorter than 32 bytes or a known placeholder; "
+                "set it to a random value, e.g. `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'`"
+            )
+        return _development_secret(self.data_dir)
+
+
+def is_strong_secret(value: str) -> bool:
+    """At least 256 bits and not a well-known placeholder."""
+    return len(value.encode()) >= MIN_SECRET_BYTES and value.lower() not in PLACEHOLDER_SECRETS
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual spellings and pick the async driver."""
+    if url.startswith(("postgres://", "postgresql://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("postgresql+psycopg://"):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url.split(":///", 1)[1]
+    return url
+
+
+def sync_database_url(url: str) -> str:
+    """The synchronous twin of an async URL (migrations and bulk extraction)."""
+    url = normalise_database_url(url)
+    if url.startswith("postgresql+asyncpg://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite+aiosqlite:///"):
+        return "sqlite:///" + url.split(":///", 1)[1]
+    return url
+
+
+def _development_secret(data_dir: Path) -> str:
+    path = data_dir / ".jwt_secret"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race; use its secret
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

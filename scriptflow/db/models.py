@@ -1,0 +1,25 @@
+"""Every ORM model, imported in one place so the metadata is complete (Alembic, tests)."""
+
+from scriptflow.auth.models import RefreshToken, User
+from scriptflow.db.base import Base
+from scriptflow.insights.models import AIInsight
+from scriptflow.projects.models import Environment, Project, ProjectMember
+from scriptflow.runs.models import RunArtifact, RunStep, RunTest, TestRun
+from scriptflow.scripts.models import Script, ScriptChangeSet, ScriptRevision
+
+__all__ = [
+    "AIInsight",
+    "Base",
+    "Environment",
+    "Project",
+    "ProjectMember",
+    "RefreshToken",
+    "RunArtifact",
+    "RunStep",
+    "RunTest",
+    "Script",
+    "ScriptChangeSet",
+    "ScriptRevision",
+    "TestRun",
+    "User",
+]

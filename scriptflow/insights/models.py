@@ -1,0 +1,42 @@
+"""Insights found in run history; a recurring finding updates in place by fingerprint."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from scriptflow.db.base import Base, IdMixin, JSONType, TimestampMixin, utcnow
+
+
+class AIInsight(IdMixin, TimestampMixin, Base):
+    __tablename__ = "ai_insights"
+    __table_args__ = (
+        UniqueConstraint("project_id", "fingerprint"),
+        Index("ix_ai_insights_script_status", "script_id", "status"),
+    )
+
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    script_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("scripts.id", ondelete="CASCADE"))
+    # flaky-test | flaky-selector | slow-step | recurring-failure | environment-specific |
+    # brittle-code | fix-regression
+    type: Mapped[str] = mapped_column(String(32))
+    # low | medium | high | critical
+    severity: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # open | resolved
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    resolved_at: Mapped[datetime | None]
+    ai_summary: Mapped[str | None] = mapped_column(Text)
