@@ -9,7 +9,12 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -50,21 +55,35 @@ def _sqlite_begin_immediate_if_asked(conn: Any) -> None:
 
 
 def is_sqlite(engine_or_session: AsyncEngine | AsyncSession) -> bool:
-    bind = engine_or_session.bind if isinstance(engine_or_session, AsyncSession) else engine_or_session
-    return bind.dialect.name == "sqlite"
+    bind = (
+        engine_or_session.bind if isinstance(engine_or_session, AsyncSession) else engine_or_session
+    )
+    return bind is not None and bind.dialect.name == "sqlite"
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+async def begin_for_writing(session: AsyncSession) -> None:
+    """On SQLite, take the write lock when the transaction starts.
+
+    A deferred transaction that reads and then writes cannot wait for the lock (its snapshot
+    is stale) and fails at once with "database is locked"; an immediate one queues instead.
+    """
+    if is_sqlite(session):
+        await session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
 @asynccontextmanager
 async def transaction(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    sessionmaker: async_sessionmaker[AsyncSession], *, write: bool = True
 ) -> AsyncIterator[AsyncSession]:
     """One unit of work: commit on success, roll back on any error."""
     async with sessionmaker() as session:
         try:
+            if write:
+                await begin_for_writing(session)
             yield session
             await session.commit()
         except BaseException:

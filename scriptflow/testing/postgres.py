@@ -12,7 +12,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-PG_BIN_CANDIDATES = [Path(p) for p in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)]
+PG_BIN_CANDIDATES = [
+    Path(p) for p in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+]
 
 
 class PostgresUnavailable(RuntimeError):
@@ -53,13 +55,24 @@ class PostgresCluster:
         cmd = [str(self.bin_dir / args[0]), *args[1:]]
         return ["runuser", "-u", self.run_as, "--", *cmd] if self.run_as else cmd
 
-    def create_database(self, name: str) -> str:
+    def url_for(self, name: str) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def psql(self, sql: str) -> None:
         subprocess.run(
             self._cmd("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-                      "-d", "postgres", "-q", "-c", f'CREATE DATABASE "{name}"'),
+                      "-d", "postgres", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql),
             check=True, capture_output=True,
         )  # fmt: skip
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def create_database(self, name: str) -> str:
+        self.psql(f'CREATE DATABASE "{name}"')
+        return self.url_for(name)
+
+    def create_database_from_template(self, name: str, template: str) -> str:
+        """A copy of an already-migrated database; much faster than migrating again."""
+        self.psql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        return self.url_for(name)
 
     def stop(self) -> None:
         subprocess.run(

@@ -1,0 +1,72 @@
+"""Dependencies: settings, the request's unit of work, the current user, rate limits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scriptflow.auth.models import User
+from scriptflow.auth.service import user_from_access_token
+from scriptflow.auth.tokens import TokenConfig
+from scriptflow.config import Settings
+from scriptflow.db.engine import begin_for_writing
+from scriptflow.errors import Unauthorized
+from scriptflow.ratelimit import RateLimiter
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_token_config(request: Request) -> TokenConfig:
+    cfg: TokenConfig = request.app.state.token_config
+    return cfg
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: commit when the endpoint returns, roll back on error."""
+    async with request.app.state.sessionmaker() as session:
+        try:
+            if request.method not in SAFE_METHODS:
+                await begin_for_writing(session)
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+TokenConfigDep = Annotated[TokenConfig, Depends(get_token_config)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def get_current_user(
+    session: SessionDep,
+    cfg: TokenConfigDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Missing bearer token")
+    return await user_from_access_token(session, cfg, credentials.credentials)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def limiter(request: Request, name: str) -> RateLimiter:
+    limiters: dict[str, RateLimiter] = request.app.state.rate_limiters
+    return limiters[name]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

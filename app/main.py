@@ -1,0 +1,103 @@
+"""Application factory: `uvicorn app.main:app`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.background import BACKGROUND_SERVICES, Stopper
+from app.errors import install_error_handlers
+from app.metrics import Metrics
+from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.routers import ROUTERS, health
+from scriptflow import __version__
+from scriptflow.auth.tokens import TokenConfig
+from scriptflow.config import ConfigurationError, Settings, get_settings
+from scriptflow.db import migrate
+from scriptflow.db.engine import create_engine, create_sessionmaker
+from scriptflow.logs import configure_logging
+from scriptflow.ratelimit import RateLimiter
+
+log = logging.getLogger("scriptflow")
+
+
+def create_app(settings: Settings | None = None, *, run_background: bool = True) -> FastAPI:
+    """Build the app; raises ConfigurationError for settings that must not reach production."""
+    settings = settings or get_settings()
+    token_config = TokenConfig(
+        secret=settings.resolve_jwt_secret(),
+        algorithm=settings.jwt_algorithm,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        expires_in=settings.jwt_expires_in,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.resolved_database_url
+        await asyncio.to_thread(migrate.upgrade, url)
+        engine = create_engine(url)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        stoppers: list[Stopper] = []
+        try:
+            if run_background:
+                for start in BACKGROUND_SERVICES:
+                    stoppers.append(await start(app))
+            log.info("scriptflow %s ready", __version__, extra={"env": settings.env})
+            yield
+        finally:
+            for stop in reversed(stoppers):
+                await stop()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="scriptflow",
+        version=__version__,
+        description="Generate → Enhance with AI → Human Validation → Finalize & Run → AI Insights",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.token_config = token_config
+    app.state.metrics = Metrics()
+    app.state.rate_limiters = {
+        "login": RateLimiter(settings.rate_limit_login_per_minute),
+        "register": RateLimiter(settings.rate_limit_register_per_minute),
+        "enhance": RateLimiter(settings.rate_limit_enhance_per_minute),
+        "runs": RateLimiter(settings.rate_limit_runs_per_minute),
+    }
+    install_error_handlers(app)
+    app.include_router(health.router)
+    for router in ROUTERS:
+        app.include_router(router, prefix="/v1")
+        # The seed's unversioned paths keep working but stay out of the schema.
+        app.include_router(router, include_in_schema=False)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    return app
+
+
+def _app_from_environment() -> FastAPI:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    try:
+        return create_app(settings)
+    except ConfigurationError as exc:
+        raise SystemExit(f"scriptflow refuses to start: {exc.message}") from None
+
+
+_app: FastAPI | None = None
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `uvicorn app.main:app` builds the app on first access, so importing create_app is free.
+    global _app
+    if name != "app":
+        raise AttributeError(name)
+    if _app is None:
+        _app = _app_from_environment()
+    return _app

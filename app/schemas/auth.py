@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import uuid
+
+from pydantic import EmailStr, Field
+
+from app.schemas import RequestModel, ResponseModel
+
+
+class Credentials(RequestModel):
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UserOut(ResponseModel):
+    id: uuid.UUID
+    email: str
+
+
+class TokenOut(ResponseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    refresh_token: str
+
+
+class RefreshIn(RequestModel):
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class LogoutIn(RequestModel):
+    refresh_token: str | None = Field(default=None, max_length=512)

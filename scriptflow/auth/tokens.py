@@ -1,0 +1,70 @@
+"""JWT access tokens (pinned algorithm, verified claims) and opaque refresh tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+
+from scriptflow.errors import Unauthorized
+
+REQUIRED_CLAIMS = ["sub", "exp", "iat", "iss", "aud", "jti"]
+
+
+@dataclass(frozen=True)
+class TokenConfig:
+    secret: str
+    algorithm: str
+    issuer: str
+    audience: str
+    expires_in: int
+
+
+def issue_access_token(cfg: TokenConfig, user_id: uuid.UUID, *, now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    claims = {
+        "sub": str(user_id),
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=cfg.expires_in)).timestamp()),
+        "iss": cfg.issuer,
+        "aud": cfg.audience,
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, cfg.secret, algorithm=cfg.algorithm)
+
+
+def decode_access_token(cfg: TokenConfig, token: str) -> dict[str, Any]:
+    """Verified claims, or Unauthorized; only the configured algorithm is accepted."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            cfg.secret,
+            algorithms=[cfg.algorithm],
+            audience=cfg.audience,
+            issuer=cfg.issuer,
+            options={"require": REQUIRED_CLAIMS},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("Token expired") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("Invalid token") from exc
+    try:
+        uuid.UUID(str(claims["sub"]))
+    except ValueError as exc:
+        raise Unauthorized("Invalid token") from exc
+    return claims
+
+
+def new_refresh_token() -> tuple[str, str]:
+    """A random refresh token and the hash we store (the token itself is never stored)."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_refresh_token(token)
+
+
+def hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,100 @@
+"""The `scriptflow` command."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from scriptflow.config import ConfigurationError, get_settings
+from scriptflow.logs import configure_logging
+
+cli = typer.Typer(
+    help="scriptflow: browser test scripts from generation to guarded AI enhancement, "
+    "real-browser runs and evidenced insights.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+user_cli = typer.Typer(help="Manage users.", no_args_is_help=True)
+cli.add_typer(user_cli, name="user")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
+) -> None:
+    """Migrate the database and serve the API (OpenAPI UI at /docs)."""
+    import uvicorn
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    try:
+        settings.resolve_jwt_secret()
+    except ConfigurationError as exc:
+        typer.echo(f"scriptflow refuses to start: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"scriptflow API on http://{host}:{port}  (OpenAPI UI: http://{host}:{port}/docs)")
+    uvicorn.run("app.main:app", host=host, port=port, reload=reload, log_config=None)
+
+
+@cli.command()
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Upgrade the database schema (DATABASE_URL, or the embedded SQLite under the data dir)."""
+    from scriptflow.db import migrate as migrations
+
+    url = get_settings().resolved_database_url
+    migrations.upgrade(url, revision)
+    typer.echo(f"database at revision {migrations.current_revision(url)}")
+
+
+@user_cli.command("create")
+def user_create(
+    email: Annotated[str, typer.Option(prompt=True, help="The user's email.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="SCRIPTFLOW_NEW_USER_PASSWORD",
+            help="At least 8 characters (prompted when omitted).",
+        ),
+    ],
+) -> None:
+    """Create a user with a personal project."""
+    from scriptflow.auth.service import create_user
+    from scriptflow.db import migrate as migrations
+    from scriptflow.db.engine import create_engine, create_sessionmaker, transaction
+    from scriptflow.errors import ScriptflowError
+
+    settings = get_settings()
+    migrations.upgrade(settings.resolved_database_url)
+
+    async def go() -> str:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            async with transaction(create_sessionmaker(engine)) as session:
+                user = await create_user(session, email, password)
+                return str(user.id)
+        finally:
+            await engine.dispose()
+
+    try:
+        user_id = asyncio.run(go())
+    except ScriptflowError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"created user {email} ({user_id})")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

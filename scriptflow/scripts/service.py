@@ -1,0 +1,201 @@
+"""Scripts and their revision history; every content change is a revision."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scriptflow.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from scriptflow.pagination import Page, clamp_limit, keyset, page_of
+from scriptflow.projects.roles import Role
+from scriptflow.projects.service import require_role
+from scriptflow.scripts.diffing import unified_diff
+from scriptflow.scripts.models import Script, ScriptRevision
+from scriptflow.scripts.repository import ScriptRepository
+
+DEFAULT_MAX_SCRIPT_BYTES = 1024 * 1024
+
+
+def script_filename(script: Script) -> str:
+    return f"script_{script.id.hex[:8]}.py"
+
+
+def check_content_size(content: str, max_bytes: int) -> None:
+    size = len(content.encode())
+    if size > max_bytes:
+        raise PayloadTooLarge(
+            f"Script content is {size} bytes; the limit is {max_bytes}",
+            details={"size_bytes": size, "max_bytes": max_bytes},
+        )
+
+
+async def get_script(
+    session: AsyncSession, user_id: uuid.UUID, script_id: uuid.UUID, minimum: Role = Role.VIEWER
+) -> Script:
+    """A script the caller may see with at least `minimum`; others' scripts are not found."""
+    repo = ScriptRepository(session)
+    script = await repo.get(script_id)
+    if script is None or await repo.member_role(script, user_id) is None:
+        raise NotFound("script", script_id)
+    await require_role(session, user_id, script.project_id, minimum)
+    return script
+
+
+async def list_scripts(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    project_id: uuid.UUID | None = None,
+    q: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page[Script]:
+    n = clamp_limit(limit)
+    stmt = ScriptRepository(session).visible_to(user_id, project_id=project_id, q=q)
+    rows = list((await session.execute(keyset(stmt, Script, cursor, n))).scalars())
+    return page_of(rows, n)
+
+
+async def create_script(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    project_id: uuid.UUID,
+    title: str,
+    content: str,
+    max_bytes: int = DEFAULT_MAX_SCRIPT_BYTES,
+    source: str = "create",
+) -> Script:
+    await require_role(session, user_id, project_id, Role.EDITOR)
+    check_content_size(content, max_bytes)
+    script = Script(
+        project_id=project_id, title=title, content=content, version=1, created_by=user_id
+    )
+    session.add(script)
+    await session.flush()
+    session.add(
+        ScriptRevision(
+            script_id=script.id,
+            version=1,
+            diff=unified_diff("", content, script_filename(script)),
+            content=content,
+            source=source,
+            applied_by=user_id,
+        )
+    )
+    await session.flush()
+    return script
+
+
+async def commit_revision(
+    session: AsyncSession,
+    script: Script,
+    new_content: str,
+    *,
+    source: str,
+    applied_by: uuid.UUID | None,
+    changeset_id: uuid.UUID | None = None,
+    message: str | None = None,
+) -> ScriptRevision:
+    """Make `new_content` the script's next version, fenced on the version it was read at."""
+    base_version = script.version
+    diff = unified_diff(script.content, new_content, script_filename(script))
+    result = await session.execute(
+        update(Script)
+        .where(Script.id == script.id, Script.version == base_version)
+        .values(content=new_content, version=base_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise Conflict(
+            "The script changed while this edit was being saved; reload and try again",
+            details={"expected_version": base_version},
+        )
+    revision = ScriptRevision(
+        script_id=script.id,
+        version=base_version + 1,
+        diff=diff,
+        content=new_content,
+        source=source,
+        applied_by=applied_by,
+        changeset_id=changeset_id,
+        message=message,
+    )
+    session.add(revision)
+    await session.flush()
+    await session.refresh(script)
+    return revision
+
+
+async def update_script(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    script_id: uuid.UUID,
+    *,
+    title: str | None = None,
+    content: str | None = None,
+    expected_version: int | None = None,
+    max_bytes: int = DEFAULT_MAX_SCRIPT_BYTES,
+) -> Script:
+    """Partial update; a content change writes a revision; a stale expected_version is 409."""
+    script = await get_script(session, user_id, script_id, Role.EDITOR)
+    if expected_version is not None and expected_version != script.version:
+        raise Conflict(
+            f"The script is at version {script.version}, not {expected_version}",
+            details={"current_version": script.version, "expected_version": expected_version},
+        )
+    if title is not None:
+        script.title = title
+        await session.flush()
+    if content is not None and content != script.content:
+        check_content_size(content, max_bytes)
+        await commit_revision(session, script, content, source="edit", applied_by=user_id)
+    return script
+
+
+async def delete_script(session: AsyncSession, user_id: uuid.UUID, script_id: uuid.UUID) -> None:
+    script = await get_script(session, user_id, script_id, Role.EDITOR)
+    await session.delete(script)
+    await session.flush()
+
+
+async def list_revisions(
+    session: AsyncSession, user_id: uuid.UUID, script_id: uuid.UUID
+) -> list[ScriptRevision]:
+    await get_script(session, user_id, script_id)
+    return await ScriptRepository(session).revisions(script_id)
+
+
+async def get_revision(
+    session: AsyncSession, user_id: uuid.UUID, script_id: uuid.UUID, version: int
+) -> ScriptRevision:
+    await get_script(session, user_id, script_id)
+    revision = await ScriptRepository(session).revision(script_id, version)
+    if revision is None:
+        raise NotFound("revision", version)
+    return revision
+
+
+async def revert_script(
+    session: AsyncSession, user_id: uuid.UUID, script_id: uuid.UUID, *, version: int
+) -> ScriptRevision:
+    """Bring back an earlier version's content as a new revision (history is never rewritten)."""
+    script = await get_script(session, user_id, script_id, Role.EDITOR)
+    target = await ScriptRepository(session).revision(script_id, version)
+    if target is None:
+        raise NotFound("revision", version)
+    if version == script.version:
+        raise ValidationFailed(
+            f"The script is already at version {version}",
+            details={"fields": [{"field": "version", "message": "already current"}]},
+        )
+    return await commit_revision(
+        session,
+        script,
+        target.content,
+        source="revert",
+        applied_by=user_id,
+        message=f"Revert to version {version}",
+    )
