@@ -1,0 +1,280 @@
+"""Extraction of run history from the SQL database into Arrow, with SQLAlchemy Core.
+
+The DuckDB wheel has no sqlite/postgres scanner, so rows come out through SQLAlchemy (the same
+code on both databases) in bounded chunks and become Arrow tables shaped like the warehouse:
+runs, tests and steps are denormalised (each row carries project, script, version, environment,
+browser and the run's creation time) so the analysis never joins 10M step rows to the runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import Connection, Select, and_, select
+from sqlalchemy.orm import Session
+
+from scriptflow.insights.signatures import error_signature
+from scriptflow.runs.models import RunStep, RunTest, TestRun
+from scriptflow.scripts.models import Script, ScriptRevision
+
+FINISHED_STATUSES = ("passed", "failed", "error", "cancelled")
+CHUNK_RUNS = 20_000
+
+RUNS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("project_id", pa.string()),
+        ("script_id", pa.string()),
+        ("script_version", pa.int32()),
+        ("environment", pa.string()),
+        ("browser", pa.string()),
+        ("status", pa.string()),
+        ("trigger", pa.string()),
+        ("created_at", pa.timestamp("us")),
+        ("completed_at", pa.timestamp("us")),
+        ("duration_ms", pa.int64()),
+        ("error", pa.string()),
+    ]
+)
+_RUN_KEYS = [
+    ("project_id", pa.string()),
+    ("script_id", pa.string()),
+    ("script_version", pa.int32()),
+    ("environment", pa.string()),
+    ("browser", pa.string()),
+    ("trigger", pa.string()),
+    ("created_at", pa.timestamp("us")),
+]
+TESTS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        *_RUN_KEYS,
+        ("position", pa.int32()),
+        ("name", pa.string()),
+        ("outcome", pa.string()),
+        ("attempts", pa.int32()),
+        ("duration_ms", pa.int64()),
+        ("error", pa.string()),
+        ("signature", pa.string()),
+    ]
+)
+STEPS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        *_RUN_KEYS,
+        ("test_position", pa.int32()),
+        ("position", pa.int32()),
+        ("attempt", pa.int32()),
+        ("action", pa.string()),
+        ("locator", pa.string()),
+        ("duration_ms", pa.int64()),
+        ("outcome", pa.string()),
+        ("error", pa.string()),
+    ]
+)
+REVISIONS_SCHEMA = pa.schema(
+    [
+        ("project_id", pa.string()),
+        ("script_id", pa.string()),
+        ("version", pa.int32()),
+        ("source", pa.string()),
+        ("changeset_id", pa.string()),
+        ("created_at", pa.timestamp("us")),
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RunBatch:
+    """Runs with their tests and steps, as Arrow tables in the warehouse's shape."""
+
+    runs: pa.Table
+    tests: pa.Table
+    steps: pa.Table
+
+    @classmethod
+    def empty(cls) -> RunBatch:
+        """A batch with no rows."""
+        return cls(
+            RUNS_SCHEMA.empty_table(), TESTS_SCHEMA.empty_table(), STEPS_SCHEMA.empty_table()
+        )
+
+
+def finished_runs_query() -> Select[*tuple[Any, ...]]:
+    """Finished runs in creation order (the warehouse's append order)."""
+    return (
+        select(
+            TestRun.id,
+            TestRun.project_id,
+            TestRun.script_id,
+            TestRun.script_version,
+            TestRun.environment,
+            TestRun.browser,
+            TestRun.status,
+            TestRun.trigger,
+            TestRun.created_at,
+            TestRun.started_at,
+            TestRun.completed_at,
+            TestRun.error,
+        )
+        .where(TestRun.status.in_(FINISHED_STATUSES))
+        .order_by(TestRun.created_at, TestRun.id)
+    )
+
+
+def extract_runs(
+    connection: Connection | Session,
+    *,
+    run_ids: Sequence[uuid.UUID] | None = None,
+    script_id: uuid.UUID | None = None,
+    project_ids: Sequence[uuid.UUID] | None = None,
+    completed_since: datetime | None = None,
+    chunk_runs: int = CHUNK_RUNS,
+) -> Iterator[RunBatch]:
+    """Finished runs (optionally filtered) with their tests and steps, in bounded batches."""
+    query = finished_runs_query()
+    if run_ids is not None:
+        query = query.where(TestRun.id.in_(list(run_ids)))
+    if script_id is not None:
+        query = query.where(TestRun.script_id == script_id)
+    if project_ids is not None:
+        query = query.where(TestRun.project_id.in_(list(project_ids)))
+    if completed_since is not None:
+        query = query.where(TestRun.completed_at >= completed_since)
+    result = connection.execute(query.execution_options(yield_per=chunk_runs))
+    for chunk in result.partitions(chunk_runs):
+        yield _batch(connection, chunk)
+
+
+def _batch(connection: Connection | Session, run_rows: Sequence[Any]) -> RunBatch:
+    runs: dict[uuid.UUID, dict[str, Any]] = {}
+    for row in run_rows:
+        started, completed = row.started_at, row.completed_at
+        runs[row.id] = {
+            "run_id": str(row.id),
+            "project_id": str(row.project_id),
+            "script_id": str(row.script_id),
+            "script_version": row.script_version,
+            "environment": row.environment,
+            "browser": row.browser,
+            "status": row.status,
+            "trigger": row.trigger,
+            "created_at": _naive_utc(row.created_at),
+            "completed_at": _naive_utc(completed),
+            "duration_ms": int((completed - started).total_seconds() * 1000)
+            if started and completed
+            else None,
+            "error": row.error,
+        }
+    ids = list(runs)
+    tests: list[dict[str, Any]] = []
+    steps: list[dict[str, Any]] = []
+    test_positions: dict[uuid.UUID, int] = {}
+    # Bounded IN lists: SQLite caps bound parameters, PostgreSQL plans them fine either way.
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        test_rows = connection.execute(
+            select(RunTest).where(RunTest.run_id.in_(part)).order_by(RunTest.position)
+        ).scalars()
+        pending_tests: dict[uuid.UUID, dict[str, Any]] = {}
+        for test in test_rows:
+            test_positions[test.id] = test.position
+            record = {
+                "run_id": str(test.run_id),
+                **_run_keys(runs[test.run_id]),
+                "position": test.position,
+                "name": test.name,
+                "outcome": test.outcome,
+                "attempts": test.attempts,
+                "duration_ms": test.duration_ms,
+                "error": test.error,
+                "signature": None,
+            }
+            pending_tests[test.id] = record
+            tests.append(record)
+        step_rows = connection.execute(
+            select(RunStep)
+            .where(and_(RunStep.run_id.in_(part)))
+            .order_by(RunStep.run_id, RunStep.test_id, RunStep.attempt, RunStep.position)
+        ).scalars()
+        last_failed: dict[uuid.UUID, RunStep] = {}
+        for step in step_rows:
+            if step.outcome == "failed":
+                last_failed[step.test_id] = step
+            steps.append(
+                {
+                    "run_id": str(step.run_id),
+                    **_run_keys(runs[step.run_id]),
+                    "test_position": test_positions.get(step.test_id, 0),
+                    "position": step.position,
+                    "attempt": step.attempt,
+                    "action": step.action,
+                    "locator": step.locator,
+                    "duration_ms": step.duration_ms,
+                    "outcome": step.outcome,
+                    "error": step.error,
+                }
+            )
+        for test_id, record in pending_tests.items():
+            if record["outcome"] in ("failed", "error", "flaky"):
+                failed_step = last_failed.get(test_id)
+                record["signature"] = error_signature(
+                    record["error"] or (failed_step.error if failed_step else None),
+                    action=failed_step.action if failed_step else None,
+                    locator=failed_step.locator if failed_step else None,
+                )
+    return RunBatch(
+        runs=pa.Table.from_pylist(list(runs.values()), schema=RUNS_SCHEMA),
+        tests=pa.Table.from_pylist(tests, schema=TESTS_SCHEMA),
+        steps=pa.Table.from_pylist(steps, schema=STEPS_SCHEMA),
+    )
+
+
+def extract_revisions(
+    connection: Connection | Session,
+    *,
+    script_id: uuid.UUID | None = None,
+    project_ids: Sequence[uuid.UUID] | None = None,
+) -> pa.Table:
+    """Every script revision (version, source, change set, time) with its project."""
+    query = select(
+        Script.project_id,
+        ScriptRevision.script_id,
+        ScriptRevision.version,
+        ScriptRevision.source,
+        ScriptRevision.changeset_id,
+        ScriptRevision.created_at,
+    ).join(Script, Script.id == ScriptRevision.script_id)
+    if script_id is not None:
+        query = query.where(ScriptRevision.script_id == script_id)
+    if project_ids is not None:
+        query = query.where(Script.project_id.in_(list(project_ids)))
+    rows = [
+        {
+            "project_id": str(row.project_id),
+            "script_id": str(row.script_id),
+            "version": row.version,
+            "source": row.source,
+            "changeset_id": str(row.changeset_id) if row.changeset_id else None,
+            "created_at": _naive_utc(row.created_at),
+        }
+        for row in connection.execute(query)
+    ]
+    return pa.Table.from_pylist(rows, schema=REVISIONS_SCHEMA)
+
+
+def _run_keys(run: dict[str, Any]) -> dict[str, Any]:
+    return {name: run[name] for name, _ in _RUN_KEYS}
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value

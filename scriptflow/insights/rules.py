@@ -1,0 +1,632 @@
+"""Insight rules: pure functions from query results (plain data) to findings with evidence.
+
+Each rule reads rows that the analysis queries produce (``scriptflow.insights.analysis``) and the
+project's ``Thresholds``; it returns ``Finding`` values whose fingerprint is stable across
+refreshes, so a recurring finding updates one insight in place. Severity rules are documented at
+each ``*_severity`` function and in docs/insights.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from scriptflow.insights.fingerprints import fingerprint
+from scriptflow.insights.statistics import (
+    decided_outcomes,
+    flip_count,
+    flip_rate,
+    pass_rate,
+    percentile,
+    regressed,
+    wilson_interval,
+)
+from scriptflow.insights.thresholds import Thresholds
+
+Severity = Literal["low", "medium", "high", "critical"]
+SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")
+INSIGHT_TYPES = (
+    "flaky-test",
+    "flaky-selector",
+    "slow-step",
+    "recurring-failure",
+    "environment-specific",
+    "brittle-code",
+    "fix-regression",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One insight as the rules see it; the service upserts it by (project_id, fingerprint)."""
+
+    type: str
+    severity: Severity
+    summary: str
+    details: dict[str, Any]
+    fingerprint: str
+    project_id: str
+    script_id: str | None
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs: one row per group, as the analysis queries return them.
+
+
+@dataclass(frozen=True, slots=True)
+class TestHistory:
+    """The last runs of one test of one script version, environment and browser (oldest first)."""
+
+    __test__ = False  # not a pytest class
+
+    project_id: str
+    script_id: str
+    script_version: int
+    environment: str
+    browser: str
+    test_name: str
+    outcomes: Sequence[str]
+    run_ids: Sequence[str]
+    retry_passes: int = 0
+    confirmation_runs: int = 0
+    confirmation_failures: int = 0
+    last_run_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LocatorStats:
+    """How one step locator fared on one script version, environment and browser."""
+
+    project_id: str
+    script_id: str
+    script_version: int
+    environment: str
+    browser: str
+    action: str
+    locator: str
+    executions: int
+    failures: int
+    failed_run_ids: Sequence[str] = ()
+    sample_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepTimings:
+    """p95 of one step's duration in the recent runs against the runs before them (its baseline)."""
+
+    project_id: str
+    script_id: str
+    environment: str
+    browser: str
+    action: str
+    locator: str | None
+    baseline_p95_ms: float
+    recent_p95_ms: float
+    baseline_samples: int
+    recent_samples: int
+    recent_run_ids: Sequence[str] = ()
+    script_versions: Sequence[int] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FailureCluster:
+    """Failures sharing one normalised error signature within a project, counted per script."""
+
+    project_id: str
+    signature: str
+    occurrences: int
+    occurrences_by_script: Mapping[str, int]
+    run_ids: Sequence[str] = ()
+    environments: Sequence[str] = ()
+    browsers: Sequence[str] = ()
+    sample_error: str | None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentSplit:
+    """Failures of one script version on one environment (or browser) against all the others."""
+
+    project_id: str
+    script_id: str
+    script_version: int
+    dimension: Literal["environment", "browser"]
+    value: str
+    runs: int
+    failures: int
+    other_runs: int
+    other_failures: int
+    other_values: Sequence[str] = ()
+    failed_run_ids: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StaticFinding:
+    """A static finding of the rules engine (``scriptflow.enhance``) on the current version."""
+
+    rule: str
+    category: str
+    line: int | None
+    rationale: str
+    line_end: int | None = None
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> StaticFinding:
+        """Accept the spellings ``line``, ``line_start``/``line_end`` or ``lines``."""
+        line = raw.get("line", raw.get("line_start"))
+        line_end = raw.get("line_end")
+        lines = raw.get("lines")
+        if line is None and isinstance(lines, Sequence) and not isinstance(lines, str) and lines:
+            line, line_end = lines[0], lines[-1]
+        return cls(
+            rule=str(raw.get("rule") or raw.get("model") or "unknown"),
+            category=str(raw.get("category") or ""),
+            line=int(line) if isinstance(line, int | float) else None,
+            rationale=str(raw.get("rationale") or ""),
+            line_end=int(line_end) if isinstance(line_end, int | float) else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionSample:
+    """Runs of one script version around an accepted revision (oldest first)."""
+
+    version: int
+    run_ids: Sequence[str]
+    outcomes: Sequence[str]
+    run_durations_ms: Sequence[float] = ()
+    step_durations_ms: Mapping[str, Sequence[float]] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules.
+
+
+def flaky_test_findings(rows: Iterable[TestHistory], t: Thresholds) -> list[Finding]:
+    """flaky-test: flip rate over the window (ReportPortal) or passes on retry (Playwright)."""
+    findings = []
+    for row in rows:
+        decided = decided_outcomes(row.outcomes)
+        rate = flip_rate(decided)
+        by_flips = len(decided) >= t.flaky_min_runs and rate >= t.flaky_min_flip_rate
+        by_retries = t.flaky_min_retry_passes > 0 and row.retry_passes >= t.flaky_min_retry_passes
+        if not (by_flips or by_retries):
+            continue
+        failures = decided.count("failed")
+        low, high = wilson_interval(failures, len(decided), t.wilson_z)
+        failed_runs = [
+            run
+            for run, outcome in zip(row.run_ids, row.outcomes, strict=False)
+            if outcome != "passed"
+        ]
+        details: dict[str, Any] = {
+            "test": row.test_name,
+            "script_version": row.script_version,
+            "environment": row.environment,
+            "browser": row.browser,
+            "window_runs": len(decided),
+            "flips": flip_count(decided),
+            "flip_rate": round(rate, 4),
+            "retry_passes": row.retry_passes,
+            "failures": failures,
+            "failure_rate": round(failures / len(decided), 4) if decided else 0.0,
+            "failure_rate_interval": [round(low, 4), round(high, 4)],
+            "outcomes": list(row.outcomes)[-t.window_runs :],
+            "run_ids": failed_runs[-t.max_evidence_items :],
+            "detected_by": [
+                name for name, hit in (("flip-rate", by_flips), ("retry", by_retries)) if hit
+            ],
+        }
+        confirmation = confirmation_verdict(row, t)
+        if confirmation is not None:
+            details["confirmation"] = confirmation
+        summary = (
+            f"Test {row.test_name} is flaky on {row.environment}/{row.browser}: "
+            f"{details['flips']} flips in {len(decided)} runs"
+            + (f", {row.retry_passes} passed only on retry" if row.retry_passes else "")
+        )
+        findings.append(
+            Finding(
+                type="flaky-test",
+                severity=flaky_test_severity(rate, row.retry_passes, confirmation),
+                summary=summary,
+                details=details,
+                fingerprint=fingerprint(
+                    "flaky-test", row.script_id, row.test_name, row.environment, row.browser
+                ),
+                project_id=row.project_id,
+                script_id=row.script_id,
+            )
+        )
+    return findings
+
+
+def confirmation_verdict(row: TestHistory, t: Thresholds) -> dict[str, Any] | None:
+    """After the confirmation reruns: confirmed (failed again and passed) or not reproduced."""
+    if t.confirmation_reruns <= 0 or row.confirmation_runs <= 0:
+        return None
+    done = row.confirmation_runs
+    failures = row.confirmation_failures
+    low, high = wilson_interval(failures, done, t.wilson_z)
+    if done < t.confirmation_reruns:
+        verdict = "pending"
+    elif 0 < failures < done:
+        verdict = "confirmed"
+    elif failures == done:
+        verdict = "consistently-failing"
+    else:
+        verdict = "not-reproduced"
+    return {
+        "status": verdict,
+        "reruns": done,
+        "requested": t.confirmation_reruns,
+        "failures": failures,
+        "failure_rate_interval": [round(low, 4), round(high, 4)],
+    }
+
+
+def flaky_test_severity(
+    rate: float, retry_passes: int, confirmation: Mapping[str, Any] | None
+) -> Severity:
+    """low if reruns did not reproduce it; high at flip rate ≥ 0.4 or ≥ 3 retry passes or when
+    confirmed; medium otherwise."""
+    status = (confirmation or {}).get("status")
+    if status == "not-reproduced":
+        return "low"
+    if status == "confirmed" or rate >= 0.4 or retry_passes >= 3:
+        return "high"
+    return "medium"
+
+
+def flaky_selector_findings(rows: Iterable[LocatorStats], t: Thresholds) -> list[Finding]:
+    """flaky-selector: a locator that fails intermittently on an unchanged script version."""
+    findings = []
+    for row in rows:
+        if row.executions < t.selector_min_executions or row.failures < t.selector_min_failures:
+            continue
+        rate = row.failures / row.executions
+        if rate > t.selector_max_failure_rate:
+            continue  # consistently broken: recurring-failure reports it
+        low, high = wilson_interval(row.failures, row.executions, t.wilson_z)
+        findings.append(
+            Finding(
+                type="flaky-selector",
+                severity=flaky_selector_severity(rate),
+                summary=f"Selector {row.locator} may be flaky",
+                details={
+                    "locator": row.locator,
+                    "action": row.action,
+                    "script_version": row.script_version,
+                    "environment": row.environment,
+                    "browser": row.browser,
+                    "executions": row.executions,
+                    "failures": row.failures,
+                    "failure_rate": round(rate, 4),
+                    "failure_rate_interval": [round(low, 4), round(high, 4)],
+                    "run_ids": list(row.failed_run_ids)[: t.max_evidence_items],
+                    "sample_error": (row.sample_error or "")[:500] or None,
+                },
+                fingerprint=fingerprint(
+                    "flaky-selector",
+                    row.script_id,
+                    row.action,
+                    row.locator,
+                    row.environment,
+                    row.browser,
+                ),
+                project_id=row.project_id,
+                script_id=row.script_id,
+            )
+        )
+    return findings
+
+
+def flaky_selector_severity(failure_rate: float) -> Severity:
+    """high when it fails in ≥ 30 % of executions, medium at ≥ 10 %, low below."""
+    if failure_rate >= 0.3:
+        return "high"
+    if failure_rate >= 0.1:
+        return "medium"
+    return "low"
+
+
+def slow_step_findings(rows: Iterable[StepTimings], t: Thresholds) -> list[Finding]:
+    """slow-step: the recent p95 regressed against the step's own baseline p95."""
+    findings = []
+    for row in rows:
+        if row.baseline_samples < t.slow_min_samples or row.recent_samples < t.slow_min_samples:
+            continue
+        if not regressed(
+            row.baseline_p95_ms,
+            row.recent_p95_ms,
+            min_ratio=t.slow_min_ratio,
+            min_delta_ms=t.slow_min_delta_ms,
+        ):
+            continue
+        ratio = row.recent_p95_ms / row.baseline_p95_ms if row.baseline_p95_ms > 0 else math.inf
+        step = f"{row.action} {row.locator}" if row.locator else row.action
+        findings.append(
+            Finding(
+                type="slow-step",
+                severity=slow_step_severity(ratio),
+                summary=(
+                    f"Step {step} got slower on {row.environment}/{row.browser}: p95 "
+                    f"{row.baseline_p95_ms:.0f} ms → {row.recent_p95_ms:.0f} ms"
+                ),
+                details={
+                    "action": row.action,
+                    "locator": row.locator,
+                    "environment": row.environment,
+                    "browser": row.browser,
+                    "baseline_p95_ms": round(row.baseline_p95_ms, 1),
+                    "recent_p95_ms": round(row.recent_p95_ms, 1),
+                    "ratio": round(ratio, 2) if math.isfinite(ratio) else None,
+                    "baseline_samples": row.baseline_samples,
+                    "recent_samples": row.recent_samples,
+                    "script_versions": sorted(set(row.script_versions)),
+                    "run_ids": list(row.recent_run_ids)[: t.max_evidence_items],
+                },
+                fingerprint=fingerprint(
+                    "slow-step",
+                    row.script_id,
+                    row.action,
+                    row.locator,
+                    row.environment,
+                    row.browser,
+                ),
+                project_id=row.project_id,
+                script_id=row.script_id,
+            )
+        )
+    return findings
+
+
+def slow_step_severity(ratio: float) -> Severity:
+    """low below 2x the baseline p95, medium below 3x, high from 3x."""
+    if ratio >= 3:
+        return "high"
+    if ratio >= 2:
+        return "medium"
+    return "low"
+
+
+def recurring_failure_findings(rows: Iterable[FailureCluster], t: Thresholds) -> list[Finding]:
+    """recurring-failure: one finding per affected script of a signature seen often enough."""
+    findings = []
+    for row in rows:
+        if not row.signature or row.occurrences < t.recurring_min_occurrences:
+            continue
+        scripts = sorted(row.occurrences_by_script)
+        severity = recurring_failure_severity(row.occurrences, len(scripts))
+        for script_id in scripts:
+            findings.append(
+                Finding(
+                    type="recurring-failure",
+                    severity=severity,
+                    summary=(
+                        f"Recurring failure ({row.occurrences} times in {len(scripts)} "
+                        f"script{'s' if len(scripts) != 1 else ''}): {row.signature[:160]}"
+                    ),
+                    details={
+                        "signature": row.signature,
+                        "occurrences": row.occurrences,
+                        "occurrences_in_script": row.occurrences_by_script[script_id],
+                        "scripts_affected": scripts[: t.max_evidence_items],
+                        "script_count": len(scripts),
+                        "environments": sorted(set(row.environments)),
+                        "browsers": sorted(set(row.browsers)),
+                        "run_ids": list(row.run_ids)[: t.max_evidence_items],
+                        "sample_error": (row.sample_error or "")[:500] or None,
+                        "first_seen": row.first_seen.isoformat() if row.first_seen else None,
+                        "last_seen": row.last_seen.isoformat() if row.last_seen else None,
+                    },
+                    fingerprint=fingerprint("recurring-failure", script_id, row.signature),
+                    project_id=row.project_id,
+                    script_id=script_id,
+                )
+            )
+    return findings
+
+
+def recurring_failure_severity(occurrences: int, scripts: int) -> Severity:
+    """critical at ≥ 5 scripts and ≥ 20 occurrences; high at ≥ 3 scripts or ≥ 10; else medium."""
+    if scripts >= 5 and occurrences >= 20:
+        return "critical"
+    if scripts >= 3 or occurrences >= 10:
+        return "high"
+    return "medium"
+
+
+def environment_specific_findings(rows: Iterable[EnvironmentSplit], t: Thresholds) -> list[Finding]:
+    """environment-specific: fails on one environment or browser while passing on the others."""
+    findings = []
+    for row in rows:
+        if row.runs < t.env_min_runs or row.other_runs < t.env_min_runs:
+            continue
+        rate = row.failures / row.runs
+        other_rate = row.other_failures / row.other_runs
+        if rate < t.env_min_failure_rate or other_rate > t.env_max_other_failure_rate:
+            continue
+        low, high = wilson_interval(row.failures, row.runs, t.wilson_z)
+        findings.append(
+            Finding(
+                type="environment-specific",
+                severity=environment_specific_severity(rate),
+                summary=(
+                    f"Fails on {row.dimension} {row.value} ({row.failures}/{row.runs} runs) "
+                    f"but passes on {', '.join(sorted(row.other_values)) or 'the others'}"
+                ),
+                details={
+                    "dimension": row.dimension,
+                    row.dimension: row.value,
+                    "script_version": row.script_version,
+                    "runs": row.runs,
+                    "failures": row.failures,
+                    "failure_rate": round(rate, 4),
+                    "failure_rate_interval": [round(low, 4), round(high, 4)],
+                    "other": sorted(row.other_values),
+                    "other_runs": row.other_runs,
+                    "other_failures": row.other_failures,
+                    "run_ids": list(row.failed_run_ids)[: t.max_evidence_items],
+                },
+                fingerprint=fingerprint(
+                    "environment-specific", row.script_id, row.dimension, row.value
+                ),
+                project_id=row.project_id,
+                script_id=row.script_id,
+            )
+        )
+    return findings
+
+
+def environment_specific_severity(failure_rate: float) -> Severity:
+    """high when every run there fails, medium otherwise."""
+    return "high" if failure_rate >= 1.0 else "medium"
+
+
+BRITTLE_CATEGORIES = frozenset({"wait", "locator"})
+
+
+def brittle_code_findings(
+    project_id: str,
+    script_id: str,
+    script_version: int,
+    static_findings: Iterable[Mapping[str, Any] | StaticFinding],
+    t: Thresholds,
+) -> list[Finding]:
+    """brittle-code: the rules engine's hard-wait and brittle-selector findings, one per rule."""
+    by_rule: dict[str, list[StaticFinding]] = {}
+    for raw in static_findings:
+        item = raw if isinstance(raw, StaticFinding) else StaticFinding.from_dict(raw)
+        if item.category in BRITTLE_CATEGORIES:
+            by_rule.setdefault(item.rule, []).append(item)
+    findings = []
+    for rule, items in sorted(by_rule.items()):
+        lines = sorted({item.line for item in items if item.line is not None})
+        category = items[0].category
+        where = f" on line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines[:5]))}"
+        findings.append(
+            Finding(
+                type="brittle-code",
+                severity=brittle_code_severity(category),
+                summary=f"{_BRITTLE_LABEL.get(category, 'Brittle code')}{where if lines else ''}: "
+                f"{items[0].rationale[:160]}",
+                details={
+                    "rule": rule,
+                    "category": category,
+                    "script_version": script_version,
+                    "lines": lines[: t.max_evidence_items * 5],
+                    "count": len(items),
+                    "rationale": items[0].rationale,
+                },
+                fingerprint=fingerprint("brittle-code", script_id, rule),
+                project_id=project_id,
+                script_id=script_id,
+            )
+        )
+    return findings
+
+
+_BRITTLE_LABEL = {"wait": "Hard wait", "locator": "Brittle selector"}
+
+
+def brittle_code_severity(category: str) -> Severity:
+    """medium for hard waits (a direct cause of flakiness), low for brittle selectors."""
+    return "medium" if category == "wait" else "low"
+
+
+# ---------------------------------------------------------------------------------------------
+# Did the fix work.
+
+
+def revision_metrics(sample: RevisionSample) -> dict[str, Any]:
+    """Pass rate, flip rate, run p95 and per-step p95 of one side of a revision."""
+    decided = decided_outcomes(sample.outcomes)
+    rate = pass_rate(decided)
+    run_p95 = percentile(list(sample.run_durations_ms), 0.95)
+    return {
+        "version": sample.version,
+        "runs": len(decided),
+        "pass_rate": None if rate is None else round(rate, 4),
+        "flip_rate": round(flip_rate(decided), 4),
+        "duration_p95_ms": None if math.isnan(run_p95) else round(run_p95, 1),
+        "step_p95_ms": {
+            step: round(percentile(list(values), 0.95), 1)
+            for step, values in sorted(sample.step_durations_ms.items())
+            if values
+        },
+        "run_ids": list(sample.run_ids)[-10:],
+    }
+
+
+def revision_impact(before: RevisionSample, after: RevisionSample, t: Thresholds) -> dict[str, Any]:
+    """Before/after report of a revision; ``verdict`` is improved, worse, unchanged or pending."""
+    b, a = revision_metrics(before), revision_metrics(after)
+    report: dict[str, Any] = {"before": b, "after": a, "regressions": [], "improvements": []}
+    if b["runs"] < t.fix_min_runs or a["runs"] < t.fix_min_runs:
+        report["verdict"] = "pending"
+        report["needs_runs"] = t.fix_min_runs
+        return report
+    regressions, improvements = report["regressions"], report["improvements"]
+    if b["pass_rate"] - a["pass_rate"] > t.fix_max_pass_rate_drop:
+        regressions.append("pass_rate")
+    elif a["pass_rate"] - b["pass_rate"] > t.fix_max_pass_rate_drop:
+        improvements.append("pass_rate")
+    if a["flip_rate"] - b["flip_rate"] > t.fix_max_flip_rate_rise:
+        regressions.append("flip_rate")
+    elif b["flip_rate"] - a["flip_rate"] > t.fix_max_flip_rate_rise:
+        improvements.append("flip_rate")
+    bp, ap = b["duration_p95_ms"], a["duration_p95_ms"]
+    if bp and ap and ap > bp * t.fix_max_p95_ratio:
+        regressions.append("duration_p95_ms")
+    elif bp and ap and bp > ap * t.fix_max_p95_ratio:
+        improvements.append("duration_p95_ms")
+    slower_steps = [
+        step
+        for step, after_p95 in a["step_p95_ms"].items()
+        if (before_p95 := b["step_p95_ms"].get(step))
+        and after_p95 > before_p95 * t.fix_max_p95_ratio
+        and after_p95 - before_p95 >= t.slow_min_delta_ms
+    ]
+    if slower_steps:
+        regressions.append("step_p95_ms")
+        report["slower_steps"] = slower_steps
+    report["verdict"] = "worse" if regressions else "improved" if improvements else "unchanged"
+    return report
+
+
+def fix_regression_findings(
+    project_id: str,
+    script_id: str,
+    changeset_id: str | None,
+    report: Mapping[str, Any],
+) -> list[Finding]:
+    """fix-regression: an insight when an accepted change made things worse."""
+    if report.get("verdict") != "worse":
+        return []
+    before, after = report["before"], report["after"]
+    drop = (before["pass_rate"] or 0) - (after["pass_rate"] or 0)
+    return [
+        Finding(
+            type="fix-regression",
+            severity="critical" if drop >= 0.5 else "high",
+            summary=(
+                f"Revision v{after['version']} made things worse: "
+                + ", ".join(report["regressions"])
+                + f" (pass rate {before['pass_rate']:.0%} → {after['pass_rate']:.0%})"
+            ),
+            details={"changeset_id": changeset_id, **dict(report)},
+            fingerprint=fingerprint("fix-regression", script_id, after["version"]),
+            project_id=project_id,
+            script_id=script_id,
+        )
+    ]
+
+
+def severity_rank(severity: str) -> int:
+    """low < medium < high < critical, for sorting and filters."""
+    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
