@@ -1,0 +1,37 @@
+"""Entry point of a run process: apply resource limits, then hand over to pytest.
+
+Started by the executor as ``python -m scriptflow.runs.run_process <launch.json>`` in its own
+session (process group) with a scrubbed environment.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+from pathlib import Path
+
+
+def apply_limits(memory_mb: int, cpu_s: int) -> None:
+    """Cap the address space' data segment and CPU time of this process and its children.
+
+    RLIMIT_DATA rather than RLIMIT_AS: Chromium reserves terabytes of address space up front
+    (V8's pointer cage) without using it, so an AS limit breaks every launch.
+    """
+    data = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_DATA, (data, data))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 5))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def main(argv: list[str]) -> int:
+    """Run pytest with the arguments the executor prepared."""
+    launch = json.loads(Path(argv[1]).read_text())
+    apply_limits(int(launch["memory_mb"]), int(launch["cpu_s"]))
+    import pytest
+
+    return int(pytest.main(list(launch["pytest_args"])))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
