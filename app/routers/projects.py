@@ -19,6 +19,7 @@ from app.schemas.projects import (
     ProjectPatch,
 )
 from scriptflow.projects import service
+from scriptflow.projects.roles import Role
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
@@ -40,7 +41,7 @@ async def list_projects(
 @router.post("", response_model=ProjectOut, status_code=status.HTTP_201_CREATED)
 async def create_project(body: ProjectIn, user: CurrentUser, session: SessionDep) -> ProjectOut:
     project = await service.create_project(session, user.id, name=body.name)
-    return ProjectOut.model_validate(project).model_copy(update={"role": "owner"})
+    return ProjectOut.model_validate(project).model_copy(update={"role": Role.OWNER})
 
 
 @router.get("/{project_id}", response_model=ProjectOut)
@@ -56,7 +57,7 @@ async def update_project(
     project = await service.update_project(
         session, user.id, project_id, name=body.name, settings=body.settings
     )
-    return ProjectOut.model_validate(project).model_copy(update={"role": "owner"})
+    return ProjectOut.model_validate(project).model_copy(update={"role": Role.OWNER})
 
 
 @router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT)
