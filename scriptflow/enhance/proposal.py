@@ -1,0 +1,74 @@
+"""What every enhancement provider takes and returns, and the interface they share."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol
+
+Category = Literal["locator", "wait", "assertion", "flow", "url"]
+CATEGORIES: tuple[Category, ...] = ("locator", "wait", "assertion", "flow", "url")
+
+RuleFamily = Literal["waits", "selectors", "assertions", "urls"]
+RULE_FAMILIES: tuple[RuleFamily, ...] = ("waits", "selectors", "assertions", "urls")
+
+
+@dataclass(frozen=True)
+class LocatorHint:
+    """What a run's trace snapshot knows about the element a selector matched."""
+
+    role: str | None = None
+    name: str | None = None
+    test_id: str | None = None
+    label: str | None = None
+
+
+# Keyed by the selector string exactly as it appears in the script.
+LocatorHints = dict[str, LocatorHint]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One observation about the script; `changed` says whether the proposal acts on it."""
+
+    rule: str
+    line_start: int
+    line_end: int
+    category: Category
+    rationale: str
+    confidence: float
+    changed: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form, as stored on the change set."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EnhanceOptions:
+    """The request as a provider sees it."""
+
+    prompt: str | None = None
+    model: str | None = None
+    temperature: float | None = None
+    base_urls: tuple[str, ...] = ()
+    locator_hints: LocatorHints = field(default_factory=dict)
+    path: str = "script.py"
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A provider's answer: the full improved script and the findings behind it."""
+
+    content: str
+    findings: list[Finding]
+    model: str | None = None
+
+
+class Provider(Protocol):
+    """An enhancement provider: proposes an improved script for a base script."""
+
+    name: str
+
+    async def propose(self, script: str, options: EnhanceOptions) -> Proposal:
+        """Return the improved script and findings; never mutates anything."""
+        ...

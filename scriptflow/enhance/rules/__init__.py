@@ -1,0 +1,54 @@
+"""The `rules` provider: deterministic, offline libcst codemods for Playwright scripts."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from scriptflow.enhance.proposal import RULE_FAMILIES, EnhanceOptions, Proposal, RuleFamily
+from scriptflow.enhance.rules.codemod import rewrite
+
+# Words in a prompt that name a rule family; the first mention decides the order.
+_FAMILY_WORDS: dict[RuleFamily, tuple[str, ...]] = {
+    "waits": ("wait", "sleep", "timeout", "timing", "flaky", "flakiness"),
+    "selectors": ("selector", "locator", "brittle"),
+    "assertions": ("assert", "expect", "check"),
+    "urls": ("url", "base url", "relative", "environment"),
+}
+
+
+def families_for_prompt(prompt: str | None) -> list[RuleFamily]:
+    """The rule families a prompt asks for, in the order it names them; all when it names none."""
+    if not prompt:
+        return list(RULE_FAMILIES)
+    text = prompt.lower()
+    first_mention: dict[RuleFamily, int] = {}
+    for family, words in _FAMILY_WORDS.items():
+        positions = [
+            match.start() for word in words for match in re.finditer(re.escape(word), text)
+        ]
+        if positions:
+            first_mention[family] = min(positions)
+    if not first_mention:
+        return list(RULE_FAMILIES)
+    return sorted(first_mention, key=lambda family: first_mention[family])
+
+
+def enhance_with_rules(script: str, options: EnhanceOptions) -> Proposal:
+    """Apply the prompt's rule families to a script (pure; raises libcst's ParserSyntaxError)."""
+    families = families_for_prompt(options.prompt)
+    content, findings = rewrite(script, families, options)
+    return Proposal(content=content, findings=findings, model=None)
+
+
+class RulesProvider:
+    """Deterministic codemods; the default provider."""
+
+    name = "rules"
+
+    async def propose(self, script: str, options: EnhanceOptions) -> Proposal:
+        """Run the codemods off the event loop: parsing a long script is CPU work."""
+        return await asyncio.to_thread(enhance_with_rules, script, options)
+
+
+__all__ = ["RulesProvider", "enhance_with_rules", "families_for_prompt"]
