@@ -42,6 +42,7 @@ CONFIDENCE = {
     "assertions.web-first-value": 0.85,
     "assertions.web-first-text": 0.8,
     "urls.relative": 0.9,
+    "assertions.expect-import": 1.0,
 }
 FLAG_CONFIDENCE = 0.5
 _URL_RATIONALE = (
@@ -522,7 +523,23 @@ class _RulesCodemod(cst.CSTTransformer):
         if "waits" in self.families:
             body = self._without_hard_waits(list(original_node.body), body)
         if self.expect_wanted is not None and not self.expect_bound:
-            body = _with_expect_import(body, self.expect_wanted, updated_node)
+            where = _import_position(list(original_node.body))
+            statement = cst.parse_statement(
+                f"from playwright.{self.expect_wanted}_api import expect\n",
+                config=updated_node.config_for_parsing,
+            )
+            body = [*body[:where], statement, *body[where:]]
+            after = self._range(original_node.body[where - 1]).end.line if where else 0
+            self.findings.append(
+                Finding(
+                    "assertions.expect-import",
+                    max(after, 1),
+                    after + 1,
+                    "assertion",
+                    "expect is imported for the web-first assertions.",
+                    CONFIDENCE["assertions.expect-import"],
+                )
+            )
         return updated_node.with_changes(body=body)
 
     def _without_hard_waits(
@@ -716,12 +733,8 @@ def _carry_comments(wait: cst.BaseStatement, following: cst.BaseStatement) -> cs
     return following.with_changes(leading_lines=[*carried, *following.leading_lines])
 
 
-def _with_expect_import(
-    body: list[cst.BaseStatement], api: Literal["sync", "async"], module: cst.Module
-) -> list[cst.BaseStatement]:
-    statement = cst.parse_statement(
-        f"from playwright.{api}_api import expect\n", config=module.config_for_parsing
-    )
+def _import_position(body: list[cst.BaseStatement]) -> int:
+    """Where a new import goes: after the playwright imports, else after the leading imports."""
     position = 0
     after_playwright: int | None = None
     for index, stmt in enumerate(body):
@@ -740,8 +753,7 @@ def _with_expect_import(
                 and _dotted(small.module).startswith("playwright")
             ):
                 after_playwright = index + 1
-    where = after_playwright if after_playwright is not None else position
-    return [*body[:where], statement, *body[where:]]
+    return after_playwright if after_playwright is not None else position
 
 
 def _is_docstring(stmt: cst.BaseStatement) -> bool:

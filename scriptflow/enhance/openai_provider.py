@@ -1,0 +1,185 @@
+"""The `openai` provider: any OpenAI-compatible server through the official SDK.
+
+The model returns the full improved script and one rationale per change as structured output;
+the diff is computed here. Its output is untrusted: it must parse as Python before anyone
+sees it, and the guardrails judge its hunks like any other.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Literal
+from urllib.parse import urlsplit
+
+import openai
+import pydantic
+from pydantic import BaseModel, Field
+
+from scriptflow.enhance.proposal import EnhanceOptions, Finding, Proposal
+from scriptflow.errors import AIOutputInvalid, AIProviderUnavailable
+
+DEFAULT_MODEL = "gpt-4o-mini"
+SYSTEM_PROMPT = """\
+You improve Playwright for Python browser test scripts (sync or async API, pytest-playwright \
+tests, or codegen scripts with `def run(playwright)`).
+Make tests reliable and readable: replace hard waits with web-first waits, move page.click-style \
+calls to the locator API, prefer get_by_role/get_by_label/get_by_test_id over brittle CSS or \
+XPath, turn boolean checks into expect(...) assertions, and make URLs that start with a known \
+base URL relative.
+Never remove or weaken an assertion, never add a hard wait, never skip or xfail a test, never \
+delete steps. Keep everything you do not change exactly as it is, including comments and \
+formatting.
+Return the complete improved script in `improved_script`, and one entry in `changes` per change \
+with the 1-based line range it replaces in the ORIGINAL script, its category, why, and how sure \
+you are (0 to 1). If nothing should change, return the script unchanged and no changes."""
+
+
+class ModelChange(BaseModel):
+    """One change as the model reports it."""
+
+    line_start: int
+    line_end: int
+    category: Literal["locator", "wait", "assertion", "flow", "url"]
+    rationale: str
+    confidence: float
+
+
+class ModelProposal(BaseModel):
+    """The structured output the model must return."""
+
+    improved_script: str
+    changes: list[ModelChange] = Field(default_factory=list)
+
+
+class OpenAIProvider:
+    """Proposals from a chat-completions model with structured output."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None = None,
+        timeout_s: float = 60.0,
+        max_retries: int = 2,
+        default_model: str = DEFAULT_MODEL,
+    ) -> None:
+        self._api_key = api_key
+        self._base_url = base_url
+        self._timeout_s = timeout_s
+        self._max_retries = max_retries
+        self.default_model = default_model
+
+    async def propose(self, script: str, options: EnhanceOptions) -> Proposal:
+        """Ask the model for an improved script; raise 503 or 502 errors a user can act on."""
+        if not self._api_key:
+            raise AIProviderUnavailable(
+                "The openai provider is not configured: set OPENAI_API_KEY (and OPENAI_BASE_URL "
+                "for an OpenAI-compatible server such as Ollama, vLLM or Azure), or use the "
+                "'rules' provider"
+            )
+        model = options.model or self.default_model
+        parsed = await self._complete(script, options, model)
+        content = parsed.improved_script
+        try:
+            ast.parse(content)
+        except SyntaxError as exc:
+            raise AIOutputInvalid(
+                f"The model's script is not valid Python (line {exc.lineno}); nothing was stored",
+                details={"line": exc.lineno, "model": model},
+            ) from exc
+        line_count = max(script.count("\n") + (not script.endswith("\n")), 1)
+        findings = [_finding(change, model, line_count) for change in parsed.changes]
+        return Proposal(content=content, findings=findings, model=model)
+
+    async def _complete(self, script: str, options: EnhanceOptions, model: str) -> ModelProposal:
+        where = _public_origin(self._base_url)
+        try:
+            async with openai.AsyncOpenAI(
+                api_key=self._api_key,
+                base_url=self._base_url,
+                timeout=self._timeout_s,
+                max_retries=self._max_retries,
+            ) as client:
+                completion = await client.chat.completions.parse(
+                    model=model,
+                    messages=[
+                        {"role": "system", "content": SYSTEM_PROMPT},
+                        {"role": "user", "content": _user_message(script, options)},
+                    ],
+                    response_format=ModelProposal,
+                    temperature=options.temperature
+                    if options.temperature is not None
+                    else openai.omit,
+                )
+        except (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError) as exc:
+            raise AIOutputInvalid(
+                "The model's answer was cut off or filtered; nothing was stored",
+                details={"model": model},
+            ) from exc
+        except (pydantic.ValidationError, ValueError) as exc:
+            raise AIOutputInvalid(
+                "The model's answer does not match the expected structure; nothing was stored",
+                details={"model": model},
+            ) from exc
+        except openai.AuthenticationError as exc:
+            raise AIProviderUnavailable(
+                f"The AI provider at {where} rejected the API key: check OPENAI_API_KEY",
+                details={"status": exc.status_code},
+            ) from exc
+        except openai.APIConnectionError as exc:
+            raise AIProviderUnavailable(
+                f"The AI provider at {where} is unreachable or timed out: check OPENAI_BASE_URL "
+                "and that the server is running",
+            ) from exc
+        except openai.APIStatusError as exc:
+            raise AIProviderUnavailable(
+                f"The AI provider at {where} answered {exc.status_code}; try again later, or "
+                "check the model name and OPENAI_BASE_URL",
+                details={"status": exc.status_code, "model": model},
+            ) from exc
+        message = completion.choices[0].message if completion.choices else None
+        if message is None or message.parsed is None:
+            refusal = message.refusal if message is not None else None
+            raise AIOutputInvalid(
+                "The model returned no usable script" + (" (it refused)" if refusal else ""),
+                details={"model": model},
+            )
+        return message.parsed
+
+
+def _user_message(script: str, options: EnhanceOptions) -> str:
+    parts = [f"Request: {options.prompt}" if options.prompt else "Request: improve the script."]
+    if options.base_urls:
+        parts.append("Known base URLs: " + ", ".join(options.base_urls))
+    if options.locator_hints:
+        hints = [
+            f"- {selector!r}: role={hint.role!r} name={hint.name!r} test_id={hint.test_id!r}"
+            for selector, hint in options.locator_hints.items()
+        ]
+        parts.append("Elements seen in the last run:\n" + "\n".join(hints))
+    parts.append(f"Script ({options.path}):\n```python\n{script}\n```")
+    return "\n\n".join(parts)
+
+
+def _finding(change: ModelChange, model: str, line_count: int) -> Finding:
+    start = min(max(change.line_start, 1), line_count)
+    end = min(max(change.line_end, start), line_count)
+    return Finding(
+        rule=f"openai:{model}",
+        line_start=start,
+        line_end=end,
+        category=change.category,
+        rationale=change.rationale[:2000],
+        confidence=min(max(change.confidence, 0.0), 1.0),
+    )
+
+
+def _public_origin(base_url: str | None) -> str:
+    """The server's scheme and host only: never credentials or query strings in messages."""
+    if not base_url:
+        return "api.openai.com"
+    parts = urlsplit(base_url)
+    host = parts.hostname or "the configured URL"
+    return f"{parts.scheme}://{host}:{parts.port}" if parts.port else f"{parts.scheme}://{host}"
