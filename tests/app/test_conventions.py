@@ -8,6 +8,8 @@ import logging
 
 import httpx
 
+from app.main import create_app
+from scriptflow.config import Settings
 from scriptflow.logs import JsonFormatter, RequestIdFilter
 from tests.conftest import signup
 
@@ -124,3 +126,45 @@ async def test_schema_has_v1_paths_only(client: httpx.AsyncClient) -> None:
     assert "/v1/scripts/{script_id}" in paths
     assert "/scripts/{script_id}" not in paths
     assert "/auth/login" not in paths and "/v1/auth/login" in paths
+
+
+async def test_an_unexpected_error_is_a_500_without_internals(settings: Settings) -> None:
+    application = create_app(settings, run_background=False)
+
+    @application.get("/v1/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals: password=hunter2")
+
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            r = await c.get("/v1/boom")
+    assert r.status_code == 500
+    assert_error_shape(r.json(), "INTERNAL_ERROR")
+    assert "hunter2" not in r.text and "RuntimeError" not in r.text
+    assert r.headers.get("X-Request-ID")
+
+
+async def test_login_and_register_are_rate_limited(settings: Settings) -> None:
+    strict = settings.model_copy(
+        update={"rate_limit_login_per_minute": 3, "rate_limit_register_per_minute": 2}
+    )
+    application = create_app(strict, run_background=False)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            creds = {"email": "rl@example.com", "password": "wrong-password"}
+            codes = [(await c.post("/auth/login", json=creds)).status_code for _ in range(4)]
+            assert codes == [401, 401, 401, 429]
+            r = await c.post("/auth/login", json=creds)
+            assert_error_shape(r.json(), "RATE_LIMITED")
+            assert int(r.headers["Retry-After"]) >= 1
+            regs = [
+                (
+                    await c.post(
+                        "/auth/register", json={"email": f"r{i}@example.com", "password": "x" * 10}
+                    )
+                ).status_code
+                for i in range(3)
+            ]
+            assert regs == [201, 201, 429]
