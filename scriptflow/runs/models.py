@@ -46,7 +46,9 @@ class TestRun(IdMixin, TimestampMixin, Base):
     error: Mapped[str | None] = mapped_column(Text)
     # manual | confirmation | demo
     trigger: Mapped[str] = mapped_column(String(16), default="manual")
-    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
 
 
 class RunTest(IdMixin, Base):

@@ -7,7 +7,9 @@ session (process group) with a scrubbed environment.
 from __future__ import annotations
 
 import json
+import os
 import resource
+import signal
 import sys
 from pathlib import Path
 
@@ -24,8 +26,27 @@ def apply_limits(memory_mb: int, cpu_s: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def die_with_parent() -> None:
+    """Linux: be SIGKILLed when the worker that started us dies, even by SIGKILL.
+
+    The run lives in its own session (so the worker can kill its whole group), which also
+    means it would outlive a killed worker; the parent-death signal closes that gap. When the
+    run dies, Playwright's driver sees its pipe close and takes the browser down with it.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() == 1:  # the worker died before prctl took effect
+        os._exit(137)
+
+
 def main(argv: list[str]) -> int:
     """Run pytest with the arguments the executor prepared."""
+    die_with_parent()
     launch = json.loads(Path(argv[1]).read_text())
     apply_limits(int(launch["memory_mb"]), int(launch["cpu_s"]))
     import pytest

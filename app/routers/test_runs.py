@@ -1,0 +1,151 @@
+"""Test runs: the seed's create / status / cancel, plus listing, artifacts and live events."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+from fastapi import APIRouter, BackgroundTasks, Request, Response, status
+from fastapi.responses import FileResponse, StreamingResponse
+
+from app.deps import CurrentUser, SessionDep, SettingsDep, limiter
+from app.pagination import link_next
+from app.schemas.test_runs import (
+    CancelOut,
+    RunArtifactOut,
+    RunStepOut,
+    RunTestOut,
+    TestRunIn,
+    TestRunOut,
+    TestRunSummaryOut,
+)
+from scriptflow.runs import service
+from scriptflow.runs.service import RunDetail, RunFilters
+
+router = APIRouter(prefix="/test-runs", tags=["test-runs"])
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def _wake_workers(request: Request) -> None:
+    pool = getattr(request.app.state, "run_pool", None)
+    if pool is not None:
+        pool.wake()
+
+
+def _detail_out(request: Request, detail: RunDetail) -> TestRunOut:
+    out = TestRunOut.model_validate(detail.run)
+    out.tests = [
+        RunTestOut(
+            name=t.name,
+            outcome=t.outcome,
+            duration_ms=t.duration_ms,
+            attempts=t.attempts,
+            error=t.error,
+            steps=[RunStepOut.model_validate(s) for s in steps],
+        )
+        for t, steps in detail.tests
+    ]
+    base = str(request.url_for("get_test_run", run_id=str(detail.run.id)))
+    out.artifacts = [
+        RunArtifactOut(
+            name=a.name,
+            kind=a.kind,
+            content_type=a.content_type,
+            size_bytes=a.size_bytes,
+            truncated=a.truncated,
+            url=f"{base}/artifacts/{a.name}",
+        )
+        for a in detail.artifacts
+    ]
+    return out
+
+
+@router.post("", response_model=TestRunOut, status_code=status.HTTP_201_CREATED)
+async def create_test_run(
+    body: TestRunIn,
+    request: Request,
+    background: BackgroundTasks,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> TestRunOut:
+    limiter(request, "runs").check(str(user.id))
+    run = await service.create_run(
+        session,
+        user.id,
+        settings,
+        script_id=body.script_id,
+        environment=body.environment,
+        browser=body.browser,
+        retries=body.retries,
+        version=body.version,
+        timeout_s=body.timeout_s,
+    )
+    # Runs after the response, i.e. after the request's transaction committed the run.
+    background.add_task(_wake_workers, request)
+    return TestRunOut.model_validate(run)
+
+
+@router.get("", response_model=list[TestRunSummaryOut])
+async def list_test_runs(
+    request: Request,
+    response: Response,
+    user: CurrentUser,
+    session: SessionDep,
+    script_id: uuid.UUID | None = None,
+    project_id: uuid.UUID | None = None,
+    status: str | None = None,
+    environment: str | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> list[TestRunSummaryOut]:
+    filters = RunFilters(script_id, project_id, status, environment, since)
+    page = await service.list_runs(session, user.id, filters, limit=limit, cursor=cursor)
+    link_next(request, response, page.next_cursor)
+    return [TestRunSummaryOut.model_validate(r) for r in page.items]
+
+
+@router.get("/{run_id}", response_model=TestRunOut)
+async def get_test_run(
+    run_id: uuid.UUID, request: Request, user: CurrentUser, session: SessionDep
+) -> TestRunOut:
+    return _detail_out(request, await service.get_run(session, user.id, run_id))
+
+
+@router.post("/{run_id}/cancel", response_model=CancelOut)
+async def cancel_test_run(run_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> CancelOut:
+    run = await service.cancel_run(session, user.id, run_id)
+    # Once requested, the run can only end `cancelled` (the worker's finish honours the flag).
+    return CancelOut(id=run.id, status="cancelled", cancel_requested=True)
+
+
+@router.get("/{run_id}/artifacts/{name}")
+async def download_artifact(
+    run_id: uuid.UUID, name: str, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> FileResponse:
+    artifact, path = await service.artifact_file(session, user.id, run_id, name, settings.data_dir)
+    return FileResponse(path, media_type=artifact.content_type, filename=artifact.name)
+
+
+@router.get("/{run_id}/events", response_class=StreamingResponse)
+async def test_run_events(run_id: uuid.UUID, request: Request, user: CurrentUser) -> Response:
+    """Server-sent events: one ``status`` event now and on every change, until terminal."""
+    snapshots = service.watch_run(request.app.state.sessionmaker, user.id, run_id)
+    first = await anext(snapshots)  # a run the caller cannot see is a 404 before streaming
+
+    async def stream() -> AsyncIterator[str]:
+        snapshot = first
+        while True:
+            yield f"event: status\ndata: {json.dumps(snapshot.as_dict())}\n\n"
+            if snapshot.is_terminal or await request.is_disconnected():
+                return
+            try:
+                snapshot = await anext(snapshots)
+            except StopAsyncIteration:
+                return
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=SSE_HEADERS)

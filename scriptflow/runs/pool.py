@@ -1,0 +1,92 @@
+"""N run workers as asyncio tasks in one process: the embedded pool and `scriptflow worker`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from scriptflow.config import Settings
+from scriptflow.runs.executor import Executor
+from scriptflow.runs.worker import RunWorker, new_worker_id
+
+log = logging.getLogger("scriptflow.runs")
+
+
+class WorkerPool:
+    """Start with ``start()``, stop with ``await stop()``; ``wake()`` after queueing a run."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        *,
+        count: int | None = None,
+        executor: Executor | None = None,
+    ) -> None:
+        self.count = settings.workers if count is None else count
+        self._stop = asyncio.Event()
+        self._wakeup = asyncio.Event()
+        self.workers = [
+            RunWorker(
+                sessionmaker,
+                settings,
+                executor=executor,
+                worker_id=new_worker_id(i),
+                wakeup=self._wakeup,
+            )
+            for i in range(self.count)
+        ]
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> WorkerPool:
+        """Spawn the worker tasks on the running loop."""
+        self._stop.clear()
+        self._tasks = [
+            asyncio.create_task(w.run_forever(self._stop), name=f"run-worker-{i}")
+            for i, w in enumerate(self.workers)
+        ]
+        log.info("run worker pool started with %d worker(s)", len(self._tasks))
+        return self
+
+    def wake(self) -> None:
+        """A run was queued: idle workers look now instead of at their next poll."""
+        self._wakeup.set()
+
+    async def stop(self, grace_s: float = 2.0) -> None:
+        """Let idle workers exit; runs in progress are killed and handed back to the queue."""
+        self._stop.set()
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(self._tasks, timeout=grace_s)
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+
+
+async def run_worker_process(settings: Settings, concurrency: int | None = None) -> None:
+    """The `scriptflow worker` process: migrate, run a pool until SIGINT or SIGTERM."""
+    import signal
+
+    from scriptflow.db import migrate
+    from scriptflow.db.engine import create_engine, create_sessionmaker
+
+    url = settings.resolved_database_url
+    await asyncio.to_thread(migrate.upgrade, url)
+    engine = create_engine(url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    count = concurrency if concurrency is not None else max(settings.workers, 1)
+    pool = WorkerPool(create_sessionmaker(engine), settings, count=count).start()
+    try:
+        await stop.wait()
+    finally:
+        await pool.stop()
+        await engine.dispose()

@@ -1,0 +1,320 @@
+"""Test-run use cases: create (validated, pinned), read, list, cancel, artifacts, watch."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from scriptflow.config import Settings
+from scriptflow.db.base import utcnow
+from scriptflow.db.engine import transaction
+from scriptflow.errors import InvalidRunState, NotFound, ValidationFailed
+from scriptflow.pagination import Page, clamp_limit, keyset, page_of
+from scriptflow.projects.models import Environment
+from scriptflow.projects.roles import Role
+from scriptflow.projects.service import member_project_ids, require_role
+from scriptflow.runs.browsers import resolve_browser
+from scriptflow.runs.models import RunArtifact, RunStep, RunTest, TestRun
+from scriptflow.runs.queue import TERMINAL_STATUSES
+from scriptflow.runs.script_forms import prepare_script
+from scriptflow.scripts.models import ScriptRevision
+from scriptflow.scripts.service import get_script
+
+MAX_RETRIES = 5
+MAX_TIMEOUT_S = 3600
+RUN_STATUSES = ("queued", "running", "passed", "failed", "error", "cancelled")
+WATCH_POLL_S = 0.5
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    run: TestRun
+    tests: list[tuple[RunTest, list[RunStep]]]
+    artifacts: list[RunArtifact]
+
+
+@dataclass(frozen=True)
+class RunFilters:
+    script_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+    status: str | None = None
+    environment: str | None = None
+    since: datetime | None = None
+
+
+def _invalid(field: str, message: str, **details: object) -> ValidationFailed:
+    return ValidationFailed(
+        message, details={"fields": [{"field": field, "message": message}], **details}
+    )
+
+
+async def create_run(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    settings: Settings,
+    *,
+    script_id: uuid.UUID,
+    environment: str,
+    browser: str,
+    retries: int = 0,
+    version: int | None = None,
+    timeout_s: int | None = None,
+    trigger: str = "manual",
+) -> TestRun:
+    """Queue a run of a script version against a named environment; pins version and base URL."""
+    script = await get_script(session, user_id, script_id, Role.EDITOR)
+    env = (
+        await session.execute(
+            select(Environment).where(
+                Environment.project_id == script.project_id, Environment.name == environment
+            )
+        )
+    ).scalar_one_or_none()
+    if env is None:
+        known = list(
+            (
+                await session.execute(
+                    select(Environment.name)
+                    .where(Environment.project_id == script.project_id)
+                    .order_by(Environment.name)
+                )
+            ).scalars()
+        )
+        listed = ", ".join(known) if known else "none; create one first"
+        raise _invalid(
+            "environment",
+            f"Unknown environment {environment!r}; known: {listed}",
+            known_environments=known,
+        )
+    resolve_browser(settings, browser)
+    if not 0 <= retries <= MAX_RETRIES:
+        raise _invalid("retries", f"retries must be between 0 and {MAX_RETRIES}")
+    timeout = settings.run_timeout_s if timeout_s is None else timeout_s
+    if not 5 <= timeout <= MAX_TIMEOUT_S:
+        raise _invalid("timeout_s", f"timeout_s must be between 5 and {MAX_TIMEOUT_S}")
+    pinned = script.version if version is None else version
+    content = await _content_at(session, script.id, pinned, script.version, script.content)
+    if content is None:
+        raise _invalid("version", f"The script has no version {pinned}", current=script.version)
+    prepare_script(content)  # a script that cannot parse is a 422 now, not an error run later
+    run = TestRun(
+        project_id=script.project_id,
+        script_id=script.id,
+        script_version=pinned,
+        environment_id=env.id,
+        environment=env.name,
+        base_url=env.base_url,
+        browser=browser,
+        status="queued",
+        retries=retries,
+        timeout_s=timeout,
+        attempt=0,
+        max_attempts=settings.run_max_attempts,
+        cancel_requested=False,
+        trigger=trigger,
+        created_by=user_id,
+    )
+    session.add(run)
+    await session.flush()
+    return run
+
+
+async def _content_at(
+    session: AsyncSession, script_id: uuid.UUID, version: int, current: int, current_content: str
+) -> str | None:
+    if version == current:
+        return current_content
+    return (
+        await session.execute(
+            select(ScriptRevision.content).where(
+                ScriptRevision.script_id == script_id, ScriptRevision.version == version
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def _visible_run(
+    session: AsyncSession, user_id: uuid.UUID, run_id: uuid.UUID, minimum: Role = Role.VIEWER
+) -> TestRun:
+    run = await session.get(TestRun, run_id)
+    if run is None:
+        raise NotFound("test run", run_id)
+    try:
+        await require_role(session, user_id, run.project_id, minimum)
+    except NotFound:
+        raise NotFound("test run", run_id) from None
+    return run
+
+
+async def get_run(session: AsyncSession, user_id: uuid.UUID, run_id: uuid.UUID) -> RunDetail:
+    """A run with its tests, steps and artifacts; other people's runs are not found."""
+    run = await _visible_run(session, user_id, run_id)
+    tests = list(
+        (
+            await session.execute(
+                select(RunTest).where(RunTest.run_id == run.id).order_by(RunTest.position)
+            )
+        ).scalars()
+    )
+    steps = list(
+        (
+            await session.execute(
+                select(RunStep).where(RunStep.run_id == run.id).order_by(RunStep.position)
+            )
+        ).scalars()
+    )
+    by_test: dict[uuid.UUID, list[RunStep]] = {}
+    for step in steps:
+        by_test.setdefault(step.test_id, []).append(step)
+    artifacts = list(
+        (
+            await session.execute(
+                select(RunArtifact).where(RunArtifact.run_id == run.id).order_by(RunArtifact.name)
+            )
+        ).scalars()
+    )
+    return RunDetail(run, [(t, by_test.get(t.id, [])) for t in tests], artifacts)
+
+
+async def list_runs(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    filters: RunFilters,
+    *,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page[TestRun]:
+    """Runs in the caller's projects, newest first, filtered."""
+    n = clamp_limit(limit)
+    if filters.status is not None and filters.status not in RUN_STATUSES:
+        raise _invalid("status", f"status must be one of {', '.join(RUN_STATUSES)}")
+    projects = await member_project_ids(session, user_id)
+    stmt = select(TestRun).where(TestRun.project_id.in_(projects))
+    if filters.project_id is not None:
+        stmt = stmt.where(TestRun.project_id == filters.project_id)
+    if filters.script_id is not None:
+        stmt = stmt.where(TestRun.script_id == filters.script_id)
+    if filters.status is not None:
+        stmt = stmt.where(TestRun.status == filters.status)
+    if filters.environment is not None:
+        stmt = stmt.where(TestRun.environment == filters.environment)
+    if filters.since is not None:
+        stmt = stmt.where(TestRun.created_at >= filters.since)
+    rows = list((await session.execute(keyset(stmt, TestRun, cursor, n))).scalars())
+    return page_of(rows, n)
+
+
+async def cancel_run(session: AsyncSession, user_id: uuid.UUID, run_id: uuid.UUID) -> TestRun:
+    """Queued: cancelled now. Running: flagged; its worker kills the process group within seconds
+    and the run ends ``cancelled`` whatever it was doing. Finished: 409 INVALID_RUN_STATE."""
+    run = await _visible_run(session, user_id, run_id, Role.EDITOR)
+    if run.status in TERMINAL_STATUSES:
+        raise InvalidRunState(
+            f"The run already ended with status {run.status!r}",
+            details={"status": run.status},
+        )
+    now = utcnow()
+    queued = await session.execute(
+        update(TestRun)
+        .where(TestRun.id == run.id, TestRun.status == "queued")
+        .values(status="cancelled", cancel_requested=True, completed_at=now, error="Run cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    if not queued.rowcount:  # type: ignore[attr-defined]
+        # Claimed meanwhile (or already running): the worker sees the flag on its next check.
+        await session.execute(
+            update(TestRun)
+            .where(TestRun.id == run.id, TestRun.status == "running")
+            .values(cancel_requested=True)
+            .execution_options(synchronize_session=False)
+        )
+    await session.refresh(run)
+    if run.status not in ("cancelled", "running"):
+        raise InvalidRunState(
+            f"The run already ended with status {run.status!r}", details={"status": run.status}
+        )
+    return run
+
+
+async def artifact_file(
+    session: AsyncSession, user_id: uuid.UUID, run_id: uuid.UUID, name: str, data_dir: Path
+) -> tuple[RunArtifact, Path]:
+    """The artifact row and its file; missing or others' → 404."""
+    await _visible_run(session, user_id, run_id)
+    artifact = (
+        await session.execute(
+            select(RunArtifact).where(RunArtifact.run_id == run_id, RunArtifact.name == name)
+        )
+    ).scalar_one_or_none()
+    if artifact is None:
+        raise NotFound("artifact", name)
+    path = await asyncio.to_thread(_inside, data_dir, artifact.path)
+    if path is None:
+        raise NotFound("artifact", name)
+    return artifact, path
+
+
+def _inside(root: Path, relative: str) -> Path | None:
+    """The file at ``root/relative`` if it exists and does not escape ``root``."""
+    base = root.resolve()
+    path = (base / relative).resolve()
+    return path if path.is_relative_to(base) and path.is_file() else None
+
+
+@dataclass(frozen=True)
+class RunSnapshot:
+    id: uuid.UUID
+    status: str
+    started_at: datetime | None
+    completed_at: datetime | None
+    attempt: int
+    error: str | None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": str(self.id),
+            "status": self.status,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "completed_at": self.completed_at.isoformat() if self.completed_at else None,
+            "attempt": self.attempt,
+            "error": self.error,
+        }
+
+
+async def watch_run(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    user_id: uuid.UUID,
+    run_id: uuid.UUID,
+    *,
+    poll_s: float = WATCH_POLL_S,
+) -> AsyncIterator[RunSnapshot]:
+    """Yield the run's state now and on every change until it is terminal.
+
+    Polls the database (short read transactions), so it sees changes made by any worker
+    process. Raises NotFound before yielding anything for a run the caller cannot see.
+    """
+    last: tuple[str, int] | None = None
+    while True:
+        async with transaction(sessionmaker, write=False) as session:
+            run = await _visible_run(session, user_id, run_id)
+            snapshot = RunSnapshot(
+                run.id, run.status, run.started_at, run.completed_at, run.attempt, run.error
+            )
+        key = (snapshot.status, snapshot.attempt)
+        if key != last:
+            last = key
+            yield snapshot
+        if snapshot.is_terminal:
+            return
+        await asyncio.sleep(poll_s)

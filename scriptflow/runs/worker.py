@@ -1,0 +1,326 @@
+"""The worker loop: claim a run, execute it under a heartbeat, store the results, fenced."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from scriptflow.config import Settings
+from scriptflow.db.engine import transaction
+from scriptflow.errors import ScriptflowError
+from scriptflow.runs.browsers import resolve_browser
+from scriptflow.runs.executor import ExecutionResult, Executor, RunRequest, SubprocessExecutor
+from scriptflow.runs.hooks import RunFinished, notify_run_finished
+from scriptflow.runs.models import RunArtifact, RunStep, RunTest, TestRun
+from scriptflow.runs.queue import (
+    Claim,
+    claim_next_run,
+    mark_finished,
+    read_lease,
+    reap_abandoned_runs,
+    release_claim,
+    renew_lease,
+)
+from scriptflow.scripts.models import Script, ScriptRevision
+
+log = logging.getLogger("scriptflow.runs")
+
+IDLE_POLL_S = 0.2
+CANCEL_CHECK_S = 1.0
+REAP_EVERY_S = 5.0
+
+
+def run_folder(data_dir: Path, run_id: uuid.UUID) -> Path:
+    """Where a run's files live; artifact paths are stored relative to the data dir."""
+    return data_dir / "runs" / str(run_id)
+
+
+def new_worker_id(index: int = 0) -> str:
+    """Unique across machines and restarts: host, pid, slot and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{index}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a claimed run asks for, read once at the start of an attempt."""
+
+    run_id: uuid.UUID
+    project_id: uuid.UUID
+    script_id: uuid.UUID
+    trigger: str
+    script: str | None
+    base_url: str
+    browser: str
+    retries: int
+    timeout_s: int
+
+
+class NotOurs(Exception):
+    """The run was taken over (lease lost) before we could store the results."""
+
+
+class RunWorker:
+    """One execution slot; several run side by side in a pool or a `scriptflow worker`."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        *,
+        executor: Executor | None = None,
+        worker_id: str | None = None,
+        wakeup: asyncio.Event | None = None,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.executor: Executor = executor or SubprocessExecutor()
+        self.worker_id = worker_id or new_worker_id()
+        self.wakeup = wakeup
+        self._last_reap = 0.0
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Work until ``stop`` is set; database hiccups are logged and retried."""
+        while not stop.is_set():
+            try:
+                worked = await self.run_once()
+            except Exception:
+                log.exception("worker %s: loop error", self.worker_id)
+                worked = False
+                await _sleep_or(stop, 1.0)
+            if not worked:
+                await self._idle(stop)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        waiters = [asyncio.ensure_future(stop.wait())]
+        if self.wakeup is not None:
+            waiters.append(asyncio.ensure_future(self.wakeup.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=IDLE_POLL_S, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        if self.wakeup is not None:
+            self.wakeup.clear()
+
+    async def run_once(self) -> bool:
+        """Claim and execute at most one run; False when the queue was empty."""
+        if time.monotonic() - self._last_reap > REAP_EVERY_S:
+            self._last_reap = time.monotonic()
+            for run_id in await reap_abandoned_runs(self.sessionmaker):
+                await self._notify(run_id)
+        claim = await claim_next_run(self.sessionmaker, self.worker_id, self.settings.run_lease_s)
+        if claim is None:
+            return False
+        try:
+            await self._execute(claim)
+        except asyncio.CancelledError:
+            # Graceful stop: the process group is already killed; let another worker take it.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(release_claim(self.sessionmaker, claim))
+            raise
+        return True
+
+    async def _execute(self, claim: Claim) -> None:
+        plan = await self._load_plan(claim)
+        if plan.script is None:
+            await self._finish(claim, plan, _failure("error", "The pinned script version is gone"))
+            return
+        try:
+            browser = resolve_browser(self.settings, plan.browser)
+        except ScriptflowError as exc:
+            await self._finish(claim, plan, _failure("error", exc.message))
+            return
+        folder = run_folder(self.settings.data_dir, claim.run_id)
+        await asyncio.to_thread(shutil.rmtree, folder, True)
+        request = RunRequest(
+            script=plan.script,
+            base_url=plan.base_url,
+            browser=browser,
+            workdir=folder,
+            timeout_s=plan.timeout_s,
+            retries=plan.retries,
+            memory_mb=self.settings.run_memory_mb,
+            artifact_max_bytes=self.settings.artifact_max_bytes,
+        )
+        cancel = asyncio.Event()
+        lost = asyncio.Event()
+        monitor = asyncio.create_task(self._watch_lease(claim, cancel, lost))
+        try:
+            result = await self.executor.execute(request, cancel)
+        finally:
+            monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await monitor
+        if lost.is_set():
+            log.warning("worker %s lost run %s; results dropped", self.worker_id, claim.run_id)
+            return
+        await self._finish(claim, plan, result)
+
+    async def _watch_lease(self, claim: Claim, cancel: asyncio.Event, lost: asyncio.Event) -> None:
+        """Heartbeat every third of the lease; check for cancel requests every second."""
+        renew_every = max(self.settings.run_lease_s / 3, CANCEL_CHECK_S)
+        last_renew = time.monotonic()
+        while True:
+            await asyncio.sleep(CANCEL_CHECK_S)
+            try:
+                if time.monotonic() - last_renew >= renew_every:
+                    state = await renew_lease(self.sessionmaker, claim, self.settings.run_lease_s)
+                    last_renew = time.monotonic()
+                else:
+                    state = await read_lease(self.sessionmaker, claim)
+            except Exception:
+                log.exception("worker %s: heartbeat failed", self.worker_id)
+                continue
+            if not state.still_owner:
+                lost.set()
+                cancel.set()
+                return
+            if state.cancel_requested:
+                cancel.set()
+
+    async def _load_plan(self, claim: Claim) -> RunPlan:
+        async with transaction(self.sessionmaker, write=False) as session:
+            run = await session.get_one(TestRun, claim.run_id)
+            content = (
+                await session.execute(
+                    select(ScriptRevision.content).where(
+                        ScriptRevision.script_id == run.script_id,
+                        ScriptRevision.version == run.script_version,
+                    )
+                )
+            ).scalar_one_or_none()
+            if content is None:
+                content = (
+                    await session.execute(
+                        select(Script.content).where(
+                            Script.id == run.script_id, Script.version == run.script_version
+                        )
+                    )
+                ).scalar_one_or_none()
+            return RunPlan(
+                run.id,
+                run.project_id,
+                run.script_id,
+                run.trigger,
+                content,
+                run.base_url,
+                run.browser,
+                run.retries,
+                run.timeout_s,
+            )
+
+    async def _finish(self, claim: Claim, plan: RunPlan, result: ExecutionResult) -> None:
+        results = results_document(result, claim.attempt)
+        try:
+            async with transaction(self.sessionmaker) as session:
+                status = await mark_finished(
+                    session, claim, status=result.status, error=result.error, results=results
+                )
+                if status is None:
+                    raise NotOurs
+                store_details(session, claim.run_id, result, self.settings.data_dir)
+        except NotOurs:
+            log.warning("worker %s: run %s is no longer ours", self.worker_id, claim.run_id)
+            return
+        await notify_run_finished(
+            self.sessionmaker,
+            RunFinished(plan.run_id, plan.project_id, plan.script_id, status, plan.trigger),
+        )
+
+    async def _notify(self, run_id: uuid.UUID) -> None:
+        async with transaction(self.sessionmaker, write=False) as session:
+            run = await session.get(TestRun, run_id)
+        if run is not None:
+            event = RunFinished(run.id, run.project_id, run.script_id, run.status, run.trigger)
+            await notify_run_finished(self.sessionmaker, event)
+
+
+def _failure(status: str, error: str) -> ExecutionResult:
+    return ExecutionResult(status, error, (), (), 0, None)
+
+
+def results_document(result: ExecutionResult, attempt: int) -> dict[str, Any]:
+    """The ``results`` JSON of a run: summary and per-test outcomes (steps live in run_steps)."""
+    return {
+        "summary": result.summary(),
+        "tests": [
+            {
+                "name": t.name,
+                "outcome": t.outcome,
+                "duration_ms": t.duration_ms,
+                "attempts": t.attempts,
+                "error": t.error,
+            }
+            for t in result.tests
+        ],
+        "duration_ms": result.duration_ms,
+        "timed_out": result.timed_out,
+        "exit_code": result.exit_code,
+        "attempt": attempt,
+        "omitted_artifacts": list(result.omitted_artifacts),
+    }
+
+
+def store_details(
+    session: AsyncSession, run_id: uuid.UUID, result: ExecutionResult, data_dir: Path
+) -> None:
+    """Add per-test, per-step and artifact rows for a finished run."""
+    for position, test in enumerate(result.tests):
+        row = RunTest(
+            id=uuid.uuid4(),
+            run_id=run_id,
+            position=position,
+            name=test.name[:500],
+            outcome=test.outcome,
+            duration_ms=test.duration_ms,
+            attempts=test.attempts,
+            error=test.error,
+        )
+        session.add(row)
+        for step_position, step in enumerate(test.steps):
+            session.add(
+                RunStep(
+                    run_id=run_id,
+                    test_id=row.id,
+                    position=step_position,
+                    attempt=step.attempt,
+                    action=step.action[:100],
+                    locator=step.locator[:1000] if step.locator else None,
+                    duration_ms=step.duration_ms,
+                    outcome=step.outcome,
+                    error=step.error,
+                )
+            )
+    for artifact in result.artifacts:
+        try:
+            relative = artifact.path.resolve().relative_to(data_dir.resolve())
+        except ValueError:
+            continue
+        session.add(
+            RunArtifact(
+                run_id=run_id,
+                name=artifact.name,
+                kind=artifact.kind,
+                content_type=artifact.content_type,
+                size_bytes=artifact.size_bytes,
+                truncated=artifact.truncated,
+                path=relative.as_posix(),
+            )
+        )
+
+
+async def _sleep_or(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
