@@ -2,10 +2,12 @@
 
 from fastapi import APIRouter
 
-from app.routers import auth, projects, scripts
+from app.routers import auth, browsers, projects, scripts, test_runs
 
 ROUTERS: list[APIRouter] = [
     auth.router,
     projects.router,
     scripts.router,
+    test_runs.router,
+    browsers.router,
 ]
