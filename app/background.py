@@ -12,4 +12,14 @@ from fastapi import FastAPI
 Stopper = Callable[[], Awaitable[None]]
 Starter = Callable[[FastAPI], Awaitable[Stopper]]
 
-BACKGROUND_SERVICES: list[Starter] = []
+
+async def start_run_workers(app: FastAPI) -> Stopper:
+    """The embedded run worker pool (``SCRIPTFLOW_WORKERS`` tasks; 0 disables it)."""
+    from scriptflow.runs.pool import WorkerPool
+
+    pool = WorkerPool(app.state.sessionmaker, app.state.settings).start()
+    app.state.run_pool = pool
+    return pool.stop
+
+
+BACKGROUND_SERVICES: list[Starter] = [start_run_workers]
