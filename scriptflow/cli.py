@@ -92,6 +92,20 @@ def user_create(
     typer.echo(f"created user {email} ({user_id})")
 
 
+@cli.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Runs executed at once (default: SCRIPTFLOW_WORKERS).")
+    ] = None,
+) -> None:
+    """Execute queued test runs until SIGINT/SIGTERM (any number of these share one database)."""
+    from scriptflow.runs.pool import run_worker_process
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    asyncio.run(run_worker_process(settings, concurrency))
+
+
 def main() -> None:
     cli()
 
