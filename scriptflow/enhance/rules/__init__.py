@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import re
 
+import libcst
+
 from scriptflow.enhance.proposal import RULE_FAMILIES, EnhanceOptions, Proposal, RuleFamily
 from scriptflow.enhance.rules.codemod import rewrite
+from scriptflow.errors import ScriptSyntaxError
 
 # Words in a prompt that name a rule family; the first mention decides the order.
 _FAMILY_WORDS: dict[RuleFamily, tuple[str, ...]] = {
@@ -48,7 +51,13 @@ class RulesProvider:
 
     async def propose(self, script: str, options: EnhanceOptions) -> Proposal:
         """Run the codemods off the event loop: parsing a long script is CPU work."""
-        return await asyncio.to_thread(enhance_with_rules, script, options)
+        try:
+            return await asyncio.to_thread(enhance_with_rules, script, options)
+        except libcst.ParserSyntaxError as exc:
+            raise ScriptSyntaxError(
+                f"The script is not valid Python: line {exc.raw_line}: {exc.message}",
+                details={"line": exc.raw_line, "column": exc.raw_column, "error": exc.message},
+            ) from exc
 
 
 __all__ = ["RulesProvider", "enhance_with_rules", "families_for_prompt"]

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from app.schemas import RequestModel, ResponseModel
+
+
+class LocatorHintIn(RequestModel):
+    """What is known about the element a selector matched (e.g. from a run's trace)."""
+
+    role: str | None = Field(default=None, max_length=100)
+    name: str | None = Field(default=None, max_length=500)
+    test_id: str | None = Field(default=None, max_length=500)
+    label: str | None = Field(default=None, max_length=500)
+
+
+class EnhanceIn(RequestModel):
+    prompt: str | None = Field(default=None, max_length=4000)
+    provider: Literal["rules", "openai"] = "rules"
+    model: str | None = Field(default=None, max_length=100)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    locator_hints: dict[str, LocatorHintIn] = Field(default_factory=dict, max_length=1000)
+
+
+class FindingOut(ResponseModel):
+    rule: str
+    line_start: int
+    line_end: int
+    category: Literal["locator", "wait", "assertion", "flow", "url"]
+    rationale: str
+    confidence: float
+    changed: bool
+
+
+class HunkOut(ResponseModel):
+    index: int
+    old_start: int
+    old_len: int
+    new_start: int
+    new_len: int
+    categories: list[str]
+    risks: list[str]
+
+
+class ChangeSetOut(ResponseModel):
+    id: uuid.UUID | None
+    script_id: uuid.UUID
+    proposed_diff: str
+    ai_model: str | None
+    confidence: float
+    status: Literal["proposed", "accepted", "rejected", "no_changes"]
+    created_at: datetime | None
+    base_version: int
+    provider: str
+    prompt: str | None
+    temperature: float | None
+    findings: list[FindingOut]
+    hunks: list[HunkOut]
+    risk: Literal["low", "high"]
+    proposed_by: uuid.UUID | None
+    decided_by: uuid.UUID | None
+    decided_at: datetime | None
+    decision_reason: str | None
+    revision_id: uuid.UUID | None
+
+
+class AcceptIn(RequestModel):
+    acknowledge_risk: bool = False
+
+
+class AcceptOut(ResponseModel):
+    revision_id: uuid.UUID
+    version: int
+    status: Literal["accepted"] = "accepted"
+
+
+class RejectIn(RequestModel):
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class RejectOut(ResponseModel):
+    status: Literal["rejected"] = "rejected"

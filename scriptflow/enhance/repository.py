@@ -1,0 +1,62 @@
+"""SQL for change sets."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scriptflow.scripts.models import ScriptChangeSet
+
+
+class ChangeSetRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, script_id: uuid.UUID, changeset_id: uuid.UUID) -> ScriptChangeSet | None:
+        stmt = select(ScriptChangeSet).where(
+            ScriptChangeSet.id == changeset_id, ScriptChangeSet.script_id == script_id
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    def for_script(self, script_id: uuid.UUID, status: str | None) -> Select[Any]:
+        stmt = select(ScriptChangeSet).where(ScriptChangeSet.script_id == script_id)
+        if status is not None:
+            stmt = stmt.where(ScriptChangeSet.status == status)
+        return stmt
+
+    async def decide(
+        self,
+        changeset_id: uuid.UUID,
+        *,
+        status: str,
+        decided_by: uuid.UUID,
+        decided_at: datetime,
+        reason: str | None = None,
+    ) -> bool:
+        """Move a proposed change set to `status`; False when it was no longer proposed.
+
+        The condition on the current status is what makes concurrent decisions safe: on
+        PostgreSQL the losers wait for the winner's row lock and then match nothing; on SQLite
+        writers are serialised and the losers match nothing.
+        """
+        result = await self.session.execute(
+            update(ScriptChangeSet)
+            .where(ScriptChangeSet.id == changeset_id, ScriptChangeSet.status == "proposed")
+            .values(
+                status=status, decided_by=decided_by, decided_at=decided_at, decision_reason=reason
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def link_revision(self, changeset_id: uuid.UUID, revision_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(ScriptChangeSet)
+            .where(ScriptChangeSet.id == changeset_id)
+            .values(revision_id=revision_id)
+            .execution_options(synchronize_session=False)
+        )

@@ -1,0 +1,365 @@
+"""Enhance a script into a guarded change set, and let a human accept or reject it."""
+
+from __future__ import annotations
+
+import ast
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scriptflow.config import Settings
+from scriptflow.db.base import utcnow
+from scriptflow.enhance.confidence import changeset_confidence
+from scriptflow.enhance.guardrails import classify_diff, risk_of
+from scriptflow.enhance.openai_provider import DEFAULT_MODEL, OpenAIProvider
+from scriptflow.enhance.proposal import EnhanceOptions, LocatorHints, Proposal, Provider
+from scriptflow.enhance.repository import ChangeSetRepository
+from scriptflow.enhance.rules import RulesProvider
+from scriptflow.errors import (
+    AIOutputInvalid,
+    GuardrailViolation,
+    InvalidChangesetState,
+    NotFound,
+    ScriptSyntaxError,
+    StaleChangeset,
+    ValidationFailed,
+)
+from scriptflow.pagination import Page, clamp_limit, keyset, page_of
+from scriptflow.projects.models import Project
+from scriptflow.projects.repository import ProjectRepository
+from scriptflow.projects.roles import Role
+from scriptflow.projects.service import require_role
+from scriptflow.projects.settings import read_settings
+from scriptflow.scripts.diffing import DiffDoesNotApply, apply_diff, parse_hunks, unified_diff
+from scriptflow.scripts.models import Script, ScriptChangeSet, ScriptRevision
+from scriptflow.scripts.service import commit_revision, get_script, script_filename
+
+CHANGESET_STATUSES = ("proposed", "accepted", "rejected")
+
+
+@dataclass(frozen=True)
+class EnhanceRequest:
+    """What the caller asked for."""
+
+    prompt: str | None = None
+    provider: str = "rules"
+    model: str | None = None
+    temperature: float | None = None
+    locator_hints: LocatorHints = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NoChanges:
+    """The answer when there is nothing to improve: shaped like a change set, never stored."""
+
+    script_id: uuid.UUID
+    base_version: int
+    provider: str
+    prompt: str | None
+    ai_model: str | None
+    temperature: float | None
+    findings: list[dict[str, Any]]
+    id: None = None
+    proposed_diff: str = ""
+    confidence: float = 1.0
+    status: str = "no_changes"
+    risk: str = "low"
+    hunks: list[dict[str, Any]] = field(default_factory=list)
+    created_at: datetime | None = None
+    proposed_by: uuid.UUID | None = None
+    decided_by: uuid.UUID | None = None
+    decided_at: datetime | None = None
+    decision_reason: str | None = None
+    revision_id: uuid.UUID | None = None
+
+
+def providers_from_settings(settings: Settings) -> dict[str, Provider]:
+    """Every provider, configured from settings; chosen per request by name."""
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    default_model = (
+        DEFAULT_MODEL
+        if DEFAULT_MODEL in settings.openai_models or not settings.openai_models
+        else settings.openai_models[0]
+    )
+    return {
+        "rules": RulesProvider(),
+        "openai": OpenAIProvider(
+            api_key=key,
+            base_url=settings.openai_base_url,
+            timeout_s=settings.openai_timeout_s,
+            max_retries=settings.openai_max_retries,
+            default_model=default_model,
+        ),
+    }
+
+
+def check_syntax(content: str) -> None:
+    """422 SCRIPT_SYNTAX_ERROR naming the line, for content that is not valid Python."""
+    try:
+        ast.parse(content)
+    except SyntaxError as exc:
+        line = exc.lineno or 1
+        raise ScriptSyntaxError(
+            f"The script is not valid Python: line {line}: {exc.msg}",
+            details={"line": line, "column": exc.offset, "error": exc.msg},
+        ) from exc
+
+
+async def propose_changeset(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    script_id: uuid.UUID,
+    request: EnhanceRequest,
+    *,
+    providers: Mapping[str, Provider],
+    allowed_models: list[str],
+    max_script_bytes: int,
+) -> ScriptChangeSet | NoChanges:
+    """Ask a provider for an improved script; store it as a proposed change set if it differs."""
+    script = await get_script(session, user_id, script_id, Role.EDITOR)
+    provider = providers.get(request.provider)
+    if provider is None:
+        raise ValidationFailed(
+            f"Unknown provider {request.provider!r}",
+            details={"fields": [{"field": "provider", "message": f"one of {sorted(providers)}"}]},
+        )
+    model = _model_for(request, provider, allowed_models)
+    check_syntax(script.content)
+    environments = await ProjectRepository(session).environments(script.project_id)
+    options = EnhanceOptions(
+        prompt=request.prompt,
+        model=model,
+        temperature=request.temperature,
+        base_urls=tuple(env.base_url for env in environments),
+        locator_hints=request.locator_hints,
+        path=script_filename(script),
+    )
+    base = script.content
+    base_version = script.version
+    proposal = await provider.propose(base, options)
+    return await _store_proposal(
+        session,
+        user_id,
+        script,
+        base,
+        base_version,
+        request,
+        provider.name,
+        proposal,
+        max_script_bytes=max_script_bytes,
+    )
+
+
+def _model_for(request: EnhanceRequest, provider: Provider, allowed: list[str]) -> str | None:
+    if provider.name != "openai":
+        return None
+    model = request.model or getattr(provider, "default_model", DEFAULT_MODEL)
+    if model not in allowed:
+        raise ValidationFailed(
+            f"Model {model!r} is not allowed; allowed models: {', '.join(allowed)}",
+            details={"fields": [{"field": "model", "message": f"one of {allowed}"}]},
+        )
+    return model
+
+
+async def _store_proposal(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    script: Script,
+    base: str,
+    base_version: int,
+    request: EnhanceRequest,
+    provider_name: str,
+    proposal: Proposal,
+    *,
+    max_script_bytes: int,
+) -> ScriptChangeSet | NoChanges:
+    findings = [finding.to_dict() for finding in proposal.findings]
+    diff = unified_diff(base, proposal.content, script_filename(script))
+    if not diff:
+        return NoChanges(
+            script_id=script.id,
+            base_version=base_version,
+            provider=provider_name,
+            prompt=request.prompt,
+            ai_model=proposal.model,
+            temperature=request.temperature,
+            findings=findings,
+        )
+    if len(proposal.content.encode()) > max_script_bytes:
+        raise AIOutputInvalid(
+            "The proposed script is larger than the script size limit; nothing was stored",
+            details={"max_bytes": max_script_bytes},
+        )
+    try:
+        applies = apply_diff(base, diff) == proposal.content
+    except DiffDoesNotApply:
+        applies = False
+    if not applies:
+        raise AIOutputInvalid("The proposed diff does not apply to the script; nothing was stored")
+    reports = classify_diff(diff)
+    risk = risk_of(reports)
+    changeset = ScriptChangeSet(
+        script_id=script.id,
+        base_version=base_version,
+        proposed_diff=diff,
+        proposed_content=proposal.content,
+        provider=provider_name,
+        ai_model=proposal.model,
+        prompt=request.prompt,
+        temperature=request.temperature,
+        confidence=changeset_confidence(
+            proposal.findings, parse_hunks(diff), risk, from_model=provider_name != "rules"
+        ),
+        findings=findings,
+        hunks=[report.to_dict() for report in reports],
+        risk=risk,
+        status="proposed",
+        proposed_by=user_id,
+    )
+    session.add(changeset)
+    await session.flush()
+    return changeset
+
+
+async def list_changesets(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    script_id: uuid.UUID,
+    *,
+    status: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page[ScriptChangeSet]:
+    """A script's change sets, newest first, optionally of one status."""
+    await get_script(session, user_id, script_id)
+    if status is not None and status not in CHANGESET_STATUSES:
+        raise ValidationFailed(
+            f"Unknown status {status!r}",
+            details={"fields": [{"field": "status", "message": f"one of {CHANGESET_STATUSES}"}]},
+        )
+    n = clamp_limit(limit)
+    stmt = ChangeSetRepository(session).for_script(script_id, status)
+    rows = list((await session.execute(keyset(stmt, ScriptChangeSet, cursor, n))).scalars())
+    return page_of(rows, n)
+
+
+async def get_changeset(
+    session: AsyncSession, user_id: uuid.UUID, script_id: uuid.UUID, changeset_id: uuid.UUID
+) -> ScriptChangeSet:
+    """One change set of a script the caller may see."""
+    await get_script(session, user_id, script_id)
+    return await _changeset(session, script_id, changeset_id)
+
+
+async def _changeset(
+    session: AsyncSession, script_id: uuid.UUID, changeset_id: uuid.UUID
+) -> ScriptChangeSet:
+    changeset = await ChangeSetRepository(session).get(script_id, changeset_id)
+    if changeset is None:
+        raise NotFound("changeset", changeset_id)
+    return changeset
+
+
+def _require_proposed(changeset: ScriptChangeSet) -> None:
+    if changeset.status != "proposed":
+        raise InvalidChangesetState(
+            f"The change set is {changeset.status}; only a proposed change set can be decided",
+            details={"status": changeset.status},
+        )
+
+
+async def accept_changeset(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    script_id: uuid.UUID,
+    changeset_id: uuid.UUID,
+    *,
+    acknowledge_risk: bool = False,
+) -> ScriptRevision:
+    """Make a proposed change set the script's next revision, in the caller's one transaction."""
+    script = await get_script(session, user_id, script_id, Role.REVIEWER)
+    role = await require_role(session, user_id, script.project_id, Role.REVIEWER)
+    changeset = await _changeset(session, script_id, changeset_id)
+    _require_proposed(changeset)
+    if changeset.risk == "high" and not (role == Role.OWNER and acknowledge_risk):
+        raise GuardrailViolation(
+            "This change set is high risk: only a project owner may accept it, with "
+            '{"acknowledge_risk": true}',
+            details={
+                "risks": sorted({risk for hunk in changeset.hunks for risk in hunk["risks"]}),
+                "your_role": role.value,
+            },
+        )
+    project = await session.get(Project, script.project_id)
+    policy = read_settings(project.settings if project is not None else None)
+    if policy.require_distinct_reviewer and changeset.proposed_by == user_id:
+        raise GuardrailViolation(
+            "This project requires someone other than the proposer to accept a change set",
+            details={"setting": "require_distinct_reviewer"},
+        )
+    repo = ChangeSetRepository(session)
+    if not await repo.decide(
+        changeset.id, status="accepted", decided_by=user_id, decided_at=utcnow()
+    ):
+        await session.refresh(changeset)
+        _require_proposed(changeset)
+        raise InvalidChangesetState("The change set was decided by someone else meanwhile")
+    # Read the script again: another transaction may have moved it on while we waited.
+    await session.refresh(script)
+    new_content = _content_to_commit(script, changeset)
+    revision = await commit_revision(
+        session,
+        script,
+        new_content,
+        source="changeset",
+        applied_by=user_id,
+        changeset_id=changeset.id,
+        message=f"Accepted change set {changeset.id}",
+    )
+    await repo.link_revision(changeset.id, revision.id)
+    await session.refresh(changeset)
+    return revision
+
+
+def _content_to_commit(script: Script, changeset: ScriptChangeSet) -> str:
+    if script.version == changeset.base_version:
+        return changeset.proposed_content
+    try:
+        content = apply_diff(script.content, changeset.proposed_diff)
+    except DiffDoesNotApply as exc:
+        raise StaleChangeset(
+            f"The script moved on from version {changeset.base_version} to {script.version} and "
+            "the change set no longer applies; enhance the current version again",
+            details={"base_version": changeset.base_version, "current_version": script.version},
+        ) from exc
+    if content == script.content:
+        raise StaleChangeset(
+            "The script already contains these changes",
+            details={"base_version": changeset.base_version, "current_version": script.version},
+        )
+    return content
+
+
+async def reject_changeset(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    script_id: uuid.UUID,
+    changeset_id: uuid.UUID,
+    *,
+    reason: str | None = None,
+) -> ScriptChangeSet:
+    """Mark a proposed change set rejected, with an optional reason."""
+    await get_script(session, user_id, script_id, Role.REVIEWER)
+    changeset = await _changeset(session, script_id, changeset_id)
+    _require_proposed(changeset)
+    if not await ChangeSetRepository(session).decide(
+        changeset.id, status="rejected", decided_by=user_id, decided_at=utcnow(), reason=reason
+    ):
+        raise InvalidChangesetState("The change set was decided by someone else meanwhile")
+    await session.refresh(changeset)
+    return changeset
