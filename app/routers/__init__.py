@@ -2,12 +2,13 @@
 
 from fastapi import APIRouter
 
-from app.routers import auth, browsers, projects, scripts, test_runs
+from app.routers import auth, browsers, changesets, projects, scripts, test_runs
 
 ROUTERS: list[APIRouter] = [
     auth.router,
     projects.router,
     scripts.router,
+    changesets.router,
     test_runs.router,
     browsers.router,
 ]
