@@ -43,6 +43,7 @@ CONFIDENCE = {
     "assertions.web-first-text": 0.8,
     "urls.relative": 0.9,
     "assertions.expect-import": 1.0,
+    "waits.unused-import": 1.0,
 }
 FLAG_CONFIDENCE = 0.5
 _URL_RATIONALE = (
@@ -91,6 +92,8 @@ class _RulesCodemod(cst.CSTTransformer):
         self.api: Literal["sync", "async"] | None = None
         self.expect_wanted: Literal["sync", "async"] | None = None
         self._async_functions: list[bool] = []
+        # Names (time, asyncio, sleep) whose hard waits were taken out; their import may go too.
+        self._dropped_wait_names: set[str] = set()
         self._loop_depth = 0
 
     # -- facts gathered on the way down --------------------------------------------------------
@@ -522,14 +525,20 @@ class _RulesCodemod(cst.CSTTransformer):
         body: list[cst.BaseStatement] = list(updated_node.body)
         if "waits" in self.families:
             body = self._without_hard_waits(list(original_node.body), body)
+        if self._dropped_wait_names:
+            body = self._without_unused_wait_imports(list(original_node.body), body)
         if self.expect_wanted is not None and not self.expect_bound:
-            where = _import_position(list(original_node.body))
+            where = _import_position(body)
             statement = cst.parse_statement(
                 f"from playwright.{self.expect_wanted}_api import expect\n",
                 config=updated_node.config_for_parsing,
             )
             body = [*body[:where], statement, *body[where:]]
-            after = self._range(original_node.body[where - 1]).end.line if where else 0
+            before = body[where - 1] if where else None
+            anchor = next(
+                (stmt for stmt in original_node.body if before and stmt.deep_equals(before)), None
+            )
+            after = self._range(anchor).end.line if anchor is not None else 0
             self.findings.append(
                 Finding(
                     "assertions.expect-import",
@@ -573,6 +582,9 @@ class _RulesCodemod(cst.CSTTransformer):
                 )
                 continue
             action, target, state = step
+            dropped = _wait_owner(statements[index])
+            if dropped is not None:
+                self._dropped_wait_names.add(dropped)
             if action == "auto":
                 self._record(
                     original,
@@ -604,6 +616,43 @@ class _RulesCodemod(cst.CSTTransformer):
             assert isinstance(line, cst.SimpleStatementLine)
             result[index] = line.with_changes(body=[cst.Expr(value=value)])
         return result
+
+    def _without_unused_wait_imports(
+        self, originals: list[cst.BaseStatement], body: list[cst.BaseStatement]
+    ) -> list[cst.BaseStatement]:
+        used = _names_used(body)
+        for original in originals:
+            if not isinstance(original, cst.SimpleStatementLine) or len(original.body) != 1:
+                continue
+            small = original.body[0]
+            if not isinstance(small, (cst.Import, cst.ImportFrom)) or isinstance(
+                small.names, cst.ImportStar
+            ):
+                continue
+            bound = {_alias_name(alias) or _dotted(alias.name) for alias in small.names}
+            if not bound <= self._dropped_wait_names or bound & used:
+                continue
+            index = next((i for i, stmt in enumerate(body) if stmt.deep_equals(original)), None)
+            if index is None:
+                continue
+            self._record(
+                original,
+                "waits.unused-import",
+                "wait",
+                "Import removed: nothing uses it once the hard waits are gone.",
+            )
+            if index + 1 < len(body):
+                following = _carry_comments(body[index], body[index + 1])
+                if index == 0 and isinstance(following, cst.SimpleStatementLine):
+                    # The blank lines that separated the import would now open the file.
+                    kept = list(following.leading_lines)
+                    while kept and kept[0].comment is None:
+                        kept.pop(0)
+                    following = following.with_changes(leading_lines=kept)
+                body[index : index + 2] = [following]
+            else:
+                del body[index]
+        return body
 
     def _hard_wait(self, stmt: cst.BaseStatement) -> Literal["await", "call"] | None:
         if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
@@ -717,6 +766,43 @@ def relative_url_literal(literal: cst.SimpleString, base_urls: tuple[str, ...]) 
             continue
         return f"{prefix}{quote}{rest}{quote}"
     return None
+
+
+def _wait_owner(stmt: cst.BaseStatement) -> str | None:
+    """The name a hard-wait statement goes through: `time` in time.sleep, `sleep` in sleep()."""
+    assert isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Expr)
+    call = _unawait(stmt.body[0].value)
+    assert isinstance(call, cst.Call)
+    if isinstance(call.func, cst.Name):
+        return call.func.value
+    if isinstance(call.func, cst.Attribute) and call.func.attr.value == "sleep":
+        owner = call.func.value
+        return owner.value if isinstance(owner, cst.Name) else None
+    return None
+
+
+def _names_used(body: list[cst.BaseStatement]) -> set[str]:
+    """Every name read outside import statements."""
+    names: set[str] = set()
+
+    class _Names(cst.CSTVisitor):
+        def visit_Import(self, node: cst.Import) -> bool:
+            return False
+
+        def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+            return False
+
+        def visit_Attribute(self, node: cst.Attribute) -> bool:
+            node.value.visit(self)  # `x.asyncio` does not use a name `asyncio`
+            return False
+
+        def visit_Name(self, node: cst.Name) -> None:
+            names.add(node.value)
+
+    visitor = _Names()
+    for stmt in body:
+        stmt.visit(visitor)
+    return names
 
 
 def _carry_comments(wait: cst.BaseStatement, following: cst.BaseStatement) -> cst.BaseStatement:
