@@ -22,7 +22,9 @@ class AIInsight(IdMixin, TimestampMixin, Base):
     project_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("projects.id", ondelete="CASCADE"), index=True
     )
-    script_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("scripts.id", ondelete="CASCADE"))
+    script_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("scripts.id", ondelete="CASCADE")
+    )
     # flaky-test | flaky-selector | slow-step | recurring-failure | environment-specific |
     # brittle-code | fix-regression
     type: Mapped[str] = mapped_column(String(32))
@@ -37,6 +39,8 @@ class AIInsight(IdMixin, TimestampMixin, Base):
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    resolved_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
     resolved_at: Mapped[datetime | None]
     ai_summary: Mapped[str | None] = mapped_column(Text)

@@ -22,7 +22,9 @@ class Script(IdMixin, TimestampMixin, Base):
     title: Mapped[str] = mapped_column(String(300), index=True)
     content: Mapped[str] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -39,7 +41,9 @@ class ScriptRevision(IdMixin, TimestampMixin, Base):
     changeset_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("script_changesets.id", ondelete="SET NULL", use_alter=True)
     )
-    applied_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    applied_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
     message: Mapped[str | None] = mapped_column(String(500))
 
 
@@ -61,8 +65,12 @@ class ScriptChangeSet(IdMixin, TimestampMixin, Base):
     risk: Mapped[str] = mapped_column(String(8), default="low")
     # proposed | accepted | rejected
     status: Mapped[str] = mapped_column(String(16), default="proposed")
-    proposed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    proposed_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
     decided_at: Mapped[datetime | None]
     decision_reason: Mapped[str | None] = mapped_column(Text)
     revision_id: Mapped[uuid.UUID | None] = mapped_column(
