@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -106,7 +107,7 @@ class Executor(Protocol):
     async def execute(self, request: RunRequest, cancel: asyncio.Event) -> ExecutionResult: ...
 
 
-def run_environment(parent: Mapping[str, str], workdir: Path) -> dict[str, str]:
+def run_environment(parent: Mapping[str, str], workdir: Path, tmpdir: Path) -> dict[str, str]:
     """The whole environment of a run process: an allowlist, never the server's secrets."""
     env = {key: parent[key] for key in INHERITED_ENV if key in parent}
     env.setdefault("PATH", DEFAULT_PATH)
@@ -114,7 +115,8 @@ def run_environment(parent: Mapping[str, str], workdir: Path) -> dict[str, str]:
     env.update(
         {
             "HOME": str(workdir / "home"),
-            "TMPDIR": str(workdir / "tmp"),
+            # Short on purpose: Chromium's singleton socket path must fit in 108 bytes.
+            "TMPDIR": str(tmpdir),
             # The run imports scriptflow's plugin, and nothing from the server's site dirs.
             "PYTHONPATH": str(Path(scriptflow.__file__).resolve().parent.parent),
             "PYTHONNOUSERSITE": "1",
@@ -145,7 +147,7 @@ def pytest_arguments(request: RunRequest) -> list[str]:
         "--base-url",
         request.base_url,
         "--output",
-        "tmp/playwright-output",
+        "playwright-output",
         "--scriptflow-config",
         "plugin.json",
         "-q",
@@ -175,7 +177,7 @@ def prepare_workdir(request: RunRequest) -> tuple[Path, Path]:
     """Write the script, ini, plugin config and launch file; returns (scratch, artifacts)."""
     work = request.workdir / "work"
     artifacts = request.workdir / "artifacts"
-    for folder in (work, work / "home", work / "tmp", artifacts):
+    for folder in (work, work / "home", artifacts):
         folder.mkdir(parents=True, exist_ok=True)
     prepared = prepare_script(request.script)
     (work / "test_script.py").write_text(prepared.source)
@@ -300,6 +302,15 @@ class SubprocessExecutor:
     async def execute(self, request: RunRequest, cancel: asyncio.Event) -> ExecutionResult:
         """Run, wait under the timeout or until cancelled, kill the group, read results."""
         work, artifacts = await asyncio.to_thread(prepare_workdir, request)
+        tmpdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="sf-run-"))
+        try:
+            return await self._run(request, work, artifacts, tmpdir, cancel)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, tmpdir, True)
+
+    async def _run(
+        self, request: RunRequest, work: Path, artifacts: Path, tmpdir: Path, cancel: asyncio.Event
+    ) -> ExecutionResult:
         log_path = artifacts / OUTPUT_LOG
         started = time.monotonic()
         with log_path.open("wb") as log:
@@ -309,7 +320,7 @@ class SubprocessExecutor:
                 "scriptflow.runs.run_process",
                 "launch.json",
                 cwd=work,
-                env=run_environment(os.environ, work),
+                env=run_environment(os.environ, work, tmpdir),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,

@@ -1,0 +1,185 @@
+"""Real Chromium runs against the demo app, through the executor (one process group each)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from scriptflow.demo.server import DemoServer
+from scriptflow.runs.browsers import BrowserTarget
+from scriptflow.runs.executor import ExecutionResult, RunRequest, SubprocessExecutor
+from tests.runs.conftest import CODEGEN_SCRIPT, LOGIN_TEST, MISSING_BUTTON_TEST
+
+pytestmark = pytest.mark.browser
+
+
+async def execute(
+    script: str,
+    demo: DemoServer,
+    chromium: BrowserTarget,
+    tmp_path: Path,
+    *,
+    cancel: asyncio.Event | None = None,
+    **options: object,
+) -> ExecutionResult:
+    request = RunRequest(
+        script=script, base_url=demo.base_url, browser=chromium, workdir=tmp_path / "run", **options
+    )  # type: ignore[arg-type]
+    return await SubprocessExecutor().execute(request, cancel or asyncio.Event())
+
+
+def artifact(result: ExecutionResult, name: str) -> Path:
+    found = {a.name: a.path for a in result.artifacts}
+    assert name in found, sorted(found)
+    return found[name]
+
+
+async def test_passing_test_reports_steps_and_a_trace(
+    demo: DemoServer, chromium: BrowserTarget, tmp_path: Path
+) -> None:
+    result = await execute(LOGIN_TEST, demo, chromium, tmp_path)
+    assert result.status == "passed", result.error
+    (test,) = result.tests
+    assert (test.name, test.outcome, test.attempts) == ("test_login", "passed", 1)
+    assert [(s.action, s.locator) for s in test.steps] == [
+        ("goto", None),
+        ("fill", 'internal:label="Username"i'),
+        ("fill", 'internal:label="Password"i'),
+        ("click", 'internal:role=button[name="Log in"i]'),
+        ("expect.to_have_text", "#welcome"),
+    ]
+    assert all(s.outcome == "passed" and s.duration_ms >= 0 for s in test.steps)
+    with zipfile.ZipFile(artifact(result, "trace.zip")) as trace:
+        assert {"trace.trace", "trace.network"} <= set(trace.namelist())
+
+
+async def test_failure_names_the_locator_and_action_with_a_screenshot(
+    demo: DemoServer, chromium: BrowserTarget, tmp_path: Path
+) -> None:
+    result = await execute(MISSING_BUTTON_TEST, demo, chromium, tmp_path)
+    assert result.status == "failed"
+    (test,) = result.tests
+    assert test.outcome == "failed"
+    assert test.error is not None and test.error.startswith("click on #submit-order failed:")
+    assert "Timeout 1000ms exceeded" in test.error
+    assert test.steps[-1].outcome == "failed" and test.steps[-1].locator == "#submit-order"
+    assert artifact(result, "screenshot.png").read_bytes().startswith(b"\x89PNG")
+    assert "demo app loaded" in artifact(result, "console.log").read_text()
+
+
+async def test_codegen_script_runs_headless_on_the_configured_browser(
+    demo: DemoServer, chromium: BrowserTarget, tmp_path: Path
+) -> None:
+    # The script launches with headless=False; there is no display here, so a headed launch
+    # would fail: passing proves the runner forced headless on the configured browser.
+    result = await execute(CODEGEN_SCRIPT, demo, chromium, tmp_path)
+    assert result.status == "passed", result.error
+    (test,) = result.tests
+    assert test.name == "test_codegen_script"
+    assert [s.action for s in test.steps][-2:] == ["click", "expect.to_contain_text"]
+    artifact(result, "trace.zip")
+
+
+async def test_failed_then_passed_is_flaky_with_both_attempts_recorded(
+    demo: DemoServer, chromium: BrowserTarget, tmp_path: Path
+) -> None:
+    script = (
+        "import os\n\n"
+        "def test_sometimes(page):\n"
+        "    page.goto('/flaky')\n"
+        "    first = not os.path.exists('attempted')\n"
+        "    open('attempted', 'w').close()\n"
+        "    assert not first, 'first attempt fails'\n"
+    )
+    result = await execute(script, demo, chromium, tmp_path, retries=2)
+    assert result.status == "passed"
+    (test,) = result.tests
+    assert (test.outcome, test.attempts) == ("flaky", 2)
+    assert "first attempt fails" in (test.error or "")
+    assert sorted({s.attempt for s in test.steps}) == [1, 2]
+
+
+def _group_alive(pgid: int, within_s: float = 3.0) -> bool:
+    """Still there after a moment? (SIGKILLed members linger briefly until they are reaped.)"""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def hanging_script(pgid_file: Path) -> str:
+    return (
+        "import os, time\n\n"
+        "def test_hang(page):\n"
+        "    page.goto('/delayed?ms=60000')\n"
+        f"    open({str(pgid_file)!r}, 'w').write(str(os.getpgid(0)))\n"
+        "    time.sleep(120)\n"
+    )
+
+
+async def test_timeout_kills_the_whole_process_group(
+    demo: DemoServer, chromium: BrowserTarget, tmp_path: Path
+) -> None:
+    pgid_file = tmp_path / "pgid"
+    started = time.monotonic()
+    result = await execute(hanging_script(pgid_file), demo, chromium, tmp_path, timeout_s=5)
+    assert time.monotonic() - started < 15
+    assert result.status == "failed" and result.timed_out
+    assert "timed out after 5 s" in (result.error or "")
+    assert result.tests[0].outcome == "failed"
+    pgid = int(pgid_file.read_text())
+    assert pgid != os.getpgid(0)  # its own group, not ours
+    assert not _group_alive(pgid)  # Chromium and the driver went with it
+
+
+async def test_cancel_mid_run_stops_it_within_seconds(
+    demo: DemoServer, chromium: BrowserTarget, tmp_path: Path
+) -> None:
+    pgid_file = tmp_path / "pgid"
+    cancel = asyncio.Event()
+    task = asyncio.create_task(
+        execute(hanging_script(pgid_file), demo, chromium, tmp_path, cancel=cancel, timeout_s=60)
+    )
+    for _ in range(200):
+        if pgid_file.exists() and pgid_file.read_text():
+            break
+        await asyncio.sleep(0.05)
+    cancel.set()
+    cancelled_at = time.monotonic()
+    result = await task
+    assert time.monotonic() - cancelled_at < 5
+    assert result.status == "cancelled"
+    assert not _group_alive(int(pgid_file.read_text()))
+
+
+async def test_the_run_process_sees_none_of_the_server_secrets(
+    demo: DemoServer, chromium: BrowserTarget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in {
+        "DATABASE_URL": "postgresql://user:hunter2@db/scriptflow",
+        "JWT_SECRET": "j" * 48,
+        "OPENAI_API_KEY": "sk-secret",
+        "SCRIPTFLOW_BROWSER_WS_ENDPOINT": "ws://secret-token@browsers",
+    }.items():
+        monkeypatch.setenv(key, value)
+    script = (
+        "import os\n\n"
+        "def test_environment_is_clean():\n"
+        "    leaked = sorted(k for k in os.environ\n"
+        "                    if k in ('DATABASE_URL', 'JWT_SECRET')\n"
+        "                    or k.startswith(('OPENAI_', 'SCRIPTFLOW_')))\n"
+        "    values = ' '.join(os.environ.values())\n"
+        "    assert not leaked, leaked\n"
+        "    assert 'hunter2' not in values and 'sk-secret' not in values\n"
+    )
+    result = await execute(script, demo, chromium, tmp_path)
+    assert result.status == "passed", result.error

@@ -1,0 +1,77 @@
+"""The executor's pure parts: the run environment and how outcomes become a status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scriptflow.runs.executor import INHERITED_ENV, interpret, run_environment
+
+SECRETS = {
+    "DATABASE_URL": "postgresql://u:p@db/x",
+    "JWT_SECRET": "s" * 48,
+    "OPENAI_API_KEY": "sk-test",
+    "OPENAI_BASE_URL": "http://llm",
+    "SCRIPTFLOW_BROWSER_WS_ENDPOINT": "ws://token@remote",
+    "AWS_SECRET_ACCESS_KEY": "x",
+}
+FIXED = {"HOME", "TMPDIR", "PYTHONPATH", "PYTHONNOUSERSITE", "PYTHONDONTWRITEBYTECODE"}
+
+
+def test_run_environment_holds_none_of_the_server_secrets(tmp_path: Path) -> None:
+    env = run_environment({**SECRETS, "PATH": "/usr/bin", "LANG": "C.UTF-8"}, tmp_path, tmp_path)
+    assert not set(SECRETS) & set(env)
+    assert env["PATH"] == "/usr/bin"
+    assert env["HOME"].startswith(str(tmp_path))
+
+
+@given(st.dictionaries(st.from_regex(r"[A-Z_]{1,20}", fullmatch=True), st.text(max_size=5)))
+def test_run_environment_is_an_allowlist(parent: dict[str, str]) -> None:
+    env = run_environment(parent, Path("/work"), Path("/tmp/x"))
+    allowed = set(INHERITED_ENV) | FIXED | {"PYTEST_DISABLE_PLUGIN_AUTOLOAD"}
+    assert set(env) <= allowed
+    for key in INHERITED_ENV:
+        if key in parent:
+            assert env[key] == parent[key]
+
+
+def _interpret(raw: dict[str, object], **kwargs: object) -> object:
+    options: dict[str, object] = {
+        "exit_code": 0,
+        "timed_out": False,
+        "cancelled": False,
+        "timeout_s": 10.0,
+        "artifacts_dir": Path("/nowhere"),
+        "duration_ms": 5,
+    }
+    options.update(kwargs)
+    return interpret(raw, **options)  # type: ignore[arg-type]
+
+
+def test_flaky_tests_pass_the_run_and_failures_fail_it() -> None:
+    flaky = {"name": "t", "outcome": "flaky", "attempts": 2, "error": "boom"}
+    result = _interpret({"tests": [flaky]})
+    assert result.status == "passed"  # type: ignore[attr-defined]
+    failed = {"name": "u", "outcome": "failed", "attempts": 1, "error": "click on #x failed"}
+    result = _interpret({"tests": [flaky, failed]}, exit_code=1)
+    assert result.status == "failed"  # type: ignore[attr-defined]
+    assert result.error == "u: click on #x failed"  # type: ignore[attr-defined]
+
+
+def test_a_killed_run_reports_the_test_it_was_in() -> None:
+    running = {"name": "slow", "outcome": "running", "attempts": 1}
+    result = _interpret({"tests": [running]}, exit_code=-9, timed_out=True)
+    assert result.status == "failed"  # type: ignore[attr-defined]
+    assert "timed out after 10 s" in result.error  # type: ignore[attr-defined]
+    assert result.tests[0].outcome == "failed"  # type: ignore[attr-defined]
+    result = _interpret({"tests": [running]}, exit_code=-9, cancelled=True)
+    assert result.status == "cancelled"  # type: ignore[attr-defined]
+
+
+def test_nothing_to_run_or_a_broken_module_is_an_error() -> None:
+    assert _interpret({}, exit_code=5).status == "error"  # type: ignore[attr-defined]
+    broken = _interpret({"collection_errors": ["ImportError: nope"]}, exit_code=2)
+    assert broken.status == "error"  # type: ignore[attr-defined]
+    assert "ImportError" in broken.error  # type: ignore[attr-defined]
