@@ -9,8 +9,9 @@ falls back to the local user.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -22,11 +23,14 @@ from scriptflow.auth.repository import UserRepository
 from scriptflow.config import Settings
 from scriptflow.db.engine import create_engine, create_sessionmaker, transaction
 from scriptflow.errors import Unauthorized
+from scriptflow.insights.warehouse import ScopedReader, Warehouse
 
 LOCAL_USER_ENV = "SCRIPTFLOW_LOCAL_USER"
 SERVED_MODE = "run"
 
 _configured_settings: Settings | None = None
+_warehouses: dict[str, Warehouse] = {}
+_warehouses_lock = threading.Lock()
 
 
 def configure(settings: Settings) -> None:
@@ -107,6 +111,19 @@ class NotebookContext:
             raise Unauthorized("Unknown or inactive user")
         return user
 
+    def warehouse_reader(self, project_ids: Sequence[uuid.UUID]) -> ScopedReader:
+        """A read-only view of the analytics warehouse limited to these projects."""
+        return shared_warehouse(self.settings).reader(project_ids)
+
     async def close(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()
+
+
+def shared_warehouse(settings: Settings) -> Warehouse:
+    """One warehouse owner per data dir in this process, shared by every notebook kernel."""
+    key = str(settings.data_dir.resolve())
+    with _warehouses_lock:
+        if key not in _warehouses:
+            _warehouses[key] = Warehouse.for_data_dir(settings.data_dir)
+        return _warehouses[key]
