@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -164,7 +164,9 @@ def uvicorn_command(target: str, port: int, *, factory: bool = False) -> list[st
 
 
 @contextmanager
-def server(cmd: list[str], env: dict[str, str], port: int, log_path: Path) -> Iterator[str]:
+def server(
+    cmd: list[str], env: dict[str, str], port: int, log_path: Path
+) -> Iterator[tuple[str, int]]:
     """Start a server process, wait until it answers, and always stop it afterwards."""
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -186,7 +188,7 @@ def server(cmd: list[str], env: dict[str, str], port: int, log_path: Path) -> It
                         f"server did not start: {log_path.read_text()[-2000:]}"
                     ) from None
                 time.sleep(0.1)
-        yield base
+        yield base, proc.pid
     finally:
         stop_process(proc)
 
@@ -245,6 +247,17 @@ class Load:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int = 0
+    cpu_us_per_request: float = 0.0
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -265,7 +278,9 @@ def parse_wrk(output: str) -> Load:
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", output)) + sum(
         int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output)
     )
-    return Load(float(rps.group(1)), latency("50"), latency("99"), errors)
+    total = re.search(r"(\d+) requests in", output)
+    count = int(total.group(1)) if total else 0
+    return Load(float(rps.group(1)), latency("50"), latency("99"), errors, count)
 
 
 def run_wrk(url: str, token: str, args: argparse.Namespace, seconds: float) -> Load:
@@ -320,7 +335,8 @@ async def asyncio_load(url: str, token: str, connections: int, seconds: float) -
     await asyncio.gather(*(client() for _ in range(connections)))
     elapsed = time.perf_counter() - started
     cuts = statistics.quantiles(latencies, n=100)
-    return Load(len(latencies) / elapsed, cuts[49] * 1000, cuts[98] * 1000, errors)
+    rate = len(latencies) / elapsed
+    return Load(rate, cuts[49] * 1000, cuts[98] * 1000, errors, len(latencies))
 
 
 # --- The run. --------------------------------------------------------------------------------
@@ -333,12 +349,17 @@ class Row:
     load: Load
 
 
-def measure(base: str, seeded: Seeded, args: argparse.Namespace) -> Load:
+def measure(base: str, pid: int, seeded: Seeded, args: argparse.Namespace) -> Load:
+    """Warm up, then measure; CPU per request is robust to other load on the machine."""
     url = f"{base}/v1/scripts/{seeded.script_id}"
     runner = run_wrk if args.loadgen_tool == "wrk" else run_asyncio_loadgen
     if args.warmup > 0:
         runner(url, seeded.token, args, args.warmup)
-    return runner(url, seeded.token, args, args.duration)
+    cpu_before = process_cpu_s(pid)
+    load = runner(url, seeded.token, args, args.duration)
+    cpu = process_cpu_s(pid) - cpu_before
+    per_request = cpu * 1e6 / load.requests if load.requests else 0.0
+    return replace(load, cpu_us_per_request=per_request)
 
 
 def bench_backend(
@@ -347,17 +368,20 @@ def bench_backend(
     """Ours then bare on one database; each server runs alone so they never share the CPU."""
     port = free_port()
     env = our_env(our_url, workdir / "data")
-    with server(uvicorn_command("app.main:app", port), env, port, workdir / "ours.log") as base:
+    with server(uvicorn_command("app.main:app", port), env, port, workdir / "ours.log") as (
+        base,
+        pid,
+    ):
         seeded = seed(base)
-        ours = measure(base, seeded, args)
+        ours = measure(base, pid, seeded, args)
     port = free_port()
     env = dict(os.environ, **{BARE_DB_ENV: bare_target})
     cmd = uvicorn_command("benchmarks.api:create_bare_app", port, factory=True)
-    with server(cmd, env, port, workdir / "bare.log") as base:
+    with server(cmd, env, port, workdir / "bare.log") as (base, pid):
         bare_body = httpx.get(f"{base}/v1/scripts/{seeded.script_id}", timeout=10).json()
         if bare_body != seeded.body:
             print(f"warning: bare JSON differs from ours on {backend}:\n{bare_body}\n{seeded.body}")
-        bare = measure(base, seeded, args)
+        bare = measure(base, pid, seeded, args)
     return [Row(backend, "ours", ours), Row(backend, "bare", bare)]
 
 
@@ -388,11 +412,15 @@ def verdicts(ours: Load, bare: Load) -> tuple[float, float, bool, bool]:
 
 
 def render(rows: list[Row]) -> str:
-    lines = [f"{'backend':<9}{'server':<7}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"]
+    lines = [
+        f"{'backend':<9}{'server':<7}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'CPU us/req':>12}{'errors':>8}"
+    ]
     for r in rows:
         lines.append(
             f"{r.backend:<9}{r.server:<7}{r.load.requests_per_s:>10.0f}"
-            f"{r.load.p50_ms:>9.2f}{r.load.p99_ms:>9.2f}{r.load.errors:>8}"
+            f"{r.load.p50_ms:>9.2f}{r.load.p99_ms:>9.2f}"
+            f"{r.load.cpu_us_per_request:>12.0f}{r.load.errors:>8}"
         )
     lines.append("")
     by_key = {(r.backend, r.server): r.load for r in rows}
