@@ -21,7 +21,13 @@ from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
 from scriptflow.errors import ScriptflowError
 from scriptflow.runs.browsers import resolve_browser
-from scriptflow.runs.executor import ExecutionResult, Executor, RunRequest, SubprocessExecutor
+from scriptflow.runs.executor import (
+    ExecutionResult,
+    Executor,
+    RunRequest,
+    SubprocessExecutor,
+    TestResult,
+)
 from scriptflow.runs.hooks import RunFinished, notify_run_finished
 from scriptflow.runs.models import RunArtifact, RunStep, RunTest, TestRun
 from scriptflow.runs.queue import (
@@ -230,7 +236,7 @@ class RunWorker:
                 )
                 if status is None:
                     raise NotOurs
-                store_details(session, claim.run_id, result, self.settings.data_dir)
+                await store_details(session, claim.run_id, result, self.settings.data_dir)
         except NotOurs:
             log.warning("worker %s: run %s is no longer ours", self.worker_id, claim.run_id)
             return
@@ -273,10 +279,11 @@ def results_document(result: ExecutionResult, attempt: int) -> dict[str, Any]:
     }
 
 
-def store_details(
+async def store_details(
     session: AsyncSession, run_id: uuid.UUID, result: ExecutionResult, data_dir: Path
 ) -> None:
     """Add per-test, per-step and artifact rows for a finished run."""
+    test_rows: list[tuple[RunTest, TestResult]] = []
     for position, test in enumerate(result.tests):
         row = RunTest(
             id=uuid.uuid4(),
@@ -289,6 +296,10 @@ def store_details(
             error=test.error,
         )
         session.add(row)
+        test_rows.append((row, test))
+    # Tests first: steps reference them and there is no ORM relationship to order the inserts.
+    await session.flush()
+    for row, test in test_rows:
         for step_position, step in enumerate(test.steps):
             session.add(
                 RunStep(
@@ -305,7 +316,7 @@ def store_details(
             )
     for artifact in result.artifacts:
         try:
-            relative = artifact.path.resolve().relative_to(data_dir.resolve())
+            relative = artifact.path.relative_to(data_dir)  # both built from data_dir
         except ValueError:
             continue
         session.add(

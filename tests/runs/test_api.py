@@ -1,0 +1,210 @@
+"""Test runs through the API, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from scriptflow.config import Settings
+from scriptflow.demo.server import DemoServer
+from scriptflow.runs.hooks import RunFinished, on_run_finished
+from scriptflow.runs.pool import WorkerPool
+from tests.conftest import create_script, signup
+from tests.runs.conftest import LOGIN_TEST, MISSING_BUTTON_TEST
+from tests.runs.helpers import create_environment, queue_run, wait_for_status
+
+pytestmark = pytest.mark.usefixtures("chromium")
+
+
+async def test_create_pins_version_and_base_url_and_reads_back(
+    client: httpx.AsyncClient,
+) -> None:
+    account = await signup(client)
+    run = await queue_run(client, account, LOGIN_TEST, base_url="http://shop.test/")
+    assert run["status"] == "queued"
+    assert (run["script_version"], run["base_url"], run["browser"]) == (
+        1,
+        "http://shop.test",
+        "chromium",
+    )
+    r = await client.get(f"/test-runs/{run['id']}", headers=account.headers)  # the seed's path
+    body = r.json()
+    assert r.status_code == 200
+    assert {"id", "status", "started_at", "completed_at", "results"} <= set(body)
+    assert body["completed_at"] is None and body["results"] is None
+
+
+async def test_unknown_environment_is_422_listing_the_known_ones(client: httpx.AsyncClient) -> None:
+    account = await signup(client)
+    await create_environment(client, account, "http://a.test", name="staging")
+    await create_environment(client, account, "http://b.test", name="prod")
+    script = await create_script(client, account)
+    r = await client.post(
+        "/v1/test-runs",
+        json={"script_id": script["id"], "environment": "qa", "browser": "chromium"},
+        headers=account.headers,
+    )
+    assert r.status_code == 422
+    error = r.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert error["details"]["known_environments"] == ["prod", "staging"]
+    assert "prod, staging" in error["message"]
+
+
+async def test_a_browser_that_is_not_installed_is_422(client: httpx.AsyncClient) -> None:
+    account = await signup(client)
+    await create_environment(client, account, "http://a.test")
+    script = await create_script(client, account)
+    r = await client.post(
+        "/v1/test-runs",
+        json={"script_id": script["id"], "environment": "staging", "browser": "webkit"},
+        headers=account.headers,
+    )
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "BROWSER_NOT_AVAILABLE"
+    assert "chromium" in r.json()["error"]["details"]["available"]
+    r = await client.get("/v1/browsers", headers=account.headers)
+    assert [b["name"] for b in r.json()] == ["chromium"]
+
+
+async def test_invalid_python_and_unknown_versions_are_rejected(client: httpx.AsyncClient) -> None:
+    account = await signup(client)
+    await create_environment(client, account, "http://a.test")
+    bad = await create_script(client, account, content="def test_x(page):\n    page.goto(\n")
+    r = await client.post(
+        "/v1/test-runs",
+        json={"script_id": bad["id"], "environment": "staging"},
+        headers=account.headers,
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "SCRIPT_SYNTAX_ERROR"
+    good = await create_script(client, account)
+    r = await client.post(
+        "/v1/test-runs",
+        json={"script_id": good["id"], "environment": "staging", "version": 7},
+        headers=account.headers,
+    )
+    assert r.status_code == 422 and r.json()["error"]["details"]["current"] == 1
+
+
+async def test_other_peoples_scripts_and_runs_are_404(client: httpx.AsyncClient) -> None:
+    alice, mallory = await signup(client), await signup(client)
+    run = await queue_run(client, alice, LOGIN_TEST)
+    r = await client.get(f"/v1/test-runs/{run['id']}", headers=mallory.headers)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "TEST_RUN_NOT_FOUND"
+    r = await client.post(f"/v1/test-runs/{run['id']}/cancel", headers=mallory.headers)
+    assert r.status_code == 404
+    r = await client.post(
+        "/v1/test-runs",
+        json={"script_id": run["script_id"], "environment": "staging"},
+        headers=mallory.headers,
+    )
+    assert r.status_code == 404 and r.json()["error"]["code"] == "SCRIPT_NOT_FOUND"
+    assert (await client.get("/v1/test-runs", headers=mallory.headers)).json() == []
+
+
+async def test_cancel_a_queued_run_at_once_and_a_finished_one_is_409(
+    client: httpx.AsyncClient,
+) -> None:
+    account = await signup(client)
+    run = await queue_run(client, account, LOGIN_TEST)
+    r = await client.post(f"/test-runs/{run['id']}/cancel", headers=account.headers)
+    assert r.status_code == 200
+    assert r.json() == {"id": run["id"], "status": "cancelled", "cancel_requested": True}
+    body = (await client.get(f"/v1/test-runs/{run['id']}", headers=account.headers)).json()
+    assert body["status"] == "cancelled" and body["completed_at"] is not None
+    r = await client.post(f"/v1/test-runs/{run['id']}/cancel", headers=account.headers)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "INVALID_RUN_STATE"
+
+
+async def test_list_filters_and_paginates_with_a_link_header(client: httpx.AsyncClient) -> None:
+    account = await signup(client)
+    first = await queue_run(client, account, LOGIN_TEST)
+    second = await queue_run(client, account, LOGIN_TEST)
+    await client.post(f"/v1/test-runs/{first['id']}/cancel", headers=account.headers)
+    h = account.headers
+    r = await client.get("/v1/test-runs", params={"status": "cancelled"}, headers=h)
+    assert [x["id"] for x in r.json()] == [first["id"]]
+    r = await client.get("/v1/test-runs", params={"script_id": second["script_id"]}, headers=h)
+    assert [x["id"] for x in r.json()] == [second["id"]]
+    r = await client.get("/v1/test-runs", params={"environment": "nope"}, headers=h)
+    assert r.json() == []
+    r = await client.get("/v1/test-runs", params={"limit": 1}, headers=h)
+    assert [x["id"] for x in r.json()] == [second["id"]]
+    next_url = r.headers["Link"].split(";")[0].strip("<>")
+    r = await client.get(next_url, headers=h)
+    assert [x["id"] for x in r.json()] == [first["id"]] and "Link" not in r.headers
+    r = await client.get("/v1/test-runs", params={"status": "exploded"}, headers=h)
+    assert r.status_code == 422
+
+
+@pytest.fixture
+async def pool(app: FastAPI, settings: Settings) -> AsyncIterator[WorkerPool]:
+    sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    pool = WorkerPool(sessionmaker, settings, count=1).start()
+    app.state.run_pool = pool
+    yield pool
+    await pool.stop()
+
+
+@pytest.mark.browser
+async def test_a_run_executes_end_to_end_with_events_results_and_artifacts(
+    client: httpx.AsyncClient, pool: WorkerPool, demo: DemoServer
+) -> None:
+    finished: list[RunFinished] = []
+
+    async def record(_sessionmaker: object, event: RunFinished) -> None:
+        finished.append(event)
+
+    on_run_finished.append(record)
+    try:
+        account = await signup(client)
+        run = await queue_run(client, account, LOGIN_TEST, base_url=demo.base_url)
+        r = await client.get(f"/v1/test-runs/{run['id']}/events", headers=account.headers)
+        assert r.headers["content-type"].startswith("text/event-stream")
+        events = [
+            json.loads(line.removeprefix("data: "))
+            for line in r.text.splitlines()
+            if line.startswith("data: ")
+        ]
+        assert events[-1]["status"] == "passed"
+        assert len({e["status"] for e in events}) == len(events)  # one event per change
+        body = (await client.get(f"/v1/test-runs/{run['id']}", headers=account.headers)).json()
+    finally:
+        on_run_finished.remove(record)
+    assert body["status"] == "passed" and body["attempt"] == 1
+    assert body["results"]["summary"]["passed"] == 1
+    (test,) = body["tests"]
+    assert test["name"] == "test_login" and test["outcome"] == "passed"
+    assert [s["action"] for s in test["steps"]][0] == "goto"
+    names = {a["name"]: a for a in body["artifacts"]}
+    assert {"trace.zip", "output.log"} <= set(names)
+    trace = await client.get(names["trace.zip"]["url"], headers=account.headers)
+    assert trace.status_code == 200 and trace.content.startswith(b"PK")
+    assert [(e.run_id.hex, e.status) for e in finished] == [(run["id"].replace("-", ""), "passed")]
+    other = await signup(client)
+    r = await client.get(names["trace.zip"]["url"], headers=other.headers)
+    assert r.status_code == 404
+
+
+@pytest.mark.browser
+async def test_failed_run_and_a_cancel_mid_run(
+    client: httpx.AsyncClient, pool: WorkerPool, demo: DemoServer
+) -> None:
+    account = await signup(client)
+    failing = await queue_run(client, account, MISSING_BUTTON_TEST, base_url=demo.base_url)
+    body = await wait_for_status(client, account, failing["id"], {"failed"})
+    assert "click on #submit-order failed" in body["error"]
+    assert "screenshot.png" in {a["name"] for a in body["artifacts"]}
+
+    hanging = "import time\n\ndef test_hang(page):\n    page.goto('/')\n    time.sleep(60)\n"
+    run = await queue_run(client, account, hanging)
+    await wait_for_status(client, account, run["id"], {"running"})
+    r = await client.post(f"/v1/test-runs/{run['id']}/cancel", headers=account.headers)
+    assert r.status_code == 200
+    body = await wait_for_status(client, account, run["id"], {"cancelled"}, timeout_s=6)
+    assert body["error"] == "Run cancelled"
