@@ -180,7 +180,7 @@ async def test_a_run_executes_end_to_end_with_events_results_and_artifacts(
     assert body["results"]["summary"]["passed"] == 1
     (test,) = body["tests"]
     assert test["name"] == "test_login" and test["outcome"] == "passed"
-    assert [s["action"] for s in test["steps"]][0] == "goto"
+    assert test["steps"][0]["action"] == "goto"
     names = {a["name"]: a for a in body["artifacts"]}
     assert {"trace.zip", "output.log"} <= set(names)
     trace = await client.get(names["trace.zip"]["url"], headers=account.headers)
