@@ -15,6 +15,7 @@ recreates it.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import uuid
@@ -248,8 +249,8 @@ class Warehouse:
     def latest_completed_at(self) -> Any:
         """The newest completion time synced, the catch-up watermark (None when empty)."""
         with self._lock:
-            row = self.connection().execute("SELECT max(completed_at) FROM runs").fetchone()
-        return row[0] if row else None
+            rows = self.connection().execute("SELECT max(completed_at) FROM runs").fetchall()
+        return rows[0][0] if rows else None
 
     def rebuild(self, batches: Iterable[RunBatch], revisions: pa.Table) -> SyncResult:
         """Recreate the file from scratch in a side file, then swap it in atomically."""
@@ -393,8 +394,12 @@ class ScopedReader:
         self.close()
 
 
+@functools.lru_cache(maxsize=512)
 def ensure_read_only_select(sql: str) -> None:
-    """Reject anything but one SELECT over the scoped views (raises ValidationFailed)."""
+    """Reject anything but one SELECT over the scoped views (raises ValidationFailed).
+
+    Cached: parsing takes tens of milliseconds and the named queries repeat.
+    """
     try:
         statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
     except sqlglot.errors.ParseError as error:

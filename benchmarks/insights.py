@@ -1,0 +1,588 @@
+"""Insights benchmark: DuckDB warehouse against SQLite on the same synthetic run history.
+
+    python benchmarks/insights.py [--runs 1000000] [--steps-per-run 10] [--workdir DIR]
+
+Generates (vectorised, inside DuckDB) a history of ``--runs`` finished runs over 180 days in 20
+projects and 2,000 scripts, one test per run and ``--steps-per-run`` steps per test, with flaky
+scripts, a locator that fails intermittently, environment-specific failures and slow-step
+regressions planted in it. The same rows are copied into SQLite (streamed in Arrow batches, with
+indexes on the filtered columns). Then, in one run, it times:
+
+- the full insight recomputation (every analysis query plus the rules) through DuckDB, and the
+  same analysis queries in SQLite;
+- each named dashboard query (``scriptflow.insights.queries``) in DuckDB and in SQLite;
+- the incremental sync of one finished run (1 test, N steps) into the full warehouse.
+
+SQLite has no quantile function, so the SQLite side registers a Python aggregate for it, as an
+application on SQLite would have to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scriptflow.insights import queries  # noqa: E402
+from scriptflow.insights.analysis import AnalysisTimings, analysis_params, compute_findings  # noqa: E402
+from scriptflow.insights.extract import RUNS_SCHEMA, STEPS_SCHEMA, TESTS_SCHEMA, RunBatch  # noqa: E402
+from scriptflow.insights.thresholds import Thresholds  # noqa: E402
+from scriptflow.insights.warehouse import Warehouse  # noqa: E402
+
+START = datetime(2026, 5, 1)
+DAYS = 180
+SCRIPTS = 500
+PROJECTS = 10
+
+GENERATE_SQL = """
+CREATE TEMP TABLE gen AS
+SELECT i, s, env, browser, u, created_at,
+       CASE WHEN (s % 50 = 0 AND u < 0.3)
+              OR (s % 97 = 1 AND env = 'prod')
+              OR u < 0.02 THEN 'failed' ELSE 'passed' END AS status,
+       CASE WHEN s % 50 = 0 THEN 3 ELSE $steps - 1 END AS fail_pos,
+       s % 40 = 3 AND created_at >= $end - INTERVAL 5 DAY AS slow
+FROM (
+    SELECT i, hash(i, 's') % {scripts} AS s,
+           ['staging', 'prod', 'dev'][1 + (hash(i, 'e') % 3)::INT] AS env,
+           CASE WHEN hash(i, 'b') % 10 = 0 THEN 'firefox' ELSE 'chromium' END AS browser,
+           (hash(i, 'u') % 10000) / 10000.0 AS u,
+           $start + to_microseconds((i * ($days * 86400e6 / $n))::BIGINT) AS created_at
+    FROM range($n) r(i)
+) ORDER BY i;
+
+INSERT INTO runs
+SELECT md5('run' || i)::UUID, md5('project' || (s % {projects}))::UUID, md5('script' || s)::UUID,
+       1 + (i * 4 // $n)::INT, env, browser, status, 'manual', created_at,
+       created_at + INTERVAL 20 SECOND,
+       2000 + hash(i, 'd') % 3000 + CASE WHEN slow THEN 4000 ELSE 0 END,
+       CASE WHEN status = 'failed' THEN 'test failed' END
+FROM gen ORDER BY i;
+
+INSERT INTO tests
+SELECT md5('run' || i)::UUID, md5('project' || (s % {projects}))::UUID, md5('script' || s)::UUID,
+       1 + (i * 4 // $n)::INT, env, browser, 'manual', created_at,
+       0, 'test_main',
+       CASE WHEN status = 'failed' THEN 'failed' WHEN hash(i, 'r') % 100 = 0 THEN 'flaky'
+            ELSE 'passed' END,
+       CASE WHEN hash(i, 'r') % 100 = 0 THEN 2 ELSE 1 END,
+       2000 + hash(i, 'd') % 3000,
+       CASE WHEN status = 'failed' THEN 'TimeoutError: Locator.click: Timeout ' || (1000 + i % 9000)
+            || 'ms exceeded waiting for locator("#s' || s || '-' || fail_pos || '")' END,
+       CASE WHEN status = 'failed' THEN 'click #s' || s || '-' || fail_pos
+            || ' | TimeoutError: Locator.click: Timeout <t> exceeded waiting for locator("#s' || s
+            || '-' || fail_pos || '")' END
+FROM gen ORDER BY i;
+
+INSERT INTO steps
+SELECT md5('run' || i)::UUID, md5('project' || (s % {projects}))::UUID, md5('script' || s)::UUID,
+       1 + (i * 4 // $n)::INT, env, browser, 'manual', created_at,
+       0, pos, 1,
+       ['goto', 'fill', 'fill', 'click', 'wait_for', 'click', 'fill', 'click', 'expect',
+        'click'][1 + pos % 10],
+       CASE WHEN pos = 0 THEN NULL ELSE '#s' || s || '-' || pos END,
+       100 + hash(i, pos) % 200 + CASE WHEN slow AND pos = 5 THEN 1500 ELSE 0 END,
+       CASE WHEN status = 'failed' AND pos = fail_pos THEN 'failed'
+            WHEN status = 'failed' AND pos > fail_pos THEN 'skipped' ELSE 'passed' END,
+       CASE WHEN status = 'failed' AND pos = fail_pos THEN 'Timeout exceeded' END
+FROM gen, range($steps) p(pos) ORDER BY i, pos;
+
+INSERT INTO revisions
+SELECT md5('project' || (s % {projects}))::UUID, md5('script' || s)::UUID, v,
+       CASE WHEN v = 1 THEN 'create' ELSE 'changeset' END,
+       CASE WHEN v = 1 THEN NULL ELSE md5('cs' || s || '-' || v)::UUID END,
+       $start + to_microseconds(((v - 1) * ($days * 86400e6 / 4))::BIGINT)
+FROM range({scripts}) a(s), range(1, 5) b(v);
+
+INSERT INTO insights
+SELECT md5('insight' || i)::UUID, md5('project' || (i % {projects}))::UUID,
+       md5('script' || (i % {scripts}))::UUID,
+       ['flaky-test', 'flaky-selector', 'slow-step', 'recurring-failure'][1 + i % 4],
+       ['low', 'medium', 'high', 'critical'][1 + (i // 4) % 4],
+       CASE WHEN i % 5 = 0 THEN 'resolved' ELSE 'open' END,
+       md5('fp' || i), 1 + i % 7, 'synthetic', $start, $end
+FROM range(5000) r(i);
+DROP TABLE gen;
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# The same queries in SQLite's dialect.
+
+SQLITE_ANALYSIS = {
+    "flaky-test": """
+WITH latest AS (SELECT script_id, max(script_version) AS version FROM runs
+                WHERE created_at >= $since GROUP BY script_id),
+ranked AS (
+  SELECT t.*, row_number() OVER (PARTITION BY t.script_id, t.environment, t.browser, t.name
+                                 ORDER BY t.created_at DESC, t.run_id DESC) AS rn
+  FROM tests t JOIN latest l ON t.script_id = l.script_id AND t.script_version = l.version
+  WHERE t.created_at >= $since AND t.outcome IN ('passed', 'failed', 'flaky'))
+SELECT project_id, script_id, max(script_version), environment, browser, name,
+       json_group_array(outcome), json_group_array(run_id),
+       sum(outcome = 'flaky'), sum(trigger = 'confirmation'),
+       sum(trigger = 'confirmation' AND outcome <> 'passed'), max(created_at)
+FROM (SELECT * FROM ranked WHERE rn <= $window ORDER BY created_at, run_id)
+GROUP BY project_id, script_id, environment, browser, name
+HAVING sum(outcome <> 'passed') > 0""",
+    "flaky-selector": """
+WITH latest AS (SELECT script_id, max(script_version) AS version FROM runs
+                WHERE created_at >= $since GROUP BY script_id),
+ranked_runs AS (
+  SELECT run_id, row_number() OVER (PARTITION BY script_id, environment, browser
+                                    ORDER BY created_at DESC, run_id DESC) AS rn
+  FROM runs WHERE created_at >= $since AND status IN ('passed', 'failed'))
+SELECT s.project_id, s.script_id, s.script_version, s.environment, s.browser, s.action,
+       s.locator, count(*), sum(s.outcome = 'failed'),
+       group_concat(DISTINCT CASE WHEN s.outcome = 'failed' THEN s.run_id END),
+       max(CASE WHEN s.outcome = 'failed' THEN s.error END)
+FROM steps s JOIN latest l ON s.script_id = l.script_id AND s.script_version = l.version
+WHERE s.run_id IN (SELECT run_id FROM ranked_runs WHERE rn <= $window)
+  AND s.created_at >= $since AND s.locator IS NOT NULL AND s.outcome IN ('passed', 'failed')
+GROUP BY s.project_id, s.script_id, s.script_version, s.environment, s.browser, s.action,
+         s.locator
+HAVING sum(s.outcome = 'failed') > 0""",
+    "slow-step": """
+WITH ranked_runs AS (
+  SELECT run_id, row_number() OVER (PARTITION BY script_id, environment, browser
+                                    ORDER BY created_at DESC, run_id DESC) AS rn
+  FROM runs WHERE created_at >= $since AND status IN ('passed', 'failed')),
+window_runs AS (SELECT run_id, rn <= $recent AS is_recent FROM ranked_runs
+                WHERE rn <= $recent + $window)
+SELECT s.project_id, s.script_id, s.environment, s.browser, s.action, s.locator,
+       quantile_cont(s.duration_ms, 0.95) FILTER (WHERE NOT w.is_recent) AS baseline_p95,
+       quantile_cont(s.duration_ms, 0.95) FILTER (WHERE w.is_recent) AS recent_p95,
+       sum(NOT w.is_recent), sum(w.is_recent),
+       min(s.script_version), max(s.script_version)
+FROM steps s JOIN window_runs w ON s.run_id = w.run_id
+WHERE s.created_at >= $since AND s.outcome = 'passed'
+GROUP BY s.project_id, s.script_id, s.environment, s.browser, s.action, s.locator
+HAVING recent_p95 >= baseline_p95 * $min_ratio AND recent_p95 - baseline_p95 >= $min_delta_ms""",
+    "recurring-failure": """
+WITH ranked_runs AS (
+  SELECT run_id, row_number() OVER (PARTITION BY script_id, environment, browser
+                                    ORDER BY created_at DESC, run_id DESC) AS rn
+  FROM runs WHERE created_at >= $since AND status IN ('passed', 'failed')),
+failed AS (
+  SELECT t.* FROM tests t
+  WHERE t.run_id IN (SELECT run_id FROM ranked_runs WHERE rn <= $window)
+    AND t.created_at >= $since AND t.outcome IN ('failed', 'error')
+    AND t.signature IS NOT NULL AND t.signature <> ''),
+per_script AS (SELECT project_id, signature, script_id, count(*) AS n FROM failed
+               GROUP BY project_id, signature, script_id)
+SELECT c.project_id, c.signature, c.occurrences,
+       (SELECT json_group_array(json_object('script', p.script_id, 'n', p.n)) FROM per_script p
+        WHERE p.project_id = c.project_id AND p.signature = c.signature),
+       c.environments, c.sample_error, c.first_seen, c.last_seen
+FROM (SELECT project_id, signature, count(*) AS occurrences,
+             group_concat(DISTINCT environment) AS environments, max(error) AS sample_error,
+             min(created_at) AS first_seen, max(created_at) AS last_seen
+      FROM failed GROUP BY project_id, signature HAVING count(*) >= $min_occurrences) c""",
+    "environment-specific[environment]": """
+WITH latest AS (SELECT script_id, max(script_version) AS version FROM runs
+                WHERE created_at >= $since GROUP BY script_id),
+per AS (
+  SELECT r.project_id, r.script_id, r.script_version, r.environment AS value, count(*) AS runs,
+         sum(r.status = 'failed') AS failures,
+         group_concat(CASE WHEN r.status = 'failed' THEN r.run_id END) AS failed_run_ids
+  FROM runs r JOIN latest l ON r.script_id = l.script_id AND r.script_version = l.version
+  WHERE r.created_at >= $since AND r.status IN ('passed', 'failed')
+  GROUP BY r.project_id, r.script_id, r.script_version, r.environment)
+SELECT a.project_id, a.script_id, a.script_version, a.value, a.runs, a.failures, sum(b.runs),
+       sum(b.failures), group_concat(b.value), max(a.failed_run_ids)
+FROM per a JOIN per b ON a.script_id = b.script_id AND a.value <> b.value
+WHERE a.failures > 0
+GROUP BY a.project_id, a.script_id, a.script_version, a.value, a.runs, a.failures""",
+}
+SQLITE_ANALYSIS["environment-specific[browser]"] = (
+    SQLITE_ANALYSIS["environment-specific[environment]"]
+    .replace("r.environment AS value", "r.browser AS value")
+    .replace("r.script_version, r.environment)", "r.script_version, r.browser)")
+)
+
+SQLITE_DASHBOARD = {
+    "pass_rate_over_time": """
+SELECT substr(created_at, 1, 10) AS bucket, script_id, environment, count(*) AS runs,
+       sum(status = 'passed') AS passed, sum(status = 'failed') AS failed,
+       avg(status = 'passed') AS pass_rate
+FROM runs WHERE status IN ('passed', 'failed')
+GROUP BY bucket, script_id, environment ORDER BY bucket, script_id, environment""",
+    "duration_trends": """
+SELECT substr(created_at, 1, 10) AS bucket, script_id, environment, count(*) AS runs,
+       quantile_cont(duration_ms, 0.5) AS p50_ms, quantile_cont(duration_ms, 0.95) AS p95_ms
+FROM runs WHERE status IN ('passed', 'failed') AND duration_ms IS NOT NULL
+GROUP BY bucket, script_id, environment ORDER BY bucket, script_id, environment""",
+    "flakiest_tests": """
+WITH ranked AS (
+  SELECT script_id, environment, browser, name, created_at, run_id,
+         CASE WHEN outcome = 'failed' THEN 'failed' ELSE 'passed' END AS result,
+         outcome = 'flaky' AS retry_pass,
+         row_number() OVER (PARTITION BY script_id, environment, browser, name
+                            ORDER BY created_at DESC, run_id DESC) AS rn
+  FROM tests WHERE outcome IN ('passed', 'failed', 'flaky')),
+windowed AS (
+  SELECT *, lag(result) OVER (PARTITION BY script_id, environment, browser, name
+                              ORDER BY created_at, run_id) AS previous
+  FROM ranked WHERE rn <= 30)
+SELECT script_id, environment, browser, name AS test_name, count(*) AS runs,
+       sum(previous IS NOT NULL AND previous <> result) AS flips,
+       CASE WHEN count(*) > 1 THEN sum(previous IS NOT NULL AND previous <> result) * 1.0
+            / (count(*) - 1) ELSE 0 END AS flip_rate,
+       sum(result = 'failed') AS failures, sum(retry_pass) AS retry_passes,
+       max(created_at) AS last_run_at
+FROM windowed GROUP BY script_id, environment, browser, name
+HAVING flips > 0 OR retry_passes > 0
+ORDER BY flip_rate DESC, retry_passes DESC, runs DESC, test_name LIMIT 20""",
+    "flakiest_selectors": """
+SELECT script_id, environment, browser, action, locator, count(*) AS executions,
+       sum(outcome = 'failed') AS failures, avg(outcome = 'failed') AS failure_rate,
+       max(created_at) AS last_seen
+FROM steps WHERE locator IS NOT NULL AND outcome IN ('passed', 'failed')
+GROUP BY script_id, environment, browser, action, locator
+HAVING failures > 0 AND failures < executions
+ORDER BY failure_rate DESC, executions DESC, locator LIMIT 20""",
+    "failure_clusters": """
+SELECT signature, count(*) AS occurrences, count(DISTINCT script_id) AS scripts,
+       group_concat(DISTINCT script_id) AS script_ids,
+       group_concat(DISTINCT environment) AS environments,
+       min(created_at) AS first_seen, max(created_at) AS last_seen, max(error) AS sample_error
+FROM tests WHERE outcome IN ('failed', 'error') AND signature IS NOT NULL AND signature <> ''
+GROUP BY signature ORDER BY occurrences DESC, signature LIMIT 50""",
+    "insights_by_type_and_severity": """
+SELECT type, severity, status, count(*) AS insights, sum(occurrences) AS occurrences,
+       max(last_seen) AS last_seen
+FROM insights GROUP BY type, severity, status ORDER BY type, severity, status""",
+    "fix_impact": """
+WITH accepted AS (
+  SELECT script_id, version, changeset_id, created_at AS accepted_at FROM revisions
+  WHERE source = 'changeset'),
+sides AS (
+  SELECT a.script_id, a.version, r.status, r.duration_ms, r.created_at, r.run_id,
+         r.script_version = a.version AS after,
+         row_number() OVER (PARTITION BY a.script_id, a.version, r.script_version = a.version
+                            ORDER BY CASE WHEN r.script_version = a.version
+                                          THEN julianday(r.created_at)
+                                          ELSE -julianday(r.created_at) END) AS rn
+  FROM accepted a JOIN runs r ON r.script_id = a.script_id
+   AND r.script_version IN (a.version - 1, a.version) AND r.status IN ('passed', 'failed')),
+ordered AS (
+  SELECT *, lag(status) OVER (PARTITION BY script_id, version, after
+                              ORDER BY created_at, run_id) AS previous
+  FROM sides WHERE rn <= 30),
+metrics AS (
+  SELECT script_id, version, after, count(*) AS runs, avg(status = 'passed') AS pass_rate,
+         CASE WHEN count(*) > 1 THEN sum(previous <> status) * 1.0 / (count(*) - 1)
+              ELSE 0 END AS flip_rate,
+         quantile_cont(duration_ms, 0.95) AS p95_ms
+  FROM ordered GROUP BY script_id, version, after)
+SELECT a.script_id, a.version, a.changeset_id, a.accepted_at,
+       b.runs, b.pass_rate, b.flip_rate, b.p95_ms, f.runs, f.pass_rate, f.flip_rate, f.p95_ms
+FROM accepted a
+LEFT JOIN metrics b ON b.script_id = a.script_id AND b.version = a.version AND NOT b.after
+LEFT JOIN metrics f ON f.script_id = a.script_id AND f.version = a.version AND f.after
+ORDER BY a.accepted_at DESC""",
+}
+
+SQLITE_DDL = """
+CREATE TABLE runs (run_id TEXT PRIMARY KEY, project_id TEXT, script_id TEXT,
+    script_version INTEGER, environment TEXT, browser TEXT, status TEXT, trigger TEXT,
+    created_at TEXT, completed_at TEXT, duration_ms INTEGER, error TEXT);
+CREATE TABLE tests (run_id TEXT, project_id TEXT, script_id TEXT, script_version INTEGER,
+    environment TEXT, browser TEXT, trigger TEXT, created_at TEXT, position INTEGER, name TEXT,
+    outcome TEXT, attempts INTEGER, duration_ms INTEGER, error TEXT, signature TEXT);
+CREATE TABLE steps (run_id TEXT, project_id TEXT, script_id TEXT, script_version INTEGER,
+    environment TEXT, browser TEXT, trigger TEXT, created_at TEXT, test_position INTEGER,
+    position INTEGER, attempt INTEGER, action TEXT, locator TEXT, duration_ms INTEGER,
+    outcome TEXT, error TEXT);
+CREATE TABLE revisions (project_id TEXT, script_id TEXT, version INTEGER, source TEXT,
+    changeset_id TEXT, created_at TEXT);
+CREATE TABLE insights (id TEXT, project_id TEXT, script_id TEXT, type TEXT, severity TEXT,
+    status TEXT, fingerprint TEXT, occurrences INTEGER, summary TEXT, first_seen TEXT,
+    last_seen TEXT);
+"""
+SQLITE_INDEXES = """
+CREATE INDEX ix_runs_created ON runs (created_at);
+CREATE INDEX ix_runs_script ON runs (script_id, created_at);
+CREATE INDEX ix_tests_created ON tests (created_at);
+CREATE INDEX ix_tests_run ON tests (run_id);
+CREATE INDEX ix_steps_run ON steps (run_id);
+CREATE INDEX ix_steps_created ON steps (created_at);
+"""
+
+
+class QuantileCont:
+    """SQLite has no quantile aggregate: the Python one an application would register."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.q = 0.5
+
+    def step(self, value: float | None, q: float) -> None:
+        if value is not None:
+            self.values.append(value)
+        self.q = q
+
+    def finalize(self) -> float | None:
+        if not self.values:
+            return None
+        ordered = sorted(self.values)
+        position = (len(ordered) - 1) * self.q
+        low, high = math.floor(position), math.ceil(position)
+        return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
+    """Best wall-clock seconds of ``repeat`` calls, and the last result."""
+    best, result = math.inf, None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def generate(warehouse: Warehouse, n: int, steps: int, end: datetime) -> None:
+    sql = GENERATE_SQL.format(scripts=SCRIPTS, projects=PROJECTS)
+    connection = warehouse.connection()
+    params = {"n": n, "steps": steps, "start": START, "end": end, "days": DAYS}
+    for statement in [s for s in sql.split(";") if s.strip()]:
+        names = {name for name in params if f"${name}" in statement}
+        connection.execute(statement, {name: params[name] for name in names})
+    connection.execute("CHECKPOINT")
+
+
+def copy_to_sqlite(warehouse: Warehouse, path: Path) -> None:
+    db = sqlite3.connect(path)
+    db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + SQLITE_DDL)
+    cursor = warehouse.connection().cursor()
+    for table in ("runs", "tests", "steps", "revisions", "insights"):
+        columns = [row[0] for row in cursor.execute(f"DESCRIBE {table}").fetchall()]
+        select = ", ".join(
+            f"strftime({c}, '%Y-%m-%d %H:%M:%S.%f')"
+            if c in ("created_at", "completed_at", "first_seen", "last_seen")
+            else f"{c}::VARCHAR"
+            if c.endswith("_id") or c == "id"
+            else c
+            for c in columns
+        )
+        reader = cursor.sql(f"SELECT {select} FROM {table}").to_arrow_reader(200_000)
+        marks = ", ".join("?" * len(columns))
+        for batch in reader:
+            rows = zip(*(column.to_pylist() for column in batch.columns), strict=True)
+            db.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+        db.commit()
+    db.executescript(SQLITE_INDEXES + "ANALYZE;")
+    db.close()
+    cursor.close()
+
+
+def one_run_batch(end: datetime, steps: int) -> RunBatch:
+    run_id = str(uuid.uuid4())
+    keys = {
+        "project_id": str(uuid.UUID(bytes=b"\x01" * 16)),
+        "script_id": str(uuid.UUID(bytes=b"\x02" * 16)),
+        "script_version": 1,
+        "environment": "staging",
+        "browser": "chromium",
+        "trigger": "manual",
+        "created_at": end,
+    }
+    run = {
+        "run_id": run_id,
+        **keys,
+        "status": "passed",
+        "completed_at": end,
+        "duration_ms": 2500,
+        "error": None,
+    }
+    test = {
+        "run_id": run_id,
+        **keys,
+        "position": 0,
+        "name": "test_main",
+        "outcome": "passed",
+        "attempts": 1,
+        "duration_ms": 2400,
+        "error": None,
+        "signature": None,
+    }
+    step_rows = [
+        {
+            "run_id": run_id,
+            **keys,
+            "test_position": 0,
+            "position": pos,
+            "attempt": 1,
+            "action": "click",
+            "locator": f"#b{pos}",
+            "duration_ms": 120,
+            "outcome": "passed",
+            "error": None,
+        }
+        for pos in range(steps)
+    ]
+    return RunBatch(
+        runs=pa.Table.from_pylist([run], schema=RUNS_SCHEMA),
+        tests=pa.Table.from_pylist([test], schema=TESTS_SCHEMA),
+        steps=pa.Table.from_pylist(step_rows, schema=STEPS_SCHEMA),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1_000_000)
+    parser.add_argument("--steps-per-run", type=int, default=10)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument(
+        "--reuse", action="store_true", help="reuse the data already generated in --workdir"
+    )
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="insights-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    end = START + timedelta(days=DAYS)
+    warehouse = Warehouse(workdir / "analytics" / "warehouse.duckdb")
+    sqlite_path = workdir / "history.sqlite"
+    reuse = args.reuse and warehouse.path.exists() and (args.skip_sqlite or sqlite_path.exists())
+    n, steps = args.runs, args.steps_per_run
+    if not reuse:
+        for leftover in (warehouse.path, sqlite_path):
+            leftover.unlink(missing_ok=True)
+        warehouse.path.with_name(warehouse.path.name + ".wal").unlink(missing_ok=True)
+        warehouse.connection().execute("SET memory_limit = '3GB'")
+        seconds, _ = timed(lambda: generate(warehouse, n, steps, end))
+        print(f"generated in DuckDB in {seconds:.1f} s")
+        if not args.skip_sqlite:
+            seconds, _ = timed(lambda: copy_to_sqlite(warehouse, sqlite_path))
+            print(f"copied to SQLite (with indexes) in {seconds:.1f} s")
+    [counts] = (
+        warehouse.connection()
+        .execute(
+            "SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM tests), "
+            "(SELECT count(*) FROM steps)"
+        )
+        .fetchall()
+    )
+    print(f"history: {counts[0]:,} runs, {counts[1]:,} tests, {counts[2]:,} steps")
+    # Measure as a server would see it: a freshly opened file, not the generator's buffers.
+    warehouse.close()
+    project_ids = [
+        row[0]
+        for row in warehouse.connection()
+        .execute("SELECT DISTINCT project_id::VARCHAR FROM runs")
+        .fetchall()
+    ]
+    reader = warehouse.reader(project_ids)
+    thresholds = Thresholds()
+    results: list[dict[str, Any]] = []
+
+    sqlite_db: sqlite3.Connection | None = None
+    if not args.skip_sqlite:
+        sqlite_db = sqlite3.connect(sqlite_path)
+        sqlite_db.create_aggregate("quantile_cont", 2, QuantileCont)  # type: ignore[arg-type]
+
+    def sqlite_time(sql: str, params: dict[str, Any]) -> float | None:
+        if sqlite_db is None:
+            return None
+        seconds, _ = timed(lambda: sqlite_db.execute(sql, params).fetchall())
+        return seconds
+
+    def record(name: str, duck: float, lite: float | None, note: str = "") -> None:
+        ratio = lite / duck if lite is not None and duck > 0 else None
+        results.append({"query": name, "duckdb_s": duck, "sqlite_s": lite, "ratio": ratio})
+        lite_text = f"{lite:8.3f} s" if lite is not None else "       -  "
+        ratio_text = f"{ratio:7.1f}x" if ratio is not None else "      -"
+        goal = "ok" if duck < 1 and (ratio is None or ratio >= 10) else "MISSED"
+        print(
+            f"  {name:40s} duckdb {duck:7.3f} s   sqlite {lite_text}  {ratio_text}  {goal} {note}"
+        )
+
+    print("\nfull insight recomputation (30-day lookback, every project):")
+    compute_findings(reader, thresholds, now=end)  # warm the file cache once
+    timings = AnalysisTimings()
+    total, findings = timed(lambda: compute_findings(reader, thresholds, now=end, timings=timings))
+    params = analysis_params(thresholds, now=end)
+    sqlite_params = {
+        **params,
+        "since": params["since"].strftime("%Y-%m-%d %H:%M:%S.%f"),
+        "recent": thresholds.slow_recent_runs,
+        "min_occurrences": thresholds.recurring_min_occurrences,
+        "min_ratio": thresholds.slow_min_ratio,
+        "min_delta_ms": thresholds.slow_min_delta_ms,
+    }
+    sqlite_params.pop("script")
+    sqlite_total = 0.0
+    for name, duck in timings.seconds.items():
+        lite = sqlite_time(
+            SQLITE_ANALYSIS[name],
+            {k: v for k, v in sqlite_params.items() if f"${k}" in SQLITE_ANALYSIS[name]},
+        )
+        sqlite_total += lite or 0.0
+        record(f"analysis {name}", duck, lite)
+    by_type: dict[str, int] = {}
+    for finding in findings:
+        by_type[finding.type] = by_type.get(finding.type, 0) + 1
+    record(
+        "TOTAL recomputation (queries + rules)", total, sqlite_total or None, json.dumps(by_type)
+    )
+
+    all_time_timings = AnalysisTimings()
+    all_time, _ = timed(
+        lambda: compute_findings(
+            reader, thresholds, now=end, lookback_days=DAYS + 1, timings=all_time_timings
+        )
+    )
+    print(f"  (same recomputation over the whole {DAYS}-day history: {all_time:.3f} s)")
+
+    print("\ndashboard queries (whole history, every project):")
+    dashboard_calls: dict[str, Callable[[], Any]] = {
+        "pass_rate_over_time": lambda: queries.pass_rate_over_time(reader),
+        "duration_trends": lambda: queries.duration_trends(reader),
+        "flakiest_tests": lambda: queries.flakiest_tests(reader),
+        "flakiest_selectors": lambda: queries.flakiest_selectors(reader),
+        "failure_clusters": lambda: queries.failure_clusters(reader),
+        "insights_by_type_and_severity": lambda: queries.insights_by_type_and_severity(reader),
+        "fix_impact": lambda: queries.fix_impact(reader),
+    }
+    for name, call in dashboard_calls.items():
+        call()
+        duck, frame = timed(call, repeat=2)
+        record(name, duck, sqlite_time(SQLITE_DASHBOARD[name], {}), f"({len(frame)} rows)")
+
+    print(f"\nincremental sync of one finished run (1 test, {steps} steps):")
+    samples = []
+    for _ in range(30):
+        batch = one_run_batch(end, steps)
+        seconds, _ = timed(lambda batch=batch: warehouse.append(batch))
+        samples.append(seconds)
+    p50 = statistics.median(samples)
+    p95 = sorted(samples)[int(len(samples) * 0.95) - 1]
+    print(
+        f"  append to the warehouse: median {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, "
+        f"max {max(samples) * 1000:.1f} ms  {'ok' if p95 < 0.05 else 'MISSED'}"
+    )
+
+    reader.close()
+    warehouse.close()
+    if sqlite_db is not None:
+        sqlite_db.close()
+    print(f"\nfiles in {workdir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,278 @@
+"""Named dashboard queries over the warehouse, each returning a pandas DataFrame.
+
+Every function takes a reader (``Warehouse.reader(project_ids)``, already scoped to the caller's
+projects) and returns the columns its docstring lists, so notebooks can chart them directly.
+Times are naive UTC timestamps; rates are floats in [0, 1].
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+import pandas as pd
+
+from scriptflow.insights.analysis import bound_params
+
+Bucket = Literal["hour", "day", "week", "month"]
+
+
+class Reader(Protocol):
+    """A DuckDB source that returns relations for validated SELECTs."""
+
+    def relation(self, sql: str, params: dict[str, Any] | None = None) -> Any: ...
+
+
+def _params(
+    *, script_id: uuid.UUID | str | None = None, since: datetime | None = None, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "script": str(script_id) if script_id else None,
+        "since": since.replace(tzinfo=None) if since and since.tzinfo else since,
+        **extra,
+    }
+
+
+def _df(reader: Reader, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+    return reader.relation(sql, bound_params(sql, params)).df()
+
+
+_SCOPE = """($script::UUID IS NULL OR script_id = $script::UUID)
+    AND ($since::TIMESTAMP IS NULL OR created_at >= $since::TIMESTAMP)"""
+
+PASS_RATE_SQL = f"""
+SELECT date_trunc($bucket, created_at) AS bucket, script_id::VARCHAR AS script_id, environment,
+       count(*) AS runs,
+       count(*) FILTER (WHERE status = 'passed') AS passed,
+       count(*) FILTER (WHERE status = 'failed') AS failed,
+       count(*) FILTER (WHERE status = 'passed') / count(*) AS pass_rate
+FROM runs
+WHERE status IN ('passed', 'failed') AND {_SCOPE}
+GROUP BY ALL
+ORDER BY bucket, script_id, environment
+"""
+
+
+def pass_rate_over_time(
+    reader: Reader,
+    *,
+    bucket: Bucket = "day",
+    script_id: uuid.UUID | str | None = None,
+    since: datetime | None = None,
+) -> pd.DataFrame:
+    """Columns: bucket, script_id, environment, runs, passed, failed, pass_rate."""
+    return _df(reader, PASS_RATE_SQL, _params(script_id=script_id, since=since, bucket=bucket))
+
+
+DURATION_TRENDS_SQL = f"""
+SELECT date_trunc($bucket, created_at) AS bucket, script_id::VARCHAR AS script_id, environment,
+       count(*) AS runs,
+       quantile_cont(duration_ms, 0.5) AS p50_ms,
+       quantile_cont(duration_ms, 0.95) AS p95_ms
+FROM runs
+WHERE status IN ('passed', 'failed') AND duration_ms IS NOT NULL AND {_SCOPE}
+GROUP BY ALL
+ORDER BY bucket, script_id, environment
+"""
+
+
+def duration_trends(
+    reader: Reader,
+    *,
+    bucket: Bucket = "day",
+    script_id: uuid.UUID | str | None = None,
+    since: datetime | None = None,
+) -> pd.DataFrame:
+    """Columns: bucket, script_id, environment, runs, p50_ms, p95_ms (run durations)."""
+    return _df(
+        reader, DURATION_TRENDS_SQL, _params(script_id=script_id, since=since, bucket=bucket)
+    )
+
+
+# Outcomes are folded into one ordered list per test (0 failed, 1 passed, 2 passed on retry)
+# and the window is a list slice: much cheaper than row_number/lag windows over every row.
+FLAKIEST_TESTS_SQL = f"""
+WITH grouped AS (
+    SELECT script_id, environment, browser, name,
+           list(CASE outcome WHEN 'failed' THEN 0 WHEN 'flaky' THEN 2 ELSE 1 END
+                ORDER BY created_at, run_id)[-$window:] AS results,
+           max(created_at) AS last_run_at
+    FROM tests
+    WHERE outcome IN ('passed', 'failed', 'flaky') AND {_SCOPE}
+    GROUP BY ALL
+),
+measured AS (
+    SELECT *, len(results) AS runs,
+           len(list_filter(range(1, len(results)),
+                           lambda i: (results[i] = 0) <> (results[i + 1] = 0))) AS flips,
+           len(list_filter(results, lambda r: r = 0)) AS failures,
+           len(list_filter(results, lambda r: r = 2)) AS retry_passes
+    FROM grouped
+)
+SELECT script_id::VARCHAR AS script_id, environment, browser, name AS test_name, runs, flips,
+       CASE WHEN runs > 1 THEN flips / (runs - 1) ELSE 0 END AS flip_rate,
+       failures, retry_passes, last_run_at
+FROM measured
+WHERE flips > 0 OR retry_passes > 0
+ORDER BY flip_rate DESC, retry_passes DESC, runs DESC, test_name
+LIMIT $limit
+"""
+
+
+def flakiest_tests(
+    reader: Reader,
+    *,
+    window: int = 30,
+    limit: int = 20,
+    script_id: uuid.UUID | str | None = None,
+    since: datetime | None = None,
+) -> pd.DataFrame:
+    """ReportPortal-style top flaky tests over each test's last ``window`` runs.
+
+    Columns: script_id, environment, browser, test_name, runs, flips, flip_rate, failures,
+    retry_passes, last_run_at.
+    """
+    params = _params(script_id=script_id, since=since, window=window, limit=limit)
+    return _df(reader, FLAKIEST_TESTS_SQL, params)
+
+
+FLAKIEST_SELECTORS_SQL = f"""
+SELECT script_id::VARCHAR AS script_id, environment, browser, action, locator,
+       count(*) AS executions,
+       count(*) FILTER (WHERE outcome = 'failed') AS failures,
+       count(*) FILTER (WHERE outcome = 'failed') / count(*) AS failure_rate,
+       max(created_at) AS last_seen
+FROM steps
+WHERE locator IS NOT NULL AND outcome IN ('passed', 'failed') AND {_SCOPE}
+GROUP BY ALL
+HAVING failures > 0 AND failures < executions
+ORDER BY failure_rate DESC, executions DESC, locator
+LIMIT $limit
+"""
+
+
+def flakiest_selectors(
+    reader: Reader,
+    *,
+    limit: int = 20,
+    script_id: uuid.UUID | str | None = None,
+    since: datetime | None = None,
+) -> pd.DataFrame:
+    """Locators that both failed and passed. Columns: script_id, environment, browser, action,
+    locator, executions, failures, failure_rate, last_seen."""
+    return _df(
+        reader, FLAKIEST_SELECTORS_SQL, _params(script_id=script_id, since=since, limit=limit)
+    )
+
+
+FAILURE_CLUSTERS_SQL = f"""
+SELECT signature,
+       count(*) AS occurrences,
+       count(DISTINCT script_id) AS scripts,
+       list(DISTINCT script_id::VARCHAR) AS script_ids,
+       list(DISTINCT environment) AS environments,
+       min(created_at) AS first_seen,
+       max(created_at) AS last_seen,
+       any_value(error) AS sample_error
+FROM tests
+WHERE outcome IN ('failed', 'error') AND signature IS NOT NULL AND signature <> ''
+  AND {_SCOPE}
+GROUP BY signature
+ORDER BY occurrences DESC, signature
+LIMIT $limit
+"""
+
+
+def failure_clusters(
+    reader: Reader,
+    *,
+    limit: int = 50,
+    script_id: uuid.UUID | str | None = None,
+    since: datetime | None = None,
+) -> pd.DataFrame:
+    """Failures grouped by normalised signature. Columns: signature, occurrences, scripts,
+    script_ids, environments, first_seen, last_seen, sample_error."""
+    return _df(reader, FAILURE_CLUSTERS_SQL, _params(script_id=script_id, since=since, limit=limit))
+
+
+INSIGHTS_SUMMARY_SQL = """
+SELECT type, severity, status, count(*) AS insights, sum(occurrences) AS occurrences,
+       max(last_seen) AS last_seen
+FROM insights
+WHERE ($script::UUID IS NULL OR script_id = $script::UUID)
+GROUP BY ALL
+ORDER BY type, severity, status
+"""
+
+
+def insights_by_type_and_severity(
+    reader: Reader, *, script_id: uuid.UUID | str | None = None
+) -> pd.DataFrame:
+    """Columns: type, severity, status, insights, occurrences, last_seen."""
+    return _df(reader, INSIGHTS_SUMMARY_SQL, {"script": str(script_id) if script_id else None})
+
+
+FIX_IMPACT_SQL = """
+WITH accepted AS (
+    SELECT script_id, version, changeset_id, created_at AS accepted_at
+    FROM revisions
+    WHERE source = 'changeset' AND ($script::UUID IS NULL OR script_id = $script::UUID)
+),
+per_version AS (
+    SELECT script_id, script_version,
+           list(CASE WHEN status = 'passed' THEN 1 ELSE 0 END ORDER BY created_at, run_id)
+               AS results,
+           list(duration_ms ORDER BY created_at, run_id) AS durations
+    FROM runs
+    WHERE status IN ('passed', 'failed') AND script_id IN (SELECT script_id FROM accepted)
+    GROUP BY ALL
+),
+sides AS (
+    SELECT a.*, b.results[-$window:] AS rb, b.durations[-$window:] AS db,
+           f.results[1:$window] AS rf, f.durations[1:$window] AS df
+    FROM accepted a
+    LEFT JOIN per_version b ON b.script_id = a.script_id AND b.script_version = a.version - 1
+    LEFT JOIN per_version f ON f.script_id = a.script_id AND f.script_version = a.version
+)
+SELECT script_id::VARCHAR AS script_id, version, changeset_id::VARCHAR AS changeset_id,
+       accepted_at,
+       coalesce(len(rb), 0) AS runs_before,
+       list_avg(rb) AS pass_rate_before,
+       CASE WHEN len(rb) > 1 THEN
+            len(list_filter(range(1, len(rb)), lambda i: rb[i] <> rb[i + 1])) / (len(rb) - 1)
+       END AS flip_rate_before,
+       list_aggregate(db, 'quantile_cont', 0.95) AS p95_before_ms,
+       coalesce(len(rf), 0) AS runs_after,
+       list_avg(rf) AS pass_rate_after,
+       CASE WHEN len(rf) > 1 THEN
+            len(list_filter(range(1, len(rf)), lambda i: rf[i] <> rf[i + 1])) / (len(rf) - 1)
+       END AS flip_rate_after,
+       list_aggregate(df, 'quantile_cont', 0.95) AS p95_after_ms
+FROM sides
+ORDER BY accepted_at DESC, script_id
+"""
+
+
+def fix_impact(
+    reader: Reader, *, window: int = 30, script_id: uuid.UUID | str | None = None
+) -> pd.DataFrame:
+    """Did the fix work: per revision accepted from a change set, the last ``window`` runs of the
+    version before against the first ``window`` runs of the revision.
+
+    Columns: script_id, version, changeset_id, accepted_at, runs_before, pass_rate_before,
+    flip_rate_before, p95_before_ms, runs_after, pass_rate_after, flip_rate_after, p95_after_ms.
+    """
+    params = {"script": str(script_id) if script_id else None, "window": window}
+    return _df(reader, FIX_IMPACT_SQL, params)
+
+
+DASHBOARD_QUERIES = {
+    "pass_rate_over_time": pass_rate_over_time,
+    "duration_trends": duration_trends,
+    "flakiest_tests": flakiest_tests,
+    "flakiest_selectors": flakiest_selectors,
+    "failure_clusters": failure_clusters,
+    "insights_by_type_and_severity": insights_by_type_and_severity,
+    "fix_impact": fix_impact,
+}
