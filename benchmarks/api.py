@@ -467,10 +467,11 @@ def main(argv: list[str] | None = None) -> int:
             "or run with `--loadgen-tool asyncio` for the built-in (slower) load generator."
         )
         return 0
+    cpus = os.cpu_count() or 1
     print(
         f"GET /v1/scripts/{{id}} — {args.connections} connections, {args.warmup:g}s warm-up + "
         f"{args.duration:g}s measured per run, load generator: {args.loadgen_tool}, "
-        f"{os.cpu_count()} CPUs, one uvicorn process per server",
+        f"{cpus} CPUs (load average {os.getloadavg()[0]:.1f}), one uvicorn process per server",
         flush=True,
     )
     rows: list[Row] = []
@@ -481,6 +482,9 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # report and carry on with the other backend
             print(f"{backend}: benchmark failed: {type(exc).__name__}: {exc}", flush=True)
     print(render(rows))
+    load_1m = os.getloadavg()[0]
+    busy = " (busy: other work shared the CPUs, compare CPU us/req)" if load_1m > cpus else ""
+    print(f"load average at the end: {load_1m:.1f} on {cpus} CPUs{busy}")
     return 0
 
 
