@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import Connection, Select, and_, select
+from sqlalchemy import Connection, Select, select
 from sqlalchemy.orm import Session
 
 from scriptflow.insights.signatures import error_signature
@@ -134,6 +134,7 @@ def extract_runs(
     script_id: uuid.UUID | None = None,
     project_ids: Sequence[uuid.UUID] | None = None,
     completed_since: datetime | None = None,
+    created_since: datetime | None = None,
     chunk_runs: int = CHUNK_RUNS,
 ) -> Iterator[RunBatch]:
     """Finished runs (optionally filtered) with their tests and steps, in bounded batches."""
@@ -146,6 +147,8 @@ def extract_runs(
         query = query.where(TestRun.project_id.in_(list(project_ids)))
     if completed_since is not None:
         query = query.where(TestRun.completed_at >= completed_since)
+    if created_since is not None:
+        query = query.where(TestRun.created_at >= created_since)
     result = connection.execute(query.execution_options(yield_per=chunk_runs))
     for chunk in result.partitions(chunk_runs):
         yield _batch(connection, chunk)
@@ -178,9 +181,21 @@ def _batch(connection: Connection | Session, run_rows: Sequence[Any]) -> RunBatc
     # Bounded IN lists: SQLite caps bound parameters, PostgreSQL plans them fine either way.
     for start in range(0, len(ids), 500):
         part = ids[start : start + 500]
+        # Explicit columns, so the same code reads through a Session or a Core Connection.
         test_rows = connection.execute(
-            select(RunTest).where(RunTest.run_id.in_(part)).order_by(RunTest.position)
-        ).scalars()
+            select(
+                RunTest.id,
+                RunTest.run_id,
+                RunTest.position,
+                RunTest.name,
+                RunTest.outcome,
+                RunTest.attempts,
+                RunTest.duration_ms,
+                RunTest.error,
+            )
+            .where(RunTest.run_id.in_(part))
+            .order_by(RunTest.run_id, RunTest.position)
+        )
         pending_tests: dict[uuid.UUID, dict[str, Any]] = {}
         for test in test_rows:
             test_positions[test.id] = test.position
@@ -198,11 +213,21 @@ def _batch(connection: Connection | Session, run_rows: Sequence[Any]) -> RunBatc
             pending_tests[test.id] = record
             tests.append(record)
         step_rows = connection.execute(
-            select(RunStep)
-            .where(and_(RunStep.run_id.in_(part)))
+            select(
+                RunStep.run_id,
+                RunStep.test_id,
+                RunStep.position,
+                RunStep.attempt,
+                RunStep.action,
+                RunStep.locator,
+                RunStep.duration_ms,
+                RunStep.outcome,
+                RunStep.error,
+            )
+            .where(RunStep.run_id.in_(part))
             .order_by(RunStep.run_id, RunStep.test_id, RunStep.attempt, RunStep.position)
-        ).scalars()
-        last_failed: dict[uuid.UUID, RunStep] = {}
+        )
+        last_failed: dict[uuid.UUID, Any] = {}
         for step in step_rows:
             if step.outcome == "failed":
                 last_failed[step.test_id] = step

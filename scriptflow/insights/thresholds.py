@@ -1,7 +1,8 @@
 """Tunable thresholds of the insight rules, read from ``Project.settings["insights"]``.
 
 Every field has a safe default; a project overrides any subset, e.g.
-``{"insights": {"flaky_min_flip_rate": 0.3, "confirmation_reruns": 5}}``. Unknown keys and values
+``{"insights": {"flaky_min_flip_rate": 0.3}}``; ``confirm_flaky_reruns`` (a top-level project
+setting) sets ``confirmation_reruns``. Unknown keys and values
 of the wrong type are ignored rather than failing a refresh.
 """
 
@@ -55,9 +56,12 @@ class Thresholds:
     @classmethod
     def from_project_settings(cls, settings: Mapping[str, Any] | None) -> Thresholds:
         """Defaults overridden by the well-typed keys of ``settings["insights"]``."""
-        overrides = (settings or {}).get("insights") or {}
-        if not isinstance(overrides, Mapping):
-            return cls()
+        settings = settings or {}
+        overrides = dict(settings.get("insights") or {})
+        # The project setting for confirmation reruns lives beside the thresholds.
+        reruns = settings.get("confirm_flaky_reruns")
+        if isinstance(reruns, int) and "confirmation_reruns" not in overrides:
+            overrides["confirmation_reruns"] = reruns
         base = cls()
         accepted: dict[str, Any] = {}
         for field in fields(cls):

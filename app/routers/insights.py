@@ -1,0 +1,97 @@
+"""AI insights: the seed's per-script list, per-project lists, resolve, revision impact."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from app.deps import CurrentUser, SessionDep
+from app.pagination import link_next
+from app.schemas.insights import InsightOut, RevisionImpactOut
+from scriptflow.insights import service
+from scriptflow.insights.service import InsightFilters
+
+router = APIRouter(tags=["insights"])
+
+TypeFilter = Annotated[str | None, Query(max_length=32, description="e.g. flaky-selector")]
+SeverityFilter = Annotated[str | None, Query(description="low | medium | high | critical")]
+StatusFilter = Annotated[str | None, Query(description="open | resolved")]
+
+
+@router.get("/scripts/{script_id}/insights", response_model=list[InsightOut])
+async def list_script_insights(
+    script_id: uuid.UUID,
+    request: Request,
+    response: Response,
+    user: CurrentUser,
+    session: SessionDep,
+    type: TypeFilter = None,
+    severity: SeverityFilter = None,
+    status: StatusFilter = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> list[InsightOut]:
+    """The script's insights, newest first; each carries its evidence in ``details``."""
+    page = await service.list_script_insights(
+        session,
+        user.id,
+        script_id,
+        InsightFilters(type=type, severity=severity, status=status),
+        cursor=cursor,
+        limit=limit,
+    )
+    link_next(request, response, page.next_cursor)
+    return [InsightOut.model_validate(i) for i in page.items]
+
+
+@router.get("/projects/{project_id}/insights", response_model=list[InsightOut])
+async def list_project_insights(
+    project_id: uuid.UUID,
+    request: Request,
+    response: Response,
+    user: CurrentUser,
+    session: SessionDep,
+    type: TypeFilter = None,
+    severity: SeverityFilter = None,
+    status: StatusFilter = None,
+    script_id: uuid.UUID | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> list[InsightOut]:
+    """Every insight of a project, newest first (filter by script, type, severity, status)."""
+    page = await service.list_project_insights(
+        session,
+        user.id,
+        project_id,
+        InsightFilters(type=type, severity=severity, status=status, script_id=script_id),
+        cursor=cursor,
+        limit=limit,
+    )
+    link_next(request, response, page.next_cursor)
+    return [InsightOut.model_validate(i) for i in page.items]
+
+
+@router.get("/insights/{insight_id}", response_model=InsightOut)
+async def get_insight(insight_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> InsightOut:
+    """One insight with its evidence."""
+    return InsightOut.model_validate(await service.get_insight(session, user.id, insight_id))
+
+
+@router.post("/insights/{insight_id}/resolve", response_model=InsightOut)
+async def resolve_insight(
+    insight_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> InsightOut:
+    """Mark an insight resolved (editor or above); new evidence reopens it."""
+    insight = await service.resolve_insight(session, user.id, insight_id)
+    return InsightOut.model_validate(insight)
+
+
+@router.get("/scripts/{script_id}/revisions/{version}/impact", response_model=RevisionImpactOut)
+async def revision_impact(
+    script_id: uuid.UUID, version: int, user: CurrentUser, session: SessionDep
+) -> RevisionImpactOut:
+    """Did the fix work: pass rate, flip rate and p95 before and after this revision."""
+    report = await service.revision_impact_for(session, user.id, script_id, version)
+    return RevisionImpactOut.model_validate(report)
