@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.routers import auth, browsers, changesets, projects, scripts, test_runs
+from app.routers import auth, browsers, changesets, insights, projects, scripts, test_runs
 
 ROUTERS: list[APIRouter] = [
     auth.router,
@@ -11,4 +11,5 @@ ROUTERS: list[APIRouter] = [
     changesets.router,
     test_runs.router,
     browsers.router,
+    insights.router,
 ]
