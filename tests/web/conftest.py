@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -56,24 +55,24 @@ def chromium_executable(settings: Settings | None = None) -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    """One headless Chromium for the browser tests (sync Playwright, outside the event loop)."""
-    from playwright.sync_api import sync_playwright
+@pytest.fixture(scope="module")
+async def chromium() -> AsyncIterator[Any]:
+    """One headless Chromium per module, driven by Playwright's async API."""
+    from playwright.async_api import async_playwright
 
     executable = chromium_executable()
     if executable is None:
         need("Chromium is not installed")
-    with sync_playwright() as pw:
+    async with async_playwright() as pw:
         try:
-            browser = pw.chromium.launch(
+            browser = await pw.chromium.launch(
                 executable_path=executable, headless=True, args=CHROMIUM_ARGS
             )
         except Exception as exc:
             need(f"Chromium cannot start: {exc}")
             raise
         yield browser
-        browser.close()
+        await browser.close()
 
 
 @pytest.fixture
@@ -87,7 +86,3 @@ def artifacts_dir(request: pytest.FixtureRequest) -> Path:
     path = ARTIFACTS_DIR / request.node.name.replace("/", "_").replace("[", "-").strip("]")
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"

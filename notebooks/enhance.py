@@ -1,0 +1,172 @@
+import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App(width="medium", app_title="Enhance · scriptflow")
+
+with app.setup:
+    import marimo as mo
+    import pandas as pd
+
+    from scriptflow.enhance.service import (
+        EnhanceRequest,
+        propose_changeset,
+        providers_from_settings,
+    )
+    from scriptflow.errors import ScriptflowError
+    from scriptflow.notebook_context import NotebookContext
+    from scriptflow.projects.service import list_projects
+    from scriptflow.scripts.service import list_scripts
+
+    PROMPTS = {
+        "Everything (waits, selectors, assertions, URLs)": "",
+        "Improve waits and selectors": "Improve waits and selectors",
+        "Web-first assertions": "assertions",
+        "Relative URLs": "urls",
+    }
+
+
+@app.cell
+def _():
+    mo.md("""
+    # 2 · Enhance with AI
+
+    Pick a script and a provider. `rules` is deterministic and offline; `openai` uses the
+    configured OpenAI-compatible endpoint. A proposal becomes a change set a reviewer can
+    accept or reject in the review notebook.
+    """)
+    return
+
+
+@app.cell
+async def _():
+    try:
+        ctx = NotebookContext.from_marimo(mo.app_meta().mode, mo.app_meta().request)
+        async with ctx.session() as _session:
+            me = await ctx.user(_session)
+            projects = (await list_projects(_session, me.id, limit=200)).items
+    except ScriptflowError as _exc:
+        mo.stop(True, mo.callout(mo.md(_exc.message), kind="danger"))
+    mo.stop(
+        not projects, mo.callout(mo.md("You are not a member of any project yet."), kind="warn")
+    )
+    return ctx, me, projects
+
+
+@app.cell
+def _(projects):
+    project_picker = mo.ui.dropdown(
+        options={p.name: p.id for p in projects}, value=projects[0].name, label="Project"
+    )
+    project_picker
+    return (project_picker,)
+
+
+@app.cell
+async def _(ctx, me, project_picker):
+    async with ctx.session() as _session:
+        scripts = (
+            await list_scripts(_session, me.id, project_id=project_picker.value, limit=200)
+        ).items
+    mo.stop(not scripts, mo.callout(mo.md("This project has no scripts yet."), kind="warn"))
+    return (scripts,)
+
+
+@app.cell
+def _(scripts):
+    script_picker = mo.ui.dropdown(
+        options={f"{s.title} (v{s.version})": s for s in scripts},
+        value=f"{scripts[0].title} (v{scripts[0].version})",
+        label="Script",
+    )
+    script_picker
+    return (script_picker,)
+
+
+@app.cell
+def _(script_picker):
+    mo.accordion({"Current version": mo.md(f"```python\n{script_picker.value.content}\n```")})
+    return
+
+
+@app.cell
+def _():
+    provider = mo.ui.dropdown(options=["rules", "openai"], value="rules", label="Provider")
+    provider
+    return (provider,)
+
+
+@app.cell
+def _():
+    prompt = mo.ui.dropdown(options=PROMPTS, value="Improve waits and selectors", label="Prompt")
+    prompt
+    return (prompt,)
+
+
+@app.cell
+def _(ctx, provider):
+    model = mo.ui.dropdown(
+        options=ctx.settings.openai_models,
+        value=ctx.settings.openai_models[0] if ctx.settings.openai_models else None,
+        label="Model (openai)",
+        disabled=provider.value != "openai",
+    )
+    model
+    return (model,)
+
+
+@app.cell
+def _():
+    propose = mo.ui.run_button(label="Propose changes")
+    propose
+    return (propose,)
+
+
+@app.cell
+async def _(ctx, me, model, prompt, propose, provider, script_picker):
+    mo.stop(not propose.value)
+    try:
+        async with ctx.session() as _session:
+            proposal = await propose_changeset(
+                _session,
+                me.id,
+                script_picker.value.id,
+                EnhanceRequest(
+                    prompt=prompt.value or None,
+                    provider=provider.value,
+                    model=model.value if provider.value == "openai" else None,
+                ),
+                providers=providers_from_settings(ctx.settings),
+                allowed_models=ctx.settings.openai_models,
+                max_script_bytes=ctx.settings.max_script_bytes,
+            )
+    except ScriptflowError as _exc:
+        mo.stop(True, mo.callout(mo.md(_exc.message), kind="danger"))
+    return (proposal,)
+
+
+@app.cell
+def _(proposal, script_picker):
+    _findings = pd.DataFrame(proposal.findings)
+    if proposal.status == "no_changes":
+        _headline = mo.callout(mo.md("Nothing to improve; the findings say why."), kind="info")
+    else:
+        _review = f"/notebooks/review/?script={script_picker.value.id}&changeset={proposal.id}"
+        _headline = mo.callout(
+            mo.md(
+                f"Proposed change set, confidence **{proposal.confidence:.2f}**, "
+                f"risk **{proposal.risk}**. [Review it]({_review})"
+            ),
+            kind="warn" if proposal.risk == "high" else "success",
+        )
+    mo.vstack(
+        [
+            _headline,
+            mo.ui.table(_findings, label="Findings", selection=None) if len(_findings) else None,
+            mo.md(f"```diff\n{proposal.proposed_diff}\n```") if proposal.proposed_diff else None,
+        ]
+    )
+    return
+
+
+if __name__ == "__main__":
+    app.run()
