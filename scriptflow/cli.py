@@ -106,6 +106,30 @@ def worker(
     asyncio.run(run_worker_process(settings, concurrency))
 
 
+analytics_cli = typer.Typer(help="The analytics warehouse of run history.", no_args_is_help=True)
+cli.add_typer(analytics_cli, name="analytics")
+
+
+@analytics_cli.command("rebuild")
+def analytics_rebuild() -> None:
+    """Recreate the DuckDB warehouse under the data dir from the SQL database."""
+    from scriptflow.config import sync_database_url
+    from scriptflow.db import migrate as migrations
+    from scriptflow.errors import ScriptflowError
+    from scriptflow.insights.service import rebuild_warehouse
+
+    settings = get_settings()
+    migrations.upgrade(settings.resolved_database_url)
+    try:
+        done = rebuild_warehouse(
+            sync_database_url(settings.resolved_database_url), settings.data_dir
+        )
+    except ScriptflowError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"warehouse rebuilt: {done.runs} runs, {done.tests} tests, {done.steps} steps")
+
+
 def main() -> None:
     cli()
 
