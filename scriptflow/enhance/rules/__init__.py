@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 
-import libcst
-
 from scriptflow.enhance.proposal import RULE_FAMILIES, EnhanceOptions, Proposal, RuleFamily
-from scriptflow.enhance.rules.codemod import rewrite
+from scriptflow.enhance.rules.engine import rewrite
 from scriptflow.errors import ScriptSyntaxError
 
 # Words in a prompt that name a rule family; the first mention decides the order.
@@ -38,7 +36,7 @@ def families_for_prompt(prompt: str | None) -> list[RuleFamily]:
 
 
 def enhance_with_rules(script: str, options: EnhanceOptions) -> Proposal:
-    """Apply the prompt's rule families to a script (pure; raises libcst's ParserSyntaxError)."""
+    """Apply the prompt's rule families to a script (pure; raises SyntaxError)."""
     families = families_for_prompt(options.prompt)
     content, findings = rewrite(script, families, options)
     return Proposal(content=content, findings=findings, model=None)
@@ -53,10 +51,11 @@ class RulesProvider:
         """Run the codemods off the event loop: parsing a long script is CPU work."""
         try:
             return await asyncio.to_thread(enhance_with_rules, script, options)
-        except libcst.ParserSyntaxError as exc:
+        except SyntaxError as exc:
+            line = exc.lineno or 1
             raise ScriptSyntaxError(
-                f"The script is not valid Python: line {exc.raw_line}: {exc.message}",
-                details={"line": exc.raw_line, "column": exc.raw_column, "error": exc.message},
+                f"The script is not valid Python: line {line}: {exc.msg}",
+                details={"line": line, "column": exc.offset, "error": exc.msg},
             ) from exc
 
 

@@ -1,7 +1,6 @@
-"""One libcst pass that applies the chosen rule families to a Playwright-for-Python script.
+"""The libcst codemods, applied one statement at a time (see `engine` for the whole script).
 
-Everything not rewritten is left exactly as written (libcst keeps comments, tabs, spacing and
-text), and every rewrite produces code no rule rewrites again, so a second pass finds nothing.
+Each rewrite produces code no rule rewrites again, so a second pass finds nothing.
 """
 
 from __future__ import annotations
@@ -12,9 +11,9 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from scriptflow.enhance.proposal import Category, EnhanceOptions, Finding, RuleFamily
+from scriptflow.enhance.rules.facts import Api, ScriptFacts
 from scriptflow.enhance.rules.selectors import brittleness, preferred_locator
 from scriptflow.enhance.rules.shapes import (
     AUTO_WAITING,
@@ -63,124 +62,28 @@ class _Read:
     args: tuple[cst.Arg, ...]
 
 
-def rewrite(
-    source: str, families: list[RuleFamily], options: EnhanceOptions
-) -> tuple[str, list[Finding]]:
-    """Apply the families to `source`; returns the new source and the findings (flags included)."""
-    module = cst.parse_module(source)
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    codemod = _RulesCodemod(families, options)
-    new_module = wrapper.visit(codemod)
-    findings = sorted(codemod.findings, key=lambda f: (f.line_start, f.line_end, f.rule))
-    return new_module.code, findings
+class StatementCodemod:
+    """Selectors, URLs and assertions, rewritten inside one statement at a time."""
 
-
-class _RulesCodemod(cst.CSTTransformer):
-    METADATA_DEPENDENCIES = (PositionProvider,)
-
-    def __init__(self, families: list[RuleFamily], options: EnhanceOptions) -> None:
-        super().__init__()
+    def __init__(
+        self, families: list[RuleFamily], options: EnhanceOptions, facts: ScriptFacts
+    ) -> None:
         self.families = set(families)
         self.options = options
+        self.facts = facts
         self.findings: list[Finding] = []
-        self.page_names: set[str] = set()
-        self.locator_names: set[str] = set()
-        self.sleep_names: set[str] = set()
-        self.time_modules: set[str] = set()
-        self.asyncio_modules: set[str] = set()
-        self.expect_bound = False
-        self.api: Literal["sync", "async"] | None = None
-        self.expect_wanted: Literal["sync", "async"] | None = None
-        self._async_functions: list[bool] = []
-        # Names (time, asyncio, sleep) whose hard waits were taken out; their import may go too.
-        self._dropped_wait_names: set[str] = set()
-        self._loop_depth = 0
-
-    # -- facts gathered on the way down --------------------------------------------------------
-
-    def visit_Import(self, node: cst.Import) -> None:
-        for alias in node.names:
-            dotted = _dotted(alias.name)
-            bound = _alias_name(alias) or dotted
-            if dotted == "time":
-                self.time_modules.add(bound)
-            elif dotted == "asyncio":
-                self.asyncio_modules.add(bound)
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        module = _dotted(node.module) if node.module is not None else ""
-        if module == "playwright.async_api":
-            self.api = "async"
-        elif module == "playwright.sync_api" and self.api is None:
-            self.api = "sync"
-        if isinstance(node.names, cst.ImportStar):
-            if module.startswith("playwright."):
-                self.expect_bound = True
-            return
-        for alias in node.names:
-            name = _dotted(alias.name)
-            bound = _alias_name(alias) or name
-            if bound == "expect":
-                self.expect_bound = True
-            if name == "sleep" and module in ("time", "asyncio"):
-                self.sleep_names.add(bound)
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._async_functions.append(node.asynchronous is not None)
-        for param in [*node.params.params, *node.params.kwonly_params]:
-            annotation = param.annotation
-            if annotation is None:
-                continue
-            type_name = _dotted(annotation.annotation) or ""
-            if type_name.rsplit(".", 1)[-1] in ("Page", "Frame"):
-                self.page_names.add(param.name.value)
-            elif type_name.rsplit(".", 1)[-1] in ("Locator", "FrameLocator"):
-                self.locator_names.add(param.name.value)
-        if node.name.value == "expect":
-            self.expect_bound = True
-
-    def leave_FunctionDef(
-        self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
-    ) -> cst.FunctionDef:
-        self._async_functions.pop()
-        return updated_node
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        for target in node.targets:
-            if not isinstance(target.target, cst.Name):
-                continue
-            name = target.target.value
-            value = _unawait(node.value)
-            if (
-                isinstance(value, cst.Call)
-                and isinstance(value.func, cst.Attribute)
-                and value.func.attr.value in ("new_page", "wait_for_event")
-            ):
-                self.page_names.add(name)
-            if self._kind(value) == "locator":
-                self.locator_names.add(name)
-
-    def visit_For(self, node: cst.For) -> None:
-        self._loop_depth += 1
-
-    def leave_For(self, original_node: cst.For, updated_node: cst.For) -> cst.For:
-        self._loop_depth -= 1
-        return updated_node
-
-    def visit_While(self, node: cst.While) -> None:
-        self._loop_depth += 1
-
-    def leave_While(self, original_node: cst.While, updated_node: cst.While) -> cst.While:
-        self._loop_depth -= 1
-        return updated_node
+        self.expect_wanted: Api | None = None
+        # Set by the engine before each statement.
+        self.lines: tuple[int, int] = (1, 1)
+        self.in_async = False
 
     # -- what an expression is -----------------------------------------------------------------
 
     def _kind(self, expr: cst.BaseExpression) -> Kind | None:
         if isinstance(expr, cst.Name):
-            if expr.value in self.locator_names:
+            if expr.value in self.facts.locator_names:
                 return "locator"
-            if expr.value in self.page_names or is_page_name(expr.value):
+            if expr.value in self.facts.page_names or is_page_name(expr.value):
                 return "page"
             return None
         if isinstance(expr, cst.Attribute):
@@ -199,12 +102,6 @@ class _RulesCodemod(cst.CSTTransformer):
             return "locator"
         return None
 
-    def _in_async(self) -> bool:
-        return bool(self._async_functions) and self._async_functions[-1]
-
-    def _range(self, node: cst.CSTNode) -> CodeRange:
-        return self.get_metadata(PositionProvider, node)
-
     def _record(
         self,
         node: cst.CSTNode,
@@ -214,17 +111,74 @@ class _RulesCodemod(cst.CSTTransformer):
         *,
         changed: bool = True,
     ) -> None:
-        where = self._range(node)
         confidence = CONFIDENCE.get(rule, FLAG_CONFIDENCE) if changed else FLAG_CONFIDENCE
-        self.findings.append(
-            Finding(
-                rule, where.start.line, where.end.line, category, rationale, confidence, changed
+        start, end = self.lines
+        self.findings.append(Finding(rule, start, end, category, rationale, confidence, changed))
+
+    # -- the walk: only through the expressions a rule can rewrite ------------------------------
+    # Cheaper than a full libcst visit (no whitespace or punctuation nodes) and the same on
+    # every pass, which is what keeps the rules idempotent.
+
+    def rewrite_small(self, small: cst.BaseSmallStatement) -> cst.BaseSmallStatement:
+        """One small statement with every rule applied."""
+        if isinstance(small, cst.Assert):
+            test = self.rewrite_expression(small.test)
+            updated = small if test is small.test else small.with_changes(test=test)
+            return self._rewrite_assert(small, updated)
+        if isinstance(small, (cst.Expr, cst.Assign, cst.AugAssign, cst.AnnAssign, cst.Return)):
+            value = small.value
+            if value is None:
+                return small
+            new_value = self.rewrite_expression(value)
+            return small if new_value is value else small.with_changes(value=new_value)
+        return small
+
+    def rewrite_expression(self, expr: cst.BaseExpression) -> cst.BaseExpression:
+        """An expression with its calls rewritten, innermost first."""
+        if isinstance(expr, cst.Call):
+            func = self.rewrite_expression(expr.func)
+            args = [self._rewrite_arg(arg) for arg in expr.args]
+            unchanged = func is expr.func and all(
+                a is b for a, b in zip(args, expr.args, strict=True)
             )
-        )
+            updated = expr if unchanged else expr.with_changes(func=func, args=args)
+            return self._rewrite_call(expr, updated)
+        if isinstance(expr, cst.Attribute):
+            value = self.rewrite_expression(expr.value)
+            return expr if value is expr.value else expr.with_changes(value=value)
+        if isinstance(expr, cst.Await):
+            inner = self.rewrite_expression(expr.expression)
+            return expr if inner is expr.expression else expr.with_changes(expression=inner)
+        if isinstance(expr, cst.UnaryOperation):
+            inner = self.rewrite_expression(expr.expression)
+            return expr if inner is expr.expression else expr.with_changes(expression=inner)
+        if isinstance(expr, cst.BooleanOperation):
+            left, right = self.rewrite_expression(expr.left), self.rewrite_expression(expr.right)
+            if left is expr.left and right is expr.right:
+                return expr
+            return expr.with_changes(left=left, right=right)
+        if isinstance(expr, cst.Comparison):
+            left = self.rewrite_expression(expr.left)
+            targets = [
+                target
+                if (new := self.rewrite_expression(target.comparator)) is target.comparator
+                else target.with_changes(comparator=new)
+                for target in expr.comparisons
+            ]
+            if left is expr.left and all(
+                a is b for a, b in zip(targets, expr.comparisons, strict=True)
+            ):
+                return expr
+            return expr.with_changes(left=left, comparisons=targets)
+        return expr
+
+    def _rewrite_arg(self, arg: cst.Arg) -> cst.Arg:
+        value = self.rewrite_expression(arg.value)
+        return arg if value is arg.value else arg.with_changes(value=value)
 
     # -- selectors and URLs: rewritten call by call --------------------------------------------
 
-    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+    def _rewrite_call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
         func = updated_node.func
         if not isinstance(func, cst.Attribute):
             return updated_node
@@ -297,8 +251,8 @@ class _RulesCodemod(cst.CSTTransformer):
     ) -> cst.Call | None:
         if not isinstance(value, cst.SimpleString):
             return None
-        selector = value.evaluated_value
-        if not isinstance(selector, str):
+        selector = _string_value(value)
+        if selector is None:
             return None
         reason = brittleness(selector)
         hint = self.options.locator_hints.get(selector)
@@ -369,7 +323,7 @@ class _RulesCodemod(cst.CSTTransformer):
 
     # -- assertions ----------------------------------------------------------------------------
 
-    def leave_Assert(
+    def _rewrite_assert(
         self, original_node: cst.Assert, updated_node: cst.Assert
     ) -> cst.BaseSmallStatement:
         if "assertions" not in self.families:
@@ -379,7 +333,7 @@ class _RulesCodemod(cst.CSTTransformer):
             return updated_node
         expression, rule, rationale = converted
         self._record(original_node, rule, "assertion", rationale)
-        self.expect_wanted = self.api or ("async" if self._in_async() else "sync")
+        self.expect_wanted = self.facts.api or ("async" if self.in_async else "sync")
         return cst.Expr(value=expression, semicolon=updated_node.semicolon)
 
     def _web_first(
@@ -509,184 +463,17 @@ class _RulesCodemod(cst.CSTTransformer):
             ),
             args=[cst.Arg(arg) for arg in args],
         )
-        return cst.Await(expression=call) if self._in_async() else call
+        return cst.Await(expression=call) if self.in_async else call
 
-    # -- hard waits: decided per block, with the next statement in view ------------------------
+    # -- what follows a hard wait -----------------------------------------------------------
 
-    def leave_IndentedBlock(
-        self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
-    ) -> cst.IndentedBlock:
-        if "waits" not in self.families:
-            return updated_node
-        body = self._without_hard_waits(list(original_node.body), list(updated_node.body))
-        return updated_node.with_changes(body=body)
-
-    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
-        body: list[cst.BaseStatement] = list(updated_node.body)
-        if "waits" in self.families:
-            body = self._without_hard_waits(list(original_node.body), body)
-        if self._dropped_wait_names:
-            body = self._without_unused_wait_imports(list(original_node.body), body)
-        if self.expect_wanted is not None and not self.expect_bound:
-            where = _import_position(body)
-            statement = cst.parse_statement(
-                f"from playwright.{self.expect_wanted}_api import expect\n",
-                config=updated_node.config_for_parsing,
-            )
-            body = [*body[:where], statement, *body[where:]]
-            before = body[where - 1] if where else None
-            anchor = next(
-                (stmt for stmt in original_node.body if before and stmt.deep_equals(before)), None
-            )
-            after = self._range(anchor).end.line if anchor is not None else 0
-            self.findings.append(
-                Finding(
-                    "assertions.expect-import",
-                    max(after, 1),
-                    after + 1,
-                    "assertion",
-                    "expect is imported for the web-first assertions.",
-                    CONFIDENCE["assertions.expect-import"],
-                )
-            )
-        return updated_node.with_changes(body=body)
-
-    def _without_hard_waits(
-        self, originals: list[cst.BaseStatement], statements: list[cst.BaseStatement]
-    ) -> list[cst.BaseStatement]:
-        if not any(self._hard_wait(stmt) for stmt in statements):
-            return statements
-        in_loop = self._loop_depth > 0
-        result = list(statements)
-        for index in range(len(statements) - 1, -1, -1):
-            wait = self._hard_wait(statements[index])
-            if wait is None:
-                continue
-            original = originals[index]
-            following = next(
-                (stmt for stmt in statements[index + 1 :] if not self._hard_wait(stmt)), None
-            )
-            step = self._next_step(following) if following is not None and not in_loop else None
-            if step is None:
-                why = (
-                    "it paces a loop"
-                    if in_loop
-                    else "no Playwright step follows it to wait for instead"
-                )
-                self._record(
-                    original,
-                    "waits.hard-wait",
-                    "wait",
-                    f"Hard wait kept because {why}; wait for a condition with expect(...) instead.",
-                    changed=False,
-                )
-                continue
-            action, target, state = step
-            dropped = _wait_owner(statements[index])
-            if dropped is not None:
-                self._dropped_wait_names.add(dropped)
-            if action == "auto":
-                self._record(
-                    original,
-                    "waits.remove-before-auto-wait",
-                    "wait",
-                    "Hard wait removed: the next step waits for its target on its own.",
-                )
-                result[index : index + 2] = [_carry_comments(result[index], result[index + 1])]
-                continue
-            assert target is not None and isinstance(result[index], cst.SimpleStatementLine)
-            self._record(
-                original,
-                "waits.replace-with-wait-for",
-                "wait",
-                "Hard wait replaced by a wait for the element the next step reads.",
-            )
-            call = cst.Call(
-                func=cst.Attribute(value=_strip(target), attr=cst.Name("wait_for")),
-                args=[
-                    cst.Arg(
-                        cst.SimpleString('"hidden"'), keyword=cst.Name("state"), equal=_TIGHT_EQUAL
-                    )
-                ]
-                if state == "hidden"
-                else [],
-            )
-            value: cst.BaseExpression = cst.Await(expression=call) if wait == "await" else call
-            line = result[index]
-            assert isinstance(line, cst.SimpleStatementLine)
-            result[index] = line.with_changes(body=[cst.Expr(value=value)])
-        return result
-
-    def _without_unused_wait_imports(
-        self, originals: list[cst.BaseStatement], body: list[cst.BaseStatement]
-    ) -> list[cst.BaseStatement]:
-        used = _names_used(body)
-        for original in originals:
-            if not isinstance(original, cst.SimpleStatementLine) or len(original.body) != 1:
-                continue
-            small = original.body[0]
-            if not isinstance(small, (cst.Import, cst.ImportFrom)) or isinstance(
-                small.names, cst.ImportStar
-            ):
-                continue
-            bound = {_alias_name(alias) or _dotted(alias.name) for alias in small.names}
-            if not bound <= self._dropped_wait_names or bound & used:
-                continue
-            index = next((i for i, stmt in enumerate(body) if stmt.deep_equals(original)), None)
-            if index is None:
-                continue
-            self._record(
-                original,
-                "waits.unused-import",
-                "wait",
-                "Import removed: nothing uses it once the hard waits are gone.",
-            )
-            if index + 1 < len(body):
-                following = _carry_comments(body[index], body[index + 1])
-                if index == 0 and isinstance(following, cst.SimpleStatementLine):
-                    # The blank lines that separated the import would now open the file.
-                    kept = list(following.leading_lines)
-                    while kept and kept[0].comment is None:
-                        kept.pop(0)
-                    following = following.with_changes(leading_lines=kept)
-                body[index : index + 2] = [following]
-            else:
-                del body[index]
-        return body
-
-    def _hard_wait(self, stmt: cst.BaseStatement) -> Literal["await", "call"] | None:
-        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
-            return None
-        small = stmt.body[0]
-        if not isinstance(small, cst.Expr):
-            return None
-        value = small.value
-        awaited = isinstance(value, cst.Await)
-        call = _unawait(value)
-        if not isinstance(call, cst.Call):
-            return None
-        func = call.func
-        is_wait = False
-        if isinstance(func, cst.Attribute):
-            owner = func.value.value if isinstance(func.value, cst.Name) else None
-            is_wait = func.attr.value == "wait_for_timeout" or (
-                func.attr.value == "sleep"
-                and owner is not None
-                and (owner in self.time_modules or (awaited and owner in self.asyncio_modules))
-            )
-        elif isinstance(func, cst.Name):
-            is_wait = func.value in self.sleep_names
-        if not is_wait:
-            return None
-        return "await" if awaited else "call"
-
-    def _next_step(
+    def next_step(
         self, stmt: cst.BaseStatement
     ) -> tuple[Literal["auto", "query"], cst.BaseExpression | None, str] | None:
         """How the statement after a hard wait uses the page: waits itself, or reads at once."""
         if isinstance(stmt, cst.With):
             for item in stmt.items:
-                found = self._first_step(item.item)
+                found = self.first_step(item.item)
                 if found is not None and found[0] == "auto":
                     return found
             return None
@@ -694,11 +481,11 @@ class _RulesCodemod(cst.CSTTransformer):
             return None
         small = stmt.body[0]
         if isinstance(small, cst.Assert):
-            found = self._first_step(small.test)
+            if "assertions" in self.families and self._web_first(small, None) is not None:
+                return "auto", None, "visible"  # it becomes a web-first assertion
+            found = self.first_step(small.test)
             if found is None or found[0] == "auto":
                 return found
-            if "assertions" in self.families and self._web_first(small, None) is not None:
-                return "auto", None, "visible"
             test = small.test
             negated = isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not)
             read = self._read(test.expression if isinstance(test, cst.UnaryOperation) else test)
@@ -710,11 +497,11 @@ class _RulesCodemod(cst.CSTTransformer):
             value = small.value
             if value is None:
                 return None
-            found = self._first_step(value)
+            found = self.first_step(value)
             return found if found is not None and found[0] == "auto" else None
         return None
 
-    def _first_step(
+    def first_step(
         self, expr: cst.BaseExpression
     ) -> tuple[Literal["auto", "query"], cst.BaseExpression | None, str] | None:
         expr = _unawait(expr)
@@ -768,87 +555,16 @@ def relative_url_literal(literal: cst.SimpleString, base_urls: tuple[str, ...]) 
     return None
 
 
-def _wait_owner(stmt: cst.BaseStatement) -> str | None:
-    """The name a hard-wait statement goes through: `time` in time.sleep, `sleep` in sleep()."""
-    assert isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Expr)
-    call = _unawait(stmt.body[0].value)
-    assert isinstance(call, cst.Call)
-    if isinstance(call.func, cst.Name):
-        return call.func.value
-    if isinstance(call.func, cst.Attribute) and call.func.attr.value == "sleep":
-        owner = call.func.value
-        return owner.value if isinstance(owner, cst.Name) else None
-    return None
-
-
-def _names_used(body: list[cst.BaseStatement]) -> set[str]:
-    """Every name read outside import statements."""
-    names: set[str] = set()
-
-    class _Names(cst.CSTVisitor):
-        def visit_Import(self, node: cst.Import) -> bool:
-            return False
-
-        def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
-            return False
-
-        def visit_Attribute(self, node: cst.Attribute) -> bool:
-            node.value.visit(self)  # `x.asyncio` does not use a name `asyncio`
-            return False
-
-        def visit_Name(self, node: cst.Name) -> None:
-            names.add(node.value)
-
-    visitor = _Names()
-    for stmt in body:
-        stmt.visit(visitor)
-    return names
-
-
-def _carry_comments(wait: cst.BaseStatement, following: cst.BaseStatement) -> cst.BaseStatement:
-    """The statement after a removed wait, taking over the wait's comments and blank lines."""
-    assert isinstance(wait, cst.SimpleStatementLine)
-    carried = list(wait.leading_lines)
-    trailing = wait.trailing_whitespace.comment
-    if trailing is not None:
-        carried.append(cst.EmptyLine(comment=trailing))
-    if not carried or not isinstance(
-        following, (cst.SimpleStatementLine, cst.BaseCompoundStatement)
-    ):
-        return following
-    return following.with_changes(leading_lines=[*carried, *following.leading_lines])
-
-
-def _import_position(body: list[cst.BaseStatement]) -> int:
-    """Where a new import goes: after the playwright imports, else after the leading imports."""
-    position = 0
-    after_playwright: int | None = None
-    for index, stmt in enumerate(body):
-        if index == 0 and _is_docstring(stmt):
-            position = 1
-            continue
-        if not isinstance(stmt, cst.SimpleStatementLine) or not all(
-            isinstance(small, (cst.Import, cst.ImportFrom)) for small in stmt.body
-        ):
-            break
-        position = index + 1
-        for small in stmt.body:
-            if (
-                isinstance(small, cst.ImportFrom)
-                and small.module is not None
-                and _dotted(small.module).startswith("playwright")
-            ):
-                after_playwright = index + 1
-    return after_playwright if after_playwright is not None else position
-
-
-def _is_docstring(stmt: cst.BaseStatement) -> bool:
-    return (
-        isinstance(stmt, cst.SimpleStatementLine)
-        and len(stmt.body) == 1
-        and isinstance(stmt.body[0], cst.Expr)
-        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-    )
+def _string_value(literal: cst.SimpleString) -> str | None:
+    """The text of a str literal; the common escape-free case without compiling anything."""
+    prefix = literal.prefix.lower()
+    if "b" in prefix:
+        return None
+    if "\\" not in literal.value:
+        quote = len(literal.quote)
+        return literal.value[len(literal.prefix) + quote : -quote]
+    value = literal.evaluated_value
+    return value if isinstance(value, str) else None
 
 
 def _is_expect_call(expr: cst.BaseExpression) -> bool:
