@@ -22,6 +22,7 @@ from app.schemas.test_runs import (
     TestRunSummaryOut,
 )
 from scriptflow.runs import service
+from scriptflow.runs.events import run_status_changes
 from scriptflow.runs.service import RunDetail, RunFilters
 
 router = APIRouter(prefix="/test-runs", tags=["test-runs"])
@@ -117,8 +118,11 @@ async def get_test_run(
 
 
 @router.post("/{run_id}/cancel", response_model=CancelOut)
-async def cancel_test_run(run_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> CancelOut:
+async def cancel_test_run(
+    run_id: uuid.UUID, background: BackgroundTasks, user: CurrentUser, session: SessionDep
+) -> CancelOut:
     run = await service.cancel_run(session, user.id, run_id)
+    background.add_task(run_status_changes.publish, run.id)  # after the commit
     # Once requested, the run can only end `cancelled` (the worker's finish honours the flag).
     return CancelOut(id=run.id, status="cancelled", cancel_requested=True)
 

@@ -21,6 +21,7 @@ from scriptflow.projects.models import Environment
 from scriptflow.projects.roles import Role
 from scriptflow.projects.service import member_project_ids, require_role
 from scriptflow.runs.browsers import resolve_browser
+from scriptflow.runs.events import run_status_changes
 from scriptflow.runs.models import RunArtifact, RunStep, RunTest, TestRun
 from scriptflow.runs.queue import TERMINAL_STATUSES
 from scriptflow.runs.script_forms import prepare_script
@@ -317,4 +318,4 @@ async def watch_run(
             yield snapshot
         if snapshot.is_terminal:
             return
-        await asyncio.sleep(poll_s)
+        await run_status_changes.wait(run_id, poll_s)

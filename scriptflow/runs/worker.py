@@ -21,6 +21,7 @@ from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
 from scriptflow.errors import ScriptflowError
 from scriptflow.runs.browsers import resolve_browser
+from scriptflow.runs.events import run_status_changes
 from scriptflow.runs.executor import (
     ExecutionResult,
     Executor,
@@ -129,6 +130,7 @@ class RunWorker:
         claim = await claim_next_run(self.sessionmaker, self.worker_id, self.settings.run_lease_s)
         if claim is None:
             return False
+        run_status_changes.publish(claim.run_id)
         try:
             await self._execute(claim)
         except asyncio.CancelledError:
@@ -240,12 +242,14 @@ class RunWorker:
         except NotOurs:
             log.warning("worker %s: run %s is no longer ours", self.worker_id, claim.run_id)
             return
+        run_status_changes.publish(claim.run_id)
         await notify_run_finished(
             self.sessionmaker,
             RunFinished(plan.run_id, plan.project_id, plan.script_id, status, plan.trigger),
         )
 
     async def _notify(self, run_id: uuid.UUID) -> None:
+        run_status_changes.publish(run_id)
         async with transaction(self.sessionmaker, write=False) as session:
             run = await session.get(TestRun, run_id)
         if run is not None:
