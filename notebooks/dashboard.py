@@ -13,6 +13,7 @@ with app.setup:
 
     from scriptflow.errors import ScriptflowError
     from scriptflow.insights import queries
+    from scriptflow.insights.service import InsightFilters, list_project_insights
     from scriptflow.notebook_context import NotebookContext
     from scriptflow.projects.service import list_projects
     from scriptflow.scripts.service import list_scripts
@@ -93,6 +94,7 @@ def _(me, project_filter, window):
 @app.cell
 async def _(ctx, me, project_filter):
     titles: dict[str, str] = {}
+    _open: list[dict[str, object]] = []
     async with ctx.session() as _session:
         for _project_id in project_filter.value:
             _cursor = None
@@ -104,11 +106,29 @@ async def _(ctx, me, project_filter):
                 _cursor = _page.next_cursor
                 if _cursor is None:
                     break
-    return (titles,)
+            _cursor = None
+            while True:
+                _found = await list_project_insights(
+                    _session,
+                    me.id,
+                    _project_id,
+                    InsightFilters(status="open"),
+                    limit=200,
+                    cursor=_cursor,
+                )
+                _open += [
+                    {"type": i.type, "severity": i.severity, "occurrences": i.occurrences}
+                    for i in _found.items
+                ]
+                _cursor = _found.next_cursor
+                if _cursor is None:
+                    break
+    open_insights = pd.DataFrame(_open, columns=["type", "severity", "occurrences"])
+    return open_insights, titles
 
 
 @app.cell
-async def _(ctx, project_filter, titles, window):
+async def _(ctx, open_insights, project_filter, titles, window):
     _days = window.value
     _since = datetime.now(UTC) - timedelta(days=_days) if _days else None
 
@@ -120,13 +140,15 @@ async def _(ctx, project_filter, titles, window):
                 "flaky_tests": queries.flakiest_tests(reader, since=_since),
                 "flaky_selectors": queries.flakiest_selectors(reader, since=_since),
                 "clusters": queries.failure_clusters(reader, since=_since),
-                "insights": queries.insights_by_type_and_severity(reader),
                 "fixes": queries.fix_impact(reader),
             }
 
     try:
         # DuckDB blocks; keep it off the notebook's event loop.
         frames = {k: labelled(v, titles) for k, v in (await asyncio.to_thread(_load)).items()}
+        frames["insights"] = open_insights.groupby(["type", "severity"], as_index=False).agg(
+            insights=("type", "size"), occurrences=("occurrences", "sum")
+        )
     except ScriptflowError as _exc:
         mo.stop(True, mo.callout(mo.md(_exc.message), kind="danger"))
     return (frames,)
@@ -136,11 +158,7 @@ async def _(ctx, project_filter, titles, window):
 def _(frames):
     _runs = int(frames["pass_rate"]["runs"].sum()) if len(frames["pass_rate"]) else 0
     _passed = int(frames["pass_rate"]["passed"].sum()) if _runs else 0
-    _open = (
-        int(frames["insights"].query("status == 'open'")["insights"].sum())
-        if len(frames["insights"])
-        else 0
-    )
+    _open = int(frames["insights"]["insights"].sum()) if len(frames["insights"]) else 0
     mo.hstack(
         [
             mo.stat(value=f"{_runs:,}", label="Finished runs"),
@@ -394,7 +412,7 @@ def _(clusters_chart, frames):
 @app.cell
 def _(frames):
     insights_chart = selectable(
-        alt.Chart(frames["insights"], title="Insights by type and severity")
+        alt.Chart(frames["insights"], title="Open insights by type and severity")
         .mark_bar()
         .encode(
             x=alt.X("type:N", title=None),
@@ -402,7 +420,7 @@ def _(frames):
             color=alt.Color(
                 "severity:N", scale=alt.Scale(domain=SEVERITY_ORDER, range=SEVERITY_COLORS)
             ),
-            tooltip=["type:N", "severity:N", "status:N", "insights:Q", "occurrences:Q"],
+            tooltip=["type:N", "severity:N", "insights:Q", "occurrences:Q"],
         )
         .properties(height=240)
     )

@@ -9,7 +9,6 @@ falls back to the local user.
 from __future__ import annotations
 
 import os
-import threading
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -23,14 +22,13 @@ from scriptflow.auth.repository import UserRepository
 from scriptflow.config import Settings
 from scriptflow.db.engine import create_engine, create_sessionmaker, transaction
 from scriptflow.errors import Unauthorized
-from scriptflow.insights.warehouse import ScopedReader, Warehouse
+from scriptflow.insights.service import warehouse_for
+from scriptflow.insights.warehouse import ScopedReader
 
 LOCAL_USER_ENV = "SCRIPTFLOW_LOCAL_USER"
 SERVED_MODE = "run"
 
 _configured_settings: Settings | None = None
-_warehouses: dict[str, Warehouse] = {}
-_warehouses_lock = threading.Lock()
 
 
 def configure(settings: Settings) -> None:
@@ -113,17 +111,9 @@ class NotebookContext:
 
     def warehouse_reader(self, project_ids: Sequence[uuid.UUID]) -> ScopedReader:
         """A read-only view of the analytics warehouse limited to these projects."""
-        return shared_warehouse(self.settings).reader(project_ids)
+        # The process's one warehouse owner, shared with the server that syncs it after runs.
+        return warehouse_for(self.settings.data_dir).reader(project_ids)
 
     async def close(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()
-
-
-def shared_warehouse(settings: Settings) -> Warehouse:
-    """One warehouse owner per data dir in this process, shared by every notebook kernel."""
-    key = str(settings.data_dir.resolve())
-    with _warehouses_lock:
-        if key not in _warehouses:
-            _warehouses[key] = Warehouse.for_data_dir(settings.data_dir)
-        return _warehouses[key]

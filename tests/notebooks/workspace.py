@@ -7,16 +7,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy.orm import Session
-
 from scriptflow.auth.service import register
 from scriptflow.config import Settings, sync_database_url
 from scriptflow.db import migrate
 from scriptflow.db.engine import create_engine, create_sessionmaker, transaction
 from scriptflow.enhance.service import EnhanceRequest, propose_changeset, providers_from_settings
-from scriptflow.insights.extract import extract_revisions, extract_runs
-from scriptflow.insights.warehouse import Warehouse
+from scriptflow.insights.service import rebuild_warehouse, refresh_script_insights
 from scriptflow.projects.service import create_environment, member_project_ids
 from scriptflow.runs.models import RunStep, RunTest, TestRun
 from scriptflow.scripts.service import create_script
@@ -124,19 +120,10 @@ async def seed_workspace(settings: Settings, *, runs: int = 24) -> Workspace:
                             error="Timeout 5000ms exceeded" if failed else None,
                         )
                     )
-        await asyncio.to_thread(rebuild_warehouse, settings)
+        async with transaction(sessionmaker) as session:
+            for script_id in (login.id, home.id):
+                await refresh_script_insights(session, script_id)
+        await asyncio.to_thread(rebuild_warehouse, sync_database_url(url), settings.data_dir)
         return Workspace(email, PASSWORD, user.id, project_id, login.id, changeset.id)
     finally:
         await engine.dispose()
-
-
-def rebuild_warehouse(settings: Settings) -> None:
-    """Project the SQL history into the analytics warehouse, as the server does after runs."""
-    engine = create_sync_engine(sync_database_url(settings.resolved_database_url))
-    warehouse = Warehouse.for_data_dir(settings.data_dir)
-    try:
-        with Session(engine) as session:
-            warehouse.rebuild(list(extract_runs(session)), extract_revisions(session))
-    finally:
-        warehouse.close()
-        engine.dispose()

@@ -1,0 +1,222 @@
+import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App(width="full", app_title="Insights · scriptflow")
+
+with app.setup:
+    import altair as alt
+    import marimo as mo
+    import pandas as pd
+
+    from scriptflow.errors import ScriptflowError
+    from scriptflow.insights.service import (
+        InsightFilters,
+        list_project_insights,
+        resolve_insight,
+    )
+    from scriptflow.notebook_context import NotebookContext
+    from scriptflow.projects.service import list_projects
+    from scriptflow.scripts.service import list_scripts
+
+    SEVERITY_ORDER = ["critical", "high", "medium", "low"]
+    SEVERITY_COLORS = ["#7f1d1d", "#dc2626", "#f59e0b", "#60a5fa"]
+    ALL = "All"
+
+
+@app.cell
+def _():
+    mo.md("""
+    # 5 · AI insights
+
+    Findings from the run history: flaky tests and selectors, slow steps, recurring failures,
+    environment-specific failures, brittle code and fixes that made things worse. Each one
+    carries its evidence: the runs, counts, rates, window, versions and locator behind it.
+    """)
+    return
+
+
+@app.cell
+async def _():
+    try:
+        ctx = NotebookContext.from_marimo(mo.app_meta().mode, mo.app_meta().request)
+        async with ctx.session() as _session:
+            me = await ctx.user(_session)
+            projects = (await list_projects(_session, me.id, limit=200)).items
+    except ScriptflowError as _exc:
+        mo.stop(True, mo.callout(mo.md(_exc.message), kind="danger"))
+    mo.stop(
+        not projects, mo.callout(mo.md("You are not a member of any project yet."), kind="warn")
+    )
+    return ctx, me, projects
+
+
+@app.cell
+def _():
+    get_resolved, set_resolved = mo.state(0)
+    return get_resolved, set_resolved
+
+
+@app.cell
+def _(projects):
+    project_picker = mo.ui.dropdown(
+        options={p.name: p.id for p in projects}, value=projects[0].name, label="Project"
+    )
+    status_filter = mo.ui.dropdown(
+        options={"Open": "open", "Resolved": "resolved", ALL: None}, value="Open", label="Status"
+    )
+    return project_picker, status_filter
+
+
+@app.cell
+async def _(ctx, get_resolved, me, project_picker, status_filter):
+    get_resolved()
+    _rows = []
+    try:
+        async with ctx.session() as _session:
+            _titles = {
+                s.id: s.title
+                for s in (
+                    await list_scripts(_session, me.id, project_id=project_picker.value, limit=200)
+                ).items
+            }
+            _cursor = None
+            while True:
+                _page = await list_project_insights(
+                    _session,
+                    me.id,
+                    project_picker.value,
+                    InsightFilters(status=status_filter.value),
+                    limit=200,
+                    cursor=_cursor,
+                )
+                _rows += _page.items
+                _cursor = _page.next_cursor
+                if _cursor is None:
+                    break
+    except ScriptflowError as _exc:
+        mo.stop(True, mo.callout(mo.md(_exc.message), kind="danger"))
+    insights = {str(i.id): i for i in _rows}
+    table_rows = pd.DataFrame(
+        [
+            {
+                "id": str(i.id),
+                "type": i.type,
+                "severity": i.severity,
+                "script": _titles.get(i.script_id, "(project-wide)")
+                if i.script_id
+                else "(project)",
+                "summary": i.summary,
+                "occurrences": i.occurrences,
+                "status": i.status,
+                "last_seen": i.last_seen,
+            }
+            for i in _rows
+        ],
+        columns=[
+            "id",
+            "type",
+            "severity",
+            "script",
+            "summary",
+            "occurrences",
+            "status",
+            "last_seen",
+        ],
+    )
+    return insights, table_rows
+
+
+@app.cell
+def _(table_rows):
+    _counts = (
+        table_rows.groupby(["type", "severity"], as_index=False)
+        .size()
+        .rename(columns={"size": "n"})
+    )
+    by_type = mo.ui.altair_chart(
+        alt.Chart(_counts, title="Insights by type and severity")
+        .mark_bar()
+        .encode(
+            x=alt.X("n:Q", title="Insights"),
+            y=alt.Y("type:N", title=None),
+            color=alt.Color(
+                "severity:N", scale=alt.Scale(domain=SEVERITY_ORDER, range=SEVERITY_COLORS)
+            ),
+            tooltip=["type:N", "severity:N", "n:Q"],
+        )
+        .properties(height=200),
+        chart_selection="point",
+        legend_selection=False,
+    )
+    return (by_type,)
+
+
+@app.cell
+def _(by_type, project_picker, status_filter, table_rows):
+    _rows = table_rows
+    if len(by_type.value):
+        _picked = set(zip(by_type.value["type"], by_type.value["severity"], strict=True))
+        _rows = table_rows[
+            [
+                pair in _picked
+                for pair in zip(table_rows["type"], table_rows["severity"], strict=True)
+            ]
+        ]
+    insight_table = mo.ui.table(
+        _rows,
+        selection="single",
+        label="Pick an insight to see its evidence (click a bar to filter)",
+        page_size=10,
+    )
+    mo.vstack(
+        [
+            mo.hstack([project_picker, status_filter], justify="start", gap=2),
+            mo.hstack([by_type, insight_table], widths=[2, 3]),
+        ]
+    )
+    return (insight_table,)
+
+
+@app.cell
+def _(insight_table, insights):
+    mo.stop(not len(insight_table.value), mo.md("_Pick an insight above to see its evidence._"))
+    chosen = insights[insight_table.value.iloc[0]["id"]]
+    return (chosen,)
+
+
+@app.cell
+def _(chosen):
+    resolve = mo.ui.run_button(
+        label="Mark resolved", disabled=chosen.status == "resolved", kind="success"
+    )
+    mo.vstack(
+        [
+            mo.md(
+                f"### {chosen.summary}\n\n"
+                f"**{chosen.type}** · severity **{chosen.severity}** · {chosen.status} · "
+                f"seen {chosen.occurrences} time(s), first {chosen.first_seen:%Y-%m-%d %H:%M}, "
+                f"last {chosen.last_seen:%Y-%m-%d %H:%M} UTC"
+            ),
+            mo.md(f"> {chosen.ai_summary}") if chosen.ai_summary else None,
+            mo.md("**Evidence**"),
+            mo.json(chosen.details),
+            resolve,
+        ]
+    )
+    return (resolve,)
+
+
+@app.cell
+async def _(chosen, ctx, me, resolve, set_resolved):
+    mo.stop(not resolve.value)
+    try:
+        async with ctx.session() as _session:
+            await resolve_insight(_session, me.id, chosen.id)
+        set_resolved(lambda n: n + 1)
+    except ScriptflowError as _exc:
+        mo.output.replace(mo.callout(mo.md(_exc.message), kind="danger"))
+    return
+
+
+if __name__ == "__main__":
+    app.run()
