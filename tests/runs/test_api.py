@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -174,6 +175,10 @@ async def test_a_run_executes_end_to_end_with_events_results_and_artifacts(
         assert events[-1]["status"] == "passed"
         assert len({e["status"] for e in events}) == len(events)  # one event per change
         body = (await client.get(f"/v1/test-runs/{run['id']}", headers=account.headers)).json()
+        for _ in range(50):  # hooks run right after the status is visible
+            if finished:
+                break
+            await asyncio.sleep(0.1)
     finally:
         on_run_finished.remove(record)
     assert body["status"] == "passed" and body["attempt"] == 1
