@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi import status as http_status
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.deps import CurrentUser, SessionDep, SettingsDep, limiter
+from app.deps import CurrentUser, SessionDep, SettingsDep, TokenConfigDep, limiter
 from app.pagination import link_next
 from app.schemas.changesets import (
     AcceptIn,
@@ -19,10 +20,29 @@ from app.schemas.changesets import (
     RejectIn,
     RejectOut,
 )
+from scriptflow.auth.models import User
+from scriptflow.auth.service import user_from_access_token
+from scriptflow.db.engine import transaction
 from scriptflow.enhance import service
 from scriptflow.enhance.proposal import LocatorHint
+from scriptflow.errors import Unauthorized
 
 router = APIRouter(prefix="/scripts", tags=["changesets"])
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def user_outside_transaction(
+    request: Request,
+    cfg: TokenConfigDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    """The caller, looked up in a short read-only unit of work of its own."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Missing bearer token")
+    async with transaction(request.app.state.sessionmaker, write=False) as session:
+        return await user_from_access_token(session, cfg, credentials.credentials)
 
 
 @router.post(
@@ -35,13 +55,14 @@ async def enhance_script(
     script_id: uuid.UUID,
     body: EnhanceIn,
     request: Request,
-    user: CurrentUser,
-    session: SessionDep,
+    user: Annotated[User, Depends(user_outside_transaction)],
     settings: SettingsDep,
 ) -> ChangeSetOut | JSONResponse:
+    # No request-wide session here: the provider may be a slow network call, and the service
+    # opens its own short transactions around it.
     limiter(request, "enhance").check(f"user:{user.id}")
-    outcome = await service.propose_changeset(
-        session,
+    outcome = await service.enhance_script(
+        request.app.state.sessionmaker,
         user.id,
         script_id,
         service.EnhanceRequest(

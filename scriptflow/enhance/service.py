@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scriptflow.config import Settings
 from scriptflow.db.base import utcnow
+from scriptflow.db.engine import transaction
 from scriptflow.enhance.confidence import changeset_confidence
 from scriptflow.enhance.guardrails import classify_diff, risk_of
 from scriptflow.enhance.openai_provider import DEFAULT_MODEL, OpenAIProvider
@@ -121,6 +122,65 @@ async def propose_changeset(
 ) -> ScriptChangeSet | NoChanges:
     """Ask a provider for an improved script; store it as a proposed change set if it differs."""
     script = await get_script(session, user_id, script_id, Role.EDITOR)
+    provider, options = await _prepare(session, script, request, providers, allowed_models)
+    base, base_version = script.content, script.version
+    proposal = await provider.propose(base, options)
+    return await _store_proposal(
+        session,
+        user_id,
+        script,
+        base,
+        base_version,
+        request,
+        provider.name,
+        proposal,
+        max_script_bytes=max_script_bytes,
+    )
+
+
+async def enhance_script(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    user_id: uuid.UUID,
+    script_id: uuid.UUID,
+    request: EnhanceRequest,
+    *,
+    providers: Mapping[str, Provider],
+    allowed_models: list[str],
+    max_script_bytes: int,
+) -> ScriptChangeSet | NoChanges:
+    """Like `propose_changeset`, but holds no transaction while the provider works.
+
+    A model call can take as long as its timeout; holding a transaction meanwhile would keep
+    SQLite's write lock (stalling every other writer) or a PostgreSQL connection.
+    """
+    async with transaction(sessionmaker, write=False) as session:
+        script = await get_script(session, user_id, script_id, Role.EDITOR)
+        provider, options = await _prepare(session, script, request, providers, allowed_models)
+        base, base_version = script.content, script.version
+    proposal = await provider.propose(base, options)
+    async with transaction(sessionmaker) as session:
+        # Still there, and the caller still allowed to propose?
+        script = await get_script(session, user_id, script_id, Role.EDITOR)
+        return await _store_proposal(
+            session,
+            user_id,
+            script,
+            base,
+            base_version,
+            request,
+            provider.name,
+            proposal,
+            max_script_bytes=max_script_bytes,
+        )
+
+
+async def _prepare(
+    session: AsyncSession,
+    script: Script,
+    request: EnhanceRequest,
+    providers: Mapping[str, Provider],
+    allowed_models: list[str],
+) -> tuple[Provider, EnhanceOptions]:
     provider = providers.get(request.provider)
     if provider is None:
         raise ValidationFailed(
@@ -138,20 +198,7 @@ async def propose_changeset(
         locator_hints=request.locator_hints,
         path=script_filename(script),
     )
-    base = script.content
-    base_version = script.version
-    proposal = await provider.propose(base, options)
-    return await _store_proposal(
-        session,
-        user_id,
-        script,
-        base,
-        base_version,
-        request,
-        provider.name,
-        proposal,
-        max_script_bytes=max_script_bytes,
-    )
+    return provider, options
 
 
 def _model_for(request: EnhanceRequest, provider: Provider, allowed: list[str]) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -18,6 +19,7 @@ class StubBehaviour:
     reply: dict[str, Any] | None = None
     raw_content: str | None = None
     status: int = 200
+    delay_s: float = 0.0
     requests: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -38,6 +40,8 @@ class OpenAIStub:
                 behaviour.requests.append(
                     {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
                 )
+                if behaviour.delay_s:
+                    time.sleep(behaviour.delay_s)  # a slow model, on the stub's own thread
                 if behaviour.status != 200:
                     self._send(behaviour.status, {"error": {"message": "stub failure"}})
                     return
@@ -95,6 +99,7 @@ class OpenAIStub:
         self.behaviour.reply = {"improved_script": improved_script, "changes": changes or []}
         self.behaviour.raw_content = None
         self.behaviour.status = 200
+        self.behaviour.delay_s = 0.0
 
     def answer_raw(self, content: str) -> None:
         self.behaviour.raw_content = content

@@ -475,3 +475,23 @@ async def test_locator_hints_in_the_request_replace_brittle_selectors(
     )
     assert r.status_code == 201, r.text
     assert '+    page.get_by_role("tab", name="Factures").click()\n' in r.json()["proposed_diff"]
+
+
+async def test_a_slow_model_does_not_hold_the_database(
+    client: httpx.AsyncClient, stub: OpenAIStub
+) -> None:
+    owner = await signup(client)
+    script = await create_script(client, owner, content=FLAKY)
+    other = await create_script(client, owner, title="Other", content=CLEAN)
+    stub.answer(FLAKY.replace("    time.sleep(1)  # wait for the form\n", ""))
+    stub.behaviour.delay_s = 1.5
+    pending = asyncio.create_task(enhance(client, owner, script["id"], provider="openai"))
+    await asyncio.sleep(0.3)  # the enhancement is now waiting on the model
+    started = asyncio.get_running_loop().time()
+    r = await client.put(
+        f"/v1/scripts/{other['id']}", json={"content": CLEAN + "# edited\n"}, headers=owner.headers
+    )
+    assert r.status_code == 200, r.text
+    assert asyncio.get_running_loop().time() - started < 1.0
+    assert not pending.done()
+    assert (await pending).status_code == 201
