@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from scriptflow.auth.models import User
 from scriptflow.auth.service import user_from_access_token
-from scriptflow.auth.tokens import TokenConfig
+from scriptflow.auth.tokens import TokenConfig, decode_access_token
 from scriptflow.config import Settings
 from scriptflow.db.engine import begin_for_writing
 from scriptflow.errors import Unauthorized
@@ -20,14 +21,20 @@ from scriptflow.ratelimit import RateLimiter
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_settings(request: Request) -> Settings:
+# Async on purpose: FastAPI runs plain `def` dependencies in a worker thread.
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_token_config(request: Request) -> TokenConfig:
+async def get_token_config(request: Request) -> TokenConfig:
     cfg: TokenConfig = request.app.state.token_config
     return cfg
+
+
+async def get_engine(request: Request) -> AsyncEngine:
+    engine: AsyncEngine = request.app.state.engine
+    return engine
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -61,6 +68,20 @@ async def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_current_user_id(
+    cfg: TokenConfigDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> uuid.UUID:
+    """The caller from the token alone, for hot reads whose query checks the user is active."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Missing bearer token")
+    return uuid.UUID(decode_access_token(cfg, credentials.credentials)["sub"])
+
+
+CurrentUserId = Annotated[uuid.UUID, Depends(get_current_user_id)]
+EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
 
 
 def limiter(request: Request, name: str) -> RateLimiter:

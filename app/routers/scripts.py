@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
-from app.deps import CurrentUser, SessionDep, SettingsDep
+from app.deps import CurrentUser, CurrentUserId, EngineDep, SessionDep, SettingsDep
 from app.pagination import link_next
 from app.schemas.scripts import RevertIn, RevisionOut, ScriptIn, ScriptOut, ScriptPatch
 from scriptflow.errors import ValidationFailed
@@ -72,9 +72,9 @@ async def create_script(
 
 @router.get("/{script_id}", response_model=ScriptOut)
 async def get_script(
-    script_id: uuid.UUID, response: Response, user: CurrentUser, session: SessionDep
+    script_id: uuid.UUID, response: Response, user_id: CurrentUserId, engine: EngineDep
 ) -> ScriptOut:
-    script = await service.get_script(session, user.id, script_id)
+    script = await service.read_script(engine, user_id, script_id)
     _etag(response, script.version)
     return ScriptOut.model_validate(script)
 

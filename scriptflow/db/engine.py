@@ -25,6 +25,11 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # Each aiosqlite connection is a thread; a small fixed pool avoids churning overflow
+        # connections (thread + pragmas each) under load, and SQLite serialises writes anyway.
+        kwargs.setdefault("pool_size", 5)
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", 60)
         engine = create_async_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
         )
@@ -33,9 +38,11 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # read-then-write transaction takes the write lock up front instead of deadlocking.
         event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate_if_asked)
         return engine
-    kwargs.setdefault("pool_size", 10)
+    # No pre-ping: it costs a round trip per checkout; dead connections are invalidated on
+    # error and recycled by age instead.
+    kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_recycle", 1800)
     return create_async_engine(url, **kwargs)
 
 
@@ -89,3 +96,15 @@ async def transaction(
         except BaseException:
             await session.rollback()
             raise
+
+
+@asynccontextmanager
+async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """The pooled driver connection itself (asyncpg or aiosqlite), for hot single-row reads.
+
+    SQLAlchemy's statement and result machinery costs several times the query itself on
+    the hottest read paths; repositories that use this speak the driver's own dialect.
+    """
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        yield raw.driver_connection

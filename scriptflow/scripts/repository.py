@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from scriptflow.db.engine import driver_connection
 from scriptflow.projects.models import ProjectMember
 from scriptflow.scripts.models import Script, ScriptRevision
 
@@ -49,3 +52,66 @@ class ScriptRepository:
             ScriptRevision.script_id == script_id, ScriptRevision.version == version
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
+
+
+class ScriptReadRepository:
+    """The hot read path: one visible script in one statement on the driver connection."""
+
+    _SQLITE = (
+        "SELECT s.id, s.project_id, s.title, s.content, s.version, s.created_at, s.updated_at "
+        "FROM scripts s "
+        "JOIN project_members m ON m.project_id = s.project_id AND m.user_id = ? "
+        "JOIN users u ON u.id = m.user_id AND u.is_active "
+        "WHERE s.id = ?"
+    )
+    _POSTGRES = (
+        "SELECT s.id, s.project_id, s.title, s.content, s.version, s.created_at, s.updated_at "
+        "FROM scripts s "
+        "JOIN project_members m ON m.project_id = s.project_id AND m.user_id = $1 "
+        "JOIN users u ON u.id = m.user_id AND u.is_active "
+        "WHERE s.id = $2"
+    )
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sqlite = engine.dialect.name == "sqlite"
+
+    async def visible_script(
+        self, user_id: uuid.UUID, script_id: uuid.UUID
+    ) -> VisibleScript | None:
+        """The script if the user is an active member of its project, else None."""
+        async with driver_connection(self.engine) as conn:
+            if self.sqlite:
+                rows = await conn.execute_fetchall(self._SQLITE, (user_id.hex, script_id.hex))
+                if not rows:
+                    return None
+                r = rows[0]
+                return VisibleScript(
+                    id=uuid.UUID(r[0]),
+                    project_id=uuid.UUID(r[1]),
+                    title=r[2],
+                    content=r[3],
+                    version=r[4],
+                    created_at=_sqlite_datetime(r[5]),
+                    updated_at=_sqlite_datetime(r[6]),
+                )
+            row = await conn.fetchrow(self._POSTGRES, user_id, script_id)
+            if row is None:
+                return None
+            return VisibleScript(*row)
+
+
+@dataclass(frozen=True)
+class VisibleScript:
+    id: uuid.UUID
+    project_id: uuid.UUID
+    title: str
+    content: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def _sqlite_datetime(value: str) -> datetime:
+    # Stored naive in UTC by UTCDateTime.
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from scriptflow.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from scriptflow.pagination import Page, clamp_limit, keyset, page_of
@@ -13,7 +13,7 @@ from scriptflow.projects.roles import Role
 from scriptflow.projects.service import require_role
 from scriptflow.scripts.diffing import unified_diff
 from scriptflow.scripts.models import Script, ScriptRevision
-from scriptflow.scripts.repository import ScriptRepository
+from scriptflow.scripts.repository import ScriptReadRepository, ScriptRepository, VisibleScript
 
 DEFAULT_MAX_SCRIPT_BYTES = 1024 * 1024
 
@@ -40,6 +40,16 @@ async def get_script(
     if script is None or await repo.member_role(script, user_id) is None:
         raise NotFound("script", script_id)
     await require_role(session, user_id, script.project_id, minimum)
+    return script
+
+
+async def read_script(
+    engine: AsyncEngine, user_id: uuid.UUID, script_id: uuid.UUID
+) -> VisibleScript:
+    """The hot read path of `get_script`: one statement, no unit of work."""
+    script = await ScriptReadRepository(engine).visible_script(user_id, script_id)
+    if script is None:
+        raise NotFound("script", script_id)
     return script
 
 

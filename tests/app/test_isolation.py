@@ -52,7 +52,10 @@ async def alice_world(client: httpx.AsyncClient, alice: Account) -> dict[str, st
     script = await create_script(
         client,
         alice,
-        content="import time\n\ndef test_x(page):\n    page.goto('/')\n    time.sleep(1)\n",
+        content=(
+            "import time\n\ndef test_x(page):\n    page.goto('/')\n    time.sleep(1)\n"
+            "    page.click('#go')\n"
+        ),
     )
     ids = {
         "project_id": alice.project_id,
@@ -66,7 +69,7 @@ async def alice_world(client: httpx.AsyncClient, alice: Account) -> dict[str, st
         r = await client.post(
             f"/v1/scripts/{ids['script_id']}/enhance", json={"provider": "rules"}, headers=h
         )
-        assert r.status_code == 200, r.text
+        assert r.status_code in (200, 201) and r.json()["status"] == "proposed", r.text
         ids["changeset_id"] = r.json()["id"]
     if "/v1/test-runs" in paths:
         r = await client.post(
