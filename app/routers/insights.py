@@ -7,11 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.deps import CurrentUser, SessionDep
+from app.deps import CurrentUser, SessionDep, SettingsDep, limiter
 from app.pagination import link_next
 from app.schemas.insights import InsightOut, RevisionImpactOut
 from scriptflow.insights import service
 from scriptflow.insights.service import InsightFilters
+from scriptflow.insights.summary import OpenAISummarizer
 
 router = APIRouter(tags=["insights"])
 
@@ -85,6 +86,22 @@ async def resolve_insight(
 ) -> InsightOut:
     """Mark an insight resolved (editor or above); new evidence reopens it."""
     insight = await service.resolve_insight(session, user.id, insight_id)
+    return InsightOut.model_validate(insight)
+
+
+@router.post("/insights/{insight_id}/summary", response_model=InsightOut)
+async def summarize_insight(
+    insight_id: uuid.UUID,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> InsightOut:
+    """Optional: a plain-language summary from the configured AI provider, kept on the insight."""
+    limiter(request, "enhance").check(str(user.id))
+    insight = await service.summarize_insight(
+        session, user.id, insight_id, OpenAISummarizer(settings)
+    )
     return InsightOut.model_validate(insight)
 
 

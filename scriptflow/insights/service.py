@@ -12,6 +12,7 @@ import asyncio
 import logging
 import threading
 import uuid
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,6 +40,7 @@ from scriptflow.insights.rules import (
     fix_regression_findings,
     revision_impact,
 )
+from scriptflow.insights.summary import Summarizer
 from scriptflow.insights.thresholds import Thresholds
 from scriptflow.insights.warehouse import (
     INSIGHTS_SCHEMA,
@@ -284,16 +286,19 @@ def _new_evidence(old: dict[str, Any], new: dict[str, Any]) -> bool:
 # ---------------------------------------------------------------------------------------------
 # After a run: refresh, confirmation reruns, warehouse sync.
 
-_bound_settings: dict[int, Settings] = {}
+# Weak keys: a sessionmaker that is gone (a finished test, a stopped app) drops its settings.
+_bound_settings: weakref.WeakKeyDictionary[async_sessionmaker[AsyncSession], Settings] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def bind_settings(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
     """Tell the run-finished hook which settings go with a sessionmaker (data dir, run limits)."""
-    _bound_settings[id(sessionmaker)] = settings
+    _bound_settings[sessionmaker] = settings
 
 
 def _settings_for(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[Settings, bool]:
-    bound = _bound_settings.get(id(sessionmaker))
+    bound = _bound_settings.get(sessionmaker)
     return (bound, True) if bound is not None else (get_settings(), False)
 
 
@@ -442,6 +447,26 @@ async def resolve_insight(
         insight.resolved_at = utcnow()
         insight.resolved_by = user_id
         await session.flush()
+    return insight
+
+
+async def summarize_insight(
+    session: AsyncSession, user_id: uuid.UUID, insight_id: uuid.UUID, summarizer: Summarizer
+) -> AIInsight:
+    """Ask the AI provider for a plain-language summary of the evidence and keep it."""
+    insight = await get_insight(session, user_id, insight_id)
+    insight.ai_summary = await summarizer.summarize(
+        {
+            "type": insight.type,
+            "severity": insight.severity,
+            "summary": insight.summary,
+            "details": insight.details,
+            "occurrences": insight.occurrences,
+            "first_seen": insight.first_seen.isoformat(),
+            "last_seen": insight.last_seen.isoformat(),
+        }
+    )
+    await session.flush()
     return insight
 
 

@@ -321,3 +321,73 @@ async def test_unknown_filters_are_422(client: httpx.AsyncClient, bad: str) -> N
         headers=account.headers,
     )
     assert r.status_code == 422
+
+
+async def test_a_new_flaky_suspicion_queues_confirmation_reruns_when_enabled(
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    account = await signup(client)
+    r = await client.post(
+        f"/v1/projects/{account.project_id}/environments",
+        json={"name": "staging", "base_url": "http://127.0.0.1:9"},
+        headers=account.headers,
+    )
+    assert r.status_code == 201, r.text
+    script = await create_script(client, account, content=CLEAN)
+    service.bind_settings(sessionmaker, settings)
+
+    # Off by default: nothing is queued.
+    runs = await flaky_runs(sessionmaker, account, str(script["id"]))
+    await finish(sessionmaker, account, str(script["id"]), runs[-1])
+    r = await client.get(
+        "/v1/test-runs",
+        params={"script_id": script["id"], "status": "queued"},
+        headers=account.headers,
+    )
+    assert r.json() == []
+
+    r = await client.patch(
+        f"/v1/projects/{account.project_id}",
+        json={"settings": {"confirm_flaky_reruns": 3}},
+        headers=account.headers,
+    )
+    assert r.status_code == 200, r.text
+    other = await create_script(client, account, title="Other", content=CLEAN)
+    runs = await flaky_runs(sessionmaker, account, str(other["id"]))
+    await finish(sessionmaker, account, str(other["id"]), runs[-1])
+    r = await client.get(
+        "/v1/test-runs",
+        params={"script_id": other["id"], "status": "queued"},
+        headers=account.headers,
+    )
+    queued = r.json()
+    assert len(queued) == 3
+    assert {(q["script_version"], q["environment"]) for q in queued} == {(1, "staging")}
+    insights = (
+        await client.get(
+            f"/v1/scripts/{other['id']}/insights",
+            params={"type": "flaky-test"},
+            headers=account.headers,
+        )
+    ).json()
+    confirmation = insights[0]["details"]["confirmation"]
+    assert confirmation["status"] == "pending" and confirmation["requested"] == 3
+    assert set(confirmation["run_ids"]) == {q["id"] for q in queued}
+
+
+async def test_without_an_ai_provider_a_summary_request_says_what_to_set(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    account = await signup(client)
+    script = await create_script(client, account, content=CLEAN)
+    runs = await flaky_runs(sessionmaker, account, str(script["id"]))
+    await finish(sessionmaker, account, str(script["id"]), runs[-1])
+    [insight, *_] = (
+        await client.get(f"/v1/scripts/{script['id']}/insights", headers=account.headers)
+    ).json()
+    r = await client.post(f"/v1/insights/{insight['id']}/summary", headers=account.headers)
+    assert r.status_code == 503
+    error = r.json()["error"]
+    assert error["code"] == "AI_PROVIDER_UNAVAILABLE" and "OPENAI_API_KEY" in error["message"]

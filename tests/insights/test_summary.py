@@ -1,0 +1,78 @@
+"""The optional AI summary, against an OpenAI-compatible server on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from scriptflow.config import Settings
+from tests.conftest import TEST_SECRET, create_script, signup
+from tests.enhance.openai_stub import OpenAIStub
+from tests.insights.test_api import CLEAN, finish, flaky_runs
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[OpenAIStub]:
+    server = OpenAIStub().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path, stub: OpenAIStub) -> Settings:
+    return Settings(
+        DATABASE_URL=db_url,
+        JWT_SECRET=TEST_SECRET,
+        OPENAI_API_KEY="sk-test-not-a-real-key",
+        OPENAI_BASE_URL=stub.base_url,
+        openai_max_retries=0,
+        openai_timeout_s=10,
+        data_dir=tmp_path / "data",
+        rate_limit_login_per_minute=1000,
+        rate_limit_register_per_minute=1000,
+        rate_limit_enhance_per_minute=1000,
+        workers=0,
+    )
+
+
+async def test_an_ai_summary_is_written_from_the_evidence_and_kept(
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    stub: OpenAIStub,
+) -> None:
+    account = await signup(client)
+    script = await create_script(client, account, content=CLEAN)
+    runs = await flaky_runs(sessionmaker, account, str(script["id"]))
+    await finish(sessionmaker, account, str(script["id"]), runs[-1])
+    [insight] = (
+        await client.get(
+            f"/v1/scripts/{script['id']}/insights",
+            params={"type": "flaky-selector"},
+            headers=account.headers,
+        )
+    ).json()
+    assert insight["ai_summary"] is None
+
+    stub.answer_raw("The login button fails in about a third of runs; wait for it to be enabled.")
+    stub.behaviour.requests.clear()
+    r = await client.post(f"/v1/insights/{insight['id']}/summary", headers=account.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["ai_summary"].startswith("The login button fails")
+    [request] = stub.behaviour.requests
+    sent = request["body"]["messages"][-1]["content"]
+    assert "#login" in sent and "run_ids" in sent
+    assert "get_by_role" not in sent  # the script's content is not sent
+
+    stub.fail_with(500)
+    r = await client.post(f"/v1/insights/{insight['id']}/summary", headers=account.headers)
+    assert r.status_code == 503
+    assert r.json()["error"]["code"] == "AI_PROVIDER_UNAVAILABLE"
+    stranger = await signup(client)
+    r = await client.post(f"/v1/insights/{insight['id']}/summary", headers=stranger.headers)
+    assert r.status_code == 404
