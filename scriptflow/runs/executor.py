@@ -48,6 +48,7 @@ class RunRequest:
     artifact_max_bytes: int = 50 * 1024 * 1024
     trace: str = "on"
     action_timeout_ms: int | None = None
+    block_private_egress: bool = False
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,7 @@ def plugin_config(request: RunRequest, work: Path, artifacts: Path) -> dict[str,
         "trace": request.trace,
         "artifact_max_bytes": request.artifact_max_bytes,
         "action_timeout_ms": request.action_timeout_ms,
+        "block_private_egress": request.block_private_egress,
     }
 
 

@@ -29,6 +29,7 @@ from collections.abc import Generator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from _pytest.runner import runtestprotocol
@@ -41,6 +42,7 @@ from playwright.sync_api import (
     Page,
     PageAssertions,
     Playwright,
+    Route,
 )
 
 MAX_ERROR_CHARS = 4000
@@ -142,6 +144,7 @@ class RunConfig:
     trace: str = "on"  # on | retain-on-failure | off
     artifact_max_bytes: int = 50 * 1024 * 1024
     action_timeout_ms: int | None = None
+    block_private_egress: bool = False
 
 
 @dataclass
@@ -193,6 +196,7 @@ class Recorder:
         self.artifacts_dir.mkdir(parents=True, exist_ok=True)
         self._console_bytes = 0
         self._console_truncated = False
+        self._egress_verdicts: dict[str, str | None] = {}
 
     # --- steps -----------------------------------------------------------------------------
 
@@ -276,8 +280,27 @@ class Recorder:
         for page in context.pages:
             on_page(page)
         context.on("page", on_page)
+        if self.config.block_private_egress:
+            context.route("**/*", self._guard_egress)
         if self.config.trace != "off":
             context.tracing.start(title=test_name, snapshots=True, screenshots=False, sources=False)
+
+    def _guard_egress(self, route: Route) -> None:
+        url = route.request.url
+        if not url.startswith(("http:", "https:", "ws:", "wss:")):
+            route.fallback()
+            return
+        from scriptflow.runs.egress import blocked_reason
+
+        host = urlsplit(url).hostname or ""
+        if host not in self._egress_verdicts:
+            self._egress_verdicts[host] = blocked_reason(url)
+        reason = self._egress_verdicts[host]
+        if reason:
+            self.log_console(f"[{self._test_name()}] egress blocked: {url} ({reason})")
+            route.abort("blockedbyclient")
+        else:
+            route.fallback()
 
     def finish_context(self, context: BrowserContext, *, failed: bool) -> None:
         """Stop tracing and screenshot on failure; called once, before the context closes."""

@@ -21,6 +21,7 @@ from scriptflow.projects.models import Environment
 from scriptflow.projects.roles import Role
 from scriptflow.projects.service import member_project_ids, require_role
 from scriptflow.runs.browsers import resolve_browser
+from scriptflow.runs.egress import blocked_reason
 from scriptflow.runs.events import run_status_changes
 from scriptflow.runs.models import RunArtifact, RunStep, RunTest, TestRun
 from scriptflow.runs.queue import TERMINAL_STATUSES
@@ -95,6 +96,14 @@ async def create_run(
             known_environments=known,
         )
     resolve_browser(settings, browser)
+    if not settings.private_egress_allowed:
+        reason = await asyncio.to_thread(blocked_reason, env.base_url)
+        if reason:
+            raise _invalid(
+                "environment",
+                f"Environment {env.name!r} points at a private network ({reason}); this server "
+                "does not let runs reach private addresses",
+            )
     if not 0 <= retries <= MAX_RETRIES:
         raise _invalid("retries", f"retries must be between 0 and {MAX_RETRIES}")
     timeout = settings.run_timeout_s if timeout_s is None else timeout_s

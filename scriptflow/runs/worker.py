@@ -161,6 +161,7 @@ class RunWorker:
             retries=plan.retries,
             memory_mb=self.settings.run_memory_mb,
             artifact_max_bytes=self.settings.artifact_max_bytes,
+            block_private_egress=not self.settings.private_egress_allowed,
         )
         cancel = asyncio.Event()
         lost = asyncio.Event()

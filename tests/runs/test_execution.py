@@ -183,3 +183,12 @@ async def test_the_run_process_sees_none_of_the_server_secrets(
     )
     result = await execute(script, demo, chromium, tmp_path)
     assert result.status == "passed", result.error
+
+
+async def test_private_egress_can_be_blocked_in_the_browser(
+    demo: DemoServer, chromium: BrowserTarget, tmp_path: Path
+) -> None:
+    result = await execute(LOGIN_TEST, demo, chromium, tmp_path, block_private_egress=True)
+    assert result.status == "failed"
+    assert "ERR_BLOCKED_BY_CLIENT" in (result.tests[0].error or "")
+    assert "egress blocked" in artifact(result, "console.log").read_text()
