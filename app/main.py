@@ -14,8 +14,9 @@ from app.errors import install_error_handlers
 from app.metrics import Metrics
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.routers import ROUTERS, health
+from app.web import mount_web
 from scriptflow import __version__
-from scriptflow.auth.tokens import TokenConfig
+from scriptflow.auth.tokens import AccessTokenVerifier, TokenConfig
 from scriptflow.config import ConfigurationError, Settings, get_settings
 from scriptflow.db import migrate
 from scriptflow.db.engine import create_engine, create_sessionmaker
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, run_background: bool = True)
     )
     app.state.settings = settings
     app.state.token_config = token_config
+    app.state.token_verifier = AccessTokenVerifier(token_config)
     app.state.metrics = Metrics()
     app.state.rate_limiters = {
         "login": RateLimiter(settings.rate_limit_login_per_minute),
@@ -74,8 +76,10 @@ def create_app(settings: Settings | None = None, *, run_background: bool = True)
     app.include_router(health.router)
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")
+    for router in ROUTERS:
         # The seed's unversioned paths keep working but stay out of the schema.
         app.include_router(router, include_in_schema=False)
+    mount_web(app, settings)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     return app

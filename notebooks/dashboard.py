@@ -54,7 +54,7 @@ def _():
 async def _():
     try:
         ctx = NotebookContext.from_marimo(mo.app_meta().mode, mo.app_meta().request)
-        async with ctx.session() as _session:
+        async with ctx.session(write=False) as _session:
             me = await ctx.user(_session)
             projects = (await list_projects(_session, me.id, limit=200)).items
     except ScriptflowError as _exc:
@@ -95,7 +95,7 @@ def _(me, project_filter, window):
 async def _(ctx, me, project_filter):
     titles: dict[str, str] = {}
     _open: list[dict[str, object]] = []
-    async with ctx.session() as _session:
+    async with ctx.session(write=False) as _session:
         for _project_id in project_filter.value:
             _cursor = None
             while True:

@@ -41,7 +41,7 @@ def _():
 async def _():
     try:
         ctx = NotebookContext.from_marimo(mo.app_meta().mode, mo.app_meta().request)
-        async with ctx.session() as _session:
+        async with ctx.session(write=False) as _session:
             me = await ctx.user(_session)
             projects = (await list_projects(_session, me.id, limit=200)).items
     except ScriptflowError as _exc:
@@ -63,7 +63,7 @@ def _(projects):
 
 @app.cell
 async def _(ctx, me, project_picker):
-    async with ctx.session() as _session:
+    async with ctx.session(write=False) as _session:
         scripts = (
             await list_scripts(_session, me.id, project_id=project_picker.value, limit=200)
         ).items

@@ -35,7 +35,7 @@ def _():
 async def _():
     try:
         ctx = NotebookContext.from_marimo(mo.app_meta().mode, mo.app_meta().request)
-        async with ctx.session() as _session:
+        async with ctx.session(write=False) as _session:
             me = await ctx.user(_session)
             projects = (await list_projects(_session, me.id, limit=200)).items
     except ScriptflowError as _exc:
@@ -66,7 +66,7 @@ def _(projects):
 @app.cell
 async def _(ctx, get_saved, me, project_picker):
     get_saved()
-    async with ctx.session() as _session:
+    async with ctx.session(write=False) as _session:
         scripts = (
             await list_scripts(_session, me.id, project_id=project_picker.value, limit=200)
         ).items

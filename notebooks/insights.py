@@ -39,7 +39,7 @@ def _():
 async def _():
     try:
         ctx = NotebookContext.from_marimo(mo.app_meta().mode, mo.app_meta().request)
-        async with ctx.session() as _session:
+        async with ctx.session(write=False) as _session:
             me = await ctx.user(_session)
             projects = (await list_projects(_session, me.id, limit=200)).items
     except ScriptflowError as _exc:
@@ -72,7 +72,7 @@ async def _(ctx, get_resolved, me, project_picker, status_filter):
     get_resolved()
     _rows = []
     try:
-        async with ctx.session() as _session:
+        async with ctx.session(write=False) as _session:
             _titles = {
                 s.id: s.title
                 for s in (

@@ -55,7 +55,7 @@ def _():
 async def _():
     try:
         ctx = NotebookContext.from_marimo(mo.app_meta().mode, mo.app_meta().request)
-        async with ctx.session() as _session:
+        async with ctx.session(write=False) as _session:
             me = await ctx.user(_session)
             projects = (await list_projects(_session, me.id, limit=200)).items
             _linked = query_uuid("script")
@@ -89,7 +89,7 @@ def _(linked_script, projects):
 @app.cell
 async def _(ctx, get_outcome, me, project_picker):
     get_outcome()
-    async with ctx.session() as _session:
+    async with ctx.session(write=False) as _session:
         scripts = (
             await list_scripts(_session, me.id, project_id=project_picker.value, limit=200)
         ).items
@@ -127,7 +127,7 @@ def _(project_picker, script_picker, status_filter):
 @app.cell
 async def _(ctx, get_outcome, me, script_picker, status_filter):
     get_outcome()
-    async with ctx.session() as _session:
+    async with ctx.session(write=False) as _session:
         changesets = (
             await list_changesets(
                 _session, me.id, script_picker.value.id, status=status_filter.value, limit=200

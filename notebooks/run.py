@@ -43,7 +43,7 @@ def _():
 async def _():
     try:
         ctx = NotebookContext.from_marimo(mo.app_meta().mode, mo.app_meta().request)
-        async with ctx.session() as _session:
+        async with ctx.session(write=False) as _session:
             me = await ctx.user(_session)
             projects = (await list_projects(_session, me.id, limit=200)).items
     except ScriptflowError as _exc:
@@ -70,7 +70,7 @@ def _(projects):
 
 @app.cell
 async def _(ctx, me, project_picker):
-    async with ctx.session() as _session:
+    async with ctx.session(write=False) as _session:
         scripts = (
             await list_scripts(_session, me.id, project_id=project_picker.value, limit=200)
         ).items
@@ -146,7 +146,7 @@ async def _(browser, ctx, environment, me, retries, script_picker, set_started, 
 @app.cell
 async def _(ctx, get_started, me, script_picker):
     get_started()
-    async with ctx.session() as _session:
+    async with ctx.session(write=False) as _session:
         recent_runs = (
             await list_runs(_session, me.id, RunFilters(script_id=script_picker.value.id), limit=50)
         ).items
@@ -179,7 +179,7 @@ def _():
 async def _(ctx, live, me, run_picker):
     live.value
     try:
-        async with ctx.session() as _session:
+        async with ctx.session(write=False) as _session:
             detail = await get_run(_session, me.id, run_picker.value)
     except ScriptflowError as _exc:
         mo.stop(True, mo.callout(mo.md(_exc.message), kind="danger"))
@@ -256,7 +256,7 @@ async def _(ctx, detail, me):
     _items = []
     for _artifact in detail.artifacts:
         try:
-            async with ctx.session() as _session:
+            async with ctx.session(write=False) as _session:
                 _row, _path = await artifact_file(
                     _session, me.id, detail.run.id, _artifact.name, ctx.settings.data_dir
                 )

@@ -93,9 +93,12 @@ class NotebookContext:
         return self._sessionmaker
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commits when the block ends, rolls back on error."""
-        async with transaction(self.sessionmaker) as session:
+    async def session(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commits when the block ends, rolls back on error.
+
+        Reading cells pass ``write=False`` so they never take SQLite's write lock.
+        """
+        async with transaction(self.sessionmaker, write=write) as session:
             yield session
 
     async def user(self, session: AsyncSession) -> User:

@@ -13,7 +13,7 @@ from app.web.login import build_login_router
 from app.web.notebook_apps import (
     DASHBOARD_PATH,
     NOTEBOOKS_PREFIX,
-    build_notebook_apps,
+    notebook_apps,
     notebook_lifespan,
 )
 from app.web.session_auth import SessionCookieMiddleware, WebUser, user_from_claims
@@ -31,7 +31,7 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
         return
     app.state.web_mounted = True
     notebook_context.configure(settings)
-    apps = build_notebook_apps()
+    apps = notebook_apps()
     app.include_router(
         build_login_router(
             settings, GUARDED_PREFIXES, RateLimiter(settings.rate_limit_login_per_minute)
@@ -44,7 +44,7 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
             methods=["GET", "HEAD"],
             include_in_schema=False,
         )
-        app.mount(notebook.path, notebook.asgi)
+        app.mount(notebook.path, notebook)
 
     def token_config() -> TokenConfig:
         cfg: TokenConfig = app.state.token_config

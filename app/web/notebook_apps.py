@@ -1,29 +1,23 @@
-"""The marimo notebooks served as apps: run mode, code hidden, one ASGI app per notebook."""
+"""The marimo notebooks served as apps: run mode, code hidden, one ASGI app per notebook.
+
+Each app is built on its first request (importing marimo and building a run-mode app takes
+seconds), so creating the API app, as every test does, stays cheap.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 DASHBOARD_PATH = "/dashboard"
 NOTEBOOKS_PREFIX = "/notebooks"
 STEPS = ("generate", "enhance", "review", "run", "insights")
-
-
-@dataclass(frozen=True)
-class NotebookApp:
-    """One notebook file and the URL path it is served at."""
-
-    path: str
-    file: Path
-    asgi: ASGIApp
-    session_manager: Any
 
 
 def notebook_routes(notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, Path]:
@@ -34,33 +28,52 @@ def notebook_routes(notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, Path]:
     return {path: file for path, file in routes.items() if file.exists()}
 
 
-def build_notebook_apps(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[NotebookApp]:
-    """One marimo run-mode app per notebook, each to be mounted at its own path."""
+def build_marimo_app(file: Path) -> ASGIApp:
+    """A run-mode marimo app for one notebook, with its code hidden (blocking: seconds)."""
     import marimo
 
-    apps = []
-    for path, file in notebook_routes(notebooks_dir).items():
-        # Each notebook gets its own builder mounted at "" so that the host app mounts it at
-        # `path`: unknown URLs elsewhere keep the API's 404 shape instead of marimo's.
-        built = (
-            marimo.create_asgi_app(quiet=True, include_code=False, session_ttl=120)
-            .with_app(path="", root=str(file))
-            .build()
-        )
-        apps.append(
-            NotebookApp(path=path, file=file, asgi=built, session_manager=_session_manager(built))
-        )
-    return apps
+    # Mounted at "" so the host app mounts it at its own path: unknown URLs elsewhere keep the
+    # API's 404 shape instead of marimo's.
+    return (
+        marimo.create_asgi_app(quiet=True, include_code=False, session_ttl=120)
+        .with_app(path="", root=str(file))
+        .build()
+    )
 
 
-def _session_manager(built: ASGIApp) -> Any:
-    # The builder mounts one Starlette app per notebook; its state holds the session manager.
-    for route in getattr(built, "routes", []):
-        inner = getattr(route, "app", None)
-        state = getattr(inner, "state", None)
-        if state is not None and hasattr(state, "session_manager"):
-            return state.session_manager
-    return None
+class NotebookApp:
+    """One notebook's ASGI app, built in a worker thread on its first request."""
+
+    def __init__(self, path: str, file: Path) -> None:
+        self.path = path
+        self.file = file
+        self._asgi: ASGIApp | None = None
+        self._building: asyncio.Lock | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await (await self.asgi())(scope, receive, send)
+
+    async def asgi(self) -> ASGIApp:
+        if self._asgi is None:
+            self._building = self._building or asyncio.Lock()
+            async with self._building:
+                if self._asgi is None:
+                    self._asgi = await asyncio.to_thread(build_marimo_app, self.file)
+        return self._asgi
+
+    @property
+    def session_manager(self) -> Any:
+        # The builder mounts one Starlette app; its state holds marimo's session manager.
+        for route in getattr(self._asgi, "routes", []):
+            state = getattr(getattr(route, "app", None), "state", None)
+            if state is not None and hasattr(state, "session_manager"):
+                return state.session_manager
+        return None
+
+
+def notebook_apps(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[NotebookApp]:
+    """The notebook apps to mount, not yet built."""
+    return [NotebookApp(path, file) for path, file in notebook_routes(notebooks_dir).items()]
 
 
 def notebook_lifespan(
@@ -70,14 +83,18 @@ def notebook_lifespan(
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
-        from marimo._server.utils import initialize_mimetypes
+        import mimetypes
 
-        initialize_mimetypes()
+        # Served assets need these types even where the system's tables lack them.
+        mimetypes.add_type("application/javascript", ".js")
+        mimetypes.add_type("text/css", ".css")
+        mimetypes.add_type("image/svg+xml", ".svg")
         try:
             yield
         finally:
             for app in apps:
-                if app.session_manager is not None:
-                    await app.session_manager.shutdown()
+                manager = app.session_manager
+                if manager is not None:
+                    await manager.shutdown()
 
     return lifespan
