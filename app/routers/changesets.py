@@ -6,8 +6,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request, Response
-from fastapi import status as http_status
-from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.deps import CurrentUser, SessionDep, SettingsDep, TokenConfigDep, limiter
@@ -45,19 +43,14 @@ async def user_outside_transaction(
         return await user_from_access_token(session, cfg, credentials.credentials)
 
 
-@router.post(
-    "/{script_id}/enhance",
-    response_model=ChangeSetOut,
-    status_code=http_status.HTTP_201_CREATED,
-    responses={200: {"model": ChangeSetOut, "description": "Nothing to improve (no_changes)"}},
-)
+@router.post("/{script_id}/enhance", response_model=ChangeSetOut)
 async def enhance_script(
     script_id: uuid.UUID,
     body: EnhanceIn,
     request: Request,
     user: Annotated[User, Depends(user_outside_transaction)],
     settings: SettingsDep,
-) -> ChangeSetOut | JSONResponse:
+) -> ChangeSetOut:
     # No request-wide session here: the provider may be a slow network call, and the service
     # opens its own short transactions around it.
     limiter(request, "enhance").check(f"user:{user.id}")
@@ -79,10 +72,8 @@ async def enhance_script(
         allowed_models=settings.openai_models,
         max_script_bytes=settings.max_script_bytes,
     )
-    out = ChangeSetOut.model_validate(outcome)
-    if isinstance(outcome, service.NoChanges):
-        return JSONResponse(out.model_dump(mode="json"), status_code=http_status.HTTP_200_OK)
-    return out
+    # 200 either way, as in the seed: a stored change set, or "no_changes" (nothing stored).
+    return ChangeSetOut.model_validate(outcome)
 
 
 @router.get("/{script_id}/changesets", response_model=list[ChangeSetOut])

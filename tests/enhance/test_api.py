@@ -65,7 +65,7 @@ async def member(client: httpx.AsyncClient, owner: Account, role: str) -> Accoun
 async def proposed(client: httpx.AsyncClient, account: Account, content: str = FLAKY) -> tuple:
     script = await create_script(client, account, content=content)
     r = await enhance(client, account, script["id"])
-    assert r.status_code == 201, r.text
+    assert r.status_code == 200, r.text
     return script, r.json()
 
 
@@ -86,7 +86,7 @@ async def test_enhance_proposes_a_change_set_with_the_seed_fields_and_more(
     assert r.status_code == 201, r.text
     script = await create_script(client, owner, content=FLAKY)
     r = await enhance(client, owner, script["id"], prompt="Improve waits and selectors")
-    assert r.status_code == 201, r.text
+    assert r.status_code == 200, r.text
     body = r.json()
     for key in (
         "id",
@@ -274,7 +274,7 @@ async def test_roles_decide_who_proposes_and_who_accepts(client: httpx.AsyncClie
     r = await enhance(client, stranger, script["id"])
     assert r.status_code == 404 and error_code(r) == "SCRIPT_NOT_FOUND"
     r = await enhance(client, editor, script["id"])
-    assert r.status_code == 201
+    assert r.status_code == 200
     changeset = r.json()
     accept = f"/scripts/{script['id']}/changesets/{changeset['id']}/accept"
     assert (await client.post(accept, headers=editor.headers)).status_code == 403
@@ -309,7 +309,7 @@ async def test_high_risk_needs_an_owner_who_acknowledges_it(
         ],
     )
     r = await enhance(client, owner, script["id"], provider="openai")
-    assert r.status_code == 201, r.text
+    assert r.status_code == 200, r.text
     changeset = r.json()
     assert changeset["risk"] == "high"
     assert changeset["confidence"] <= 0.3
@@ -371,7 +371,7 @@ async def test_openai_provider_proposes_from_structured_output(
         temperature=0.2,
         prompt="Improve waits",
     )
-    assert r.status_code == 201, r.text
+    assert r.status_code == 200, r.text
     body = r.json()
     assert body["provider"] == "openai" and body["ai_model"] == "gpt-4o-mini"
     assert body["confidence"] == 0.9  # the model's own 0.97, capped
@@ -473,7 +473,7 @@ async def test_locator_hints_in_the_request_replace_brittle_selectors(
         script["id"],
         locator_hints={"div > ul > li:nth-child(2)": {"role": "tab", "name": "Factures"}},
     )
-    assert r.status_code == 201, r.text
+    assert r.status_code == 200, r.text
     assert '+    page.get_by_role("tab", name="Factures").click()\n' in r.json()["proposed_diff"]
 
 
@@ -494,4 +494,4 @@ async def test_a_slow_model_does_not_hold_the_database(
     assert r.status_code == 200, r.text
     assert asyncio.get_running_loop().time() - started < 1.0
     assert not pending.done()
-    assert (await pending).status_code == 201
+    assert (await pending).status_code == 200

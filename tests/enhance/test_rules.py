@@ -152,6 +152,36 @@ def test_a_wait_before_a_read_in_an_assert_becomes_wait_for_when_assertions_are_
     )
 
 
+def test_a_wait_that_ends_a_test_goes_but_one_that_ends_a_helper_stays() -> None:
+    base = (
+        "import time\n"
+        "\n"
+        "\n"
+        "def test_x(page):\n"
+        "    page.goto('/')\n"
+        "    time.sleep(1)  # let it settle\n"
+        "\n"
+        "\n"
+        "def settle(page):\n"
+        "    page.wait_for_timeout(100)\n"
+    )
+    result = enhance_with_rules(base, EnhanceOptions())
+    assert result.content == (
+        "def test_x(page):\n"
+        "    page.goto('/')\n"
+        "    # let it settle\n"
+        "\n"
+        "\n"
+        "def settle(page):\n"
+        "    page.wait_for_timeout(100)\n"
+    )
+    assert {f.rule for f in result.findings} == {
+        "waits.remove-at-end-of-test",
+        "waits.unused-import",
+        "waits.hard-wait",
+    }
+
+
 def test_a_wait_before_a_conditional_is_kept() -> None:
     base = (
         "def test_x(page):\n"

@@ -35,6 +35,7 @@ Kind = Literal["page", "locator"]
 CONFIDENCE = {
     "waits.remove-before-auto-wait": 0.9,
     "waits.replace-with-wait-for": 0.8,
+    "waits.remove-at-end-of-test": 0.85,
     "selectors.locator-api": 0.95,
     "selectors.user-facing-locator": 0.75,
     "assertions.web-first-state": 0.9,

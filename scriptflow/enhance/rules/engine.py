@@ -105,11 +105,18 @@ class _Engine:
 
     # -- the walk --------------------------------------------------------------------------------
 
-    def walk(self, body: list[ast.stmt], *, in_async: bool, in_loop: bool) -> None:
+    def walk(
+        self, body: list[ast.stmt], *, in_async: bool, in_loop: bool, test_body: bool = False
+    ) -> None:
         waits: list[int] = []
         for index, stmt in enumerate(body):
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                self.walk(stmt.body, in_async=isinstance(stmt, ast.AsyncFunctionDef), in_loop=False)
+                self.walk(
+                    stmt.body,
+                    in_async=isinstance(stmt, ast.AsyncFunctionDef),
+                    in_loop=False,
+                    test_body=stmt.name.startswith("test"),
+                )
             elif isinstance(stmt, ast.ClassDef):
                 self.walk(stmt.body, in_async=False, in_loop=False)
             elif isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
@@ -136,7 +143,9 @@ class _Engine:
                 self.rewrite_statement(stmt, in_async)
         if "waits" in self.families:
             for index in waits:
-                self.decide_wait(body, index, in_async=in_async, in_loop=in_loop)
+                self.decide_wait(
+                    body, index, in_async=in_async, in_loop=in_loop, test_body=test_body
+                )
 
     def worth_a_look(self, stmt: ast.stmt) -> bool:
         if not isinstance(
@@ -213,7 +222,7 @@ class _Engine:
         return None
 
     def decide_wait(
-        self, body: list[ast.stmt], index: int, *, in_async: bool, in_loop: bool
+        self, body: list[ast.stmt], index: int, *, in_async: bool, in_loop: bool, test_body: bool
     ) -> None:
         stmt = body[index]
         wait = self.hard_wait(stmt)
@@ -222,6 +231,29 @@ class _Engine:
         step = None
         if not in_loop and following is not None and self.owns_its_lines(stmt):
             step = self.next_step(following, in_async)
+        elif (
+            following is None
+            and test_body
+            and self.owns_its_lines(stmt)
+            and any(self.hard_wait(s) is None for s in body[:index])
+        ):
+            # Last thing a test does: it only delays teardown, nothing after it depends on it.
+            self.removed_waits.append(stmt)
+            if wait.through is not None:
+                self.dropped_names.add(wait.through)
+            self.remove_lines(stmt, keep_comment=True)
+            rule = "waits.remove-at-end-of-test"
+            self.findings.append(
+                Finding(
+                    rule,
+                    stmt.lineno,
+                    stmt.end_lineno,
+                    "wait",
+                    "Hard wait removed: it ends the test, so it only delays teardown.",
+                    CONFIDENCE[rule],
+                )
+            )
+            return
         if step is None:
             why = "it paces a loop" if in_loop else "no Playwright step follows it to wait for"
             self.findings.append(
