@@ -45,6 +45,8 @@ from playwright.sync_api import (
     Route,
 )
 
+from scriptflow.runs.locators import locator_code
+
 MAX_ERROR_CHARS = 4000
 MAX_STEPS_PER_TEST = 2000
 SCREENSHOT_TIMEOUT_MS = 5000
@@ -354,13 +356,13 @@ def first_line(text: str) -> str:
 
 
 def describe_locator(obj: Any) -> str | None:
-    """A human-readable locator: Playwright's own code form when it has one, else the selector."""
+    """The locator as the Python code people write, e.g. ``get_by_label("Username")``."""
     impl = getattr(obj, "_impl_obj", obj)
     code = getattr(impl, "_locator_code", None)
     if code:
         return str(code)
     selector = getattr(impl, "_selector", None)
-    return str(selector) if selector is not None else None
+    return locator_code(str(selector)) if selector is not None else None
 
 
 def _step_target(
@@ -373,7 +375,7 @@ def _step_target(
         return describe_locator(actual) if actual is not None else None
     if name in PAGE_SELECTOR_ACTIONS:
         selector = args[0] if args else kwargs.get("selector", kwargs.get("source"))
-        return str(selector) if selector is not None else None
+        return locator_code(str(selector)) if selector is not None else None
     return None
 
 

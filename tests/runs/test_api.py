@@ -203,7 +203,7 @@ async def test_failed_run_and_a_cancel_mid_run(
     account = await signup(client)
     failing = await queue_run(client, account, MISSING_BUTTON_TEST, base_url=demo.base_url)
     body = await wait_for_status(client, account, failing["id"], {"failed"})
-    assert "click on #submit-order failed" in body["error"]
+    assert 'click on locator("#submit-order") failed' in body["error"]
     assert "screenshot.png" in {a["name"] for a in body["artifacts"]}
 
     hanging = "import time\n\ndef test_hang(page):\n    page.goto('/')\n    time.sleep(60)\n"

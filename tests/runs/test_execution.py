@@ -48,10 +48,10 @@ async def test_passing_test_reports_steps_and_a_trace(
     assert (test.name, test.outcome, test.attempts) == ("test_login", "passed", 1)
     assert [(s.action, s.locator) for s in test.steps] == [
         ("goto", None),
-        ("fill", 'internal:label="Username"i'),
-        ("fill", 'internal:label="Password"i'),
-        ("click", 'internal:role=button[name="Log in"i]'),
-        ("expect.to_have_text", "#welcome"),
+        ("fill", 'get_by_label("Username")'),
+        ("fill", 'get_by_label("Password")'),
+        ("click", 'get_by_role("button", name="Log in")'),
+        ("expect.to_have_text", 'locator("#welcome")'),
     ]
     assert all(s.outcome == "passed" and s.duration_ms >= 0 for s in test.steps)
     with zipfile.ZipFile(artifact(result, "trace.zip")) as trace:
@@ -65,9 +65,12 @@ async def test_failure_names_the_locator_and_action_with_a_screenshot(
     assert result.status == "failed"
     (test,) = result.tests
     assert test.outcome == "failed"
-    assert test.error is not None and test.error.startswith("click on #submit-order failed:")
+    assert test.error is not None
+    assert test.error.startswith('click on locator("#submit-order") failed:')
     assert "Timeout 1000ms exceeded" in test.error
-    assert test.steps[-1].outcome == "failed" and test.steps[-1].locator == "#submit-order"
+    assert (
+        test.steps[-1].outcome == "failed" and test.steps[-1].locator == 'locator("#submit-order")'
+    )
     assert artifact(result, "screenshot.png").read_bytes().startswith(b"\x89PNG")
     assert "demo app loaded" in artifact(result, "console.log").read_text()
 
