@@ -1,0 +1,80 @@
+"""The service as notebooks and the showcase call it: in the caller's unit of work."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from scriptflow.config import Settings
+from scriptflow.db.engine import transaction
+from scriptflow.enhance.service import (
+    EnhanceRequest,
+    NoChanges,
+    accept_changeset,
+    list_changesets,
+    propose_changeset,
+    providers_from_settings,
+    reject_changeset,
+)
+from tests.conftest import create_script, signup
+
+FLAKY = "def test_x(page):\n    page.wait_for_timeout(500)\n    page.click('#go')\n"
+
+
+async def test_propose_then_accept_in_the_callers_transactions(
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    owner = await signup(client)
+    script = await create_script(client, owner, content=FLAKY)
+    user_id, script_id = uuid.UUID(owner.user_id), uuid.UUID(str(script["id"]))
+    kwargs = {
+        "providers": providers_from_settings(settings),
+        "allowed_models": settings.openai_models,
+        "max_script_bytes": settings.max_script_bytes,
+    }
+    async with transaction(sessionmaker) as session:
+        proposal = await propose_changeset(session, user_id, script_id, EnhanceRequest(), **kwargs)
+    assert not isinstance(proposal, NoChanges) and proposal.status == "proposed"
+    async with transaction(sessionmaker) as session:
+        revision = await accept_changeset(session, user_id, script_id, proposal.id)
+    assert (
+        revision.version == 2
+        and revision.content == "def test_x(page):\n    page.locator('#go').click()\n"
+    )
+    async with transaction(sessionmaker) as session:
+        again = await propose_changeset(session, user_id, script_id, EnhanceRequest(), **kwargs)
+        page = await list_changesets(session, user_id, script_id, status="accepted")
+    assert isinstance(again, NoChanges)
+    assert [c.id for c in page.items] == [proposal.id]
+
+
+async def test_reject_keeps_the_reason(
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    owner = await signup(client)
+    script = await create_script(client, owner, content=FLAKY)
+    user_id, script_id = uuid.UUID(owner.user_id), uuid.UUID(str(script["id"]))
+    async with transaction(sessionmaker) as session:
+        proposal = await propose_changeset(
+            session,
+            user_id,
+            script_id,
+            EnhanceRequest(prompt="waits"),
+            providers=providers_from_settings(settings),
+            allowed_models=settings.openai_models,
+            max_script_bytes=settings.max_script_bytes,
+        )
+    assert not isinstance(proposal, NoChanges)
+    async with transaction(sessionmaker) as session:
+        rejected = await reject_changeset(
+            session, user_id, script_id, proposal.id, reason="the wait is for an animation"
+        )
+    assert rejected.status == "rejected"
+    assert rejected.decision_reason == "the wait is for an animation"
+    assert str(rejected.decided_by) == owner.user_id
