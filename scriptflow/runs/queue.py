@@ -53,6 +53,11 @@ async def claim_next_run(
     sessionmaker: async_sessionmaker[AsyncSession], worker_id: str, lease_s: float
 ) -> Claim | None:
     """Take the oldest claimable run, or None when there is nothing to do."""
+    # Idle workers poll often: look without a write lock first (SQLite has only one).
+    async with transaction(sessionmaker, write=False) as session:
+        waiting = select(TestRun.id).where(_claimable(utcnow())).limit(1)  # type: ignore[arg-type]
+        if (await session.execute(waiting)).first() is None:
+            return None
     async with transaction(sessionmaker) as session:
         now = utcnow()
         candidates = (
@@ -192,6 +197,10 @@ async def reap_abandoned_runs(sessionmaker: async_sessionmaker[AsyncSession]) ->
 
     Expired runs with attempts left are not touched here: ``claim_next_run`` takes them again.
     """
+    async with transaction(sessionmaker, write=False) as session:
+        expired = and_(TestRun.status == "running", TestRun.lease_expires_at < utcnow())
+        if (await session.execute(select(TestRun.id).where(expired).limit(1))).first() is None:
+            return []
     async with transaction(sessionmaker) as session:
         now = utcnow()
         expired = and_(TestRun.status == "running", TestRun.lease_expires_at < now)
