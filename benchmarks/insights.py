@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sqlite3
 import statistics
 import sys
@@ -249,10 +250,13 @@ FROM windowed GROUP BY script_id, environment, browser, name
 HAVING flips > 0 OR retry_passes > 0
 ORDER BY flip_rate DESC, retry_passes DESC, runs DESC, test_name LIMIT 20""",
     "flakiest_selectors": """
+WITH failing AS (SELECT DISTINCT script_id, locator FROM steps
+                 WHERE outcome = 'failed' AND locator IS NOT NULL)
 SELECT script_id, environment, browser, action, locator, count(*) AS executions,
        sum(outcome = 'failed') AS failures, avg(outcome = 'failed') AS failure_rate,
        max(created_at) AS last_seen
-FROM steps WHERE locator IS NOT NULL AND outcome IN ('passed', 'failed')
+FROM steps WHERE outcome IN ('passed', 'failed')
+  AND (script_id, locator) IN (SELECT script_id, locator FROM failing)
 GROUP BY script_id, environment, browser, action, locator
 HAVING failures > 0 AND failures < executions
 ORDER BY failure_rate DESC, executions DESC, locator LIMIT 20""",
@@ -479,6 +483,8 @@ def main() -> None:
         .fetchall()
     )
     print(f"history: {counts[0]:,} runs, {counts[1]:,} tests, {counts[2]:,} steps")
+    # Other work on the machine skews timings; print the load so busy-machine figures show.
+    print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     # Measure as a server would see it: a freshly opened file, not the generator's buffers.
     warehouse.close()
     project_ids = [
@@ -581,6 +587,7 @@ def main() -> None:
     warehouse.close()
     if sqlite_db is not None:
         sqlite_db.close()
+    print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print(f"\nfiles in {workdir}")
 
 

@@ -137,16 +137,27 @@ def flakiest_tests(
     return _df(reader, FLAKIEST_TESTS_SQL, params)
 
 
+# Only locators that ever failed can be flaky: find them first (failed rows are few), then
+# aggregate just their steps instead of grouping all of them.
 FLAKIEST_SELECTORS_SQL = f"""
-SELECT script_id::VARCHAR AS script_id, environment, browser, action, locator,
-       count(*) AS executions,
-       count(*) FILTER (WHERE outcome = 'failed') AS failures,
-       count(*) FILTER (WHERE outcome = 'failed') / count(*) AS failure_rate,
-       max(created_at) AS last_seen
-FROM steps
-WHERE locator IS NOT NULL AND outcome IN ('passed', 'failed') AND {_SCOPE}
-GROUP BY ALL
-HAVING failures > 0 AND failures < executions
+WITH failing AS (
+    SELECT DISTINCT script_id, locator
+    FROM steps
+    WHERE outcome = 'failed' AND locator IS NOT NULL AND {_SCOPE}
+),
+grouped AS (
+    SELECT script_id, environment, browser, action, locator,
+           count(*) AS executions,
+           count(*) FILTER (WHERE outcome = 'failed') AS failures,
+           max(created_at) AS last_seen
+    FROM steps SEMI JOIN failing USING (script_id, locator)
+    WHERE outcome IN ('passed', 'failed') AND {_SCOPE}
+    GROUP BY ALL
+)
+SELECT script_id::VARCHAR AS script_id, environment, browser, action, locator, executions,
+       failures, failures / executions AS failure_rate, last_seen
+FROM grouped
+WHERE failures < executions
 ORDER BY failure_rate DESC, executions DESC, locator
 LIMIT $limit
 """
