@@ -71,6 +71,7 @@ class _Engine:
         self.config = cst.PartialParserConfig(default_newline=self.newline)
         self.printer = cst.Module(body=[], default_newline=self.newline)
         self.removed_waits: list[ast.stmt] = []
+        self._parsed: dict[tuple[int, int], cst.SimpleStatementLine | None] = {}
         self.dropped_names: set[str] = set()
 
     # -- positions -------------------------------------------------------------------------------
@@ -164,16 +165,25 @@ class _Engine:
     def rewrite_statement(self, stmt: ast.stmt, in_async: bool) -> None:
         start, end = self.span(stmt)
         segment = self.source[start:end]
-        try:
-            line = cst.parse_statement(segment + self.newline, self.config)
-        except cst.ParserSyntaxError:
+        line = self.parse_statement(start, end)
+        if line is None:
             return  # syntax libcst does not know yet: leave the statement as it is
-        assert isinstance(line, cst.SimpleStatementLine) and stmt.end_lineno is not None
+        assert stmt.end_lineno is not None
         self.codemod.lines = (stmt.lineno, stmt.end_lineno)
         self.codemod.in_async = in_async
         text = self.printer.code_for_node(self.codemod.rewrite_small(line.body[0]))
         if text != segment:
             self.edits.append(_Edit(start, end, text))
+
+    def parse_statement(self, start: int, end: int) -> cst.SimpleStatementLine | None:
+        """The libcst tree of one simple statement, parsed once."""
+        if (start, end) not in self._parsed:
+            try:
+                line = cst.parse_statement(self.source[start:end] + self.newline, self.config)
+            except cst.ParserSyntaxError:
+                line = None
+            self._parsed[start, end] = line if isinstance(line, cst.SimpleStatementLine) else None
+        return self._parsed[start, end]
 
     def rewrite_expression(self, expr: ast.expr, owner: ast.stmt, in_async: bool) -> None:
         start, end = self.span(expr)
@@ -309,10 +319,8 @@ class _Engine:
             return None
         if not isinstance(stmt, (ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Assert)):
             return None
-        start, end = self.span(stmt)
-        try:
-            line = cst.parse_statement(self.source[start:end] + self.newline, self.config)
-        except cst.ParserSyntaxError:
+        line = self.parse_statement(*self.span(stmt))
+        if line is None:
             return None
         step = self.codemod.next_step(line)
         if step is None:
@@ -344,10 +352,7 @@ class _Engine:
             self.import_expect(tree, self.codemod.expect_wanted)
 
     def drop_unused_wait_imports(self, tree: ast.Module) -> None:
-        uses: dict[str, int] = {}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Name):
-                uses[node.id] = uses.get(node.id, 0) + 1
+        uses = dict(self.facts.name_uses)
         for stmt in self.removed_waits:
             for node in ast.walk(stmt):
                 if isinstance(node, ast.Name):

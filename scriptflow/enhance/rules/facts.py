@@ -22,6 +22,8 @@ class ScriptFacts:
     asyncio_modules: set[str] = field(default_factory=set)
     expect_bound: bool = False
     api: Api | None = None
+    # How often each name is read anywhere: an import nobody reads any more can go.
+    name_uses: dict[str, int] = field(default_factory=dict)
 
     def kind(self, expr: ast.expr) -> Literal["page", "locator"] | None:
         """Whether an expression is a Page/Frame, a Locator, or neither (by its shape)."""
@@ -49,8 +51,11 @@ def gather_facts(tree: ast.Module) -> ScriptFacts:
     """One walk over the tree: imports, annotated parameters and assignments."""
     facts = ScriptFacts()
     assignments: list[ast.Assign] = []
+    uses = facts.name_uses
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign):
+        if isinstance(node, ast.Name):
+            uses[node.id] = uses.get(node.id, 0) + 1
+        elif isinstance(node, ast.Assign):
             assignments.append(node)
         elif isinstance(node, ast.Import):
             for alias in node.names:
