@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from scriptflow.auth.models import User
 from scriptflow.auth.service import user_from_access_token
-from scriptflow.auth.tokens import TokenConfig, decode_access_token
+from scriptflow.auth.tokens import AccessTokenVerifier, TokenConfig
 from scriptflow.config import Settings
 from scriptflow.db.engine import begin_for_writing
 from scriptflow.errors import Unauthorized
@@ -30,6 +30,11 @@ async def get_settings(request: Request) -> Settings:
 async def get_token_config(request: Request) -> TokenConfig:
     cfg: TokenConfig = request.app.state.token_config
     return cfg
+
+
+async def get_token_verifier(request: Request) -> AccessTokenVerifier:
+    verifier: AccessTokenVerifier = request.app.state.token_verifier
+    return verifier
 
 
 async def get_engine(request: Request) -> AsyncEngine:
@@ -71,13 +76,13 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
 async def get_current_user_id(
-    cfg: TokenConfigDep,
+    verifier: Annotated[AccessTokenVerifier, Depends(get_token_verifier)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> uuid.UUID:
     """The caller from the token alone, for hot reads whose query checks the user is active."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Missing bearer token")
-    return uuid.UUID(decode_access_token(cfg, credentials.credentials)["sub"])
+    return uuid.UUID(verifier.verify(credentials.credentials)["sub"])
 
 
 CurrentUserId = Annotated[uuid.UUID, Depends(get_current_user_id)]

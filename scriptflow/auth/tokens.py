@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -58,6 +59,31 @@ def decode_access_token(cfg: TokenConfig, token: str) -> dict[str, Any]:
     except ValueError as exc:
         raise Unauthorized("Invalid token") from exc
     return claims
+
+
+class AccessTokenVerifier:
+    """`decode_access_token` with a bounded cache of verified claims until they expire.
+
+    A verified token's claims cannot change, so re-verifying its signature on every request
+    is pure cost; expiry is still checked on every hit.
+    """
+
+    def __init__(self, cfg: TokenConfig, *, max_entries: int = 4096) -> None:
+        self.cfg = cfg
+        self.max_entries = max_entries
+        self._cache: dict[str, dict[str, Any]] = {}
+
+    def verify(self, token: str) -> dict[str, Any]:
+        claims = self._cache.get(token)
+        if claims is not None:
+            if claims["exp"] > time.time():
+                return claims
+            del self._cache[token]
+        claims = decode_access_token(self.cfg, token)
+        if len(self._cache) >= self.max_entries:
+            self._cache.clear()  # crude but bounded; a full cache refills in one request each
+        self._cache[token] = claims
+        return claims
 
 
 def new_refresh_token() -> tuple[str, str]:

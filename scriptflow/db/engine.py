@@ -30,6 +30,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("pool_size", 5)
         kwargs.setdefault("max_overflow", 0)
         kwargs.setdefault("pool_timeout", 60)
+        # Connection.close() already rolls back an open transaction; the pool's own reset
+        # would cost one more round trip to the connection's thread on every checkin.
+        kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
         )
