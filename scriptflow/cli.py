@@ -106,6 +106,22 @@ def worker(
     asyncio.run(run_worker_process(settings, concurrency))
 
 
+@cli.command()
+def demo(
+    email: Annotated[str, typer.Option(help="Demo user's email.")] = "demo@scriptflow.dev",
+    # A published default for a local demo account, printed at start; not a secret.
+    password: Annotated[str, typer.Option(help="Demo user's password.")] = "scriptflow-demo",  # noqa: S107
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Set up a demo with real run history, then serve the API, dashboard and notebooks."""
+    from scriptflow.showcase import run_demo
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    run_demo(settings, email=email, password=password, host=host, port=port, echo=typer.echo)
+
+
 analytics_cli = typer.Typer(help="The analytics warehouse of run history.", no_args_is_help=True)
 cli.add_typer(analytics_cli, name="analytics")
 
