@@ -1,0 +1,158 @@
+"""Dashboard benchmark: navigation to all charts rendered, in headless Chromium.
+
+Two histories behind the same served app: a demo-sized one (a few dozen runs) and a synthetic
+one of 1M runs with 10M step rows in the analytics warehouse. For each, a signed-in browser
+navigates to /dashboard/ repeatedly; a navigation counts as done when every chart has drawn and
+the headline numbers are on the page. Goal: under 2.5 s at 1M runs.
+
+    .venv/bin/python benchmarks/dashboard.py [--runs 1000000] [--navigations 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.main import create_app  # noqa: E402
+from app.web.threaded_server import ThreadedServer  # noqa: E402
+from benchmarks.synthetic_history import synthetic_batches  # noqa: E402
+from scriptflow.auth.service import register  # noqa: E402
+from scriptflow.config import Settings  # noqa: E402
+from scriptflow.db import migrate  # noqa: E402
+from scriptflow.db.engine import create_engine, create_sessionmaker, transaction  # noqa: E402
+from scriptflow.insights.warehouse import Warehouse  # noqa: E402
+from scriptflow.projects.service import member_project_ids  # noqa: E402
+from scriptflow.scripts.service import create_script  # noqa: E402
+
+EMAIL = "bench@example.com"
+PASSWORD = "benchmark-password"
+CHART = ".vega-embed canvas, .vega-embed svg.marks"
+CHARTS = 7
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+GOAL_S = 2.5
+
+
+async def seed(settings: Settings, runs: int, scripts: int = 10) -> None:
+    """A user with a project of `scripts` scripts and `runs` finished runs in the warehouse."""
+    await asyncio.to_thread(migrate.upgrade, settings.resolved_database_url)
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with transaction(create_sessionmaker(engine)) as session:
+            user = await register(session, EMAIL, PASSWORD)
+            project_id = (await member_project_ids(session, user.id))[0]
+            script_ids = [
+                str(
+                    (
+                        await create_script(
+                            session,
+                            user.id,
+                            project_id=project_id,
+                            title=f"Checkout {n}",
+                            content=f"def test_{n}(page):\n    page.goto('/')\n",
+                        )
+                    ).id
+                )
+                for n in range(scripts)
+            ]
+    finally:
+        await engine.dispose()
+    warehouse = Warehouse.for_data_dir(settings.data_dir)
+    try:
+        for batch in synthetic_batches(
+            project_id=str(project_id), script_ids=script_ids, runs=runs, steps_per_run=10
+        ):
+            warehouse.append(batch)
+        warehouse.connection().execute("CHECKPOINT")
+    finally:
+        warehouse.close()
+
+
+def chromium_path() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise SystemExit("Chromium is not installed")
+
+
+async def measure(base_url: str, navigations: int) -> list[float]:
+    """Seconds from navigation start to every chart drawn, per navigation (after one warm-up)."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
+        )
+        page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+        await page.goto(base_url + "/login")
+        await page.get_by_label("Email").fill(EMAIL)
+        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_role("button", name="Sign in").click()
+        await page.locator(CHART).nth(CHARTS - 1).wait_for(timeout=120_000)  # warm-up
+        times = []
+        for _ in range(navigations):
+            await page.goto("about:blank")
+            start = time.perf_counter()
+            await page.goto(base_url + "/dashboard/", wait_until="commit")
+            await page.locator(CHART).nth(CHARTS - 1).wait_for(timeout=120_000)
+            await page.get_by_text("Finished runs").wait_for(timeout=120_000)
+            times.append(time.perf_counter() - start)
+        await browser.close()
+    return times
+
+
+def run_scenario(label: str, runs: int, navigations: int) -> tuple[str, int, list[float]]:
+    data_dir = Path(tempfile.mkdtemp(prefix="sf-dash-bench-"))
+    try:
+        settings = Settings(data_dir=data_dir, JWT_SECRET="b" * 48, workers=0, DATABASE_URL=None)
+        started = time.perf_counter()
+        asyncio.run(seed(settings, runs))
+        print(
+            f"[{label}] seeded {runs:,} runs in {time.perf_counter() - started:.1f} s", flush=True
+        )
+        with ThreadedServer(create_app(settings, run_background=False)) as server:
+            times = asyncio.run(measure(server.base_url, navigations))
+        return label, runs, times
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1_000_000)
+    parser.add_argument("--demo-runs", type=int, default=40)
+    parser.add_argument("--navigations", type=int, default=5)
+    args = parser.parse_args()
+    results = [
+        run_scenario("demo history", args.demo_runs, args.navigations),
+        run_scenario("large history", args.runs, args.navigations),
+    ]
+    print()
+    print(f"{'history':<15}{'runs':>12}{'median s':>10}{'best s':>9}{'worst s':>9}  goal")
+    for label, runs, times in results:
+        median = statistics.median(times)
+        verdict = "ok" if median < GOAL_S else f"over {GOAL_S} s"
+        print(
+            f"{label:<15}{runs:>12,}{median:>10.2f}{min(times):>9.2f}{max(times):>9.2f}  {verdict}"
+        )
+    print(f"({args.navigations} navigations each, after a warm-up)")
+
+
+if __name__ == "__main__":
+    main()
