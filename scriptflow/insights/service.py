@@ -29,7 +29,12 @@ from scriptflow.db.base import utcnow
 from scriptflow.db.engine import transaction
 from scriptflow.errors import NotFound, ValidationFailed
 from scriptflow.insights.analysis import DEFAULT_LOOKBACK_DAYS, MemoryHistory, compute_findings
-from scriptflow.insights.extract import RunBatch, extract_revisions, extract_runs
+from scriptflow.insights.extract import (
+    FINISHED_STATUSES,
+    RunBatch,
+    extract_revisions,
+    extract_runs,
+)
 from scriptflow.insights.models import AIInsight
 from scriptflow.insights.rules import (
     INSIGHT_TYPES,
@@ -595,33 +600,35 @@ async def sync_runs(
     return SyncResult(*totals)
 
 
+CATCH_UP_PAGE_RUNS = 2_000
+
+
 async def catch_up(session: AsyncSession, warehouse: Warehouse) -> SyncResult:
-    """Append whatever finished since the warehouse's watermark and is missing from it."""
+    """Append whatever finished since the warehouse's watermark and is missing from it.
+
+    Only run ids are read first; the rows of the missing runs follow in bounded pages, each
+    appended from a thread. A very large first load is better done with ``analytics rebuild``.
+    """
     watermark = await asyncio.to_thread(warehouse.latest_completed_at)
-    # Runs finish out of order across workers: look back a day before the watermark.
-    since = watermark.replace(tzinfo=UTC) - timedelta(days=1) if watermark else None
-    totals = [0, 0, 0]
-    batches = await session.run_sync(lambda sync: list(extract_runs(sync, completed_since=since)))
-    for batch in batches:
-        ids = batch.runs.column("run_id").to_pylist()
-        known = await asyncio.to_thread(warehouse.known_run_ids, ids)
-        if known:
-            keep = [i for i, run_id in enumerate(ids) if run_id not in known]
-            batch = _select_runs(batch, {ids[i] for i in keep})
-        done = await asyncio.to_thread(warehouse.append, batch)
-        totals = [totals[0] + done.runs, totals[1] + done.tests, totals[2] + done.steps]
+    query = select(TestRun.id).where(TestRun.status.in_(FINISHED_STATUSES))
+    if watermark is not None:
+        # Runs finish out of order across workers: look back a day before the watermark.
+        query = query.where(
+            TestRun.completed_at >= watermark.replace(tzinfo=UTC) - timedelta(days=1)
+        )
+    candidates = [str(run_id) for run_id in (await session.execute(query)).scalars()]
+    known = await asyncio.to_thread(warehouse.known_run_ids, candidates)
+    missing = [uuid.UUID(run_id) for run_id in candidates if run_id not in known]
+    totals = SyncResult(0, 0, 0)
+    for start in range(0, len(missing), CATCH_UP_PAGE_RUNS):
+        page = await sync_runs(session, warehouse, missing[start : start + CATCH_UP_PAGE_RUNS])
+        totals = SyncResult(
+            totals.runs + page.runs, totals.tests + page.tests, totals.steps + page.steps
+        )
     revisions = await session.run_sync(lambda sync: extract_revisions(sync))
     await asyncio.to_thread(warehouse.replace_revisions, revisions, None)
     await _mirror_insights(session, warehouse)
-    return SyncResult(*totals)
-
-
-def _select_runs(batch: RunBatch, run_ids: set[str]) -> RunBatch:
-    def only(table: pa.Table) -> pa.Table:
-        mask = pa.array([run_id in run_ids for run_id in table.column("run_id").to_pylist()])
-        return table.filter(mask)
-
-    return RunBatch(only(batch.runs), only(batch.tests), only(batch.steps))
+    return totals
 
 
 async def _mirror_insights(session: AsyncSession, warehouse: Warehouse) -> None:
