@@ -131,6 +131,13 @@ def test_test_id_hint_wins_and_unknown_brittle_selectors_are_only_flagged() -> N
     assert 'page.get_by_test_id("buy").click()' in hinted.content
 
 
+def test_positional_nth_is_flagged() -> None:
+    base = 'def test_x(page):\n    page.locator("li").nth(3).click()\n'
+    result = enhance_with_rules(base, EnhanceOptions())
+    assert result.content == base
+    assert [(f.rule, f.changed) for f in result.findings] == [("selectors.brittle", False)]
+
+
 def test_nothing_to_improve_gives_the_same_text_and_explains_why() -> None:
     base = fixture("nothing_to_do.py.txt")
     result = enhance_with_rules(base, OPTIONS)

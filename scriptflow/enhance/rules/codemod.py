@@ -194,6 +194,15 @@ class StatementCodemod:
             return updated_node
         if method == "locator" and updated_node.args:
             return self._better_locator(original_node, updated_node)
+        if method == "nth" and kind == "locator":
+            self._record(
+                original_node,
+                "selectors.brittle",
+                "locator",
+                "Positional locator .nth(...): it picks an element by its index among the "
+                "matches; filter by text or role instead.",
+                changed=False,
+            )
         if kind == "page" and method in SELECTOR_FIRST and _selector_first(updated_node):
             return self._to_locator_api(original_node, updated_node, func)
         return updated_node

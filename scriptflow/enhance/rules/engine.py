@@ -25,7 +25,7 @@ _NEWLINE = re.compile(r"\r\n|\r|\n")
 # A cheap text test before any parsing: does the span call a method a rule rewrites?
 _INTERESTING_CALL = re.compile(
     r"\.\s*(?:"
-    + "|".join(sorted({*SELECTOR_FIRST, *URL_TAKING, "locator", "to_have_url"}))
+    + "|".join(sorted({*SELECTOR_FIRST, *URL_TAKING, "locator", "nth", "to_have_url"}))
     + r")\s*\("
 )
 _COMPOUND_BODIES = ("body", "orelse", "finalbody")
