@@ -7,8 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
-from scriptflow.projects.service import list_environments
 from scriptflow.errors import Unauthorized
+from scriptflow.projects.service import list_environments
 from scriptflow.showcase import (
     DEFAULT_EMAIL,
     DEFAULT_PASSWORD,
