@@ -16,6 +16,7 @@ from scriptflow.db.base import utcnow
 from scriptflow.db.engine import transaction
 from scriptflow.enhance.confidence import changeset_confidence
 from scriptflow.enhance.guardrails import classify_diff, risk_of
+from scriptflow.enhance.hints import hints_from_run_results
 from scriptflow.enhance.openai_provider import DEFAULT_MODEL, OpenAIProvider
 from scriptflow.enhance.proposal import EnhanceOptions, LocatorHints, Proposal, Provider
 from scriptflow.enhance.repository import ChangeSetRepository
@@ -190,12 +191,14 @@ async def _prepare(
     model = _model_for(request, provider, allowed_models)
     check_syntax(script.content)
     environments = await ProjectRepository(session).environments(script.project_id)
+    # What the last run saw of the elements, overridden by what the caller says.
+    seen = hints_from_run_results(await ChangeSetRepository(session).last_run_results(script.id))
     options = EnhanceOptions(
         prompt=request.prompt,
         model=model,
         temperature=request.temperature,
         base_urls=tuple(env.base_url for env in environments),
-        locator_hints=request.locator_hints,
+        locator_hints={**seen, **request.locator_hints},
         path=script_filename(script),
     )
     return provider, options

@@ -8,6 +8,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scriptflow.config import Settings
+from scriptflow.db.base import utcnow
 from scriptflow.db.engine import transaction
 from scriptflow.enhance.service import (
     EnhanceRequest,
@@ -18,6 +19,7 @@ from scriptflow.enhance.service import (
     providers_from_settings,
     reject_changeset,
 )
+from scriptflow.runs import models as run_models
 from tests.conftest import create_script, signup
 
 FLAKY = "def test_x(page):\n    page.wait_for_timeout(500)\n    page.click('#go')\n"
@@ -78,3 +80,40 @@ async def test_reject_keeps_the_reason(
     assert rejected.status == "rejected"
     assert rejected.decision_reason == "the wait is for an animation"
     assert str(rejected.decided_by) == owner.user_id
+
+
+async def test_hints_from_the_last_finished_run_replace_brittle_selectors(
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    owner = await signup(client)
+    content = 'def test_x(page):\n    page.locator(".css-1x2y3z").click()\n'
+    script = await create_script(client, owner, content=content)
+    user_id, script_id = uuid.UUID(owner.user_id), uuid.UUID(str(script["id"]))
+    async with transaction(sessionmaker) as session:
+        session.add(
+            run_models.TestRun(
+                project_id=uuid.UUID(owner.project_id),
+                script_id=script_id,
+                script_version=1,
+                environment="staging",
+                base_url="http://127.0.0.1:9",
+                browser="chromium",
+                status="passed",
+                completed_at=utcnow(),
+                results={"locator_hints": {".css-1x2y3z": {"role": "button", "name": "Payer"}}},
+            )
+        )
+    async with transaction(sessionmaker) as session:
+        proposal = await propose_changeset(
+            session,
+            user_id,
+            script_id,
+            EnhanceRequest(),
+            providers=providers_from_settings(settings),
+            allowed_models=settings.openai_models,
+            max_script_bytes=settings.max_script_bytes,
+        )
+    assert not isinstance(proposal, NoChanges)
+    assert 'page.get_by_role("button", name="Payer").click()' in proposal.proposed_content

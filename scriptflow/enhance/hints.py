@@ -1,0 +1,48 @@
+"""Locator hints: what a run saw of the element a selector matched (pure functions).
+
+The contract with runs: a finished run may carry ``results["locator_hints"]``, a mapping from a
+selector exactly as written in the script to ``{"role", "name", "test_id", "label"}``. A run can
+build an entry from Playwright's ``locator.aria_snapshot()`` with `hint_from_aria_snapshot`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from scriptflow.enhance.proposal import LocatorHint, LocatorHints
+
+MAX_HINTS = 1000
+_ARIA_LINE = re.compile(r'^\s*-\s+(?P<role>[a-z]+)(?:\s+"(?P<name>(?:[^"\\]|\\.)*)")?')
+
+
+def hint_from_aria_snapshot(snapshot: str) -> LocatorHint | None:
+    """Role and accessible name from the first line of an ARIA snapshot (`- button "Pay"`)."""
+    for line in snapshot.splitlines():
+        match = _ARIA_LINE.match(line)
+        if match is None:
+            continue
+        name = match["name"]
+        if name is not None:
+            name = re.sub(r"\\(.)", r"\1", name)
+        return LocatorHint(role=match["role"], name=name or None)
+    return None
+
+
+def hints_from_run_results(results: dict[str, Any] | None) -> LocatorHints:
+    """The well-formed hints a run stored in its results; anything malformed is ignored."""
+    raw = (results or {}).get("locator_hints")
+    if not isinstance(raw, dict):
+        return {}
+    hints: LocatorHints = {}
+    for selector, fields in list(raw.items())[:MAX_HINTS]:
+        if not isinstance(selector, str) or not isinstance(fields, dict):
+            continue
+        values = {
+            key: value[:500]
+            for key in ("role", "name", "test_id", "label")
+            if isinstance(value := fields.get(key), str) and value
+        }
+        if values:
+            hints[selector] = LocatorHint(**values)
+    return hints
