@@ -19,6 +19,7 @@ with app.setup:
     from scriptflow.scripts.service import list_scripts
 
     WINDOWS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Everything": None}
+    GRAINS = {"Hour": "hour", "Day": "day", "Week": "week"}
     SEVERITY_ORDER = ["critical", "high", "medium", "low"]
     SEVERITY_COLORS = ["#7f1d1d", "#dc2626", "#f59e0b", "#60a5fa"]
 
@@ -28,7 +29,8 @@ def labelled(frame: pd.DataFrame, titles: dict[str, str]) -> pd.DataFrame:
     """Show script titles instead of ids."""
     if "script_id" not in frame.columns:
         return frame
-    return frame.assign(script=frame["script_id"].map(titles).fillna("(deleted script)"))
+    named = frame.assign(script=frame["script_id"].map(titles).fillna("(deleted script)"))
+    return named.drop(columns=["script_id"])
 
 
 @app.function
@@ -78,13 +80,14 @@ def _(projects):
 @app.cell
 def _():
     window = mo.ui.dropdown(options=WINDOWS, value="Last 30 days", label="Window")
-    return (window,)
+    grain = mo.ui.dropdown(options=GRAINS, value="Day", label="Per")
+    return grain, window
 
 
 @app.cell
-def _(me, project_filter, window):
+def _(grain, me, project_filter, window):
     mo.hstack(
-        [project_filter, window, mo.md(f"Signed in as **{me.email}**")],
+        [project_filter, window, grain, mo.md(f"Signed in as **{me.email}**")],
         justify="start",
         gap=2,
     )
@@ -128,15 +131,15 @@ async def _(ctx, me, project_filter):
 
 
 @app.cell
-async def _(ctx, open_insights, project_filter, titles, window):
+async def _(ctx, grain, open_insights, project_filter, titles, window):
     _days = window.value
     _since = datetime.now(UTC) - timedelta(days=_days) if _days else None
 
     def _load() -> dict[str, pd.DataFrame]:
         with ctx.warehouse_reader(list(project_filter.value)) as reader:
             return {
-                "pass_rate": queries.pass_rate_over_time(reader, since=_since),
-                "durations": queries.duration_trends(reader, since=_since),
+                "pass_rate": queries.pass_rate_over_time(reader, since=_since, bucket=grain.value),
+                "durations": queries.duration_trends(reader, since=_since, bucket=grain.value),
                 "flaky_tests": queries.flakiest_tests(reader, since=_since),
                 "flaky_selectors": queries.flakiest_selectors(reader, since=_since),
                 "clusters": queries.failure_clusters(reader, since=_since),
@@ -183,7 +186,7 @@ def _(frames):
         alt.Chart(_data, title="Pass rate over time, per script and environment")
         .mark_line(point=True)
         .encode(
-            x=alt.X("bucket:T", title="Day"),
+            x=alt.X("bucket:T", title=None),
             y=alt.Y(
                 "pass_rate:Q",
                 title="Pass rate",
@@ -241,7 +244,7 @@ def _(frames):
         alt.Chart(_long, title="Run duration p50 / p95")
         .mark_line()
         .encode(
-            x=alt.X("bucket:T", title="Day"),
+            x=alt.X("bucket:T", title=None),
             y=alt.Y("ms:Q", title="Duration (ms)"),
             color=alt.Color("series:N", title="Script · environment"),
             strokeDash=alt.StrokeDash("quantile:N", title="Quantile"),
