@@ -495,3 +495,15 @@ async def test_a_slow_model_does_not_hold_the_database(
     assert asyncio.get_running_loop().time() - started < 1.0
     assert not pending.done()
     assert (await pending).status_code == 200
+
+
+async def test_change_sets_page_newest_first_with_a_link_header(client: httpx.AsyncClient) -> None:
+    owner = await signup(client)
+    script = await create_script(client, owner, content=FLAKY)
+    ids = [(await enhance(client, owner, script["id"])).json()["id"] for _ in range(3)]
+    r = await client.get(f"/v1/scripts/{script['id']}/changesets?limit=2", headers=owner.headers)
+    assert [c["id"] for c in r.json()] == ids[::-1][:2]
+    next_url = r.headers["Link"].split(";")[0].strip("<>")
+    r = await client.get(next_url, headers=owner.headers)
+    assert [c["id"] for c in r.json()] == ids[:1]
+    assert "Link" not in r.headers
