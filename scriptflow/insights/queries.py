@@ -90,13 +90,14 @@ def duration_trends(
     )
 
 
-# Outcomes are folded into one ordered list per test (0 failed, 1 passed, 2 passed on retry)
-# and the window is a list slice: much cheaper than row_number/lag windows over every row.
+# Each test's last ``window`` outcomes come from one top-N aggregate (0 failed, 1 passed,
+# 2 passed on retry), newest first; flips do not depend on the direction. Much cheaper than
+# row_number/lag windows over every row.
 FLAKIEST_TESTS_SQL = f"""
 WITH grouped AS (
     SELECT script_id, environment, browser, name,
-           list(CASE outcome WHEN 'failed' THEN 0 WHEN 'flaky' THEN 2 ELSE 1 END
-                ORDER BY created_at, run_id)[-$window:] AS results,
+           max_by(CASE outcome WHEN 'failed' THEN 0 WHEN 'flaky' THEN 2 ELSE 1 END,
+                  created_at, $window) AS results,
            max(created_at) AS last_run_at
     FROM tests
     WHERE outcome IN ('passed', 'failed', 'flaky') AND {_SCOPE}
@@ -224,6 +225,7 @@ def insights_by_type_and_severity(
     return _df(reader, INSIGHTS_SUMMARY_SQL, {"script": str(script_id) if script_id else None})
 
 
+# Top-N aggregates give each version's first and last ``window`` runs without sorting them all.
 FIX_IMPACT_SQL = """
 WITH accepted AS (
     SELECT script_id, version, changeset_id, created_at AS accepted_at
@@ -232,16 +234,19 @@ WITH accepted AS (
 ),
 per_version AS (
     SELECT script_id, script_version,
-           list(CASE WHEN status = 'passed' THEN 1 ELSE 0 END ORDER BY created_at, run_id)
-               AS results,
-           list(duration_ms ORDER BY created_at, run_id) AS durations
+           max_by(CASE WHEN status = 'passed' THEN 1 ELSE 0 END, created_at, $window)
+               AS last_results,
+           max_by(duration_ms, created_at, $window) AS last_durations,
+           min_by(CASE WHEN status = 'passed' THEN 1 ELSE 0 END, created_at, $window)
+               AS first_results,
+           min_by(duration_ms, created_at, $window) AS first_durations
     FROM runs
     WHERE status IN ('passed', 'failed') AND script_id IN (SELECT script_id FROM accepted)
     GROUP BY ALL
 ),
 sides AS (
-    SELECT a.*, b.results[-$window:] AS rb, b.durations[-$window:] AS db,
-           f.results[1:$window] AS rf, f.durations[1:$window] AS df
+    SELECT a.*, b.last_results AS rb, b.last_durations AS db,
+           f.first_results AS rf, f.first_durations AS df
     FROM accepted a
     LEFT JOIN per_version b ON b.script_id = a.script_id AND b.script_version = a.version - 1
     LEFT JOIN per_version f ON f.script_id = a.script_id AND f.script_version = a.version
