@@ -136,20 +136,23 @@ async def download_artifact(
 
 
 @router.get("/{run_id}/events", response_class=StreamingResponse)
-async def test_run_events(run_id: uuid.UUID, request: Request, user: CurrentUser) -> Response:
+async def test_run_events(
+    run_id: uuid.UUID, request: Request, user: CurrentUser, session: SessionDep
+) -> Response:
     """Server-sent events: one ``status`` event now and on every change, until terminal."""
-    snapshots = service.watch_run(request.app.state.sessionmaker, user.id, run_id)
-    first = await anext(snapshots)  # a run the caller cannot see is a 404 before streaming
+    # A run the caller cannot see is a 404 before streaming. The request's session is closed
+    # once this returns; the stream then polls with short sessions of its own.
+    first = await service.run_snapshot(session, user.id, run_id)
+    changes = service.watch_run(request.app.state.sessionmaker, user.id, first)
+
+    def event(snapshot: service.RunSnapshot) -> str:
+        return f"event: status\ndata: {json.dumps(snapshot.as_dict())}\n\n"
 
     async def stream() -> AsyncIterator[str]:
-        snapshot = first
-        while True:
-            yield f"event: status\ndata: {json.dumps(snapshot.as_dict())}\n\n"
-            if snapshot.is_terminal or await request.is_disconnected():
-                return
-            try:
-                snapshot = await anext(snapshots)
-            except StopAsyncIteration:
+        yield event(first)
+        async for snapshot in changes:
+            yield event(snapshot)
+            if await request.is_disconnected():
                 return
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers=SSE_HEADERS)

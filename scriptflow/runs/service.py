@@ -302,29 +302,34 @@ class RunSnapshot:
         }
 
 
+async def run_snapshot(session: AsyncSession, user_id: uuid.UUID, run_id: uuid.UUID) -> RunSnapshot:
+    """The run's state now; NotFound for a run the caller cannot see."""
+    run = await _visible_run(session, user_id, run_id)
+    return RunSnapshot(run.id, run.status, run.started_at, run.completed_at, run.attempt, run.error)
+
+
 async def watch_run(
     sessionmaker: async_sessionmaker[AsyncSession],
     user_id: uuid.UUID,
-    run_id: uuid.UUID,
+    since: RunSnapshot,
     *,
     poll_s: float = WATCH_POLL_S,
 ) -> AsyncIterator[RunSnapshot]:
-    """Yield the run's state now and on every change until it is terminal.
+    """Yield the run's state on every change after ``since`` until it is terminal.
 
-    Polls the database (short read transactions), so it sees changes made by any worker
-    process. Raises NotFound before yielding anything for a run the caller cannot see.
+    Wakes at once for changes made in this process and polls the database (short read
+    transactions) for changes made by workers elsewhere.
     """
-    last: tuple[str, int] | None = None
+    last = (since.status, since.attempt)
+    if since.is_terminal:
+        return
     while True:
+        await run_status_changes.wait(since.id, poll_s)
         async with transaction(sessionmaker, write=False) as session:
-            run = await _visible_run(session, user_id, run_id)
-            snapshot = RunSnapshot(
-                run.id, run.status, run.started_at, run.completed_at, run.attempt, run.error
-            )
+            snapshot = await run_snapshot(session, user_id, since.id)
         key = (snapshot.status, snapshot.attempt)
         if key != last:
             last = key
             yield snapshot
         if snapshot.is_terminal:
             return
-        await run_status_changes.wait(run_id, poll_s)
