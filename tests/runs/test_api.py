@@ -213,3 +213,27 @@ async def test_failed_run_and_a_cancel_mid_run(
     assert r.status_code == 200
     body = await wait_for_status(client, account, run["id"], {"cancelled"}, timeout_s=6)
     assert body["error"] == "Run cancelled"
+
+
+async def test_many_event_streams_at_once_all_see_their_runs_end(
+    client: httpx.AsyncClient,
+) -> None:
+    # More watchers than the SQLite connection pool has slots: none may starve the others.
+    account = await signup(client)
+    runs = [await queue_run(client, account, LOGIN_TEST) for _ in range(8)]
+    streams = [
+        asyncio.create_task(client.get(f"/v1/test-runs/{r['id']}/events", headers=account.headers))
+        for r in runs
+    ]
+    await asyncio.sleep(0.5)
+    for r in runs:
+        cancel = await client.post(f"/v1/test-runs/{r['id']}/cancel", headers=account.headers)
+        assert cancel.status_code == 200
+    done = await asyncio.wait_for(asyncio.gather(*streams), timeout=30)
+    for response in done:
+        statuses = [
+            json.loads(line.removeprefix("data: "))["status"]
+            for line in response.text.splitlines()
+            if line.startswith("data: ")
+        ]
+        assert statuses == ["queued", "cancelled"]
