@@ -54,7 +54,10 @@ REPEAT = 2
 
 GENERATE_SQL = """
 CREATE TEMP TABLE gen AS
+-- Ids are hashed once per run here, not once per step row below.
 SELECT i, s, env, browser, u, created_at,
+       md5('run' || i)::UUID AS run_id, md5('project' || (s % {projects}))::UUID AS project_id,
+       md5('script' || s)::UUID AS script_id, 1 + (i * 4 // $n)::INT AS version,
        CASE WHEN (s % 50 = 0 AND u < 0.3)
               OR (s % 97 = 1 AND env = 'prod')
               OR u < 0.02 THEN 'failed' ELSE 'passed' END AS status,
@@ -70,16 +73,14 @@ FROM (
 ) ORDER BY i;
 
 INSERT INTO runs
-SELECT md5('run' || i)::UUID, md5('project' || (s % {projects}))::UUID, md5('script' || s)::UUID,
-       1 + (i * 4 // $n)::INT, env, browser, status, 'manual', created_at,
+SELECT run_id, project_id, script_id, version, env, browser, status, 'manual', created_at,
        created_at + INTERVAL 20 SECOND,
        2000 + hash(i, 'd') % 3000 + CASE WHEN slow THEN 4000 ELSE 0 END,
        CASE WHEN status = 'failed' THEN 'test failed' END
 FROM gen ORDER BY i;
 
 INSERT INTO tests
-SELECT md5('run' || i)::UUID, md5('project' || (s % {projects}))::UUID, md5('script' || s)::UUID,
-       1 + (i * 4 // $n)::INT, env, browser, 'manual', created_at,
+SELECT run_id, project_id, script_id, version, env, browser, 'manual', created_at,
        0, 'test_main',
        CASE WHEN status = 'failed' THEN 'failed' WHEN hash(i, 'r') % 100 = 0 THEN 'flaky'
             ELSE 'passed' END,
@@ -93,8 +94,7 @@ SELECT md5('run' || i)::UUID, md5('project' || (s % {projects}))::UUID, md5('scr
 FROM gen ORDER BY i;
 
 INSERT INTO steps
-SELECT md5('run' || i)::UUID, md5('project' || (s % {projects}))::UUID, md5('script' || s)::UUID,
-       1 + (i * 4 // $n)::INT, env, browser, 'manual', created_at,
+SELECT run_id, project_id, script_id, version, env, browser, 'manual', created_at,
        0, pos, 1,
        ['goto', 'fill', 'fill', 'click', 'wait_for', 'click', 'fill', 'click', 'expect',
         'click'][1 + pos % 10],
