@@ -338,7 +338,17 @@ def _insert_arrow(connection: duckdb.DuckDBPyConnection, table: str, rows: pa.Ta
 # ---------------------------------------------------------------------------------------------
 # Scoped, read-only access.
 
-_FORBIDDEN_FUNCTIONS = ("read_", "glob", "sniff_", "query", "parquet_", "iceberg", "delta_")
+_FORBIDDEN_FUNCTIONS = (
+    "read_",
+    "glob",
+    "sniff_",
+    "query",
+    "parquet_",
+    "iceberg",
+    "delta_",
+    "getenv",
+    "write_",
+)
 
 
 class ScopedReader:
