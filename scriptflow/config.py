@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from scriptflow.errors import ScriptflowError
@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     artifact_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     allow_private_egress: bool | None = None
     demo_app_port: int = 0
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        # Resolved once, at start-up: run processes and notebooks work in other directories.
+        return value.expanduser().resolve()
 
     @property
     def is_production(self) -> bool:
