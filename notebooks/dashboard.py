@@ -95,43 +95,7 @@ def _(grain, me, project_filter, window):
 
 
 @app.cell
-async def _(ctx, me, project_filter):
-    titles: dict[str, str] = {}
-    _open: list[dict[str, object]] = []
-    async with ctx.session(write=False) as _session:
-        for _project_id in project_filter.value:
-            _cursor = None
-            while True:
-                _page = await list_scripts(
-                    _session, me.id, project_id=_project_id, limit=200, cursor=_cursor
-                )
-                titles.update({str(s.id): s.title for s in _page.items})
-                _cursor = _page.next_cursor
-                if _cursor is None:
-                    break
-            _cursor = None
-            while True:
-                _found = await list_project_insights(
-                    _session,
-                    me.id,
-                    _project_id,
-                    InsightFilters(status="open"),
-                    limit=200,
-                    cursor=_cursor,
-                )
-                _open += [
-                    {"type": i.type, "severity": i.severity, "occurrences": i.occurrences}
-                    for i in _found.items
-                ]
-                _cursor = _found.next_cursor
-                if _cursor is None:
-                    break
-    open_insights = pd.DataFrame(_open, columns=["type", "severity", "occurrences"])
-    return open_insights, titles
-
-
-@app.cell
-async def _(ctx, grain, open_insights, project_filter, titles, window):
+async def _(ctx, grain, me, project_filter, window):
     _days = window.value
     _since = datetime.now(UTC) - timedelta(days=_days) if _days else None
 
@@ -146,14 +110,48 @@ async def _(ctx, grain, open_insights, project_filter, titles, window):
                 "fixes": queries.fix_impact(reader),
             }
 
+    # DuckDB blocks, so it runs in a thread, meanwhile the script titles and open insights
+    # come from the database.
+    _history = asyncio.ensure_future(asyncio.to_thread(_load))
+    _titles: dict[str, str] = {}
+    _open: list[dict[str, object]] = []
     try:
-        # DuckDB blocks; keep it off the notebook's event loop.
-        frames = {k: labelled(v, titles) for k, v in (await asyncio.to_thread(_load)).items()}
-        frames["insights"] = open_insights.groupby(["type", "severity"], as_index=False).agg(
-            insights=("type", "size"), occurrences=("occurrences", "sum")
-        )
+        async with ctx.session(write=False) as _session:
+            for _project_id in project_filter.value:
+                _cursor = None
+                while True:
+                    _page = await list_scripts(
+                        _session, me.id, project_id=_project_id, limit=200, cursor=_cursor
+                    )
+                    _titles.update({str(s.id): s.title for s in _page.items})
+                    _cursor = _page.next_cursor
+                    if _cursor is None:
+                        break
+                _cursor = None
+                while True:
+                    _found = await list_project_insights(
+                        _session,
+                        me.id,
+                        _project_id,
+                        InsightFilters(status="open"),
+                        limit=200,
+                        cursor=_cursor,
+                    )
+                    _open += [
+                        {"type": i.type, "severity": i.severity, "occurrences": i.occurrences}
+                        for i in _found.items
+                    ]
+                    _cursor = _found.next_cursor
+                    if _cursor is None:
+                        break
+        frames = {k: labelled(v, _titles) for k, v in (await _history).items()}
     except ScriptflowError as _exc:
         mo.stop(True, mo.callout(mo.md(_exc.message), kind="danger"))
+    frames["insights"] = (
+        pd.DataFrame(_open, columns=["type", "severity", "occurrences"])
+        .groupby(["type", "severity"], as_index=False)
+        .agg(insights=("type", "size"), occurrences=("occurrences", "sum"))
+    )
     return (frames,)
 
 
