@@ -177,8 +177,10 @@ def plugin_config(request: RunRequest, work: Path, artifacts: Path) -> dict[str,
 
 def prepare_workdir(request: RunRequest) -> tuple[Path, Path]:
     """Write the script, ini, plugin config and launch file; returns (scratch, artifacts)."""
-    work = request.workdir / "work"
-    artifacts = request.workdir / "artifacts"
+    # Absolute: the run process works in `work`, and the data dir may be given relative.
+    root = request.workdir.resolve()
+    work = root / "work"
+    artifacts = root / "artifacts"
     for folder in (work, work / "home", artifacts):
         folder.mkdir(parents=True, exist_ok=True)
     prepared = prepare_script(request.script)

@@ -319,12 +319,18 @@ async def store_details(
                     error=step.error,
                 )
             )
+    session.add_all(artifact_rows(run_id, result, data_dir))
+
+
+def artifact_rows(run_id: uuid.UUID, result: ExecutionResult, data_dir: Path) -> list[RunArtifact]:
+    """Artifact rows with paths relative to the data dir (files outside it are skipped)."""
+    root = os.path.abspath(data_dir)
+    rows = []
     for artifact in result.artifacts:
-        try:
-            relative = artifact.path.relative_to(data_dir)  # both built from data_dir
-        except ValueError:
+        relative = Path(os.path.relpath(artifact.path, root))
+        if relative.parts[:1] == ("..",):
             continue
-        session.add(
+        rows.append(
             RunArtifact(
                 run_id=run_id,
                 name=artifact.name,
@@ -335,6 +341,7 @@ async def store_details(
                 path=relative.as_posix(),
             )
         )
+    return rows
 
 
 async def _sleep_or(stop: asyncio.Event, seconds: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -195,3 +196,21 @@ async def test_private_egress_can_be_blocked_in_the_browser(
     assert result.status == "failed"
     assert "ERR_BLOCKED_BY_CLIENT" in (result.tests[0].error or "")
     assert "egress blocked" in artifact(result, "console.log").read_text()
+
+
+async def test_a_relative_data_dir_works(
+    demo: DemoServer, chromium: BrowserTarget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scriptflow.runs.worker import artifact_rows
+
+    monkeypatch.chdir(tmp_path)
+    request = RunRequest(
+        script="def test_quick():\n    print('hello')\n",
+        base_url=demo.base_url,
+        browser=chromium,
+        workdir=Path("data/runs/r1"),
+    )
+    result = await SubprocessExecutor().execute(request, asyncio.Event())
+    assert result.status == "passed", result.error
+    rows = artifact_rows(uuid.uuid4(), result, Path("data"))
+    assert [r.path for r in rows] == ["runs/r1/artifacts/output.log"]
