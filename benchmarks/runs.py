@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import signal
 import socket
 import statistics
@@ -120,12 +121,20 @@ class Server:
             await asyncio.sleep(0.1)
         raise SystemExit("the server did not start")
 
-    def stop(self) -> None:
+    def stop(self) -> float:
+        """Stop the server; the CPU seconds it and its (reaped) run processes used."""
         self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            pid, _, usage = os.wait4(self.proc.pid, os.WNOHANG)
+            if pid:
+                self.proc.returncode = 0
+                return usage.ru_utime + usage.ru_stime
+            time.sleep(0.05)
+        self.proc.kill()
+        _, _, usage = os.wait4(self.proc.pid, 0)
+        self.proc.returncode = -9
+        return usage.ru_utime + usage.ru_stime
 
 
 async def seed(client: httpx.AsyncClient, url: str, base_url: str) -> tuple[dict[str, str], str]:
@@ -197,6 +206,11 @@ def direct_one(folder: Path, base_url: str) -> float:
     return time.perf_counter() - started
 
 
+def children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def direct_folder() -> Path:
     """A scratch project with the login test and a conftest for the same Chromium."""
     target = find_chromium(Settings())
@@ -217,31 +231,43 @@ def direct_folder() -> Path:
 class Figures:
     direct_latency: list[float]
     our_latency: list[float]
-    direct_batch_s: float
-    our_batch_s: float
+    direct_batch_s: float = 0.0
+    our_batch_s: float = 0.0
+    direct_cpu_s: float = 0.0  # CPU seconds of every direct invocation
+    our_cpu_s: float = 0.0  # CPU seconds of the server and its run processes, start to stop
+    direct_runs: int = 0
+    our_runs: int = 0
 
 
 async def measure(base_url: str, samples: int, batch: int, workers: int) -> Figures:
     """Alternate direct and queued runs so both see the same machine load."""
     folder = direct_folder()
+    figures = Figures([], [])
+
+    def direct() -> float:
+        before = children_cpu_s()
+        seconds = direct_one(folder, base_url)
+        figures.direct_cpu_s += children_cpu_s() - before
+        figures.direct_runs += 1
+        return seconds
+
     server = Server(workers)
     try:
         async with httpx.AsyncClient(timeout=300) as client:
             await server.wait_ready(client)
             headers, script_id = await seed(client, server.url, base_url)
             # Warm-up of both sides, not counted.
-            await asyncio.to_thread(direct_one, folder, base_url)
+            await asyncio.to_thread(direct)
             await run_to_end(client, server.url, headers, script_id)
-            figures = Figures([], [], 0.0, 0.0)
             for _ in range(samples):
-                figures.direct_latency.append(await asyncio.to_thread(direct_one, folder, base_url))
+                figures.direct_latency.append(await asyncio.to_thread(direct))
                 seconds, status = await run_to_end(client, server.url, headers, script_id)
                 if status != "passed":
                     raise SystemExit(f"a run ended {status}; figures would be meaningless")
                 figures.our_latency.append(seconds)
             started = time.perf_counter()
             for _ in range(batch):
-                await asyncio.to_thread(direct_one, folder, base_url)
+                await asyncio.to_thread(direct)
             figures.direct_batch_s = time.perf_counter() - started
             started = time.perf_counter()
             results = await asyncio.gather(
@@ -250,9 +276,10 @@ async def measure(base_url: str, samples: int, batch: int, workers: int) -> Figu
             figures.our_batch_s = time.perf_counter() - started
             if {status for _, status in results} != {"passed"}:
                 raise SystemExit(f"batch statuses: {sorted(s for _, s in results)}")
-            return figures
+            figures.our_runs = 1 + samples + batch
     finally:
-        server.stop()
+        figures.our_cpu_s = server.stop()
+    return figures
 
 
 def main() -> None:
@@ -275,6 +302,12 @@ def main() -> None:
         f"{'pytest --browser chromium (direct)':34}{direct_latency:>11.2f}s{direct_per_min:>10.1f}"
     )
     print(f"{'scriptflow POST -> terminal':34}{our_latency:>11.2f}s{our_per_min:>10.1f}")
+    direct_cpu = figures.direct_cpu_s / max(figures.direct_runs, 1)
+    our_cpu = figures.our_cpu_s / max(figures.our_runs, 1)
+    print(
+        f"CPU seconds per run: direct {direct_cpu:.2f}, scriptflow {our_cpu:.2f} "
+        "(server, workers and run processes included)"
+    )
     verdict_latency = "ok" if latency_ratio <= LATENCY_GOAL else "MISSED"
     verdict_throughput = "ok" if throughput_ratio >= THROUGHPUT_GOAL else "MISSED"
     print(f"latency ratio    {latency_ratio:.2f}x (goal <= {LATENCY_GOAL}x) {verdict_latency}")
