@@ -50,6 +50,8 @@ from scriptflow.runs.locators import locator_code
 MAX_ERROR_CHARS = 4000
 MAX_STEPS_PER_TEST = 2000
 SCREENSHOT_TIMEOUT_MS = 5000
+CONSOLE_TRUNCATED = b"[scriptflow] console log truncated at the size cap\n"
+RUN_ARTIFACT_CAPS = 4  # traces and screenshots of one run: at most this many per-artifact caps
 
 PAGE_ACTIONS = [
     "goto",
@@ -221,6 +223,9 @@ class Recorder:
             name = f"{stem}-{n}{suffix}"
         return name
 
+    def _kept_bytes(self) -> int:
+        return sum(a.size_bytes for a in self.artifacts if a.kind != "console")
+
     def keep_file(
         self, produced: Path, stem: str, suffix: str, kind: str, content_type: str
     ) -> None:
@@ -229,6 +234,11 @@ class Recorder:
         if size > self.config.artifact_max_bytes:
             produced.unlink(missing_ok=True)
             self.omitted.append(f"{kind} of {self._test_name()} ({size} bytes) exceeds the cap")
+            return
+        # A script opening many contexts must not fill the disk: a run keeps at most a few caps.
+        if self._kept_bytes() + size > RUN_ARTIFACT_CAPS * self.config.artifact_max_bytes:
+            produced.unlink(missing_ok=True)
+            self.omitted.append(f"{kind} of {self._test_name()}: the run's artifact total is full")
             return
         name = self._unique_name(stem, suffix)
         produced.replace(self.artifacts_dir / name)
@@ -242,9 +252,11 @@ class Recorder:
             return
         data = (line.rstrip("\n") + "\n").encode("utf-8", "replace")
         path = self.artifacts_dir / "console.log"
-        if self._console_bytes + len(data) > self.config.artifact_max_bytes:
+        room = self.config.artifact_max_bytes - len(CONSOLE_TRUNCATED)
+        if self._console_bytes + len(data) > room:
+            # The marker fits because every earlier line left room for it.
             self._console_truncated = True
-            data = b"[scriptflow] console log truncated at the size cap\n"
+            data = CONSOLE_TRUNCATED
         with path.open("ab") as fh:
             fh.write(data)
         self._console_bytes += len(data)

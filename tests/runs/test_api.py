@@ -197,6 +197,7 @@ async def test_a_run_executes_end_to_end_with_events_results_and_artifacts(
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the queue side: test_queue.py
 async def test_failed_run_and_a_cancel_mid_run(
     client: httpx.AsyncClient, pool: WorkerPool, demo: DemoServer
 ) -> None:

@@ -214,3 +214,20 @@ async def test_a_relative_data_dir_works(
     assert result.status == "passed", result.error
     rows = artifact_rows(uuid.uuid4(), result, Path("data"))
     assert [r.path for r in rows] == ["runs/r1/artifacts/output.log"]
+
+
+async def test_artifacts_are_size_capped(
+    demo: DemoServer, chromium: BrowserTarget, tmp_path: Path
+) -> None:
+    script = (
+        "def test_chatty(page):\n"
+        "    page.goto('/')\n"
+        "    page.evaluate(\"for (let i = 0; i < 300; i++) console.log('x'.repeat(100))\")\n"
+    )
+    result = await execute(script, demo, chromium, tmp_path, artifact_max_bytes=4096)
+    assert result.status == "passed", result.error
+    console = next(a for a in result.artifacts if a.name == "console.log")
+    assert console.truncated and console.path.stat().st_size <= 4096
+    assert "truncated at the size cap" in console.path.read_text()
+    assert "trace.zip" not in {a.name for a in result.artifacts}
+    assert any("exceeds the cap" in note for note in result.omitted_artifacts)
