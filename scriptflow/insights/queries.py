@@ -41,15 +41,20 @@ def _df(reader: Reader, sql: str, params: dict[str, Any]) -> pd.DataFrame:
 _SCOPE = """($script::UUID IS NULL OR script_id = $script::UUID)
     AND ($since::TIMESTAMP IS NULL OR created_at >= $since::TIMESTAMP)"""
 
+# Group by the UUID and cast the (far fewer) result rows: casting before grouping costs ~2x.
 PASS_RATE_SQL = f"""
-SELECT date_trunc($bucket, created_at) AS bucket, script_id::VARCHAR AS script_id, environment,
-       count(*) AS runs,
-       count(*) FILTER (WHERE status = 'passed') AS passed,
-       count(*) FILTER (WHERE status = 'failed') AS failed,
-       count(*) FILTER (WHERE status = 'passed') / count(*) AS pass_rate
-FROM runs
-WHERE status IN ('passed', 'failed') AND {_SCOPE}
-GROUP BY ALL
+WITH grouped AS (
+    SELECT date_trunc($bucket, created_at) AS bucket, script_id, environment,
+           count(*) AS runs,
+           count(*) FILTER (WHERE status = 'passed') AS passed,
+           count(*) FILTER (WHERE status = 'failed') AS failed
+    FROM runs
+    WHERE status IN ('passed', 'failed') AND {_SCOPE}
+    GROUP BY ALL
+)
+SELECT bucket, script_id::VARCHAR AS script_id, environment, runs, passed, failed,
+       passed / runs AS pass_rate
+FROM grouped
 ORDER BY bucket, script_id, environment
 """
 
@@ -66,13 +71,17 @@ def pass_rate_over_time(
 
 
 DURATION_TRENDS_SQL = f"""
-SELECT date_trunc($bucket, created_at) AS bucket, script_id::VARCHAR AS script_id, environment,
-       count(*) AS runs,
-       quantile_cont(duration_ms, 0.5) AS p50_ms,
-       quantile_cont(duration_ms, 0.95) AS p95_ms
-FROM runs
-WHERE status IN ('passed', 'failed') AND duration_ms IS NOT NULL AND {_SCOPE}
-GROUP BY ALL
+WITH grouped AS (
+    SELECT date_trunc($bucket, created_at) AS bucket, script_id, environment,
+           count(*) AS runs,
+           quantile_cont(duration_ms, [0.5, 0.95]) AS quantiles
+    FROM runs
+    WHERE status IN ('passed', 'failed') AND duration_ms IS NOT NULL AND {_SCOPE}
+    GROUP BY ALL
+)
+SELECT bucket, script_id::VARCHAR AS script_id, environment, runs,
+       quantiles[1] AS p50_ms, quantiles[2] AS p95_ms
+FROM grouped
 ORDER BY bucket, script_id, environment
 """
 
@@ -182,7 +191,7 @@ FAILURE_CLUSTERS_SQL = f"""
 SELECT signature,
        count(*) AS occurrences,
        count(DISTINCT script_id) AS scripts,
-       list(DISTINCT script_id::VARCHAR) AS script_ids,
+       list(DISTINCT script_id)::VARCHAR[] AS script_ids,
        list(DISTINCT environment) AS environments,
        min(created_at) AS first_seen,
        max(created_at) AS last_seen,
