@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scriptflow.config import Settings
 from scriptflow.runs.executor import Executor
+from scriptflow.runs.hooks import RunFinished, notify_run_finished
 from scriptflow.runs.worker import RunWorker, new_worker_id
 
 log = logging.getLogger("scriptflow.runs")
@@ -29,6 +30,8 @@ class WorkerPool:
         self.count = settings.workers if count is None else count
         self._stop = asyncio.Event()
         self._wakeup = asyncio.Event()
+        self.sessionmaker = sessionmaker
+        self._finished: asyncio.Queue[RunFinished] = asyncio.Queue()
         self.workers = [
             RunWorker(
                 sessionmaker,
@@ -36,10 +39,12 @@ class WorkerPool:
                 executor=executor,
                 worker_id=new_worker_id(i),
                 wakeup=self._wakeup,
+                finished=self._finished,
             )
             for i in range(self.count)
         ]
         self._tasks: list[asyncio.Task[None]] = []
+        self._hooks: asyncio.Task[None] | None = None
 
     def start(self) -> WorkerPool:
         """Spawn the worker tasks on the running loop."""
@@ -48,25 +53,41 @@ class WorkerPool:
             asyncio.create_task(w.run_forever(self._stop), name=f"run-worker-{i}")
             for i, w in enumerate(self.workers)
         ]
+        self._hooks = asyncio.create_task(self._run_hooks(), name="run-finished-hooks")
         log.info("run worker pool started with %d worker(s)", len(self._tasks))
         return self
+
+    async def _run_hooks(self) -> None:
+        """Run-finished hooks, one at a time, in the order runs finished."""
+        while True:
+            event = await self._finished.get()
+            try:
+                await notify_run_finished(self.sessionmaker, event)
+            finally:
+                self._finished.task_done()
 
     def wake(self) -> None:
         """A run was queued: idle workers look now instead of at their next poll."""
         self._wakeup.set()
 
     async def stop(self, grace_s: float = 2.0) -> None:
-        """Let idle workers exit; runs in progress are killed and handed back to the queue."""
+        """Stop workers (runs in progress go back to the queue), then let pending hooks finish."""
         self._stop.set()
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(self._tasks, timeout=grace_s)
-        for task in pending:
-            task.cancel()
-        for task in pending:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks = []
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            self._tasks = []
+        if self._hooks is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._finished.join(), timeout=grace_s)
+            self._hooks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._hooks
+            self._hooks = None
 
 
 async def run_worker_process(settings: Settings, concurrency: int | None = None) -> None:

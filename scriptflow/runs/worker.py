@@ -89,12 +89,15 @@ class RunWorker:
         executor: Executor | None = None,
         worker_id: str | None = None,
         wakeup: asyncio.Event | None = None,
+        finished: asyncio.Queue[RunFinished] | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.executor: Executor = executor or SubprocessExecutor()
         self.worker_id = worker_id or new_worker_id()
         self.wakeup = wakeup
+        # With a queue, hooks run elsewhere (the pool) and never delay the next claim.
+        self.finished = finished
         self._last_reap = 0.0
 
     async def run_forever(self, stop: asyncio.Event) -> None:
@@ -244,10 +247,15 @@ class RunWorker:
             log.warning("worker %s: run %s is no longer ours", self.worker_id, claim.run_id)
             return
         run_status_changes.publish(claim.run_id)
-        await notify_run_finished(
-            self.sessionmaker,
-            RunFinished(plan.run_id, plan.project_id, plan.script_id, status, plan.trigger),
+        await self._announce(
+            RunFinished(plan.run_id, plan.project_id, plan.script_id, status, plan.trigger)
         )
+
+    async def _announce(self, event: RunFinished) -> None:
+        if self.finished is not None:
+            self.finished.put_nowait(event)
+        else:
+            await notify_run_finished(self.sessionmaker, event)
 
     async def _notify(self, run_id: uuid.UUID) -> None:
         run_status_changes.publish(run_id)
@@ -255,7 +263,7 @@ class RunWorker:
             run = await session.get(TestRun, run_id)
         if run is not None:
             event = RunFinished(run.id, run.project_id, run.script_id, run.status, run.trigger)
-            await notify_run_finished(self.sessionmaker, event)
+            await self._announce(event)
 
 
 def _failure(status: str, error: str) -> ExecutionResult:
