@@ -93,6 +93,8 @@ class ExecutionResult:
     exit_code: int | None
     timed_out: bool = False
     omitted_artifacts: tuple[str, ...] = field(default_factory=tuple)
+    # selector as written → {"aria_snapshot", "test_id"?}, seen before its first action
+    locator_hints: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """The counts a client shows first."""
@@ -253,6 +255,7 @@ def interpret(
         exit_code,
         timed_out,
         tuple(raw.get("omitted_artifacts", [])),
+        dict(raw.get("locator_hints") or {}),
     )
 
 

@@ -50,6 +50,30 @@ from scriptflow.runs.locators import locator_code
 MAX_ERROR_CHARS = 4000
 MAX_STEPS_PER_TEST = 2000
 SCREENSHOT_TIMEOUT_MS = 5000
+# Actions on one element: before the first of them per selector, the run notes what the element
+# is (ARIA role and name, test id) so that enhancement can suggest a user-facing locator.
+HINT_ACTIONS = frozenset(
+    [
+        "click",
+        "dblclick",
+        "fill",
+        "type",
+        "press",
+        "press_sequentially",
+        "check",
+        "uncheck",
+        "set_checked",
+        "select_option",
+        "hover",
+        "tap",
+        "clear",
+        "text_content",
+        "inner_text",
+        "input_value",
+    ]
+)
+HINT_TIMEOUT_MS = 250
+MAX_HINTS = 200
 CONSOLE_TRUNCATED = b"[scriptflow] console log truncated at the size cap\n"
 RUN_ARTIFACT_CAPS = 4  # traces and screenshots of one run: at most this many per-artifact caps
 
@@ -201,6 +225,8 @@ class Recorder:
         self._console_bytes = 0
         self._console_truncated = False
         self._egress_verdicts: dict[str, str | None] = {}
+        self.locator_hints: dict[str, dict[str, str]] = {}
+        self._hinted: set[str] = set()
 
     # --- steps -----------------------------------------------------------------------------
 
@@ -299,6 +325,24 @@ class Recorder:
         if self.config.trace != "off":
             context.tracing.start(title=test_name, snapshots=True, screenshots=False, sources=False)
 
+    def note_element(self, selector: str, locator: Locator) -> None:
+        """Remember the ARIA snapshot and test id of what a hand-written selector matches."""
+        if selector in self._hinted or len(self._hinted) >= MAX_HINTS:
+            return
+        self._hinted.add(selector)
+        self.depth += 1  # these calls are ours, not steps of the test
+        try:
+            snapshot = locator.aria_snapshot(timeout=HINT_TIMEOUT_MS)
+            test_id = locator.get_attribute("data-testid", timeout=HINT_TIMEOUT_MS)
+        except Exception:  # not there yet, several matches, detached: no hint, no harm
+            return
+        finally:
+            self.depth -= 1
+        hint = {"aria_snapshot": snapshot[:2000]}
+        if test_id:
+            hint["test_id"] = test_id[:500]
+        self.locator_hints[selector] = hint
+
     def _guard_egress(self, route: Route) -> None:
         url = route.request.url
         if not url.startswith(("http:", "https:", "ws:", "wss:")):
@@ -353,6 +397,7 @@ class Recorder:
             "artifacts": [asdict(a) for a in self.artifacts],
             "collection_errors": self.collection_errors,
             "omitted_artifacts": self.omitted,
+            "locator_hints": self.locator_hints,
         }
         path = Path(self.config.results_path)
         tmp = path.with_suffix(".tmp")
@@ -391,6 +436,23 @@ def _step_target(
     return None
 
 
+def _note_written_selector(
+    recorder: Recorder, kind: str, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    """Hints are for selectors as written in the script (CSS, XPath, text=), not get_by_*."""
+    if kind == "locator":
+        selector = getattr(target._impl_obj, "_selector", None)
+        locator = target
+    else:
+        selector = args[0] if args else kwargs.get("selector")
+        locator = target.locator(selector) if isinstance(selector, str) else None
+    if not isinstance(selector, str) or locator is None:
+        return
+    if selector.startswith("internal:") or ">>" in selector:
+        return
+    recorder.note_element(selector, locator)
+
+
 def _instrument(cls: type, name: str, kind: str) -> None:
     original = getattr(cls, name, None)
     if original is None or getattr(original, "_scriptflow_wrapped", False):
@@ -403,6 +465,8 @@ def _instrument(cls: type, name: str, kind: str) -> None:
         if recorder is None or recorder.depth or recorder.current is None:
             return original(self, *args, **kwargs)
         locator = _step_target(kind, name, self, args, kwargs)
+        if name in HINT_ACTIONS and kind in ("page", "locator"):
+            _note_written_selector(recorder, kind, self, args, kwargs)
         started = time.perf_counter()
         recorder.depth += 1
         try:

@@ -10,6 +10,7 @@ import shutil
 import socket
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
+from scriptflow.enhance.hints import hint_from_aria_snapshot
 from scriptflow.errors import ScriptflowError
 from scriptflow.runs.browsers import resolve_browser
 from scriptflow.runs.events import run_status_changes
@@ -289,7 +291,25 @@ def results_document(result: ExecutionResult, attempt: int) -> dict[str, Any]:
         "exit_code": result.exit_code,
         "attempt": attempt,
         "omitted_artifacts": list(result.omitted_artifacts),
+        "locator_hints": locator_hints_document(result.locator_hints),
     }
+
+
+def locator_hints_document(raw: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    """``results["locator_hints"]`` as enhancement reads it: selector → role, name, test_id."""
+    hints: dict[str, dict[str, str]] = {}
+    for selector, seen in raw.items():
+        hint: dict[str, str] = {}
+        parsed = hint_from_aria_snapshot(seen.get("aria_snapshot", ""))
+        if parsed is not None and parsed.role:
+            hint["role"] = parsed.role
+            if parsed.name:
+                hint["name"] = parsed.name
+        if seen.get("test_id"):
+            hint["test_id"] = seen["test_id"]
+        if hint:
+            hints[selector] = hint
+    return hints
 
 
 async def store_details(

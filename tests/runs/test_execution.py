@@ -231,3 +231,24 @@ async def test_artifacts_are_size_capped(
     assert "truncated at the size cap" in console.path.read_text()
     assert "trace.zip" not in {a.name for a in result.artifacts}
     assert any("exceeds the cap" in note for note in result.omitted_artifacts)
+
+
+async def test_hand_written_selectors_leave_locator_hints_for_enhancement(
+    demo: DemoServer, chromium: BrowserTarget, tmp_path: Path
+) -> None:
+    from scriptflow.enhance.hints import hints_from_run_results
+    from scriptflow.runs.worker import results_document
+
+    script = (
+        "def test_login(page):\n"
+        "    page.goto('/login')\n"
+        "    page.fill('#username', 'demo')\n"
+        "    page.locator('#password').fill('demo-password')\n"
+        "    page.get_by_role('button', name='Log in').click()\n"
+    )
+    result = await execute(script, demo, chromium, tmp_path)
+    assert result.status == "passed", result.error
+    hints = hints_from_run_results(results_document(result, 1))
+    assert set(hints) == {"#username", "#password"}  # get_by_role needs no hint
+    assert (hints["#username"].role, hints["#username"].name) == ("textbox", "Username")
+    assert [s.action for s in result.tests[0].steps] == ["goto", "fill", "fill", "click"]

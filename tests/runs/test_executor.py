@@ -75,3 +75,17 @@ def test_nothing_to_run_or_a_broken_module_is_an_error() -> None:
     broken = _interpret({"collection_errors": ["ImportError: nope"]}, exit_code=2)
     assert broken.status == "error"  # type: ignore[attr-defined]
     assert "ImportError" in broken.error  # type: ignore[attr-defined]
+
+
+def test_locator_hints_keep_role_name_and_test_id_only() -> None:
+    from scriptflow.runs.worker import locator_hints_document
+
+    raw = {
+        "#pay": {"aria_snapshot": '- button "Pay now"', "test_id": "pay"},
+        "div.x": {"aria_snapshot": "- generic"},
+        ".gone": {"aria_snapshot": ""},
+    }
+    assert locator_hints_document(raw) == {
+        "#pay": {"role": "button", "name": "Pay now", "test_id": "pay"},
+        "div.x": {"role": "generic"},
+    }
