@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from scriptflow.config import Settings, get_settings
 from scriptflow.db.base import utcnow
 from scriptflow.db.engine import transaction
-from scriptflow.errors import NotFound, ValidationFailed
+from scriptflow.errors import NotFound, ScriptflowError, ValidationFailed
 from scriptflow.insights.analysis import DEFAULT_LOOKBACK_DAYS, MemoryHistory, compute_findings
 from scriptflow.insights.extract import (
     FINISHED_STATUSES,
@@ -349,19 +349,26 @@ async def queue_confirmation_reruns(
     except ImportError:  # runs not available in this build: confirmation stays off
         return []
     queued = []
-    for _ in range(reruns.confirmation_reruns):
-        rerun = await create_run(
-            session,
-            run.created_by,
-            settings,
-            script_id=run.script_id,
-            environment=run.environment,
-            browser=run.browser,
-            retries=0,
-            version=run.script_version,
-            trigger="confirmation",
-        )
-        queued.append(rerun.id)
+    try:
+        # A savepoint: if the reruns cannot be queued (the user lost access, the environment
+        # is gone), the refreshed insights are still kept.
+        async with session.begin_nested():
+            for _ in range(reruns.confirmation_reruns):
+                rerun = await create_run(
+                    session,
+                    run.created_by,
+                    settings,
+                    script_id=run.script_id,
+                    environment=run.environment,
+                    browser=run.browser,
+                    retries=0,
+                    version=run.script_version,
+                    trigger="confirmation",
+                )
+                queued.append(rerun.id)
+    except ScriptflowError as error:
+        log.warning("confirmation reruns for run %s not queued: %s", run_id, error.message)
+        return []
     for insight in suspicious:
         insight.details = {
             **insight.details,

@@ -391,3 +391,26 @@ async def test_without_an_ai_provider_a_summary_request_says_what_to_set(
     assert r.status_code == 503
     error = r.json()["error"]
     assert error["code"] == "AI_PROVIDER_UNAVAILABLE" and "OPENAI_API_KEY" in error["message"]
+
+
+async def test_insights_are_kept_when_confirmation_reruns_cannot_be_queued(
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    account = await signup(client)  # no "staging" environment: reruns cannot be created
+    r = await client.patch(
+        f"/v1/projects/{account.project_id}",
+        json={"settings": {"confirm_flaky_reruns": 2}},
+        headers=account.headers,
+    )
+    assert r.status_code == 200, r.text
+    script = await create_script(client, account, content=CLEAN)
+    service.bind_settings(sessionmaker, settings)
+    runs = await flaky_runs(sessionmaker, account, str(script["id"]))
+    await finish(sessionmaker, account, str(script["id"]), runs[-1])
+    items = (
+        await client.get(f"/v1/scripts/{script['id']}/insights", headers=account.headers)
+    ).json()
+    assert {i["type"] for i in items} >= {"flaky-test", "flaky-selector"}
+    assert all("confirmation" not in i["details"] for i in items)
