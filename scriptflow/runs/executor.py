@@ -32,6 +32,9 @@ INHERITED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "PLAYWRIGHT_BROWSERS_PATH")
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 OUTPUT_LOG = "output.log"
 TIMED_OUT_EXIT = -int(signal.SIGKILL)
+# Between SIGTERM to pytest and SIGKILL to the group: enough to stop a trace, and cancel still
+# ends well within its 5 s promise (1 s to notice + this).
+WRAP_UP_GRACE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -359,6 +362,12 @@ class SubprocessExecutor:
             cancel_task.cancel()
         if done_task in done:
             return False, False
+        # Ask pytest alone to wrap up first (the plugin saves the running test's trace and
+        # screenshot while the browser still lives), then kill the group regardless.
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(done_task), timeout=WRAP_UP_GRACE_S)
         _kill_group(proc.pid)
         done_task.cancel()
         return (cancel_task not in done), (cancel_task in done)

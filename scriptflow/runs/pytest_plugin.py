@@ -24,6 +24,7 @@ import contextlib
 import functools
 import json
 import re
+import signal
 import time
 from collections.abc import Generator
 from dataclasses import asdict, dataclass, field
@@ -646,7 +647,14 @@ def pytest_configure(config: pytest.Config) -> None:
     run_config = RunConfig(**json.loads(Path(path).read_text()))
     RECORDER = Recorder(run_config)
     install_patches(run_config)
+    signal.signal(signal.SIGTERM, _interrupt)
     RECORDER.write()
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    # The executor's timeout or a cancel: end the session the way Ctrl+C does, so that
+    # pytest_sessionfinish saves what the running test had (trace, screenshot, results).
+    raise KeyboardInterrupt
 
 
 def test_display_name(item: pytest.Item) -> str:
@@ -770,8 +778,9 @@ def _forget_failed_fixtures(item: pytest.Item) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if RECORDER:
+        interrupted = RECORDER.current is not None  # stopped in the middle of a test
         with contextlib.suppress(Exception):
-            RECORDER.finish_all_contexts(failed=False)
+            RECORDER.finish_all_contexts(failed=interrupted or RECORDER.test_failed)
         RECORDER.write()
 
 

@@ -140,6 +140,8 @@ async def test_timeout_kills_the_whole_process_group(
     assert result.status == "failed" and result.timed_out
     assert "timed out after 5 s" in (result.error or "")
     assert result.tests[0].outcome == "failed"
+    # The test that was running still left its trace and a screenshot of where it hung.
+    assert {"trace.zip", "screenshot.png"} <= {a.name for a in result.artifacts}
     pgid = int(pgid_file.read_text())
     assert pgid != os.getpgid(0)  # its own group, not ours
     assert not _group_alive(pgid)  # Chromium and the driver went with it
