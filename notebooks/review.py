@@ -93,17 +93,21 @@ async def _(ctx, get_outcome, me, project_picker):
         scripts = (
             await list_scripts(_session, me.id, project_id=project_picker.value, limit=200)
         ).items
+        # Open on a script that has something to review.
+        awaiting_review = [
+            s.id
+            for s in scripts
+            if (await list_changesets(_session, me.id, s.id, status="proposed", limit=1)).items
+        ]
     mo.stop(not scripts, mo.callout(mo.md("This project has no scripts yet."), kind="warn"))
-    return (scripts,)
+    return awaiting_review, scripts
 
 
 @app.cell
-def _(linked_script, scripts):
+def _(awaiting_review, linked_script, scripts):
     _labels = {f"{s.title} (v{s.version})": s for s in scripts}
-    _start = next(
-        (label for label, s in _labels.items() if linked_script and s.id == linked_script.id),
-        next(iter(_labels)),
-    )
+    _wanted = linked_script.id if linked_script else next(iter(awaiting_review), None)
+    _start = next((label for label, s in _labels.items() if s.id == _wanted), next(iter(_labels)))
     script_picker = mo.ui.dropdown(options=_labels, value=_start, label="Script")
     return (script_picker,)
 
