@@ -20,6 +20,7 @@ from scriptflow.auth.tokens import AccessTokenVerifier, TokenConfig
 from scriptflow.config import ConfigurationError, Settings, get_settings
 from scriptflow.db import migrate
 from scriptflow.db.engine import create_engine, create_sessionmaker
+from scriptflow.insights import service as insights
 from scriptflow.logs import configure_logging
 from scriptflow.ratelimit import RateLimiter
 
@@ -44,6 +45,8 @@ def create_app(settings: Settings | None = None, *, run_background: bool = True)
         engine = create_engine(url)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        # The run-finished hook learns the data dir and limits that go with this database.
+        insights.bind_settings(app.state.sessionmaker, settings)
         stoppers: list[Stopper] = []
         try:
             if run_background:
@@ -54,6 +57,7 @@ def create_app(settings: Settings | None = None, *, run_background: bool = True)
         finally:
             for stop in reversed(stoppers):
                 await stop()
+            await asyncio.to_thread(insights.close_warehouses)
             await engine.dispose()
 
     app = FastAPI(
