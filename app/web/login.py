@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from app.web.session_auth import LOGIN_PATH, SESSION_COOKIE, safe_next_path
+from app.web.session_auth import LOGIN_PATH, SESSION_COOKIE, safe_next_path, same_origin
 from scriptflow.auth.service import authenticate
 from scriptflow.auth.tokens import TokenConfig, issue_access_token
 from scriptflow.config import Settings
@@ -108,6 +108,9 @@ def build_login_router(
         next: Annotated[str, Form(max_length=2048)] = "",
     ) -> Response:
         next_path = safe_next_path(next, guarded_prefixes, DEFAULT_LANDING)
+        if not same_origin(request.scope):
+            # Another site posting our form would sign the browser into the attacker's account.
+            return login_page(next_path, status=403, error="Sign in from this site's own page.")
         limiter = login_limiter(request, fallback_limiter)
         client = request.client.host if request.client else "unknown"
         try:

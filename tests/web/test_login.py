@@ -110,3 +110,14 @@ async def test_the_login_form_is_rate_limited(
     ]
     assert [r.status_code for r in statuses] == [401, 401, 401, 429]
     assert "Retry-After" in statuses[-1].headers
+
+
+async def test_a_login_posted_from_another_site_is_refused(web_client: httpx.AsyncClient) -> None:
+    account = await signup(web_client)
+    r = await web_client.post(
+        "/login",
+        data={"email": account.email, "password": DEFAULT_PASSWORD},
+        headers={"origin": "https://evil.example"},
+    )
+    assert r.status_code == 403
+    assert SESSION_COOKIE not in r.headers.get("set-cookie", "")
