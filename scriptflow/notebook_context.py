@@ -98,8 +98,14 @@ class NotebookContext:
 
         Reading cells pass ``write=False`` so they never take SQLite's write lock.
         """
-        async with transaction(self.sessionmaker, write=write) as session:
-            yield session
+        try:
+            async with transaction(self.sessionmaker, write=write) as session:
+                yield session
+        finally:
+            # A kernel has no shutdown hook, so pooled connections would outlive it (each
+            # aiosqlite connection is a thread): hand them back to the database after each use.
+            if self._engine is not None:
+                await self._engine.dispose()
 
     async def user(self, session: AsyncSession) -> User:
         """The acting user's row; an unknown or deactivated user is refused."""
