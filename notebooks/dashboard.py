@@ -193,10 +193,10 @@ def _(frames):
             ),
             color=alt.Color("series:N", title="Script · environment"),
             tooltip=[
-                "script:N",
-                "environment:N",
-                "bucket:T",
-                "runs:Q",
+                alt.Tooltip("script:N"),
+                alt.Tooltip("environment:N"),
+                alt.Tooltip("bucket:T"),
+                alt.Tooltip("runs:Q"),
                 alt.Tooltip("pass_rate:Q", format=".0%"),
             ],
         )
@@ -247,11 +247,11 @@ def _(frames):
             color=alt.Color("series:N", title="Script · environment"),
             strokeDash=alt.StrokeDash("quantile:N", title="Quantile"),
             tooltip=[
-                "series:N",
-                "quantile:N",
-                "bucket:T",
+                alt.Tooltip("series:N"),
+                alt.Tooltip("quantile:N"),
+                alt.Tooltip("bucket:T"),
                 alt.Tooltip("ms:Q", format=",.0f"),
-                "runs:Q",
+                alt.Tooltip("runs:Q"),
             ],
         )
         .properties(height=240),
@@ -295,13 +295,13 @@ def _(frames):
             y=alt.Y("label:N", sort="-x", title=None),
             color=alt.Color("retry_passes:Q", title="Passed on retry"),
             tooltip=[
-                "script:N",
-                "test_name:N",
-                "environment:N",
-                "runs:Q",
-                "flips:Q",
-                "failures:Q",
-                "retry_passes:Q",
+                alt.Tooltip("script:N"),
+                alt.Tooltip("test_name:N"),
+                alt.Tooltip("environment:N"),
+                alt.Tooltip("runs:Q"),
+                alt.Tooltip("flips:Q"),
+                alt.Tooltip("failures:Q"),
+                alt.Tooltip("retry_passes:Q"),
             ],
         )
         .properties(height=240)
@@ -336,12 +336,12 @@ def _(frames):
             y=alt.Y("locator:N", sort="-x", title=None),
             color=alt.Color("environment:N", title="Environment"),
             tooltip=[
-                "locator:N",
-                "action:N",
-                "environment:N",
-                "browser:N",
-                "executions:Q",
-                "failures:Q",
+                alt.Tooltip("locator:N"),
+                alt.Tooltip("action:N"),
+                alt.Tooltip("environment:N"),
+                alt.Tooltip("browser:N"),
+                alt.Tooltip("executions:Q"),
+                alt.Tooltip("failures:Q"),
             ],
         )
         .properties(height=240)
@@ -383,7 +383,12 @@ def _(frames):
             x=alt.X("occurrences:Q", title="Failures"),
             y=alt.Y("short:N", sort="-x", title=None),
             color=alt.Color("scripts:Q", title="Scripts affected"),
-            tooltip=["signature:N", "occurrences:Q", "scripts:Q", "last_seen:T"],
+            tooltip=[
+                alt.Tooltip("signature:N"),
+                alt.Tooltip("occurrences:Q"),
+                alt.Tooltip("scripts:Q"),
+                alt.Tooltip("last_seen:T"),
+            ],
         )
         .properties(height=240)
     )
@@ -421,7 +426,12 @@ def _(frames):
             color=alt.Color(
                 "severity:N", scale=alt.Scale(domain=SEVERITY_ORDER, range=SEVERITY_COLORS)
             ),
-            tooltip=["type:N", "severity:N", "insights:Q", "occurrences:Q"],
+            tooltip=[
+                alt.Tooltip("type:N"),
+                alt.Tooltip("severity:N"),
+                alt.Tooltip("insights:Q"),
+                alt.Tooltip("occurrences:Q"),
+            ],
         )
         .properties(height=240)
     )
@@ -475,7 +485,11 @@ def _(frames):
             color=alt.Color(
                 "side:N", sort=["before", "after"], scale=alt.Scale(range=["#9ca3af", "#16a34a"])
             ),
-            tooltip=["change:N", "side:N", alt.Tooltip("pass_rate:Q", format=".0%")],
+            tooltip=[
+                alt.Tooltip("change:N"),
+                alt.Tooltip("side:N"),
+                alt.Tooltip("pass_rate:Q", format=".0%"),
+            ],
         )
         .properties(height=240)
     )

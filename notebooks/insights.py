@@ -142,7 +142,7 @@ def _(table_rows):
             color=alt.Color(
                 "severity:N", scale=alt.Scale(domain=SEVERITY_ORDER, range=SEVERITY_COLORS)
             ),
-            tooltip=["type:N", "severity:N", "n:Q"],
+            tooltip=[alt.Tooltip("type:N"), alt.Tooltip("severity:N"), alt.Tooltip("n:Q")],
         )
         .properties(height=200),
         chart_selection="point",
