@@ -115,10 +115,13 @@ def demo(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """Set up a demo with real run history, then serve the API, dashboard and notebooks."""
+    import os
+
     from scriptflow.showcase import run_demo
 
     settings = get_settings()
-    configure_logging(settings.log_level)
+    # The terminal shows progress and URLs; request logs only when asked for.
+    configure_logging(settings.log_level if "SCRIPTFLOW_LOG_LEVEL" in os.environ else "WARNING")
     run_demo(settings, email=email, password=password, host=host, port=port, echo=typer.echo)
 
 
