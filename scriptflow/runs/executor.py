@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import scriptflow
 from scriptflow.runs.browsers import BrowserTarget
+from scriptflow.runs.sandbox import SYSTEM_READ, SYSTEM_WRITE, python_read_paths
 from scriptflow.runs.script_forms import prepare_script
 
 # Variables a run process may inherit; everything else (DATABASE_URL, JWT_SECRET, OPENAI_*,
@@ -31,6 +32,8 @@ from scriptflow.runs.script_forms import prepare_script
 INHERITED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "PLAYWRIGHT_BROWSERS_PATH")
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 OUTPUT_LOG = "output.log"
+PYTHONPATH_DIR = "pythonpath"
+PACKAGE_DIR = Path(scriptflow.__file__).resolve().parent
 TIMED_OUT_EXIT = -int(signal.SIGKILL)
 # Between SIGTERM to pytest and SIGKILL to the group: enough to stop a trace, and cancel still
 # ends well within its 5 s promise (1 s to notice + this).
@@ -52,6 +55,9 @@ class RunRequest:
     trace: str = "on"
     action_timeout_ms: int | None = None
     block_private_egress: bool = False
+    # Landlock where the kernel has it: the run reads only system and Python dirs, writes only
+    # its own folders (see scriptflow.runs.sandbox).
+    filesystem_sandbox: bool = True
 
 
 @dataclass(frozen=True)
@@ -124,7 +130,8 @@ def run_environment(parent: Mapping[str, str], workdir: Path, tmpdir: Path) -> d
             # Short on purpose: Chromium's singleton socket path must fit in 108 bytes.
             "TMPDIR": str(tmpdir),
             # The run imports scriptflow's plugin, and nothing from the server's site dirs.
-            "PYTHONPATH": str(Path(scriptflow.__file__).resolve().parent.parent),
+            # Only scriptflow itself (a link to the package), not the tree around it.
+            "PYTHONPATH": str(workdir / PYTHONPATH_DIR),
             "PYTHONNOUSERSITE": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
             # Only the plugins a run needs: faster start, no surprises from the server's venv.
@@ -180,14 +187,23 @@ def plugin_config(request: RunRequest, work: Path, artifacts: Path) -> dict[str,
     }
 
 
-def prepare_workdir(request: RunRequest) -> tuple[Path, Path]:
+def sandbox_paths(request: RunRequest, root: Path, tmpdir: Path) -> dict[str, list[str]]:
+    """What a run may read (system, Python, scriptflow, its browser) and write (its folders)."""
+    read = [*SYSTEM_READ, *python_read_paths(), str(PACKAGE_DIR)]
+    if request.browser.executable_path is not None:
+        read.append(str(request.browser.executable_path.resolve().parent))
+    return {"read": read, "write": [*SYSTEM_WRITE, str(root), str(tmpdir)]}
+
+
+def prepare_workdir(request: RunRequest, tmpdir: Path) -> tuple[Path, Path]:
     """Write the script, ini, plugin config and launch file; returns (scratch, artifacts)."""
     # Absolute: the run process works in `work`, and the data dir may be given relative.
     root = request.workdir.resolve()
     work = root / "work"
     artifacts = root / "artifacts"
-    for folder in (work, work / "home", artifacts):
+    for folder in (work, work / "home", work / PYTHONPATH_DIR, artifacts):
         folder.mkdir(parents=True, exist_ok=True)
+    (work / PYTHONPATH_DIR / PACKAGE_DIR.name).symlink_to(PACKAGE_DIR, target_is_directory=True)
     prepared = prepare_script(request.script)
     (work / "test_script.py").write_text(prepared.source)
     # Our own ini: the server's pyproject (which disables the playwright plugin) never applies.
@@ -198,6 +214,7 @@ def prepare_workdir(request: RunRequest) -> tuple[Path, Path]:
         "memory_mb": request.memory_mb,
         # CPU seconds per process: generous, the wall clock is the real limit.
         "cpu_s": max(int(request.timeout_s * 2), 30),
+        "sandbox": sandbox_paths(request, root, tmpdir) if request.filesystem_sandbox else None,
     }
     (work / "launch.json").write_text(json.dumps(launch))
     return work, artifacts
@@ -311,9 +328,9 @@ class SubprocessExecutor:
 
     async def execute(self, request: RunRequest, cancel: asyncio.Event) -> ExecutionResult:
         """Run, wait under the timeout or until cancelled, kill the group, read results."""
-        work, artifacts = await asyncio.to_thread(prepare_workdir, request)
         tmpdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="sf-run-"))
         try:
+            work, artifacts = await asyncio.to_thread(prepare_workdir, request, tmpdir)
             return await self._run(request, work, artifacts, tmpdir, cancel)
         finally:
             await asyncio.to_thread(shutil.rmtree, tmpdir, True)

@@ -49,6 +49,12 @@ def main(argv: list[str]) -> int:
     die_with_parent()
     launch = json.loads(Path(argv[1]).read_text())
     apply_limits(int(launch["memory_mb"]), int(launch["cpu_s"]))
+    sandbox = launch.get("sandbox")
+    if sandbox:
+        from scriptflow.runs.sandbox import restrict_filesystem
+
+        applied = restrict_filesystem(sandbox["read"], sandbox["write"])
+        print(f"[scriptflow] filesystem sandbox: {'on' if applied else 'unavailable'}", flush=True)
     import pytest
 
     return int(pytest.main(list(launch["pytest_args"])))

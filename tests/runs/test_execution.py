@@ -120,22 +120,22 @@ def _group_alive(pgid: int, within_s: float = 3.0) -> bool:
     return True
 
 
-def hanging_script(pgid_file: Path) -> str:
-    return (
-        "import os, time\n\n"
-        "def test_hang(page):\n"
-        "    page.goto('/delayed?ms=60000')\n"
-        f"    open({str(pgid_file)!r}, 'w').write(str(os.getpgid(0)))\n"
-        "    time.sleep(120)\n"
-    )
+# The run may write only in its own folder: it leaves its process group id in the artifacts.
+HANGING_SCRIPT = (
+    "import os, time\n\n"
+    "def test_hang(page):\n"
+    "    page.goto('/delayed?ms=60000')\n"
+    "    open('../artifacts/pgid', 'w').write(str(os.getpgid(0)))\n"
+    "    time.sleep(120)\n"
+)
 
 
 async def test_timeout_kills_the_whole_process_group(
     demo: DemoServer, chromium: BrowserTarget, tmp_path: Path
 ) -> None:
-    pgid_file = tmp_path / "pgid"
+    pgid_file = tmp_path / "run" / "artifacts" / "pgid"
     started = time.monotonic()
-    result = await execute(hanging_script(pgid_file), demo, chromium, tmp_path, timeout_s=5)
+    result = await execute(HANGING_SCRIPT, demo, chromium, tmp_path, timeout_s=5)
     assert time.monotonic() - started < 15
     assert result.status == "failed" and result.timed_out
     assert "timed out after 5 s" in (result.error or "")
@@ -150,10 +150,10 @@ async def test_timeout_kills_the_whole_process_group(
 async def test_cancel_mid_run_stops_it_within_seconds(
     demo: DemoServer, chromium: BrowserTarget, tmp_path: Path
 ) -> None:
-    pgid_file = tmp_path / "pgid"
+    pgid_file = tmp_path / "run" / "artifacts" / "pgid"
     cancel = asyncio.Event()
     task = asyncio.create_task(
-        execute(hanging_script(pgid_file), demo, chromium, tmp_path, cancel=cancel, timeout_s=60)
+        execute(HANGING_SCRIPT, demo, chromium, tmp_path, cancel=cancel, timeout_s=60)
     )
     for _ in range(200):
         if pgid_file.exists() and pgid_file.read_text():
@@ -254,3 +254,30 @@ async def test_hand_written_selectors_leave_locator_hints_for_enhancement(
     assert set(hints) == {"#username", "#password"}  # get_by_role needs no hint
     assert (hints["#username"].role, hints["#username"].name) == ("textbox", "Username")
     assert [s.action for s in result.tests[0].steps] == ["goto", "fill", "fill", "click"]
+
+
+async def test_the_run_process_cannot_read_the_data_dir_or_the_source_tree(
+    demo: DemoServer, chromium: BrowserTarget, tmp_path: Path
+) -> None:
+    from scriptflow.runs.sandbox import landlock_abi
+
+    if landlock_abi() < 1:
+        pytest.skip("the kernel has no Landlock")  # the sandbox is best effort by design
+    data = tmp_path / "data"
+    secret = data / ".jwt_secret"
+    data.mkdir()
+    secret.write_text("s" * 48)
+    repo_file = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    script = (
+        "import os, pytest\n\n"
+        "def test_confined():\n"
+        f"    for path in ({str(secret)!r}, {str(repo_file)!r}):\n"
+        "        with pytest.raises(PermissionError):\n"
+        "            open(path).read()\n"
+        "    open('mine.txt', 'w').write('ok')  # its own folder stays writable\n"
+    )
+    request = RunRequest(
+        script=script, base_url=demo.base_url, browser=chromium, workdir=data / "runs" / "r1"
+    )
+    result = await SubprocessExecutor().execute(request, asyncio.Event())
+    assert result.status == "passed", result.error

@@ -3,13 +3,16 @@ PostgreSQL never execute the same run twice."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -62,6 +65,42 @@ class Workers:
                 proc.wait()
 
 
+class Probe:
+    """A loopback endpoint that runs call to report in: they may not write outside their folder.
+
+    ``GET /<name>?…`` is recorded; the answer is ``first`` the first time a name is seen.
+    """
+
+    def __init__(self) -> None:
+        self.hits: list[str] = []
+        hits = self.hits
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                name = self.path.split("?", 1)[0]
+                answer = b"again" if any(h.split("?", 1)[0] == name for h in hits) else b"first"
+                hits.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def probe() -> Iterator[Probe]:
+    p = Probe()
+    yield p
+    p.server.shutdown()
+    p.server.server_close()
+
+
 @pytest.fixture
 def workers(settings: Settings) -> Iterator[Workers]:
     w = Workers(settings)
@@ -94,30 +133,30 @@ async def test_a_sigkilled_worker_run_is_finished_by_another_worker(
     workers: Workers,
     demo: DemoServer,
     chromium: object,
-    tmp_path: Path,
+    probe: Probe,
 ) -> None:
-    marker = tmp_path / "first-attempt-pgid"
     script = (
-        "import os, time\n\n"
+        "import os, time, urllib.request\n\n"
         "def test_slow_the_first_time(page):\n"
         "    page.goto('/')\n"
-        f"    if not os.path.exists({str(marker)!r}):\n"
-        f"        open({str(marker)!r}, 'w').write(str(os.getpgid(0)))\n"
+        f"    answer = urllib.request.urlopen('{probe.url}/start?pgid=%d' % os.getpgid(0)).read()\n"
+        "    if answer == b'first':\n"
         "        time.sleep(60)\n"
     )
     account = await signup(client)
     run = await queue_run(client, account, script, base_url=demo.base_url)
     doomed = workers.start()
     deadline = time.monotonic() + 30
-    while not (marker.exists() and marker.read_text()):
+    while not probe.hits:
         assert time.monotonic() < deadline, "the first worker never started the run"
-        time.sleep(0.1)
+        await asyncio.sleep(0.1)
+    pgid = int(probe.hits[0].split("pgid=", 1)[1])
     await wait_for_status(client, account, run["id"], {"running"})
     assert f":{doomed.pid}:" in (await worker_of(app, run["id"]))
     doomed.send_signal(signal.SIGKILL)
     doomed.wait()
     # The orphaned run process group dies with its worker instead of running on.
-    assert group_gone(int(marker.read_text()), within_s=5)
+    assert group_gone(pgid, within_s=5)
 
     workers.start()
     body = await wait_for_status(
@@ -131,15 +170,15 @@ async def test_a_sigkilled_worker_run_is_finished_by_another_worker(
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 @pytest.mark.slow
 async def test_two_worker_processes_never_execute_a_run_twice(
-    client: httpx.AsyncClient, app: FastAPI, workers: Workers, tmp_path: Path
+    client: httpx.AsyncClient, app: FastAPI, workers: Workers, probe: Probe
 ) -> None:
-    log = tmp_path / "executions.log"
-    # No browser: the point is the queue, so each run is a tiny pytest session.
+    # No browser: the point is the queue, so each run is a tiny pytest session that reports
+    # its run id (the name of its run folder).
     script = (
-        "import os\n\n"
-        "def test_mark():\n"
-        f"    with open({str(log)!r}, 'a') as fh:\n"
-        "        fh.write(os.getcwd() + '\\n')\n"
+        "import os, urllib.request\n\n"
+        "def test_report():\n"
+        "    run_id = os.path.basename(os.path.dirname(os.getcwd()))\n"
+        f"    urllib.request.urlopen('{probe.url}/' + run_id).read()\n"
     )
     account = await signup(client)
     ids = [(await queue_run(client, account, script))["id"] for _ in range(50)]
@@ -150,7 +189,7 @@ async def test_two_worker_processes_never_execute_a_run_twice(
     ]
     assert {r["status"] for r in runs} == {"passed"}
     assert {r["attempt"] for r in runs} == {1}
-    executed = [Path(line).parent.name for line in log.read_text().splitlines()]
+    executed = [hit.strip("/") for hit in probe.hits]
     assert sorted(executed) == sorted(ids)  # each run exactly once
     pids = {int((await worker_of(app, run_id)).split(":")[1]) for run_id in ids}
     assert pids == {first.pid, second.pid}
