@@ -161,8 +161,12 @@ def _(proposal, script_picker):
     mo.vstack(
         [
             _headline,
-            mo.ui.table(_findings, label="Findings", selection=None) if len(_findings) else None,
-            mo.md(f"```diff\n{proposal.proposed_diff}\n```") if proposal.proposed_diff else None,
+            mo.ui.table(_findings, label="Findings", selection=None)
+            if len(_findings)
+            else mo.md(""),
+            mo.md(f"```diff\n{proposal.proposed_diff}\n```")
+            if proposal.proposed_diff
+            else mo.md(""),
         ]
     )
     return

@@ -128,10 +128,14 @@ async def _(ctx, get_resolved, me, project_picker, status_filter):
 
 @app.cell
 def _(table_rows):
-    _counts = (
-        table_rows.groupby(["type", "severity"], as_index=False)
-        .size()
-        .rename(columns={"size": "n"})
+    _counts = mo.sql(
+        """
+        SELECT type, severity, count(*) AS n
+        FROM table_rows
+        GROUP BY type, severity
+        ORDER BY type, severity
+        """,
+        output=False,
     )
     by_type = mo.ui.altair_chart(
         alt.Chart(_counts, title="Insights by type and severity")
@@ -197,7 +201,7 @@ def _(chosen):
                 f"seen {chosen.occurrences} time(s), first {chosen.first_seen:%Y-%m-%d %H:%M}, "
                 f"last {chosen.last_seen:%Y-%m-%d %H:%M} UTC"
             ),
-            mo.md(f"> {chosen.ai_summary}") if chosen.ai_summary else None,
+            mo.md(f"> {chosen.ai_summary}") if chosen.ai_summary else mo.md(""),
             mo.md("**Evidence**"),
             mo.json(chosen.details),
             resolve,

@@ -227,7 +227,7 @@ def _(changeset):
 def _(accept, acknowledge, changeset, reason, reject):
     mo.vstack(
         [
-            acknowledge if changeset.risk == "high" else None,
+            acknowledge if changeset.risk == "high" else mo.md(""),
             reason,
             mo.hstack([accept, reject], justify="start"),
         ]

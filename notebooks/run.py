@@ -203,7 +203,7 @@ def _(detail, live):
                 ),
                 kind=_kind,
             ),
-            live if _run.status not in TERMINAL else None,
+            live if _run.status not in TERMINAL else mo.md(""),
         ],
         justify="start",
     )
@@ -242,10 +242,10 @@ def _(detail):
     )
     mo.vstack(
         [
-            mo.ui.table(_tests, label="Tests", selection=None) if len(_tests) else None,
+            mo.ui.table(_tests, label="Tests", selection=None) if len(_tests) else mo.md(""),
             mo.ui.table(_steps, label="Steps", selection=None, page_size=15)
             if len(_steps)
-            else None,
+            else mo.md(""),
         ]
     )
     return
