@@ -13,8 +13,8 @@ from fastapi import FastAPI
 
 from app.main import create_app
 from app.web import mount_web
-from app.web.threaded_server import ThreadedServer
 from scriptflow.config import Settings
+from scriptflow.threaded_server import ThreadedServer
 from tests.conftest import need
 
 CHROMIUM_ARGS = [

@@ -1,6 +1,7 @@
-"""The whole app (API, login, dashboard, notebooks) on loopback from a background thread.
+"""An ASGI app on loopback from a background thread: browser tests, benchmarks, the demo target.
 
-Browser tests and the dashboard benchmark need a real HTTP server a real browser can reach.
+Real browsers and real pytest runs need a real HTTP server they can reach; one implementation
+serves the whole app (under ``app/``) and the demo app alike.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Literal, Self
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -19,13 +21,25 @@ STARTUP_TIMEOUT_S = 60.0
 class ThreadedServer:
     """Serve an ASGI app on ``127.0.0.1`` (port 0 picks a free one) until stopped."""
 
-    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        lifespan: Literal["auto", "on", "off"] = "auto",
+        startup_timeout_s: float = STARTUP_TIMEOUT_S,
+    ) -> None:
+        # Binding here, before the thread starts, makes the port known (and taken) up front.
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.host = host
         self.port: int = self._sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, ws="auto")
+        self._startup_timeout_s = startup_timeout_s
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, ws="auto", lifespan=lifespan
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
@@ -35,22 +49,24 @@ class ThreadedServer:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> ThreadedServer:
+    def start(self) -> Self:
         """Start serving; returns once the app's lifespan has run and it accepts connections."""
         self._thread.start()
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        deadline = time.monotonic() + self._startup_timeout_s
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the server did not start")
-            time.sleep(0.02)
+            time.sleep(0.01)
         return self
 
     def stop(self) -> None:
+        """Stop serving and release the port."""
         self._server.should_exit = True
-        self._thread.join(timeout=15)
+        if self._thread.is_alive():
+            self._thread.join(timeout=15)
         self._sock.close()
 
-    def __enter__(self) -> ThreadedServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
