@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from scriptflow.config import Settings
 from scriptflow.db import migrate
 from scriptflow.db.engine import create_engine, create_sessionmaker
 from scriptflow.testing.postgres import PostgresCluster, PostgresUnavailable, start_cluster
+from tests.enhance.openai_stub import OpenAIStub
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_SECRET = "test-secret-" + "x" * 40
@@ -67,18 +69,54 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
     return cluster.url_for(name)
 
 
+def settings_for(db_url: str, tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings for one test: its own database and data dir, rate limits out of the way."""
+    values: dict[str, Any] = {
+        "DATABASE_URL": db_url,
+        "JWT_SECRET": TEST_SECRET,
+        "data_dir": tmp_path / "data",
+        "rate_limit_login_per_minute": 1000,
+        "rate_limit_register_per_minute": 1000,
+        "rate_limit_enhance_per_minute": 1000,
+        "rate_limit_runs_per_minute": 1000,
+        "workers": 0,
+    }
+    return Settings(**(values | overrides))
+
+
+def settings_with_openai(db_url: str, tmp_path: Path, stub: OpenAIStub) -> Settings:
+    """Settings whose AI provider is the loopback OpenAI stub, failing fast instead of retrying."""
+    return settings_for(
+        db_url,
+        tmp_path,
+        OPENAI_API_KEY="sk-test-not-a-real-key",
+        OPENAI_BASE_URL=stub.base_url,
+        openai_max_retries=0,
+        openai_timeout_s=10,
+    )
+
+
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        DATABASE_URL=db_url,
-        JWT_SECRET=TEST_SECRET,
-        data_dir=tmp_path / "data",
-        rate_limit_login_per_minute=1000,
-        rate_limit_register_per_minute=1000,
-        rate_limit_enhance_per_minute=1000,
-        rate_limit_runs_per_minute=1000,
-        workers=0,
-    )
+    return settings_for(db_url, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def openai_stub() -> Iterator[OpenAIStub]:
+    """One OpenAI-compatible server on loopback for the session, started only when asked for."""
+    server = OpenAIStub().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def stub(openai_stub: OpenAIStub) -> OpenAIStub:
+    """The shared stub, reset to a harmless answer for each test."""
+    openai_stub.answer("")
+    openai_stub.behaviour.requests.clear()
+    return openai_stub
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -10,35 +9,14 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scriptflow.config import Settings
-from tests.conftest import TEST_SECRET, create_script, signup
+from tests.conftest import create_script, settings_with_openai, signup
 from tests.enhance.openai_stub import OpenAIStub
 from tests.insights.test_api import CLEAN, finish, flaky_runs
 
 
-@pytest.fixture(scope="module")
-def stub() -> Iterator[OpenAIStub]:
-    server = OpenAIStub().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture
-def settings(db_url: str, tmp_path: Path, stub: OpenAIStub) -> Settings:
-    return Settings(
-        DATABASE_URL=db_url,
-        JWT_SECRET=TEST_SECRET,
-        OPENAI_API_KEY="sk-test-not-a-real-key",
-        OPENAI_BASE_URL=stub.base_url,
-        openai_max_retries=0,
-        openai_timeout_s=10,
-        data_dir=tmp_path / "data",
-        rate_limit_login_per_minute=1000,
-        rate_limit_register_per_minute=1000,
-        rate_limit_enhance_per_minute=1000,
-        workers=0,
-    )
+def settings(db_url: str, tmp_path: Path, openai_stub: OpenAIStub) -> Settings:
+    return settings_with_openai(db_url, tmp_path, openai_stub)
 
 
 async def test_an_ai_summary_is_written_from_the_evidence_and_kept(
