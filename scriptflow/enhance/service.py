@@ -30,6 +30,7 @@ from scriptflow.errors import (
     StaleChangeset,
     ValidationFailed,
 )
+from scriptflow.insights.service import revision_accepted
 from scriptflow.pagination import Page, clamp_limit, keyset, page_of
 from scriptflow.projects.models import Project
 from scriptflow.projects.repository import ProjectRepository
@@ -373,6 +374,7 @@ async def accept_changeset(
     )
     await repo.link_revision(changeset.id, revision.id)
     await session.refresh(changeset)
+    await revision_accepted(session, script.id)
     return revision
 
 

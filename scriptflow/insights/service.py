@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from scriptflow.config import Settings, get_settings
 from scriptflow.db.base import utcnow
@@ -297,9 +297,16 @@ _bound_settings: weakref.WeakKeyDictionary[async_sessionmaker[AsyncSession], Set
 )
 
 
+# The same, by engine: a request's session (an accept) knows its engine, not its sessionmaker.
+_bound_engines: weakref.WeakKeyDictionary[AsyncEngine, Settings] = weakref.WeakKeyDictionary()
+
+
 def bind_settings(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
     """Tell the run-finished hook which settings go with a sessionmaker (data dir, run limits)."""
     _bound_settings[sessionmaker] = settings
+    engine = sessionmaker.kw.get("bind")
+    if isinstance(engine, AsyncEngine):
+        _bound_engines[engine] = settings
 
 
 def _settings_for(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[Settings, bool]:
@@ -322,9 +329,29 @@ async def refresh_after_run(
     if bound:
         try:
             async with transaction(sessionmaker, write=False) as session:
-                await sync_runs(session, warehouse_for(settings.data_dir), [event.run_id])
+                warehouse = warehouse_for(settings.data_dir)
+                await sync_runs(session, warehouse, [event.run_id])
+                # The refresh may have changed insights, and the run may follow an accept.
+                await sync_script_state(session, warehouse, event.script_id)
         except WarehouseBusy:
             log.info("warehouse busy; run %s will be synced by the next catch-up", event.run_id)
+
+
+async def revision_accepted(session: AsyncSession, script_id: uuid.UUID) -> None:
+    """Show an accepted revision in this process's warehouse at once (best-effort).
+
+    Runs inside the accept's transaction, so it sees the new revision. Should that transaction
+    then fail, the next sync of the script replaces the script's revisions again.
+    """
+    settings = _bound_engines.get(session.bind) if isinstance(session.bind, AsyncEngine) else None
+    if settings is None:  # not a served app (a script, a test without one): catch_up does it
+        return
+    try:
+        await sync_script_state(session, warehouse_for(settings.data_dir), script_id)
+    except WarehouseBusy:
+        log.info("warehouse busy; script %s will be synced by the next catch-up", script_id)
+    except Exception:  # the warehouse is a copy: never fail an accept on it
+        log.exception("warehouse sync after accepting on script %s failed", script_id)
 
 
 async def queue_confirmation_reruns(
@@ -638,8 +665,25 @@ async def catch_up(session: AsyncSession, warehouse: Warehouse) -> SyncResult:
     return totals
 
 
-async def _mirror_insights(session: AsyncSession, warehouse: Warehouse) -> None:
-    rows = (await session.execute(select(AIInsight))).scalars().all()
+async def sync_script_state(
+    session: AsyncSession, warehouse: Warehouse, script_id: uuid.UUID
+) -> None:
+    """Replace one script's revisions and its project's insights in the warehouse."""
+    script = await session.get(Script, script_id)
+    if script is None:
+        return
+    revisions = await session.run_sync(lambda sync: extract_revisions(sync, script_id=script_id))
+    await asyncio.to_thread(warehouse.replace_revisions, revisions, [str(script_id)])
+    await _mirror_insights(session, warehouse, script.project_id)
+
+
+async def _mirror_insights(
+    session: AsyncSession, warehouse: Warehouse, project_id: uuid.UUID | None = None
+) -> None:
+    query = select(AIInsight)
+    if project_id is not None:
+        query = query.where(AIInsight.project_id == project_id)
+    rows = (await session.execute(query)).scalars().all()
     table = pa.Table.from_pylist(
         [
             {
@@ -659,7 +703,10 @@ async def _mirror_insights(session: AsyncSession, warehouse: Warehouse) -> None:
         ],
         schema=INSIGHTS_SCHEMA,
     )
-    project_ids = sorted({str(row.project_id) for row in rows})
+    # A project whose last insight went away must still be cleared: name it even with no rows.
+    project_ids = sorted(
+        {str(row.project_id) for row in rows} | ({str(project_id)} if project_id else set())
+    )
     await asyncio.to_thread(warehouse.replace_insights, table, project_ids)
 
 

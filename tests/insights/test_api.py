@@ -343,7 +343,7 @@ async def test_a_new_flaky_suspicion_queues_confirmation_reruns_when_enabled(
     await finish(sessionmaker, account, str(script["id"]), runs[-1])
     r = await client.get(
         "/v1/test-runs",
-        params={"script_id": script["id"], "status": "queued"},
+        params={"script_id": str(script["id"]), "status": "queued"},
         headers=account.headers,
     )
     assert r.json() == []
@@ -359,7 +359,7 @@ async def test_a_new_flaky_suspicion_queues_confirmation_reruns_when_enabled(
     await finish(sessionmaker, account, str(other["id"]), runs[-1])
     r = await client.get(
         "/v1/test-runs",
-        params={"script_id": other["id"], "status": "queued"},
+        params={"script_id": str(other["id"]), "status": "queued"},
         headers=account.headers,
     )
     queued = r.json()
@@ -414,3 +414,50 @@ async def test_insights_are_kept_when_confirmation_reruns_cannot_be_queued(
     ).json()
     assert {i["type"] for i in items} >= {"flaky-test", "flaky-selector"}
     assert all("confirmation" not in i["details"] for i in items)
+
+
+async def test_an_accepted_change_set_reaches_the_fix_impact_chart_without_a_catch_up(
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    account = await signup(client)
+    script = await create_script(client, account, content=HARD_WAIT)
+    script_id = str(script["id"])
+    before = await flaky_runs(sessionmaker, account, script_id, count=4, fail_every=0)
+    service.bind_settings(sessionmaker, settings)  # what the server's lifespan does
+    try:
+        for run_id in before:
+            await finish(sessionmaker, account, script_id, run_id)
+        warehouse = service.warehouse_for(settings.data_dir)
+        with warehouse.reader([account.project_id]) as reader:
+            assert queries.fix_impact(reader).empty
+
+        r = await client.post(
+            f"/scripts/{script_id}/enhance", json={"provider": "rules"}, headers=account.headers
+        )
+        assert r.status_code in (200, 201), r.text
+        r = await client.post(
+            f"/scripts/{script_id}/changesets/{r.json()['id']}/accept", headers=account.headers
+        )
+        assert r.status_code == 200, r.text
+
+        with warehouse.reader([account.project_id]) as reader:
+            [impact] = queries.fix_impact(reader).to_dict("records")
+        assert (impact["script_id"], impact["version"]) == (script_id, 2)
+        assert (impact["runs_before"], impact["runs_after"]) == (4, 0)
+
+        # The next finished run of the new version shows up on the "after" side by itself.
+        start = datetime.now(UTC) - timedelta(minutes=30)
+        after = await flaky_runs(
+            sessionmaker, account, script_id, count=2, version=2, fail_every=0, start=start
+        )
+        for run_id in after:
+            await finish(sessionmaker, account, script_id, run_id)
+        with warehouse.reader([account.project_id]) as reader:
+            [impact] = queries.fix_impact(reader).to_dict("records")
+            mirrored = reader.rows("SELECT count(*) FROM insights")
+        assert (impact["runs_before"], impact["runs_after"]) == (4, 2)
+        assert mirrored[0][0] > 0  # brittle-code from the hard wait, mirrored by the refresh
+    finally:
+        service.close_warehouses()
