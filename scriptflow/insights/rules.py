@@ -52,6 +52,34 @@ class Finding:
     script_id: str | None
 
 
+def script_finding(
+    insight_type: str,
+    project_id: str,
+    script_id: str,
+    identity: tuple[object, ...],
+    *,
+    severity: Severity,
+    summary: str,
+    details: dict[str, Any],
+) -> Finding:
+    """A finding about one script, fingerprinted by its type, the script and ``identity``."""
+    return Finding(
+        type=insight_type,
+        severity=severity,
+        summary=summary,
+        details=details,
+        fingerprint=fingerprint(insight_type, script_id, *identity),
+        project_id=project_id,
+        script_id=script_id,
+    )
+
+
+def failure_rate_interval(failures: int, total: int, z: float) -> list[float]:
+    """The Wilson interval of a failure rate, rounded as the evidence shows it."""
+    low, high = wilson_interval(failures, total, z)
+    return [round(low, 4), round(high, 4)]
+
+
 # ---------------------------------------------------------------------------------------------
 # Inputs: one row per group, as the analysis queries return them.
 
@@ -197,7 +225,6 @@ def flaky_test_findings(rows: Iterable[TestHistory], t: Thresholds) -> list[Find
         if not (by_flips or by_retries):
             continue
         failures = decided.count("failed")
-        low, high = wilson_interval(failures, len(decided), t.wilson_z)
         failed_runs = [
             run
             for run, outcome in zip(row.run_ids, row.outcomes, strict=False)
@@ -214,7 +241,7 @@ def flaky_test_findings(rows: Iterable[TestHistory], t: Thresholds) -> list[Find
             "retry_passes": row.retry_passes,
             "failures": failures,
             "failure_rate": round(failures / len(decided), 4) if decided else 0.0,
-            "failure_rate_interval": [round(low, 4), round(high, 4)],
+            "failure_rate_interval": failure_rate_interval(failures, len(decided), t.wilson_z),
             "outcomes": list(row.outcomes)[-t.window_runs :],
             "run_ids": failed_runs[-t.max_evidence_items :],
             "detected_by": [
@@ -230,16 +257,14 @@ def flaky_test_findings(rows: Iterable[TestHistory], t: Thresholds) -> list[Find
             + (f", {row.retry_passes} passed only on retry" if row.retry_passes else "")
         )
         findings.append(
-            Finding(
-                type="flaky-test",
+            script_finding(
+                "flaky-test",
+                row.project_id,
+                row.script_id,
+                (row.test_name, row.environment, row.browser),
                 severity=flaky_test_severity(rate, row.retry_passes, confirmation),
                 summary=summary,
                 details=details,
-                fingerprint=fingerprint(
-                    "flaky-test", row.script_id, row.test_name, row.environment, row.browser
-                ),
-                project_id=row.project_id,
-                script_id=row.script_id,
             )
         )
     return findings
@@ -251,7 +276,6 @@ def confirmation_verdict(row: TestHistory, t: Thresholds) -> dict[str, Any] | No
         return None
     done = row.confirmation_runs
     failures = row.confirmation_failures
-    low, high = wilson_interval(failures, done, t.wilson_z)
     if done < t.confirmation_reruns:
         verdict = "pending"
     elif 0 < failures < done:
@@ -265,7 +289,7 @@ def confirmation_verdict(row: TestHistory, t: Thresholds) -> dict[str, Any] | No
         "reruns": done,
         "requested": t.confirmation_reruns,
         "failures": failures,
-        "failure_rate_interval": [round(low, 4), round(high, 4)],
+        "failure_rate_interval": failure_rate_interval(failures, done, t.wilson_z),
     }
 
 
@@ -291,10 +315,12 @@ def flaky_selector_findings(rows: Iterable[LocatorStats], t: Thresholds) -> list
         rate = row.failures / row.executions
         if rate > t.selector_max_failure_rate:
             continue  # consistently broken: recurring-failure reports it
-        low, high = wilson_interval(row.failures, row.executions, t.wilson_z)
         findings.append(
-            Finding(
-                type="flaky-selector",
+            script_finding(
+                "flaky-selector",
+                row.project_id,
+                row.script_id,
+                (row.action, row.locator, row.environment, row.browser),
                 severity=flaky_selector_severity(rate),
                 summary=f"Selector {row.locator} may be flaky",
                 details={
@@ -306,20 +332,12 @@ def flaky_selector_findings(rows: Iterable[LocatorStats], t: Thresholds) -> list
                     "executions": row.executions,
                     "failures": row.failures,
                     "failure_rate": round(rate, 4),
-                    "failure_rate_interval": [round(low, 4), round(high, 4)],
+                    "failure_rate_interval": failure_rate_interval(
+                        row.failures, row.executions, t.wilson_z
+                    ),
                     "run_ids": list(row.failed_run_ids)[: t.max_evidence_items],
                     "sample_error": (row.sample_error or "")[:500] or None,
                 },
-                fingerprint=fingerprint(
-                    "flaky-selector",
-                    row.script_id,
-                    row.action,
-                    row.locator,
-                    row.environment,
-                    row.browser,
-                ),
-                project_id=row.project_id,
-                script_id=row.script_id,
             )
         )
     return findings
@@ -350,8 +368,11 @@ def slow_step_findings(rows: Iterable[StepTimings], t: Thresholds) -> list[Findi
         ratio = row.recent_p95_ms / row.baseline_p95_ms if row.baseline_p95_ms > 0 else math.inf
         step = f"{row.action} {row.locator}" if row.locator else row.action
         findings.append(
-            Finding(
-                type="slow-step",
+            script_finding(
+                "slow-step",
+                row.project_id,
+                row.script_id,
+                (row.action, row.locator, row.environment, row.browser),
                 severity=slow_step_severity(ratio),
                 summary=(
                     f"Step {step} got slower on {row.environment}/{row.browser}: p95 "
@@ -370,16 +391,6 @@ def slow_step_findings(rows: Iterable[StepTimings], t: Thresholds) -> list[Findi
                     "script_versions": sorted(set(row.script_versions)),
                     "run_ids": list(row.recent_run_ids)[: t.max_evidence_items],
                 },
-                fingerprint=fingerprint(
-                    "slow-step",
-                    row.script_id,
-                    row.action,
-                    row.locator,
-                    row.environment,
-                    row.browser,
-                ),
-                project_id=row.project_id,
-                script_id=row.script_id,
             )
         )
     return findings
@@ -404,8 +415,11 @@ def recurring_failure_findings(rows: Iterable[FailureCluster], t: Thresholds) ->
         severity = recurring_failure_severity(row.occurrences, len(scripts))
         for script_id in scripts:
             findings.append(
-                Finding(
-                    type="recurring-failure",
+                script_finding(
+                    "recurring-failure",
+                    row.project_id,
+                    script_id,
+                    (row.signature,),
                     severity=severity,
                     summary=(
                         f"Recurring failure ({row.occurrences} times in {len(scripts)} "
@@ -424,9 +438,6 @@ def recurring_failure_findings(rows: Iterable[FailureCluster], t: Thresholds) ->
                         "first_seen": row.first_seen.isoformat() if row.first_seen else None,
                         "last_seen": row.last_seen.isoformat() if row.last_seen else None,
                     },
-                    fingerprint=fingerprint("recurring-failure", script_id, row.signature),
-                    project_id=row.project_id,
-                    script_id=script_id,
                 )
             )
     return findings
@@ -451,10 +462,12 @@ def environment_specific_findings(rows: Iterable[EnvironmentSplit], t: Threshold
         other_rate = row.other_failures / row.other_runs
         if rate < t.env_min_failure_rate or other_rate > t.env_max_other_failure_rate:
             continue
-        low, high = wilson_interval(row.failures, row.runs, t.wilson_z)
         findings.append(
-            Finding(
-                type="environment-specific",
+            script_finding(
+                "environment-specific",
+                row.project_id,
+                row.script_id,
+                (row.dimension, row.value),
                 severity=environment_specific_severity(rate),
                 summary=(
                     f"Fails on {row.dimension} {row.value} ({row.failures}/{row.runs} runs) "
@@ -467,17 +480,14 @@ def environment_specific_findings(rows: Iterable[EnvironmentSplit], t: Threshold
                     "runs": row.runs,
                     "failures": row.failures,
                     "failure_rate": round(rate, 4),
-                    "failure_rate_interval": [round(low, 4), round(high, 4)],
+                    "failure_rate_interval": failure_rate_interval(
+                        row.failures, row.runs, t.wilson_z
+                    ),
                     "other": sorted(row.other_values),
                     "other_runs": row.other_runs,
                     "other_failures": row.other_failures,
                     "run_ids": list(row.failed_run_ids)[: t.max_evidence_items],
                 },
-                fingerprint=fingerprint(
-                    "environment-specific", row.script_id, row.dimension, row.value
-                ),
-                project_id=row.project_id,
-                script_id=row.script_id,
             )
         )
     return findings
@@ -510,8 +520,11 @@ def brittle_code_findings(
         category = items[0].category
         where = f" on line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines[:5]))}"
         findings.append(
-            Finding(
-                type="brittle-code",
+            script_finding(
+                "brittle-code",
+                project_id,
+                script_id,
+                (rule,),
                 severity=brittle_code_severity(category),
                 summary=f"{_BRITTLE_LABEL.get(category, 'Brittle code')}{where if lines else ''}: "
                 f"{items[0].rationale[:160]}",
@@ -523,9 +536,6 @@ def brittle_code_findings(
                     "count": len(items),
                     "rationale": items[0].rationale,
                 },
-                fingerprint=fingerprint("brittle-code", script_id, rule),
-                project_id=project_id,
-                script_id=script_id,
             )
         )
     return findings
@@ -611,8 +621,11 @@ def fix_regression_findings(
     before, after = report["before"], report["after"]
     drop = (before["pass_rate"] or 0) - (after["pass_rate"] or 0)
     return [
-        Finding(
-            type="fix-regression",
+        script_finding(
+            "fix-regression",
+            project_id,
+            script_id,
+            (after["version"],),
             severity="critical" if drop >= 0.5 else "high",
             summary=(
                 f"Revision v{after['version']} made things worse: "
@@ -620,9 +633,6 @@ def fix_regression_findings(
                 + f" (pass rate {before['pass_rate']:.0%} → {after['pass_rate']:.0%})"
             ),
             details={"changeset_id": changeset_id, **dict(report)},
-            fingerprint=fingerprint("fix-regression", script_id, after["version"]),
-            project_id=project_id,
-            script_id=script_id,
         )
     ]
 
