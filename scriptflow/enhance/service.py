@@ -124,19 +124,10 @@ async def propose_changeset(
 ) -> ScriptChangeSet | NoChanges:
     """Ask a provider for an improved script; store it as a proposed change set if it differs."""
     script = await get_script(session, user_id, script_id, Role.EDITOR)
-    provider, options = await _prepare(session, script, request, providers, allowed_models)
-    base, base_version = script.content, script.version
-    proposal = await provider.propose(base, options)
+    draft = await _prepare(session, script, request, providers, allowed_models)
+    proposal = await draft.provider.propose(draft.base, draft.options)
     return await _store_proposal(
-        session,
-        user_id,
-        script,
-        base,
-        base_version,
-        request,
-        provider.name,
-        proposal,
-        max_script_bytes=max_script_bytes,
+        session, user_id, script, draft, proposal, max_script_bytes=max_script_bytes
     )
 
 
@@ -157,23 +148,25 @@ async def enhance_script(
     """
     async with transaction(sessionmaker, write=False) as session:
         script = await get_script(session, user_id, script_id, Role.EDITOR)
-        provider, options = await _prepare(session, script, request, providers, allowed_models)
-        base, base_version = script.content, script.version
-    proposal = await provider.propose(base, options)
+        draft = await _prepare(session, script, request, providers, allowed_models)
+    proposal = await draft.provider.propose(draft.base, draft.options)
     async with transaction(sessionmaker) as session:
         # Still there, and the caller still allowed to propose?
         script = await get_script(session, user_id, script_id, Role.EDITOR)
         return await _store_proposal(
-            session,
-            user_id,
-            script,
-            base,
-            base_version,
-            request,
-            provider.name,
-            proposal,
-            max_script_bytes=max_script_bytes,
+            session, user_id, script, draft, proposal, max_script_bytes=max_script_bytes
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    """What a proposal is asked for: the request, its provider and options, and the base."""
+
+    request: EnhanceRequest
+    provider: Provider
+    options: EnhanceOptions
+    base: str
+    base_version: int
 
 
 async def _prepare(
@@ -182,7 +175,7 @@ async def _prepare(
     request: EnhanceRequest,
     providers: Mapping[str, Provider],
     allowed_models: list[str],
-) -> tuple[Provider, EnhanceOptions]:
+) -> _Draft:
     provider = providers.get(request.provider)
     if provider is None:
         raise ValidationFailed(
@@ -202,7 +195,7 @@ async def _prepare(
         locator_hints={**seen, **request.locator_hints},
         path=script_filename(script),
     )
-    return provider, options
+    return _Draft(request, provider, options, script.content, script.version)
 
 
 def _model_for(request: EnhanceRequest, provider: Provider, allowed: list[str]) -> str | None:
@@ -221,14 +214,13 @@ async def _store_proposal(
     session: AsyncSession,
     user_id: uuid.UUID,
     script: Script,
-    base: str,
-    base_version: int,
-    request: EnhanceRequest,
-    provider_name: str,
+    draft: _Draft,
     proposal: Proposal,
     *,
     max_script_bytes: int,
 ) -> ScriptChangeSet | NoChanges:
+    request, base, base_version = draft.request, draft.base, draft.base_version
+    provider_name = draft.provider.name
     findings = [finding.to_dict() for finding in proposal.findings]
     diff = unified_diff(base, proposal.content, script_filename(script))
     if not diff:
