@@ -71,18 +71,17 @@ async def list_members(
     project_id: uuid.UUID, user: CurrentUser, session: SessionDep
 ) -> list[MemberOut]:
     rows = await service.list_members(session, user.id, project_id)
-    return [
-        MemberOut(user_id=u.id, email=u.email, role=m.role, created_at=m.created_at)  # type: ignore[arg-type]
-        for m, u in rows
-    ]
+    return [MemberOut.of(member, member_user) for member, member_user in rows]
 
 
 @router.post("/{project_id}/members", response_model=MemberOut, status_code=status.HTTP_201_CREATED)
 async def add_member(
     project_id: uuid.UUID, body: MemberIn, user: CurrentUser, session: SessionDep
 ) -> MemberOut:
-    m, u = await service.add_member(session, user.id, project_id, email=body.email, role=body.role)
-    return MemberOut(user_id=u.id, email=u.email, role=m.role, created_at=m.created_at)  # type: ignore[arg-type]
+    member, added = await service.add_member(
+        session, user.id, project_id, email=body.email, role=body.role
+    )
+    return MemberOut.of(member, added)
 
 
 @router.delete("/{project_id}/members/{member_user_id}", status_code=status.HTTP_204_NO_CONTENT)

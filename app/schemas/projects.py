@@ -7,6 +7,8 @@ from typing import Any
 from pydantic import EmailStr, Field
 
 from app.schemas import RequestModel, ResponseModel
+from scriptflow.auth.models import User
+from scriptflow.projects.models import ProjectMember
 from scriptflow.projects.roles import Role
 
 
@@ -39,6 +41,13 @@ class MemberOut(ResponseModel):
     email: str
     role: Role
     created_at: datetime
+
+    @classmethod
+    def of(cls, member: ProjectMember, user: User) -> MemberOut:
+        """A membership as the API shows it: the member's user, role and since when."""
+        return cls(
+            user_id=user.id, email=user.email, role=Role(member.role), created_at=member.created_at
+        )
 
 
 class EnvironmentIn(RequestModel):
