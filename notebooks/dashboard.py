@@ -13,15 +13,20 @@ with app.setup:
 
     from scriptflow.errors import ScriptflowError
     from scriptflow.insights import queries
-    from scriptflow.insights.service import InsightFilters, list_project_insights
-    from scriptflow.notebook_context import NotebookContext
-    from scriptflow.projects.service import list_projects
-    from scriptflow.scripts.service import list_scripts
+    from scriptflow.insights.service import InsightFilters
+    from scriptflow.notebook_context import (
+        open_notebook,
+        project_insights,
+        project_scripts,
+        stop_with,
+    )
 
     WINDOWS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Everything": None}
-    GRAINS = {"Hour": "hour", "Day": "day", "Week": "week"}
+    # Auto picks the bucket from the history's span, so one day of history still shows a trend.
+    GRAINS = {"Auto": None, "Hour": "hour", "Day": "day", "Week": "week"}
     SEVERITY_ORDER = ["critical", "high", "medium", "low"]
     SEVERITY_COLORS = ["#7f1d1d", "#dc2626", "#f59e0b", "#60a5fa"]
+    CLICK_TO_FILTER = "Click a bar to filter"
 
 
 @app.function
@@ -42,6 +47,56 @@ def selectable(chart: alt.Chart, *, interval: bool = False) -> mo.ui.altair_char
     return mo.ui.altair_chart(chart, chart_selection="point", legend_selection=False)
 
 
+@app.function
+def beside_table(chart: mo.ui.altair_chart, rows: pd.DataFrame, label: str) -> mo.Html:
+    """The chart with a table of its rows beside it."""
+    return mo.hstack(
+        [chart, mo.ui.table(rows, label=label, page_size=8, selection=None)], widths=[3, 2]
+    )
+
+
+@app.function
+def picked(chart: mo.ui.altair_chart, everything: pd.DataFrame) -> pd.DataFrame:
+    """The rows selected on the chart, or all of them when nothing is selected."""
+    return chart.value if len(chart.value) else everything
+
+
+@app.function
+def trend(data: pd.DataFrame, title: str, y: alt.Y, **encodings: object) -> mo.ui.altair_chart:
+    """A line per series over time buckets, with a point on every bucket.
+
+    The points matter: a series with a single bucket (all history in one day) draws no line.
+    """
+    return selectable(
+        alt.Chart(data, title=title)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("bucket:T", title=None),
+            y=y,
+            color=alt.Color("series:N", title="Script · environment"),
+            **encodings,
+        )
+        .properties(height=250),
+        interval=True,
+    )
+
+
+@app.function
+def bars(
+    data: pd.DataFrame, title: str, tooltip: list[str | alt.Tooltip], **encodings: object
+) -> mo.ui.altair_chart:
+    """A bar chart whose clicked bars filter the table beside it."""
+    return selectable(
+        alt.Chart(data, title=title)
+        .mark_bar()
+        .encode(
+            tooltip=[t if isinstance(t, alt.Tooltip) else alt.Tooltip(t) for t in tooltip],
+            **encodings,
+        )
+        .properties(height=240)
+    )
+
+
 @app.cell
 def _():
     mo.md("""
@@ -54,16 +109,7 @@ def _():
 
 @app.cell
 async def _():
-    try:
-        ctx = NotebookContext.from_marimo(mo.app_meta().mode, mo.app_meta().request)
-        async with ctx.session(write=False) as _session:
-            me = await ctx.user(_session)
-            projects = (await list_projects(_session, me.id, limit=200)).items
-    except ScriptflowError as _exc:
-        mo.stop(True, mo.callout(mo.md(_exc.message), kind="danger"))
-    mo.stop(
-        not projects, mo.callout(mo.md("You are not a member of any project yet."), kind="warn")
-    )
+    ctx, me, projects = await open_notebook()
     return ctx, me, projects
 
 
@@ -80,7 +126,7 @@ def _(projects):
 @app.cell
 def _():
     window = mo.ui.dropdown(options=WINDOWS, value="Last 30 days", label="Window")
-    grain = mo.ui.dropdown(options=GRAINS, value="Day", label="Per")
+    grain = mo.ui.dropdown(options=GRAINS, value="Auto", label="Per")
     return grain, window
 
 
@@ -101,9 +147,12 @@ async def _(ctx, grain, me, project_filter, window):
 
     def _load() -> dict[str, pd.DataFrame]:
         with ctx.warehouse_reader(list(project_filter.value)) as reader:
+            _bucket = grain.value or queries.bucket_for_span(
+                queries.history_span(reader, since=_since)
+            )
             return {
-                "pass_rate": queries.pass_rate_over_time(reader, since=_since, bucket=grain.value),
-                "durations": queries.duration_trends(reader, since=_since, bucket=grain.value),
+                "pass_rate": queries.pass_rate_over_time(reader, since=_since, bucket=_bucket),
+                "durations": queries.duration_trends(reader, since=_since, bucket=_bucket),
                 "flaky_tests": queries.flakiest_tests(reader, since=_since),
                 "flaky_selectors": queries.flakiest_selectors(reader, since=_since),
                 "clusters": queries.failure_clusters(reader, since=_since),
@@ -118,35 +167,17 @@ async def _(ctx, grain, me, project_filter, window):
     try:
         async with ctx.session(write=False) as _session:
             for _project_id in project_filter.value:
-                _cursor = None
-                while True:
-                    _page = await list_scripts(
-                        _session, me.id, project_id=_project_id, limit=200, cursor=_cursor
+                for _script in await project_scripts(_session, me.id, _project_id):
+                    _titles[str(_script.id)] = _script.title
+                _open += [
+                    {"type": i.type, "severity": i.severity, "occurrences": i.occurrences}
+                    for i in await project_insights(
+                        _session, me.id, _project_id, InsightFilters(status="open")
                     )
-                    _titles.update({str(s.id): s.title for s in _page.items})
-                    _cursor = _page.next_cursor
-                    if _cursor is None:
-                        break
-                _cursor = None
-                while True:
-                    _found = await list_project_insights(
-                        _session,
-                        me.id,
-                        _project_id,
-                        InsightFilters(status="open"),
-                        limit=200,
-                        cursor=_cursor,
-                    )
-                    _open += [
-                        {"type": i.type, "severity": i.severity, "occurrences": i.occurrences}
-                        for i in _found.items
-                    ]
-                    _cursor = _found.next_cursor
-                    if _cursor is None:
-                        break
+                ]
         frames = {k: labelled(v, _titles) for k, v in (await _history).items()}
     except ScriptflowError as _exc:
-        mo.stop(True, mo.callout(mo.md(_exc.message), kind="danger"))
+        stop_with(_exc.message)
     frames["insights"] = (
         pd.DataFrame(_open, columns=["type", "severity", "occurrences"])
         .groupby(["type", "severity"], as_index=False)
@@ -180,47 +211,34 @@ def _(frames):
         if len(frames["pass_rate"])
         else frames["pass_rate"].assign(series=[])
     )
-    pass_rate_chart = selectable(
-        alt.Chart(_data, title="Pass rate over time, per script and environment")
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("bucket:T", title=None),
-            y=alt.Y(
-                "pass_rate:Q",
-                title="Pass rate",
-                axis=alt.Axis(format="%"),
-                scale=alt.Scale(domain=[0, 1]),
-            ),
-            color=alt.Color("series:N", title="Script · environment"),
-            tooltip=[
-                alt.Tooltip("script:N"),
-                alt.Tooltip("environment:N"),
-                alt.Tooltip("bucket:T"),
-                alt.Tooltip("runs:Q"),
-                alt.Tooltip("pass_rate:Q", format=".0%"),
-            ],
-        )
-        .properties(height=260),
-        interval=True,
+    pass_rate_chart = trend(
+        _data,
+        "Pass rate over time, per script and environment",
+        alt.Y(
+            "pass_rate:Q",
+            title="Pass rate",
+            axis=alt.Axis(format="%"),
+            scale=alt.Scale(domain=[0, 1]),
+        ),
+        tooltip=[
+            alt.Tooltip("script:N"),
+            alt.Tooltip("environment:N"),
+            alt.Tooltip("bucket:T"),
+            alt.Tooltip("runs:Q"),
+            alt.Tooltip("pass_rate:Q", format=".0%"),
+        ],
     )
     return (pass_rate_chart,)
 
 
 @app.cell
 def _(frames, pass_rate_chart):
-    mo.hstack(
-        [
-            pass_rate_chart,
-            mo.ui.table(
-                (pass_rate_chart.value if len(pass_rate_chart.value) else frames["pass_rate"])[
-                    ["bucket", "script", "environment", "runs", "pass_rate"]
-                ],
-                label="Drag across the chart to pick days",
-                page_size=8,
-                selection=None,
-            ),
+    beside_table(
+        pass_rate_chart,
+        picked(pass_rate_chart, frames["pass_rate"])[
+            ["bucket", "script", "environment", "runs", "pass_rate"]
         ],
-        widths=[3, 2],
+        "Drag across the chart to pick days",
     )
     return
 
@@ -238,41 +256,29 @@ def _(frames):
         if len(_data)
         else pd.DataFrame({"bucket": [], "series": [], "runs": [], "quantile": [], "ms": []})
     )
-    duration_chart = selectable(
-        alt.Chart(_long, title="Run duration p50 / p95")
-        .mark_line()
-        .encode(
-            x=alt.X("bucket:T", title=None),
-            y=alt.Y("ms:Q", title="Duration (ms)"),
-            color=alt.Color("series:N", title="Script · environment"),
-            strokeDash=alt.StrokeDash("quantile:N", title="Quantile"),
-            tooltip=[
-                alt.Tooltip("series:N"),
-                alt.Tooltip("quantile:N"),
-                alt.Tooltip("bucket:T"),
-                alt.Tooltip("ms:Q", format=",.0f"),
-                alt.Tooltip("runs:Q"),
-            ],
-        )
-        .properties(height=240),
-        interval=True,
+    duration_chart = trend(
+        _long,
+        "Run duration p50 / p95",
+        alt.Y("ms:Q", title="Duration (ms)"),
+        strokeDash=alt.StrokeDash("quantile:N", title="Quantile"),
+        shape=alt.Shape("quantile:N", title="Quantile"),
+        tooltip=[
+            alt.Tooltip("series:N"),
+            alt.Tooltip("quantile:N"),
+            alt.Tooltip("bucket:T"),
+            alt.Tooltip("ms:Q", format=",.0f"),
+            alt.Tooltip("runs:Q"),
+        ],
     )
     return (duration_chart,)
 
 
 @app.cell
 def _(duration_chart, frames):
-    mo.hstack(
-        [
-            duration_chart,
-            mo.ui.table(
-                duration_chart.value if len(duration_chart.value) else frames["durations"],
-                label="Drag across the chart to pick days",
-                page_size=8,
-                selection=None,
-            ),
-        ],
-        widths=[3, 2],
+    beside_table(
+        duration_chart,
+        picked(duration_chart, frames["durations"]),
+        "Drag across the chart to pick days",
     )
     return
 
@@ -287,83 +293,59 @@ def _(frames):
         if len(_data)
         else _data.assign(label=[])
     )
-    flaky_tests_chart = selectable(
-        alt.Chart(_data, title="Flakiest tests (flip rate)")
-        .mark_bar()
-        .encode(
-            x=alt.X("flip_rate:Q", title="Flip rate", axis=alt.Axis(format="%")),
-            y=alt.Y("label:N", sort="-x", title=None),
-            color=alt.Color("retry_passes:Q", title="Passed on retry"),
-            tooltip=[
-                alt.Tooltip("script:N"),
-                alt.Tooltip("test_name:N"),
-                alt.Tooltip("environment:N"),
-                alt.Tooltip("runs:Q"),
-                alt.Tooltip("flips:Q"),
-                alt.Tooltip("failures:Q"),
-                alt.Tooltip("retry_passes:Q"),
-            ],
-        )
-        .properties(height=240)
+    flaky_tests_chart = bars(
+        _data,
+        "Flakiest tests (flip rate)",
+        x=alt.X("flip_rate:Q", title="Flip rate", axis=alt.Axis(format="%")),
+        y=alt.Y("label:N", sort="-x", title=None),
+        color=alt.Color("retry_passes:Q", title="Passed on retry"),
+        tooltip=[
+            "script:N",
+            "test_name:N",
+            "environment:N",
+            "runs:Q",
+            "flips:Q",
+            "failures:Q",
+            "retry_passes:Q",
+        ],
     )
     return (flaky_tests_chart,)
 
 
 @app.cell
 def _(flaky_tests_chart, frames):
-    mo.hstack(
-        [
-            flaky_tests_chart,
-            mo.ui.table(
-                flaky_tests_chart.value if len(flaky_tests_chart.value) else frames["flaky_tests"],
-                label="Click a bar to filter",
-                page_size=8,
-                selection=None,
-            ),
-        ],
-        widths=[3, 2],
+    beside_table(
+        flaky_tests_chart, picked(flaky_tests_chart, frames["flaky_tests"]), CLICK_TO_FILTER
     )
     return
 
 
 @app.cell
 def _(frames):
-    flaky_selectors_chart = selectable(
-        alt.Chart(frames["flaky_selectors"], title="Flakiest selectors (failure rate)")
-        .mark_bar()
-        .encode(
-            x=alt.X("failure_rate:Q", title="Failure rate", axis=alt.Axis(format="%")),
-            y=alt.Y("locator:N", sort="-x", title=None),
-            color=alt.Color("environment:N", title="Environment"),
-            tooltip=[
-                alt.Tooltip("locator:N"),
-                alt.Tooltip("action:N"),
-                alt.Tooltip("environment:N"),
-                alt.Tooltip("browser:N"),
-                alt.Tooltip("executions:Q"),
-                alt.Tooltip("failures:Q"),
-            ],
-        )
-        .properties(height=240)
+    flaky_selectors_chart = bars(
+        frames["flaky_selectors"],
+        "Flakiest selectors (failure rate)",
+        x=alt.X("failure_rate:Q", title="Failure rate", axis=alt.Axis(format="%")),
+        y=alt.Y("locator:N", sort="-x", title=None),
+        color=alt.Color("environment:N", title="Environment"),
+        tooltip=[
+            "locator:N",
+            "action:N",
+            "environment:N",
+            "browser:N",
+            "executions:Q",
+            "failures:Q",
+        ],
     )
     return (flaky_selectors_chart,)
 
 
 @app.cell
 def _(flaky_selectors_chart, frames):
-    mo.hstack(
-        [
-            flaky_selectors_chart,
-            mo.ui.table(
-                flaky_selectors_chart.value
-                if len(flaky_selectors_chart.value)
-                else frames["flaky_selectors"],
-                label="Click a bar to filter",
-                page_size=8,
-                selection=None,
-            ),
-        ],
-        widths=[3, 2],
+    beside_table(
+        flaky_selectors_chart,
+        picked(flaky_selectors_chart, frames["flaky_selectors"]),
+        CLICK_TO_FILTER,
     )
     return
 
@@ -376,82 +358,58 @@ def _(frames):
         if len(_data)
         else _data.assign(short=[])
     )
-    clusters_chart = selectable(
-        alt.Chart(_data, title="Failure clusters (by error signature)")
-        .mark_bar()
-        .encode(
-            x=alt.X("occurrences:Q", title="Failures"),
-            y=alt.Y("short:N", sort="-x", title=None),
-            color=alt.Color("scripts:Q", title="Scripts affected"),
-            tooltip=[
-                alt.Tooltip("signature:N"),
-                alt.Tooltip("occurrences:Q"),
-                alt.Tooltip("scripts:Q"),
-                alt.Tooltip("last_seen:T"),
-            ],
-        )
-        .properties(height=240)
+    clusters_chart = bars(
+        _data,
+        "Failure clusters (by error signature)",
+        x=alt.X("occurrences:Q", title="Failures"),
+        y=alt.Y("short:N", sort="-x", title=None),
+        color=alt.Color("scripts:Q", title="Scripts affected"),
+        tooltip=[
+            "signature:N",
+            "occurrences:Q",
+            "scripts:Q",
+            "last_seen:T",
+        ],
     )
     return (clusters_chart,)
 
 
 @app.cell
 def _(clusters_chart, frames):
-    _rows = clusters_chart.value if len(clusters_chart.value) else frames["clusters"]
-    mo.hstack(
-        [
-            clusters_chart,
-            mo.ui.table(
-                _rows[["signature", "occurrences", "scripts", "last_seen", "sample_error"]]
-                if len(_rows)
-                else _rows,
-                label="Click a bar to filter",
-                page_size=8,
-                selection=None,
-            ),
-        ],
-        widths=[3, 2],
+    _rows = picked(clusters_chart, frames["clusters"])
+    beside_table(
+        clusters_chart,
+        _rows[["signature", "occurrences", "scripts", "last_seen", "sample_error"]]
+        if len(_rows)
+        else _rows,
+        CLICK_TO_FILTER,
     )
     return
 
 
 @app.cell
 def _(frames):
-    insights_chart = selectable(
-        alt.Chart(frames["insights"], title="Open insights by type and severity")
-        .mark_bar()
-        .encode(
-            x=alt.X("type:N", title=None),
-            y=alt.Y("insights:Q", title="Insights"),
-            color=alt.Color(
-                "severity:N", scale=alt.Scale(domain=SEVERITY_ORDER, range=SEVERITY_COLORS)
-            ),
-            tooltip=[
-                alt.Tooltip("type:N"),
-                alt.Tooltip("severity:N"),
-                alt.Tooltip("insights:Q"),
-                alt.Tooltip("occurrences:Q"),
-            ],
-        )
-        .properties(height=240)
+    insights_chart = bars(
+        frames["insights"],
+        "Open insights by type and severity",
+        x=alt.X("type:N", title=None),
+        y=alt.Y("insights:Q", title="Insights"),
+        color=alt.Color(
+            "severity:N", scale=alt.Scale(domain=SEVERITY_ORDER, range=SEVERITY_COLORS)
+        ),
+        tooltip=[
+            "type:N",
+            "severity:N",
+            "insights:Q",
+            "occurrences:Q",
+        ],
     )
     return (insights_chart,)
 
 
 @app.cell
 def _(frames, insights_chart):
-    mo.hstack(
-        [
-            insights_chart,
-            mo.ui.table(
-                insights_chart.value if len(insights_chart.value) else frames["insights"],
-                label="Click a bar to filter",
-                page_size=8,
-                selection=None,
-            ),
-        ],
-        widths=[3, 2],
-    )
+    beside_table(insights_chart, picked(insights_chart, frames["insights"]), CLICK_TO_FILTER)
     return
 
 
@@ -470,28 +428,25 @@ def _(frames):
         if len(_data)
         else pd.DataFrame({"change": [], "script": [], "version": [], "side": [], "pass_rate": []})
     )
-    fixes_chart = selectable(
-        alt.Chart(_long, title="Did the fix work? Pass rate before and after accepted changes")
-        .mark_bar()
-        .encode(
-            x=alt.X("change:N", title=None),
-            xOffset=alt.XOffset("side:N", sort=["before", "after"]),
-            y=alt.Y(
-                "pass_rate:Q",
-                title="Pass rate",
-                axis=alt.Axis(format="%"),
-                scale=alt.Scale(domain=[0, 1]),
-            ),
-            color=alt.Color(
-                "side:N", sort=["before", "after"], scale=alt.Scale(range=["#9ca3af", "#16a34a"])
-            ),
-            tooltip=[
-                alt.Tooltip("change:N"),
-                alt.Tooltip("side:N"),
-                alt.Tooltip("pass_rate:Q", format=".0%"),
-            ],
-        )
-        .properties(height=240)
+    fixes_chart = bars(
+        _long,
+        "Did the fix work? Pass rate before and after accepted changes",
+        x=alt.X("change:N", title=None),
+        xOffset=alt.XOffset("side:N", sort=["before", "after"]),
+        y=alt.Y(
+            "pass_rate:Q",
+            title="Pass rate",
+            axis=alt.Axis(format="%"),
+            scale=alt.Scale(domain=[0, 1]),
+        ),
+        color=alt.Color(
+            "side:N", sort=["before", "after"], scale=alt.Scale(range=["#9ca3af", "#16a34a"])
+        ),
+        tooltip=[
+            "change:N",
+            "side:N",
+            alt.Tooltip("pass_rate:Q", format=".0%"),
+        ],
     )
     return (fixes_chart,)
 
@@ -515,18 +470,7 @@ def _(fixes_chart, frames):
             _rows["version"].isin(fixes_chart.value["version"])
             & _rows["script"].isin(fixes_chart.value["script"])
         ]
-    mo.hstack(
-        [
-            fixes_chart,
-            mo.ui.table(
-                _rows[_columns] if len(_rows) else _rows,
-                label="Click a bar to filter",
-                page_size=8,
-                selection=None,
-            ),
-        ],
-        widths=[3, 2],
-    )
+    beside_table(fixes_chart, _rows[_columns] if len(_rows) else _rows, CLICK_TO_FILTER)
     return
 
 

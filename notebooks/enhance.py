@@ -13,9 +13,14 @@ with app.setup:
         providers_from_settings,
     )
     from scriptflow.errors import ScriptflowError
-    from scriptflow.notebook_context import NotebookContext
-    from scriptflow.projects.service import list_projects
-    from scriptflow.scripts.service import list_scripts
+    from scriptflow.notebook_context import (
+        NO_SCRIPTS,
+        open_notebook,
+        project_picker,
+        project_scripts,
+        script_picker,
+        stop_with,
+    )
 
     PROMPTS = {
         "Everything (waits, selectors, assertions, URLs)": "",
@@ -39,52 +44,36 @@ def _():
 
 @app.cell
 async def _():
-    try:
-        ctx = NotebookContext.from_marimo(mo.app_meta().mode, mo.app_meta().request)
-        async with ctx.session(write=False) as _session:
-            me = await ctx.user(_session)
-            projects = (await list_projects(_session, me.id, limit=200)).items
-    except ScriptflowError as _exc:
-        mo.stop(True, mo.callout(mo.md(_exc.message), kind="danger"))
-    mo.stop(
-        not projects, mo.callout(mo.md("You are not a member of any project yet."), kind="warn")
-    )
+    ctx, me, projects = await open_notebook()
     return ctx, me, projects
 
 
 @app.cell
 def _(projects):
-    project_picker = mo.ui.dropdown(
-        options={p.name: p.id for p in projects}, value=projects[0].name, label="Project"
-    )
-    project_picker
-    return (project_picker,)
+    project = project_picker(projects)
+    project
+    return (project,)
 
 
 @app.cell
-async def _(ctx, me, project_picker):
+async def _(ctx, me, project):
     async with ctx.session(write=False) as _session:
-        scripts = (
-            await list_scripts(_session, me.id, project_id=project_picker.value, limit=200)
-        ).items
-    mo.stop(not scripts, mo.callout(mo.md("This project has no scripts yet."), kind="warn"))
+        scripts = await project_scripts(_session, me.id, project.value)
+    if not scripts:
+        stop_with(NO_SCRIPTS, kind="warn")
     return (scripts,)
 
 
 @app.cell
 def _(scripts):
-    script_picker = mo.ui.dropdown(
-        options={f"{s.title} (v{s.version})": s for s in scripts},
-        value=f"{scripts[0].title} (v{scripts[0].version})",
-        label="Script",
-    )
-    script_picker
-    return (script_picker,)
+    script = script_picker(scripts)
+    script
+    return (script,)
 
 
 @app.cell
-def _(script_picker):
-    mo.accordion({"Current version": mo.md(f"```python\n{script_picker.value.content}\n```")})
+def _(script):
+    mo.accordion({"Current version": mo.md(f"```python\n{script.value.content}\n```")})
     return
 
 
@@ -122,14 +111,14 @@ def _():
 
 
 @app.cell
-async def _(ctx, me, model, prompt, propose, provider, script_picker):
+async def _(ctx, me, model, prompt, propose, provider, script):
     mo.stop(not propose.value)
     try:
         async with ctx.session() as _session:
             proposal = await propose_changeset(
                 _session,
                 me.id,
-                script_picker.value.id,
+                script.value.id,
                 EnhanceRequest(
                     prompt=prompt.value or None,
                     provider=provider.value,
@@ -140,17 +129,17 @@ async def _(ctx, me, model, prompt, propose, provider, script_picker):
                 max_script_bytes=ctx.settings.max_script_bytes,
             )
     except ScriptflowError as _exc:
-        mo.stop(True, mo.callout(mo.md(_exc.message), kind="danger"))
+        stop_with(_exc.message)
     return (proposal,)
 
 
 @app.cell
-def _(proposal, script_picker):
+def _(proposal, script):
     _findings = pd.DataFrame(proposal.findings)
     if proposal.status == "no_changes":
         _headline = mo.callout(mo.md("Nothing to improve; the findings say why."), kind="info")
     else:
-        _review = f"/notebooks/review/?script={script_picker.value.id}&changeset={proposal.id}"
+        _review = f"/notebooks/review/?script={script.value.id}&changeset={proposal.id}"
         _headline = mo.callout(
             mo.md(
                 f"Proposed change set, confidence **{proposal.confidence:.2f}**, "

@@ -7,9 +7,13 @@ with app.setup:
     import marimo as mo
 
     from scriptflow.errors import ScriptflowError
-    from scriptflow.notebook_context import NotebookContext
-    from scriptflow.projects.service import list_projects
-    from scriptflow.scripts.service import create_script, list_scripts, update_script
+    from scriptflow.notebook_context import (
+        open_notebook,
+        project_picker,
+        project_scripts,
+        script_picker,
+    )
+    from scriptflow.scripts.service import create_script, update_script
 
     NEW_SCRIPT = "New script"
     STARTER = (
@@ -33,16 +37,7 @@ def _():
 
 @app.cell
 async def _():
-    try:
-        ctx = NotebookContext.from_marimo(mo.app_meta().mode, mo.app_meta().request)
-        async with ctx.session(write=False) as _session:
-            me = await ctx.user(_session)
-            projects = (await list_projects(_session, me.id, limit=200)).items
-    except ScriptflowError as _exc:
-        mo.stop(True, mo.callout(mo.md(_exc.message), kind="danger"))
-    mo.stop(
-        not projects, mo.callout(mo.md("You are not a member of any project yet."), kind="warn")
-    )
+    ctx, me, projects = await open_notebook()
     return ctx, me, projects
 
 
@@ -54,39 +49,29 @@ def _():
 
 @app.cell
 def _(projects):
-    project_picker = mo.ui.dropdown(
-        options={p.name: p.id for p in projects},
-        value=projects[0].name,
-        label="Project",
-    )
-    project_picker
-    return (project_picker,)
+    project = project_picker(projects)
+    project
+    return (project,)
 
 
 @app.cell
-async def _(ctx, get_saved, me, project_picker):
+async def _(ctx, get_saved, me, project):
     get_saved()
     async with ctx.session(write=False) as _session:
-        scripts = (
-            await list_scripts(_session, me.id, project_id=project_picker.value, limit=200)
-        ).items
+        scripts = await project_scripts(_session, me.id, project.value)
     return (scripts,)
 
 
 @app.cell
 def _(scripts):
-    script_picker = mo.ui.dropdown(
-        options={NEW_SCRIPT: None, **{f"{s.title} (v{s.version})": s for s in scripts}},
-        value=NEW_SCRIPT,
-        label="Script",
-    )
-    script_picker
-    return (script_picker,)
+    script = script_picker(scripts, new_option=NEW_SCRIPT)
+    script
+    return (script,)
 
 
 @app.cell
-def _(script_picker):
-    chosen = script_picker.value
+def _(script):
+    chosen = script.value
     return (chosen,)
 
 
@@ -119,7 +104,7 @@ def _(chosen):
 
 
 @app.cell
-async def _(chosen, ctx, editor, me, project_picker, save, set_saved, title):
+async def _(chosen, ctx, editor, me, project, save, set_saved, title):
     mo.stop(not save.value)
     try:
         async with ctx.session() as _session:
@@ -127,7 +112,7 @@ async def _(chosen, ctx, editor, me, project_picker, save, set_saved, title):
                 _script = await create_script(
                     _session,
                     me.id,
-                    project_id=project_picker.value,
+                    project_id=project.value,
                     title=title.value.strip() or "Untitled script",
                     content=editor.value,
                     max_bytes=ctx.settings.max_script_bytes,

@@ -9,14 +9,14 @@ with app.setup:
     import pandas as pd
 
     from scriptflow.errors import ScriptflowError
-    from scriptflow.insights.service import (
-        InsightFilters,
-        list_project_insights,
-        resolve_insight,
+    from scriptflow.insights.service import InsightFilters, resolve_insight
+    from scriptflow.notebook_context import (
+        open_notebook,
+        project_insights,
+        project_picker,
+        project_scripts,
+        stop_with,
     )
-    from scriptflow.notebook_context import NotebookContext
-    from scriptflow.projects.service import list_projects
-    from scriptflow.scripts.service import list_scripts
 
     SEVERITY_ORDER = ["critical", "high", "medium", "low"]
     SEVERITY_COLORS = ["#7f1d1d", "#dc2626", "#f59e0b", "#60a5fa"]
@@ -37,16 +37,7 @@ def _():
 
 @app.cell
 async def _():
-    try:
-        ctx = NotebookContext.from_marimo(mo.app_meta().mode, mo.app_meta().request)
-        async with ctx.session(write=False) as _session:
-            me = await ctx.user(_session)
-            projects = (await list_projects(_session, me.id, limit=200)).items
-    except ScriptflowError as _exc:
-        mo.stop(True, mo.callout(mo.md(_exc.message), kind="danger"))
-    mo.stop(
-        not projects, mo.callout(mo.md("You are not a member of any project yet."), kind="warn")
-    )
+    ctx, me, projects = await open_notebook()
     return ctx, me, projects
 
 
@@ -58,43 +49,24 @@ def _():
 
 @app.cell
 def _(projects):
-    project_picker = mo.ui.dropdown(
-        options={p.name: p.id for p in projects}, value=projects[0].name, label="Project"
-    )
+    project = project_picker(projects)
     status_filter = mo.ui.dropdown(
         options={"Open": "open", "Resolved": "resolved", ALL: None}, value="Open", label="Status"
     )
-    return project_picker, status_filter
+    return project, status_filter
 
 
 @app.cell
-async def _(ctx, get_resolved, me, project_picker, status_filter):
+async def _(ctx, get_resolved, me, project, status_filter):
     get_resolved()
-    _rows = []
     try:
         async with ctx.session(write=False) as _session:
-            _titles = {
-                s.id: s.title
-                for s in (
-                    await list_scripts(_session, me.id, project_id=project_picker.value, limit=200)
-                ).items
-            }
-            _cursor = None
-            while True:
-                _page = await list_project_insights(
-                    _session,
-                    me.id,
-                    project_picker.value,
-                    InsightFilters(status=status_filter.value),
-                    limit=200,
-                    cursor=_cursor,
-                )
-                _rows += _page.items
-                _cursor = _page.next_cursor
-                if _cursor is None:
-                    break
+            _titles = {s.id: s.title for s in await project_scripts(_session, me.id, project.value)}
+            _rows = await project_insights(
+                _session, me.id, project.value, InsightFilters(status=status_filter.value)
+            )
     except ScriptflowError as _exc:
-        mo.stop(True, mo.callout(mo.md(_exc.message), kind="danger"))
+        stop_with(_exc.message)
     insights = {str(i.id): i for i in _rows}
     table_rows = pd.DataFrame(
         [
@@ -156,7 +128,7 @@ def _(table_rows):
 
 
 @app.cell
-def _(by_type, project_picker, status_filter, table_rows):
+def _(by_type, project, status_filter, table_rows):
     _rows = table_rows
     if len(by_type.value):
         _picked = set(zip(by_type.value["type"], by_type.value["severity"], strict=True))
@@ -174,7 +146,7 @@ def _(by_type, project_picker, status_filter, table_rows):
     )
     mo.vstack(
         [
-            mo.hstack([project_picker, status_filter], justify="start", gap=2),
+            mo.hstack([project, status_filter], justify="start", gap=2),
             mo.hstack([by_type, insight_table], widths=[2, 3]),
         ]
     )

@@ -15,10 +15,16 @@ with app.setup:
         reject_changeset,
     )
     from scriptflow.errors import ScriptflowError
-    from scriptflow.notebook_context import NotebookContext
-    from scriptflow.projects.service import list_projects
+    from scriptflow.notebook_context import (
+        NO_SCRIPTS,
+        open_notebook,
+        project_picker,
+        project_scripts,
+        script_picker,
+        stop_with,
+    )
     from scriptflow.scripts.diffing import parse_hunks
-    from scriptflow.scripts.service import get_script, list_scripts
+    from scriptflow.scripts.service import get_script
 
     RISK_LABELS = {
         "removes_assertion": "removes an assertion",
@@ -53,18 +59,13 @@ def _():
 
 @app.cell
 async def _():
+    ctx, me, projects = await open_notebook()
+    _linked = query_uuid("script")
     try:
-        ctx = NotebookContext.from_marimo(mo.app_meta().mode, mo.app_meta().request)
         async with ctx.session(write=False) as _session:
-            me = await ctx.user(_session)
-            projects = (await list_projects(_session, me.id, limit=200)).items
-            _linked = query_uuid("script")
             linked_script = await get_script(_session, me.id, _linked) if _linked else None
     except ScriptflowError as _exc:
-        mo.stop(True, mo.callout(mo.md(_exc.message), kind="danger"))
-    mo.stop(
-        not projects, mo.callout(mo.md("You are not a member of any project yet."), kind="warn")
-    )
+        stop_with(_exc.message)
     return ctx, linked_script, me, projects
 
 
@@ -77,39 +78,31 @@ def _():
 
 @app.cell
 def _(linked_script, projects):
-    _start = next(
-        (p for p in projects if linked_script and p.id == linked_script.project_id), projects[0]
-    )
-    project_picker = mo.ui.dropdown(
-        options={p.name: p.id for p in projects}, value=_start.name, label="Project"
-    )
-    return (project_picker,)
+    project = project_picker(projects, linked_script.project_id if linked_script else None)
+    return (project,)
 
 
 @app.cell
-async def _(ctx, get_outcome, me, project_picker):
+async def _(ctx, get_outcome, me, project):
     get_outcome()
     async with ctx.session(write=False) as _session:
-        scripts = (
-            await list_scripts(_session, me.id, project_id=project_picker.value, limit=200)
-        ).items
+        scripts = await project_scripts(_session, me.id, project.value)
         # Open on a script that has something to review.
         awaiting_review = [
             s.id
             for s in scripts
             if (await list_changesets(_session, me.id, s.id, status="proposed", limit=1)).items
         ]
-    mo.stop(not scripts, mo.callout(mo.md("This project has no scripts yet."), kind="warn"))
+    if not scripts:
+        stop_with(NO_SCRIPTS, kind="warn")
     return awaiting_review, scripts
 
 
 @app.cell
 def _(awaiting_review, linked_script, scripts):
-    _labels = {f"{s.title} (v{s.version})": s for s in scripts}
     _wanted = linked_script.id if linked_script else next(iter(awaiting_review), None)
-    _start = next((label for label, s in _labels.items() if s.id == _wanted), next(iter(_labels)))
-    script_picker = mo.ui.dropdown(options=_labels, value=_start, label="Script")
-    return (script_picker,)
+    script = script_picker(scripts, _wanted)
+    return (script,)
 
 
 @app.cell
@@ -123,18 +116,18 @@ def _():
 
 
 @app.cell
-def _(project_picker, script_picker, status_filter):
-    mo.hstack([project_picker, script_picker, status_filter], justify="start", gap=2)
+def _(project, script, status_filter):
+    mo.hstack([project, script, status_filter], justify="start", gap=2)
     return
 
 
 @app.cell
-async def _(ctx, get_outcome, me, script_picker, status_filter):
+async def _(ctx, get_outcome, me, script, status_filter):
     get_outcome()
     async with ctx.session(write=False) as _session:
         changesets = (
             await list_changesets(
-                _session, me.id, script_picker.value.id, status=status_filter.value, limit=200
+                _session, me.id, script.value.id, status=status_filter.value, limit=200
             )
         ).items
     mo.stop(

@@ -10,8 +10,15 @@ with app.setup:
     import pandas as pd
 
     from scriptflow.errors import ScriptflowError
-    from scriptflow.notebook_context import NotebookContext
-    from scriptflow.projects.service import list_environments, list_projects
+    from scriptflow.notebook_context import (
+        NO_SCRIPTS,
+        open_notebook,
+        project_picker,
+        project_scripts,
+        script_picker,
+        stop_with,
+    )
+    from scriptflow.projects.service import list_environments
     from scriptflow.runs.browsers import available_browsers
     from scriptflow.runs.service import (
         RunFilters,
@@ -21,7 +28,6 @@ with app.setup:
         get_run,
         list_runs,
     )
-    from scriptflow.scripts.service import list_scripts
 
     TERMINAL = ("passed", "failed", "error", "cancelled")
     STATUS_KIND = {"passed": "success", "failed": "danger", "error": "danger", "cancelled": "warn"}
@@ -41,16 +47,7 @@ def _():
 
 @app.cell
 async def _():
-    try:
-        ctx = NotebookContext.from_marimo(mo.app_meta().mode, mo.app_meta().request)
-        async with ctx.session(write=False) as _session:
-            me = await ctx.user(_session)
-            projects = (await list_projects(_session, me.id, limit=200)).items
-    except ScriptflowError as _exc:
-        mo.stop(True, mo.callout(mo.md(_exc.message), kind="danger"))
-    mo.stop(
-        not projects, mo.callout(mo.md("You are not a member of any project yet."), kind="warn")
-    )
+    ctx, me, projects = await open_notebook()
     return ctx, me, projects
 
 
@@ -62,20 +59,17 @@ def _():
 
 @app.cell
 def _(projects):
-    project_picker = mo.ui.dropdown(
-        options={p.name: p.id for p in projects}, value=projects[0].name, label="Project"
-    )
-    return (project_picker,)
+    project = project_picker(projects)
+    return (project,)
 
 
 @app.cell
-async def _(ctx, me, project_picker):
+async def _(ctx, me, project):
     async with ctx.session(write=False) as _session:
-        scripts = (
-            await list_scripts(_session, me.id, project_id=project_picker.value, limit=200)
-        ).items
-        environments = await list_environments(_session, me.id, project_picker.value)
-    mo.stop(not scripts, mo.callout(mo.md("This project has no scripts yet."), kind="warn"))
+        scripts = await project_scripts(_session, me.id, project.value)
+        environments = await list_environments(_session, me.id, project.value)
+    if not scripts:
+        stop_with(NO_SCRIPTS, kind="warn")
     mo.stop(
         not environments,
         mo.callout(mo.md("This project has no environments yet; an owner adds them."), kind="warn"),
@@ -85,12 +79,8 @@ async def _(ctx, me, project_picker):
 
 @app.cell
 def _(scripts):
-    script_picker = mo.ui.dropdown(
-        options={f"{s.title} (v{s.version})": s for s in scripts},
-        value=f"{scripts[0].title} (v{scripts[0].version})",
-        label="Script",
-    )
-    return (script_picker,)
+    script = script_picker(scripts)
+    return (script,)
 
 
 @app.cell
@@ -113,10 +103,10 @@ def _(ctx):
 
 
 @app.cell
-def _(browser, environment, project_picker, retries, script_picker, start):
+def _(browser, environment, project, retries, script, start):
     mo.vstack(
         [
-            mo.hstack([project_picker, script_picker], justify="start", gap=2),
+            mo.hstack([project, script], justify="start", gap=2),
             mo.hstack([environment, browser, retries, start], justify="start", gap=2),
         ]
     )
@@ -124,7 +114,7 @@ def _(browser, environment, project_picker, retries, script_picker, start):
 
 
 @app.cell
-async def _(browser, ctx, environment, me, retries, script_picker, set_started, start):
+async def _(browser, ctx, environment, me, retries, script, set_started, start):
     mo.stop(not start.value)
     try:
         async with ctx.session() as _session:
@@ -132,7 +122,7 @@ async def _(browser, ctx, environment, me, retries, script_picker, set_started, 
                 _session,
                 me.id,
                 ctx.settings,
-                script_id=script_picker.value.id,
+                script_id=script.value.id,
                 environment=environment.value,
                 browser=browser.value,
                 retries=int(retries.value),
@@ -144,11 +134,11 @@ async def _(browser, ctx, environment, me, retries, script_picker, set_started, 
 
 
 @app.cell
-async def _(ctx, get_started, me, script_picker):
+async def _(ctx, get_started, me, script):
     get_started()
     async with ctx.session(write=False) as _session:
         recent_runs = (
-            await list_runs(_session, me.id, RunFilters(script_id=script_picker.value.id), limit=50)
+            await list_runs(_session, me.id, RunFilters(script_id=script.value.id), limit=50)
         ).items
     mo.stop(not recent_runs, mo.md("No runs of this script yet."))
     return (recent_runs,)
@@ -182,7 +172,7 @@ async def _(ctx, live, me, run_picker):
         async with ctx.session(write=False) as _session:
             detail = await get_run(_session, me.id, run_picker.value)
     except ScriptflowError as _exc:
-        mo.stop(True, mo.callout(mo.md(_exc.message), kind="danger"))
+        stop_with(_exc.message)
     return (detail,)
 
 

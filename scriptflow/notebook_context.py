@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -21,9 +21,19 @@ from scriptflow.auth.models import User
 from scriptflow.auth.repository import UserRepository
 from scriptflow.config import Settings
 from scriptflow.db.engine import create_engine, create_sessionmaker, transaction
-from scriptflow.errors import Unauthorized
-from scriptflow.insights.service import warehouse_for
+from scriptflow.errors import ScriptflowError, Unauthorized
+from scriptflow.insights.models import AIInsight
+from scriptflow.insights.service import (
+    InsightFilters,
+    bind_settings,
+    list_project_insights,
+    warehouse_for,
+)
 from scriptflow.insights.warehouse import ScopedReader
+from scriptflow.projects.models import Project
+from scriptflow.projects.service import list_projects
+from scriptflow.scripts.models import Script
+from scriptflow.scripts.service import list_scripts
 
 LOCAL_USER_ENV = "SCRIPTFLOW_LOCAL_USER"
 SERVED_MODE = "run"
@@ -90,6 +100,8 @@ class NotebookContext:
         if self._sessionmaker is None:
             self._engine = create_engine(self.settings.resolved_database_url)
             self._sessionmaker = create_sessionmaker(self._engine)
+            # So a change set accepted here reaches the warehouse at once, as through the API.
+            bind_settings(self._sessionmaker, self.settings)
         return self._sessionmaker
 
     @asynccontextmanager
@@ -126,3 +138,93 @@ class NotebookContext:
     async def close(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()
+
+
+# ---------------------------------------------------------------------------------------------
+# What every notebook starts with. marimo is imported inside: the server imports this module
+# at start-up, and importing marimo takes seconds.
+
+NO_PROJECTS = "You are not a member of any project yet."
+NO_SCRIPTS = "This project has no scripts yet."
+
+
+def stop_with(message: str, *, kind: Literal["warn", "danger"] = "danger") -> None:
+    """End the calling cell, showing why (marimo's ``mo.stop`` with a callout)."""
+    import marimo as mo
+
+    mo.stop(True, mo.callout(mo.md(message), kind=kind))
+
+
+async def open_notebook() -> tuple[NotebookContext, User, list[Project]]:
+    """A notebook's first cell: the context, the acting user and their projects.
+
+    Stops the cell with the reason when nobody may act or the user has no project.
+    """
+    import marimo as mo
+
+    try:
+        ctx = NotebookContext.from_marimo(mo.app_meta().mode, mo.app_meta().request)
+        async with ctx.session(write=False) as session:
+            me = await ctx.user(session)
+            projects = list((await list_projects(session, me.id, limit=200)).items)
+    except ScriptflowError as exc:
+        stop_with(exc.message)
+    if not projects:
+        stop_with(NO_PROJECTS, kind="warn")
+    return ctx, me, projects
+
+
+def project_picker(projects: Sequence[Project], selected: uuid.UUID | None = None) -> Any:
+    """A project dropdown, on ``selected`` when it is one of them (else the first)."""
+    import marimo as mo
+
+    start = next((p for p in projects if p.id == selected), projects[0])
+    return mo.ui.dropdown(
+        options={p.name: p.id for p in projects}, value=start.name, label="Project"
+    )
+
+
+def script_label(script: Script) -> str:
+    return f"{script.title} (v{script.version})"
+
+
+def script_picker(
+    scripts: Sequence[Script], selected: uuid.UUID | None = None, *, new_option: str | None = None
+) -> Any:
+    """A script dropdown whose value is the Script; ``new_option`` adds a leading "none" choice."""
+    import marimo as mo
+
+    options: dict[str, Script | None] = {new_option: None} if new_option else {}
+    options.update({script_label(s): s for s in scripts})
+    start = next((script_label(s) for s in scripts if s.id == selected), next(iter(options)))
+    return mo.ui.dropdown(options=options, value=start, label="Script")
+
+
+async def project_scripts(
+    session: AsyncSession, user_id: uuid.UUID, project_id: uuid.UUID
+) -> list[Script]:
+    """Every script of a project the user can see, all pages."""
+    scripts: list[Script] = []
+    cursor = None
+    while True:
+        page = await list_scripts(session, user_id, project_id=project_id, limit=200, cursor=cursor)
+        scripts += page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return scripts
+
+
+async def project_insights(
+    session: AsyncSession, user_id: uuid.UUID, project_id: uuid.UUID, filters: InsightFilters
+) -> list[AIInsight]:
+    """Every insight of a project matching the filters, all pages."""
+    insights: list[AIInsight] = []
+    cursor = None
+    while True:
+        page = await list_project_insights(
+            session, user_id, project_id, filters, limit=200, cursor=cursor
+        )
+        insights += page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return insights

@@ -8,7 +8,7 @@ Times are naive UTC timestamps; rates are floats in [0, 1].
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 import pandas as pd
@@ -57,6 +57,31 @@ SELECT bucket, script_id::VARCHAR AS script_id, environment, runs, passed, faile
 FROM grouped
 ORDER BY bucket, script_id, environment
 """
+
+
+def bucket_for_span(span: timedelta | None) -> Bucket:
+    """A time bucket that gives a trend several points for history spanning ``span``."""
+    if span is None or span <= timedelta(days=2):
+        return "hour"
+    if span <= timedelta(days=120):
+        return "day"
+    return "week"
+
+
+HISTORY_SPAN_SQL = f"""
+SELECT max(created_at) - min(created_at) AS span
+FROM runs
+WHERE status IN ('passed', 'failed') AND {_SCOPE}
+"""
+
+
+def history_span(
+    reader: Reader, *, script_id: uuid.UUID | str | None = None, since: datetime | None = None
+) -> timedelta | None:
+    """How much time the decided runs in scope cover (None when there are none)."""
+    frame = _df(reader, HISTORY_SPAN_SQL, _params(script_id=script_id, since=since))
+    span = frame["span"].iloc[0] if len(frame) else None
+    return None if span is None or pd.isna(span) else pd.Timedelta(span).to_pytimedelta()
 
 
 def pass_rate_over_time(

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def flaky_history() -> list[Run]:
 
 
 @pytest.fixture
-def warehouse(tmp_path: Path) -> Warehouse:
+def warehouse(tmp_path: Path) -> Iterator[Warehouse]:
     wh = Warehouse.for_data_dir(tmp_path)
     wh.append(batch(flaky_history()))
     yield wh
@@ -206,3 +207,34 @@ def test_dashboard_queries_return_their_documented_columns(warehouse: Warehouse)
             "last_seen",
         ]
     ).all()
+
+
+def test_history_within_a_day_is_bucketed_by_hour_so_trends_show_several_points(
+    warehouse: Warehouse,
+) -> None:
+    with warehouse.reader([P1]) as reader:
+        span = queries.history_span(reader)
+        bucket = queries.bucket_for_span(span)
+        trend = queries.pass_rate_over_time(reader, bucket=bucket)
+    assert span is not None and span < timedelta(hours=1)  # 24 runs a minute apart
+    assert bucket == "hour"
+    with warehouse.reader([str(uuid.uuid4())]) as reader:
+        assert queries.history_span(reader) is None  # nobody's history: no span
+    assert len(trend) >= 2  # a point per script and environment at least
+
+
+@pytest.mark.parametrize(
+    ("span", "bucket"),
+    [
+        (None, "hour"),
+        (timedelta(hours=5), "hour"),
+        (timedelta(days=2), "hour"),
+        (timedelta(days=3), "day"),
+        (timedelta(days=120), "day"),
+        (timedelta(days=400), "week"),
+    ],
+)
+def test_the_bucket_grows_with_the_span_of_history(
+    span: timedelta | None, bucket: queries.Bucket
+) -> None:
+    assert queries.bucket_for_span(span) == bucket
