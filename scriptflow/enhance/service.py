@@ -20,13 +20,12 @@ from scriptflow.enhance.hints import hints_from_run_results
 from scriptflow.enhance.openai_provider import DEFAULT_MODEL, OpenAIProvider
 from scriptflow.enhance.proposal import EnhanceOptions, LocatorHints, Proposal, Provider
 from scriptflow.enhance.repository import ChangeSetRepository
-from scriptflow.enhance.rules import RulesProvider
+from scriptflow.enhance.rules import RulesProvider, script_syntax_error
 from scriptflow.errors import (
     AIOutputInvalid,
     GuardrailViolation,
     InvalidChangesetState,
     NotFound,
-    ScriptSyntaxError,
     StaleChangeset,
     ValidationFailed,
 )
@@ -105,11 +104,7 @@ def check_syntax(content: str) -> None:
     try:
         ast.parse(content)
     except SyntaxError as exc:
-        line = exc.lineno or 1
-        raise ScriptSyntaxError(
-            f"The script is not valid Python: line {line}: {exc.msg}",
-            details={"line": line, "column": exc.offset, "error": exc.msg},
-        ) from exc
+        raise script_syntax_error(exc) from exc
 
 
 async def propose_changeset(

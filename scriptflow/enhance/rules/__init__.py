@@ -52,11 +52,16 @@ class RulesProvider:
         try:
             return await asyncio.to_thread(enhance_with_rules, script, options)
         except SyntaxError as exc:
-            line = exc.lineno or 1
-            raise ScriptSyntaxError(
-                f"The script is not valid Python: line {line}: {exc.msg}",
-                details={"line": line, "column": exc.offset, "error": exc.msg},
-            ) from exc
+            raise script_syntax_error(exc) from exc
 
 
-__all__ = ["RulesProvider", "enhance_with_rules", "families_for_prompt"]
+def script_syntax_error(exc: SyntaxError) -> ScriptSyntaxError:
+    """422 SCRIPT_SYNTAX_ERROR naming the line and column where parsing failed."""
+    line = exc.lineno or 1
+    return ScriptSyntaxError(
+        f"The script is not valid Python: line {line}: {exc.msg}",
+        details={"line": line, "column": exc.offset, "error": exc.msg},
+    )
+
+
+__all__ = ["RulesProvider", "enhance_with_rules", "families_for_prompt", "script_syntax_error"]
