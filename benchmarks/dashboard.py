@@ -30,6 +30,7 @@ from scriptflow.db import migrate  # noqa: E402
 from scriptflow.db.engine import create_engine, create_sessionmaker, transaction  # noqa: E402
 from scriptflow.insights.warehouse import Warehouse  # noqa: E402
 from scriptflow.projects.service import member_project_ids  # noqa: E402
+from scriptflow.runs.browsers import BrowserTarget, find_chromium  # noqa: E402
 from scriptflow.scripts.service import create_script  # noqa: E402
 from scriptflow.threaded_server import ThreadedServer  # noqa: E402
 
@@ -37,14 +38,6 @@ EMAIL = "bench@example.com"
 PASSWORD = "benchmark-password"
 CHART = ".vega-embed canvas, .vega-embed svg.marks"
 CHARTS = 7
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 GOAL_S = 2.5
 
 
@@ -83,12 +76,12 @@ async def seed(settings: Settings, runs: int, scripts: int = 10) -> None:
         warehouse.close()
 
 
-def chromium_path() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    raise SystemExit("Chromium is not installed")
+def chromium() -> BrowserTarget:
+    """The Chromium that runs use, found the same way."""
+    target = find_chromium(Settings())
+    if target is None or target.executable_path is None:
+        raise SystemExit("Chromium is not installed")
+    return target
 
 
 async def measure(base_url: str, navigations: int) -> list[float]:
@@ -96,8 +89,9 @@ async def measure(base_url: str, navigations: int) -> list[float]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
+        target = chromium()
         browser = await pw.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
+            executable_path=target.executable_path, headless=True, args=list(target.launch_args)
         )
         page = await browser.new_page(viewport={"width": 1400, "height": 1000})
         await page.goto(base_url + "/login")

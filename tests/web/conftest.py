@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,17 +13,10 @@ from fastapi import FastAPI
 from app.main import create_app
 from app.web import mount_web
 from scriptflow.config import Settings
+from scriptflow.runs.browsers import find_chromium
 from scriptflow.threaded_server import ThreadedServer
 from tests.conftest import need
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
@@ -44,29 +36,21 @@ async def web_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
             yield c
 
 
-def chromium_executable(settings: Settings | None = None) -> str | None:
-    """Chromium from settings, then the system."""
-    if settings is not None and settings.browser_executable:
-        return str(settings.browser_executable)
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 @pytest.fixture(scope="module")
 async def chromium() -> AsyncIterator[Any]:
     """One headless Chromium per module, driven by Playwright's async API."""
     from playwright.async_api import async_playwright
 
-    executable = chromium_executable()
-    if executable is None:
+    target = find_chromium(Settings())
+    if target is None or target.executable_path is None:
         need("Chromium is not installed")
+        raise AssertionError("unreachable")
     async with async_playwright() as pw:
         try:
             browser = await pw.chromium.launch(
-                executable_path=executable, headless=True, args=CHROMIUM_ARGS
+                executable_path=target.executable_path,
+                headless=True,
+                args=list(target.launch_args),
             )
         except Exception as exc:
             need(f"Chromium cannot start: {exc}")
