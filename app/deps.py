@@ -14,7 +14,7 @@ from scriptflow.auth.models import User
 from scriptflow.auth.service import user_from_access_token
 from scriptflow.auth.tokens import AccessTokenVerifier, TokenConfig
 from scriptflow.config import Settings
-from scriptflow.db.engine import begin_for_writing
+from scriptflow.db.engine import transaction
 from scriptflow.errors import Unauthorized
 from scriptflow.ratelimit import RateLimiter
 
@@ -44,15 +44,9 @@ async def get_engine(request: Request) -> AsyncEngine:
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: commit when the endpoint returns, roll back on error."""
-    async with request.app.state.sessionmaker() as session:
-        try:
-            if request.method not in SAFE_METHODS:
-                await begin_for_writing(session)
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    writes = request.method not in SAFE_METHODS
+    async with transaction(request.app.state.sessionmaker, write=writes) as session:
+        yield session
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
