@@ -19,7 +19,8 @@ import functools
 import os
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,55 +181,47 @@ class Warehouse:
 
     # -- writes ----------------------------------------------------------------------------
 
+    @contextmanager
+    def _write_transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The shared connection in one DuckDB transaction, holding the lock until it ends."""
+        with self._lock:
+            connection = self.connection()
+            connection.execute("BEGIN TRANSACTION")
+            try:
+                yield connection
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+
     def append(self, batch: RunBatch) -> SyncResult:
         """Append finished runs; a run already present is replaced, so syncing is idempotent."""
         if batch.runs.num_rows == 0:
             return SyncResult(0, 0, 0)
-        with self._lock:
-            connection = self.connection()
-            connection.execute("BEGIN TRANSACTION")
-            try:
-                _append(connection, batch)
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
+        with self._write_transaction() as connection:
+            _append(connection, batch)
         return SyncResult(batch.runs.num_rows, batch.tests.num_rows, batch.steps.num_rows)
 
     def replace_revisions(self, revisions: pa.Table, script_ids: Sequence[str] | None) -> None:
         """Replace the revisions of the given scripts (all when None)."""
-        with self._lock:
-            connection = self.connection()
-            connection.execute("BEGIN TRANSACTION")
-            try:
-                if script_ids is None:
-                    connection.execute("DELETE FROM revisions")
-                else:
-                    connection.execute(
-                        "DELETE FROM revisions WHERE script_id IN (SELECT unnest($ids::UUID[]))",
-                        {"ids": list(script_ids)},
-                    )
-                _insert_arrow(connection, "revisions", revisions)
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
+        with self._write_transaction() as connection:
+            if script_ids is None:
+                connection.execute("DELETE FROM revisions")
+            else:
+                connection.execute(
+                    "DELETE FROM revisions WHERE script_id IN (SELECT unnest($ids::UUID[]))",
+                    {"ids": list(script_ids)},
+                )
+            _insert_arrow(connection, "revisions", revisions)
 
     def replace_insights(self, insights: pa.Table, project_ids: Sequence[str]) -> None:
         """Mirror the SQL insights of some projects, for dashboard queries."""
-        with self._lock:
-            connection = self.connection()
-            connection.execute("BEGIN TRANSACTION")
-            try:
-                connection.execute(
-                    "DELETE FROM insights WHERE project_id IN (SELECT unnest($ids::UUID[]))",
-                    {"ids": list(project_ids)},
-                )
-                _insert_arrow(connection, "insights", insights)
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
+        with self._write_transaction() as connection:
+            connection.execute(
+                "DELETE FROM insights WHERE project_id IN (SELECT unnest($ids::UUID[]))",
+                {"ids": list(project_ids)},
+            )
+            _insert_arrow(connection, "insights", insights)
 
     def known_run_ids(self, run_ids: Sequence[str]) -> set[str]:
         """Which of these runs the warehouse already holds."""
