@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,6 +26,15 @@ from tests.conftest import create_script, signup
 FLAKY = "def test_x(page):\n    page.wait_for_timeout(500)\n    page.click('#go')\n"
 
 
+def service_settings(settings: Settings) -> dict[str, Any]:
+    """The providers and limits the API hands the enhance service, from the same settings."""
+    return {
+        "providers": providers_from_settings(settings),
+        "allowed_models": settings.openai_models,
+        "max_script_bytes": settings.max_script_bytes,
+    }
+
+
 async def test_propose_then_accept_in_the_callers_transactions(
     client: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -33,11 +43,7 @@ async def test_propose_then_accept_in_the_callers_transactions(
     owner = await signup(client)
     script = await create_script(client, owner, content=FLAKY)
     user_id, script_id = uuid.UUID(owner.user_id), uuid.UUID(str(script["id"]))
-    kwargs = {
-        "providers": providers_from_settings(settings),
-        "allowed_models": settings.openai_models,
-        "max_script_bytes": settings.max_script_bytes,
-    }
+    kwargs = service_settings(settings)
     async with transaction(sessionmaker) as session:
         proposal = await propose_changeset(session, user_id, script_id, EnhanceRequest(), **kwargs)
     assert not isinstance(proposal, NoChanges) and proposal.status == "proposed"
@@ -68,9 +74,7 @@ async def test_reject_keeps_the_reason(
             user_id,
             script_id,
             EnhanceRequest(prompt="waits"),
-            providers=providers_from_settings(settings),
-            allowed_models=settings.openai_models,
-            max_script_bytes=settings.max_script_bytes,
+            **service_settings(settings),
         )
     assert not isinstance(proposal, NoChanges)
     async with transaction(sessionmaker) as session:
@@ -111,9 +115,7 @@ async def test_hints_from_the_last_finished_run_replace_brittle_selectors(
             user_id,
             script_id,
             EnhanceRequest(),
-            providers=providers_from_settings(settings),
-            allowed_models=settings.openai_models,
-            max_script_bytes=settings.max_script_bytes,
+            **service_settings(settings),
         )
     assert not isinstance(proposal, NoChanges)
     assert 'page.get_by_role("button", name="Payer").click()' in proposal.proposed_content
