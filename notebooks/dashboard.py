@@ -238,7 +238,7 @@ def _(frames, pass_rate_chart):
         picked(pass_rate_chart, frames["pass_rate"])[
             ["bucket", "script", "environment", "runs", "pass_rate"]
         ],
-        "Drag across the chart to pick days",
+        "Drag across the chart to pick a time range",
     )
     return
 
@@ -278,7 +278,7 @@ def _(duration_chart, frames):
     beside_table(
         duration_chart,
         picked(duration_chart, frames["durations"]),
-        "Drag across the chart to pick days",
+        "Drag across the chart to pick a time range",
     )
     return
 

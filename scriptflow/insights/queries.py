@@ -15,7 +15,7 @@ import pandas as pd
 
 from scriptflow.insights.analysis import bound_params
 
-Bucket = Literal["hour", "day", "week", "month"]
+Bucket = Literal["minute", "hour", "day", "week", "month"]
 
 
 class Reader(Protocol):
@@ -61,7 +61,10 @@ ORDER BY bucket, script_id, environment
 
 def bucket_for_span(span: timedelta | None) -> Bucket:
     """A time bucket that gives a trend several points for history spanning ``span``."""
-    if span is None or span <= timedelta(days=2):
+    if span is None or span <= timedelta(hours=6):
+        # A demo, or a first day's runs: minutes, or everything would be one point per series.
+        return "minute"
+    if span <= timedelta(days=2):
         return "hour"
     if span <= timedelta(days=120):
         return "day"

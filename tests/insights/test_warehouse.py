@@ -209,7 +209,7 @@ def test_dashboard_queries_return_their_documented_columns(warehouse: Warehouse)
     ).all()
 
 
-def test_history_within_a_day_is_bucketed_by_hour_so_trends_show_several_points(
+def test_history_within_an_hour_is_bucketed_by_minute_so_trends_show_several_points(
     warehouse: Warehouse,
 ) -> None:
     with warehouse.reader([P1]) as reader:
@@ -217,17 +217,19 @@ def test_history_within_a_day_is_bucketed_by_hour_so_trends_show_several_points(
         bucket = queries.bucket_for_span(span)
         trend = queries.pass_rate_over_time(reader, bucket=bucket)
     assert span is not None and span < timedelta(hours=1)  # 24 runs a minute apart
-    assert bucket == "hour"
+    assert bucket == "minute"
     with warehouse.reader([str(uuid.uuid4())]) as reader:
         assert queries.history_span(reader) is None  # nobody's history: no span
-    assert len(trend) >= 2  # a point per script and environment at least
+    flaky = trend[trend["script_id"] == FLAKY]
+    assert len(flaky) == 12  # one point per minute, not one for the whole history
 
 
 @pytest.mark.parametrize(
     ("span", "bucket"),
     [
-        (None, "hour"),
-        (timedelta(hours=5), "hour"),
+        (None, "minute"),
+        (timedelta(hours=5), "minute"),
+        (timedelta(hours=7), "hour"),
         (timedelta(days=2), "hour"),
         (timedelta(days=3), "day"),
         (timedelta(days=120), "day"),
