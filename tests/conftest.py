@@ -196,3 +196,17 @@ async def create_script(
     assert r.status_code == 201, r.text
     body: dict[str, object] = r.json()
     return body
+
+
+async def create_environment(
+    client: httpx.AsyncClient, account: Account, base_url: str, *, name: str = "staging"
+) -> dict[str, Any]:
+    """Add an environment to the account's personal project."""
+    r = await client.post(
+        f"/v1/projects/{account.project_id}/environments",
+        json={"name": name, "base_url": base_url},
+        headers=account.headers,
+    )
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body

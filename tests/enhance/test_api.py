@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from app.main import create_app
 from scriptflow.config import Settings
-from tests.conftest import Account, create_script, signup
+from tests.conftest import Account, create_environment, create_script, signup
 from tests.enhance.openai_stub import OpenAIStub
 
 FLAKY = (
@@ -78,12 +78,7 @@ async def test_enhance_proposes_a_change_set_with_the_seed_fields_and_more(
     client: httpx.AsyncClient,
 ) -> None:
     owner = await signup(client)
-    r = await client.post(
-        f"/v1/projects/{owner.project_id}/environments",
-        json={"name": "staging", "base_url": "https://staging.example.com"},
-        headers=owner.headers,
-    )
-    assert r.status_code == 201, r.text
+    await create_environment(client, owner, "https://staging.example.com")
     script = await create_script(client, owner, content=FLAKY)
     r = await enhance(client, owner, script["id"], prompt="Improve waits and selectors")
     assert r.status_code == 200, r.text

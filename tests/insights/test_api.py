@@ -15,7 +15,7 @@ from scriptflow.db.engine import transaction
 from scriptflow.insights import queries, service
 from scriptflow.runs.hooks import RunFinished, notify_run_finished
 from scriptflow.scripts.models import ScriptRevision
-from tests.conftest import Account, create_script, signup
+from tests.conftest import Account, create_environment, create_script, signup
 from tests.insights.history import login_steps
 from tests.insights.recording import record_run
 
@@ -329,12 +329,7 @@ async def test_a_new_flaky_suspicion_queues_confirmation_reruns_when_enabled(
     settings: Settings,
 ) -> None:
     account = await signup(client)
-    r = await client.post(
-        f"/v1/projects/{account.project_id}/environments",
-        json={"name": "staging", "base_url": "http://127.0.0.1:9"},
-        headers=account.headers,
-    )
-    assert r.status_code == 201, r.text
+    await create_environment(client, account, "http://127.0.0.1:9")
     script = await create_script(client, account, content=CLEAN)
     service.bind_settings(sessionmaker, settings)
 

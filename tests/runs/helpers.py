@@ -8,20 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import Account, create_script
-
-
-async def create_environment(
-    client: httpx.AsyncClient, account: Account, base_url: str, *, name: str = "staging"
-) -> dict[str, Any]:
-    r = await client.post(
-        f"/v1/projects/{account.project_id}/environments",
-        json={"name": name, "base_url": base_url},
-        headers=account.headers,
-    )
-    assert r.status_code == 201, r.text
-    body: dict[str, Any] = r.json()
-    return body
+from tests.conftest import Account, create_environment, create_script
 
 
 async def queue_run(
