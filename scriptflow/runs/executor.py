@@ -38,6 +38,9 @@ TIMED_OUT_EXIT = -int(signal.SIGKILL)
 # Between SIGTERM to pytest and SIGKILL to the group: enough to stop a trace, and cancel still
 # ends well within its 5 s promise (1 s to notice + this).
 WRAP_UP_GRACE_S = 2.0
+# A timeout has no one waiting on a promise, and its trace is the evidence of where the test
+# hung, so it gets longer to save it on a busy machine.
+TIMEOUT_WRAP_UP_GRACE_S = 6.0
 
 
 @dataclass(frozen=True)
@@ -383,8 +386,9 @@ class SubprocessExecutor:
         # screenshot while the browser still lives), then kill the group regardless.
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGTERM)
+        grace = WRAP_UP_GRACE_S if cancel_task in done else TIMEOUT_WRAP_UP_GRACE_S
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(done_task), timeout=WRAP_UP_GRACE_S)
+            await asyncio.wait_for(asyncio.shield(done_task), timeout=grace)
         _kill_group(proc.pid)
         done_task.cancel()
         return (cancel_task not in done), (cancel_task in done)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from scriptflow.config import Settings
 from tests.notebooks.workspace import seed_workspace
 
@@ -56,6 +58,9 @@ async def run_as_script(notebook: Path, env: dict[str, str]) -> tuple[int, str]:
     return process.returncode or 0, stderr.decode(errors="replace")
 
 
+# One backend is enough here: notebooks only call services, which every other test runs on
+# both; six notebook processes per backend would double the suite's slowest test.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_every_notebook_runs_as_a_script_as_the_local_user(settings: Settings) -> None:
     workspace = await seed_workspace(settings)
     env = notebook_env(settings, workspace.email)
