@@ -238,3 +238,29 @@ async def test_many_event_streams_at_once_all_see_their_runs_end(
             if line.startswith("data: ")
         ]
         assert statuses == ["queued", "cancelled"]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # enhance's side runs on both
+async def test_a_finished_run_teaches_enhance_the_roles_behind_brittle_selectors(
+    client: httpx.AsyncClient, pool: WorkerPool, demo: DemoServer
+) -> None:
+    account = await signup(client)
+    brittle = (
+        "def test_login(page):\n"
+        "    page.goto('/login')\n"
+        "    page.fill('#username', 'demo')\n"
+        "    page.fill('#password', 'demo-password')\n"
+        "    page.click('form > button:nth-child(3)')\n"
+    )
+    run = await queue_run(client, account, brittle, base_url=demo.base_url)
+    body = await wait_for_status(client, account, run["id"], {"passed", "failed", "error"})
+    assert body["status"] == "passed", body.get("error")
+    r = await client.post(
+        f"/v1/scripts/{body['script_id']}/enhance",
+        json={"provider": "rules", "prompt": "selectors"},
+        headers=account.headers,
+    )
+    assert r.status_code == 200, r.text
+    # The role and name came from the run, not from the request.
+    assert 'get_by_role("button", name="Log in").click()' in r.json()["proposed_diff"]
