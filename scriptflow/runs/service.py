@@ -17,7 +17,7 @@ from scriptflow.db.base import utcnow
 from scriptflow.db.engine import transaction
 from scriptflow.errors import InvalidRunState, NotFound, ValidationFailed
 from scriptflow.pagination import Page, clamp_limit, keyset, page_of
-from scriptflow.projects.models import Environment
+from scriptflow.projects.repository import ProjectRepository
 from scriptflow.projects.roles import Role
 from scriptflow.projects.service import member_project_ids, require_role
 from scriptflow.runs.browsers import resolve_browser
@@ -26,7 +26,7 @@ from scriptflow.runs.events import run_status_changes
 from scriptflow.runs.models import RunArtifact, RunStep, RunTest, TestRun
 from scriptflow.runs.queue import TERMINAL_STATUSES
 from scriptflow.runs.script_forms import prepare_script
-from scriptflow.scripts.models import ScriptRevision
+from scriptflow.scripts.repository import ScriptRepository
 from scriptflow.scripts.service import get_script
 
 MAX_RETRIES = 5
@@ -72,23 +72,10 @@ async def create_run(
 ) -> TestRun:
     """Queue a run of a script version against a named environment; pins version and base URL."""
     script = await get_script(session, user_id, script_id, Role.EDITOR)
-    env = (
-        await session.execute(
-            select(Environment).where(
-                Environment.project_id == script.project_id, Environment.name == environment
-            )
-        )
-    ).scalar_one_or_none()
+    projects = ProjectRepository(session)
+    env = await projects.environment_by_name(script.project_id, environment)
     if env is None:
-        known = list(
-            (
-                await session.execute(
-                    select(Environment.name)
-                    .where(Environment.project_id == script.project_id)
-                    .order_by(Environment.name)
-                )
-            ).scalars()
-        )
+        known = [e.name for e in await projects.environments(script.project_id)]
         listed = ", ".join(known) if known else "none; create one first"
         raise _invalid(
             "environment",
@@ -141,13 +128,8 @@ async def _content_at(
 ) -> str | None:
     if version == current:
         return current_content
-    return (
-        await session.execute(
-            select(ScriptRevision.content).where(
-                ScriptRevision.script_id == script_id, ScriptRevision.version == version
-            )
-        )
-    ).scalar_one_or_none()
+    revision = await ScriptRepository(session).revision(script_id, version)
+    return revision.content if revision is not None else None
 
 
 async def _visible_run(

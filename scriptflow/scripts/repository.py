@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from scriptflow.db.engine import driver_connection
@@ -38,6 +38,16 @@ class ScriptRepository:
             escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             stmt = stmt.where(Script.title.ilike(f"%{escaped}%", escape="\\"))
         return stmt
+
+    async def bump_version(self, script_id: uuid.UUID, expected: int, content: str) -> bool:
+        """Set new content as the next version, only if the script is still at `expected`."""
+        result = await self.session.execute(
+            update(Script)
+            .where(Script.id == script_id, Script.version == expected)
+            .values(content=content, version=expected + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def revisions(self, script_id: uuid.UUID) -> list[ScriptRevision]:
         stmt = (

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from scriptflow.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
@@ -112,13 +111,8 @@ async def commit_revision(
     """Make `new_content` the script's next version, fenced on the version it was read at."""
     base_version = script.version
     diff = unified_diff(script.content, new_content, script_filename(script))
-    result = await session.execute(
-        update(Script)
-        .where(Script.id == script.id, Script.version == base_version)
-        .values(content=new_content, version=base_version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    bumped = await ScriptRepository(session).bump_version(script.id, base_version, new_content)
+    if not bumped:
         raise Conflict(
             "The script changed while this edit was being saved; reload and try again",
             details={"expected_version": base_version},
