@@ -1,1 +1,0 @@
-"""A small web app to run tests against: a login form, a delayed element and a flaky page."""
