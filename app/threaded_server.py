@@ -1,7 +1,8 @@
 """An ASGI app on loopback from a background thread: browser tests, benchmarks, the demo target.
 
 Real browsers and real pytest runs need a real HTTP server they can reach; one implementation
-serves the whole app (under ``app/``) and the demo app alike.
+serves the whole app and the demo site alike (the `scriptflow demo` command uses it, so it
+ships with the web face rather than with the tests).
 """
 
 from __future__ import annotations

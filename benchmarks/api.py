@@ -393,7 +393,7 @@ def bench_sqlite(args: argparse.Namespace) -> list[Row]:
 
 
 def bench_postgres(args: argparse.Namespace) -> list[Row]:
-    from scriptflow.testing.postgres import start_cluster
+    from tests.support.postgres import start_cluster
 
     cluster = start_cluster()
     try:

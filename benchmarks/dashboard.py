@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.main import create_app  # noqa: E402
+from app.threaded_server import ThreadedServer  # noqa: E402
 from benchmarks.synthetic_history import synthetic_batches  # noqa: E402
 from scriptflow.auth.service import register  # noqa: E402
 from scriptflow.config import Settings  # noqa: E402
@@ -32,7 +33,6 @@ from scriptflow.insights.warehouse import Warehouse  # noqa: E402
 from scriptflow.projects.service import member_project_ids  # noqa: E402
 from scriptflow.runs.browsers import BrowserTarget, find_chromium  # noqa: E402
 from scriptflow.scripts.service import create_script  # noqa: E402
-from scriptflow.threaded_server import ThreadedServer  # noqa: E402
 
 EMAIL = "bench@example.com"
 PASSWORD = "benchmark-password"

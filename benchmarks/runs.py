@@ -39,8 +39,8 @@ from pathlib import Path
 
 import httpx
 
+from app.demo.server import DemoServer
 from scriptflow.config import Settings
-from scriptflow.demo.server import DemoServer
 from scriptflow.runs.browsers import find_chromium
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -11,15 +11,15 @@ with app.setup:
     import marimo as mo
     import pandas as pd
 
-    from scriptflow.errors import ScriptflowError
-    from scriptflow.insights import queries
-    from scriptflow.insights.service import InsightFilters
-    from scriptflow.notebook_context import (
+    from app.web.notebook_context import (
         open_notebook,
         project_insights,
         project_scripts,
         stop_with,
     )
+    from scriptflow.errors import ScriptflowError
+    from scriptflow.insights import queries
+    from scriptflow.insights.service import InsightFilters
 
     WINDOWS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Everything": None}
     # Auto picks the bucket from the history's span, so one day of history still shows a trend.

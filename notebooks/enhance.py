@@ -7,13 +7,7 @@ with app.setup:
     import marimo as mo
     import pandas as pd
 
-    from scriptflow.enhance.service import (
-        EnhanceRequest,
-        propose_changeset,
-        providers_from_settings,
-    )
-    from scriptflow.errors import ScriptflowError
-    from scriptflow.notebook_context import (
+    from app.web.notebook_context import (
         NO_SCRIPTS,
         open_notebook,
         project_picker,
@@ -21,6 +15,12 @@ with app.setup:
         script_picker,
         stop_with,
     )
+    from scriptflow.enhance.service import (
+        EnhanceRequest,
+        propose_changeset,
+        providers_from_settings,
+    )
+    from scriptflow.errors import ScriptflowError
 
     PROMPTS = {
         "Everything (waits, selectors, assertions, URLs)": "",

@@ -6,13 +6,13 @@ app = marimo.App(width="medium", app_title="Generate · scriptflow")
 with app.setup:
     import marimo as mo
 
-    from scriptflow.errors import ScriptflowError
-    from scriptflow.notebook_context import (
+    from app.web.notebook_context import (
         open_notebook,
         project_picker,
         project_scripts,
         script_picker,
     )
+    from scriptflow.errors import ScriptflowError
     from scriptflow.scripts.service import create_script, update_script
 
     NEW_SCRIPT = "New script"

@@ -8,15 +8,15 @@ with app.setup:
     import marimo as mo
     import pandas as pd
 
-    from scriptflow.errors import ScriptflowError
-    from scriptflow.insights.service import InsightFilters, resolve_insight
-    from scriptflow.notebook_context import (
+    from app.web.notebook_context import (
         open_notebook,
         project_insights,
         project_picker,
         project_scripts,
         stop_with,
     )
+    from scriptflow.errors import ScriptflowError
+    from scriptflow.insights.service import InsightFilters, resolve_insight
 
     SEVERITY_ORDER = ["critical", "high", "medium", "low"]
     SEVERITY_COLORS = ["#7f1d1d", "#dc2626", "#f59e0b", "#60a5fa"]

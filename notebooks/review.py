@@ -9,13 +9,7 @@ with app.setup:
     import marimo as mo
     import pandas as pd
 
-    from scriptflow.enhance.service import (
-        accept_changeset,
-        list_changesets,
-        reject_changeset,
-    )
-    from scriptflow.errors import ScriptflowError
-    from scriptflow.notebook_context import (
+    from app.web.notebook_context import (
         NO_SCRIPTS,
         open_notebook,
         project_picker,
@@ -23,6 +17,12 @@ with app.setup:
         script_picker,
         stop_with,
     )
+    from scriptflow.enhance.service import (
+        accept_changeset,
+        list_changesets,
+        reject_changeset,
+    )
+    from scriptflow.errors import ScriptflowError
     from scriptflow.scripts.diffing import parse_hunks
     from scriptflow.scripts.service import get_script
 

@@ -9,8 +9,7 @@ with app.setup:
     import marimo as mo
     import pandas as pd
 
-    from scriptflow.errors import ScriptflowError
-    from scriptflow.notebook_context import (
+    from app.web.notebook_context import (
         NO_SCRIPTS,
         open_notebook,
         project_picker,
@@ -18,6 +17,7 @@ with app.setup:
         script_picker,
         stop_with,
     )
+    from scriptflow.errors import ScriptflowError
     from scriptflow.projects.service import list_environments
     from scriptflow.runs.browsers import available_browsers
     from scriptflow.runs.service import (

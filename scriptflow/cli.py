@@ -117,7 +117,7 @@ def demo(
     """Set up a demo with real run history, then serve the API, dashboard and notebooks."""
     import os
 
-    from scriptflow.showcase import run_demo
+    from app.demo.command import run_demo
 
     settings = get_settings()
     # The terminal shows progress and URLs; request logs only when asked for.

@@ -19,8 +19,8 @@ from app.main import create_app
 from scriptflow.config import Settings
 from scriptflow.db import migrate
 from scriptflow.db.engine import create_engine, create_sessionmaker
-from scriptflow.testing.postgres import PostgresCluster, PostgresUnavailable, start_cluster
 from tests.enhance.openai_stub import OpenAIStub
+from tests.support.postgres import PostgresCluster, PostgresUnavailable, start_cluster
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_SECRET = "test-secret-" + "x" * 40

@@ -355,7 +355,7 @@ async def _demo(
     import uvicorn
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from scriptflow.demo.server import DemoServer
+    from app.demo.server import DemoServer
 
     target = DemoServer(port=settings.demo_app_port, flaky_rate=FLAKY_RATE).start()
     try:

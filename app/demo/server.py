@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from scriptflow.demo.app import create_demo_app
-from scriptflow.threaded_server import ThreadedServer
+from app.demo.site import create_demo_app
+from app.threaded_server import ThreadedServer
 
 STARTUP_TIMEOUT_S = 10.0
 

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
+from app.web import notebook_context
 from app.web.login import build_login_router
 from app.web.notebook_apps import (
     DASHBOARD_PATH,
@@ -17,7 +18,6 @@ from app.web.notebook_apps import (
     notebook_lifespan,
 )
 from app.web.session_auth import SessionCookieMiddleware, WebUser, user_from_claims
-from scriptflow import notebook_context
 from scriptflow.auth.tokens import TokenConfig, decode_access_token, issue_access_token
 from scriptflow.config import Settings
 from scriptflow.ratelimit import RateLimiter

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from scriptflow.testing.postgres import PostgresCluster, free_port
+from tests.support.postgres import PostgresCluster, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "server-test-secret-" + "z" * 40

@@ -15,8 +15,8 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.demo.site import create_demo_app
 from scriptflow.config import Settings
-from scriptflow.demo.app import create_demo_app
 from scriptflow.runs.hooks import RunFinished, on_run_finished
 from scriptflow.runs.pool import WorkerPool
 from tests.conftest import Account, create_script, signup

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from app.demo.server import DemoServer
 from scriptflow.config import Settings
-from scriptflow.demo.server import DemoServer
 from scriptflow.runs.browsers import BrowserTarget, find_chromium
 from tests.conftest import need
 

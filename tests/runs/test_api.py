@@ -11,8 +11,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.demo.server import DemoServer
 from scriptflow.config import Settings
-from scriptflow.demo.server import DemoServer
 from scriptflow.runs.hooks import RunFinished, on_run_finished
 from scriptflow.runs.pool import WorkerPool
 from tests.conftest import create_script, signup

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from scriptflow.demo.server import DemoServer
+from app.demo.server import DemoServer
 from scriptflow.runs.browsers import BrowserTarget
 from scriptflow.runs.executor import (
     TIMEOUT_WRAP_UP_GRACE_S,

@@ -19,9 +19,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.demo.server import DemoServer
 from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
-from scriptflow.demo.server import DemoServer
 from scriptflow.runs.models import TestRun
 from tests.conftest import signup
 from tests.runs.helpers import queue_run, wait_for_status

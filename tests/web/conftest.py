@@ -11,10 +11,10 @@ import pytest
 from fastapi import FastAPI
 
 from app.main import create_app
+from app.threaded_server import ThreadedServer
 from app.web import mount_web
 from scriptflow.config import Settings
 from scriptflow.runs.browsers import find_chromium
-from scriptflow.threaded_server import ThreadedServer
 from tests.conftest import need
 
 ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "test-artifacts"

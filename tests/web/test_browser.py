@@ -9,8 +9,8 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
+from app.threaded_server import ThreadedServer
 from scriptflow.config import Settings
-from scriptflow.threaded_server import ThreadedServer
 from tests.notebooks.workspace import Workspace, seed_workspace
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)]

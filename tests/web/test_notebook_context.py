@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
+from app.web.notebook_context import LOCAL_USER_ENV, identity_for
 from scriptflow.errors import Unauthorized
-from scriptflow.notebook_context import LOCAL_USER_ENV, identity_for
 
 USER_ID = uuid.uuid4()
 SERVED_USER = {"username": str(USER_ID), "is_authenticated": True, "display_name": "qa@x.io"}

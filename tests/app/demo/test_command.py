@@ -5,17 +5,17 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scriptflow.config import Settings
-from scriptflow.db.engine import transaction
-from scriptflow.errors import Unauthorized
-from scriptflow.projects.service import list_environments
-from scriptflow.showcase import (
+from app.demo.command import (
     DEFAULT_EMAIL,
     DEFAULT_PASSWORD,
     DEMO_SCRIPTS,
     planned_runs,
     prepare_workspace,
 )
+from scriptflow.config import Settings
+from scriptflow.db.engine import transaction
+from scriptflow.errors import Unauthorized
+from scriptflow.projects.service import list_environments
 
 
 async def test_a_second_start_reuses_the_demo_workspace_and_follows_the_demo_app(

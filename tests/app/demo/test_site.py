@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from scriptflow.demo.app import DEMO_PASSWORD, DEMO_USERNAME, create_demo_app
-from scriptflow.demo.server import DemoServer
+from app.demo.server import DemoServer
+from app.demo.site import DEMO_PASSWORD, DEMO_USERNAME, create_demo_app
 
 
 def client(**kwargs: object) -> httpx.AsyncClient:

@@ -1,0 +1,1 @@
+"""Test tools that are not tests: a throw-away PostgreSQL cluster."""
