@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from app.web import notebook_context
+from app.web.api_docs import mount_api_docs
 from app.web.login import build_login_router
 from app.web.notebook_apps import (
     DASHBOARD_PATH,
@@ -18,15 +19,17 @@ from app.web.notebook_apps import (
     notebook_lifespan,
 )
 from app.web.session_auth import SessionCookieMiddleware, WebUser, user_from_claims
+from app.web.trace_viewer import ARTIFACTS_PREFIX, TRACE_VIEWER_PATH, mount_trace_viewer
 from scriptflow.auth.tokens import TokenConfig, decode_access_token, issue_access_token
 from scriptflow.config import Settings
 from scriptflow.ratelimit import RateLimiter
 
-GUARDED_PREFIXES = (DASHBOARD_PATH, NOTEBOOKS_PREFIX)
+GUARDED_PREFIXES = (DASHBOARD_PATH, NOTEBOOKS_PREFIX, TRACE_VIEWER_PATH, ARTIFACTS_PREFIX)
 
 
 def mount_web(app: FastAPI, settings: Settings) -> None:
-    """Serve `/login`, `/logout`, `/dashboard` and `/notebooks/<step>` from the API app."""
+    """Serve `/login`, `/logout`, `/dashboard`, `/notebooks/<step>`, the trace viewer and the
+    API docs from the API app."""
     if getattr(app.state, "web_mounted", False):
         return
     app.state.web_mounted = True
@@ -37,6 +40,8 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
             settings, GUARDED_PREFIXES, RateLimiter(settings.rate_limit_login_per_minute)
         )
     )
+    mount_api_docs(app)
+    mount_trace_viewer(app)
     for notebook in apps:
         app.add_api_route(
             notebook.path,

@@ -18,12 +18,14 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 DASHBOARD_PATH = "/dashboard"
 NOTEBOOKS_PREFIX = "/notebooks"
 STEPS = ("generate", "enhance", "review", "run", "insights")
+# Pages that are no step of their own: the list of runs across scripts.
+PAGES = ("runs",)
 
 
 def notebook_routes(notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, Path]:
     """URL path → notebook file, for the notebooks that exist."""
     routes = {DASHBOARD_PATH: notebooks_dir / "dashboard.py"}
-    for step in STEPS:
+    for step in (*STEPS, *PAGES):
         routes[f"{NOTEBOOKS_PREFIX}/{step}"] = notebooks_dir / f"{step}.py"
     return {path: file for path, file in routes.items() if file.exists()}
 
