@@ -4,6 +4,8 @@ __generated_with = "0.25.2"
 app = marimo.App(width="medium", app_title="Generate · scriptflow")
 
 with app.setup:
+    import ast
+
     import marimo as mo
 
     from app.web.notebook_context import (
@@ -12,8 +14,10 @@ with app.setup:
         project_scripts,
         script_picker,
     )
-    from scriptflow.errors import ScriptflowError
-    from scriptflow.scripts.service import create_script, update_script
+    from app.web.shell import header, pin, query_uuid
+    from scriptflow.enhance.rules import script_syntax_error
+    from scriptflow.errors import ScriptflowError, ValidationFailed
+    from scriptflow.scripts.service import create_script, get_script, update_script
 
     NEW_SCRIPT = "New script"
     STARTER = (
@@ -22,6 +26,30 @@ with app.setup:
         '    page.goto("/")\n'
         '    expect(page).to_have_title("Demo")\n'
     )
+
+
+@app.function
+def refuse_unsaveable(title: str, content: str, *, new: bool) -> None:
+    """Raise what stops a save: a new script without a title, or content that is not Python."""
+    if new and not title.strip():
+        raise ValidationFailed("Give the script a title before creating it.")
+    try:
+        ast.parse(content)
+    except SyntaxError as exc:
+        raise script_syntax_error(exc) from exc
+
+
+@app.cell
+async def _():
+    ctx, me, projects = await open_notebook()
+    try:
+        async with ctx.session(write=False) as _session:
+            _linked = query_uuid("script")
+            linked_script = await get_script(_session, me.id, _linked) if _linked else None
+    except ScriptflowError:
+        linked_script = None
+    header("generate", me.email)
+    return ctx, linked_script, me, projects
 
 
 @app.cell
@@ -36,20 +64,17 @@ def _():
 
 
 @app.cell
-async def _():
-    ctx, me, projects = await open_notebook()
-    return ctx, me, projects
-
-
-@app.cell
 def _():
+    # Bumped after a save, so the script list (and the editor) reload what was saved.
     get_saved, set_saved = mo.state(0)
-    return get_saved, set_saved
+    # The last save's outcome, shown under the button; setting it reloads nothing.
+    get_notice, set_notice = mo.state(None)
+    return get_notice, get_saved, set_notice, set_saved
 
 
 @app.cell
-def _(projects):
-    project = project_picker(projects)
+def _(linked_script, projects):
+    project = project_picker(projects, linked_script.project_id if linked_script else None)
     project
     return (project,)
 
@@ -64,7 +89,8 @@ async def _(ctx, get_saved, me, project):
 
 @app.cell
 def _(scripts):
-    script = script_picker(scripts, new_option=NEW_SCRIPT)
+    # Opens on the script in the address bar: the one just saved, or a shared link.
+    script = script_picker(scripts, query_uuid("script"), new_option=NEW_SCRIPT)
     script
     return (script,)
 
@@ -72,6 +98,7 @@ def _(scripts):
 @app.cell
 def _(script):
     chosen = script.value
+    pin(script=chosen.id if chosen else None)
     return (chosen,)
 
 
@@ -98,26 +125,30 @@ def _(chosen):
 
 @app.cell
 def _(chosen):
-    save = mo.ui.run_button(label="Save as new revision" if chosen else "Create script")
+    save = mo.ui.run_button(
+        label=f"Save as version {chosen.version + 1}" if chosen else "Create script"
+    )
     save
     return (save,)
 
 
 @app.cell
-async def _(chosen, ctx, editor, me, project, save, set_saved, title):
+async def _(chosen, ctx, editor, me, project, save, set_notice, set_saved, title):
     mo.stop(not save.value)
     try:
+        refuse_unsaveable(title.value, editor.value, new=chosen is None)
         async with ctx.session() as _session:
             if chosen is None:
                 _script = await create_script(
                     _session,
                     me.id,
                     project_id=project.value,
-                    title=title.value.strip() or "Untitled script",
+                    title=title.value.strip(),
                     content=editor.value,
                     max_bytes=ctx.settings.max_script_bytes,
                 )
             else:
+                # The version this editor was opened on: a save over someone else's is a 409.
                 _script = await update_script(
                     _session,
                     me.id,
@@ -127,13 +158,31 @@ async def _(chosen, ctx, editor, me, project, save, set_saved, title):
                     expected_version=chosen.version,
                     max_bytes=ctx.settings.max_script_bytes,
                 )
-        set_saved(lambda n: n + 1)
-        _message = mo.callout(
-            mo.md(f"Saved **{_script.title}** at version {_script.version}."), kind="success"
-        )
+            _saved = (_script.id, _script.title, _script.version)
     except ScriptflowError as _exc:
-        _message = mo.callout(mo.md(_exc.message), kind="danger")
-    _message
+        set_notice(("danger", _exc.message, chosen.id if chosen else None))
+        mo.stop(True)
+    _unchanged = chosen is not None and _saved[2] == chosen.version
+    pin(script=_saved[0])
+    set_notice(
+        (
+            "info" if _unchanged else "success",
+            f"Nothing changed: **{_saved[1]}** stays at version {_saved[2]}."
+            if _unchanged
+            else f"Saved **{_saved[1]}** at version {_saved[2]}.",
+            _saved[0],
+        )
+    )
+    set_saved(lambda n: n + 1)
+    return
+
+
+@app.cell
+def _(chosen, get_notice):
+    _notice = get_notice()
+    # A notice belongs to the script it was about; switching scripts hides it.
+    if _notice is not None and _notice[2] == (chosen.id if chosen else None):
+        mo.output.replace(mo.callout(mo.md(_notice[1]), kind=_notice[0]))
     return
 
 
