@@ -17,7 +17,7 @@ with app.setup:
         script_picker,
         stop_with,
     )
-    from scriptflow.enhance.service import (
+    from scriptflow.changesets.service import (
         accept_changeset,
         list_changesets,
         reject_changeset,

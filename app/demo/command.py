@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from scriptflow.auth.models import User
 from scriptflow.auth.repository import UserRepository
 from scriptflow.auth.service import authenticate, normalise_email, register
+from scriptflow.changesets.service import accept_changeset
 from scriptflow.config import Settings
 from scriptflow.db import migrate
 from scriptflow.db.engine import create_engine, create_sessionmaker, transaction
 from scriptflow.enhance.service import (
     EnhanceRequest,
-    accept_changeset,
     propose_changeset,
     providers_from_settings,
 )

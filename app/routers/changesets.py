@@ -20,6 +20,7 @@ from app.schemas.changesets import (
 )
 from scriptflow.auth.models import User
 from scriptflow.auth.service import user_from_access_token
+from scriptflow.changesets import service as changesets
 from scriptflow.db.engine import transaction
 from scriptflow.enhance import service
 from scriptflow.enhance.proposal import LocatorHint
@@ -87,7 +88,7 @@ async def list_changesets(
     limit: int | None = None,
     cursor: str | None = None,
 ) -> list[ChangeSetOut]:
-    page = await service.list_changesets(
+    page = await changesets.list_changesets(
         session, user.id, script_id, status=status, limit=limit, cursor=cursor
     )
     link_next(request, response, page.next_cursor)
@@ -98,7 +99,7 @@ async def list_changesets(
 async def get_changeset(
     script_id: uuid.UUID, changeset_id: uuid.UUID, user: CurrentUser, session: SessionDep
 ) -> ChangeSetOut:
-    changeset = await service.get_changeset(session, user.id, script_id, changeset_id)
+    changeset = await changesets.get_changeset(session, user.id, script_id, changeset_id)
     return ChangeSetOut.model_validate(changeset)
 
 
@@ -110,7 +111,7 @@ async def accept_changeset(
     session: SessionDep,
     body: Annotated[AcceptIn | None, Body()] = None,
 ) -> AcceptOut:
-    revision = await service.accept_changeset(
+    revision = await changesets.accept_changeset(
         session,
         user.id,
         script_id,
@@ -128,7 +129,7 @@ async def reject_changeset(
     session: SessionDep,
     body: Annotated[RejectIn | None, Body()] = None,
 ) -> RejectOut:
-    await service.reject_changeset(
+    await changesets.reject_changeset(
         session, user.id, script_id, changeset_id, reason=body.reason if body else None
     )
     return RejectOut()

@@ -9,8 +9,7 @@ from typing import Any
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scriptflow.runs.models import TestRun
-from scriptflow.scripts.models import ScriptChangeSet
+from scriptflow.changesets.models import ScriptChangeSet
 
 
 class ChangeSetRepository:
@@ -61,14 +60,3 @@ class ChangeSetRepository:
             .values(revision_id=revision_id)
             .execution_options(synchronize_session=False)
         )
-
-    async def last_run_results(self, script_id: uuid.UUID) -> dict[str, Any] | None:
-        """The results of the script's most recently finished run (where locator hints live)."""
-        stmt = (
-            select(TestRun.results)
-            .where(TestRun.script_id == script_id, TestRun.completed_at.is_not(None))
-            .order_by(TestRun.completed_at.desc())
-            .limit(1)
-        )
-        results = (await self.session.execute(stmt)).scalar_one_or_none()
-        return results if isinstance(results, dict) else None

@@ -1,11 +1,12 @@
 """Every ORM model, imported in one place so the metadata is complete (Alembic, tests)."""
 
 from scriptflow.auth.models import RefreshToken, User
+from scriptflow.changesets.models import ScriptChangeSet
 from scriptflow.db.base import Base
 from scriptflow.insights.models import AIInsight
 from scriptflow.projects.models import Environment, Project, ProjectMember
 from scriptflow.runs.models import RunArtifact, RunStep, RunTest, TestRun
-from scriptflow.scripts.models import Script, ScriptChangeSet, ScriptRevision
+from scriptflow.scripts.models import Script, ScriptRevision
 
 __all__ = [
     "AIInsight",

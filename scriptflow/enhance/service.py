@@ -1,4 +1,4 @@
-"""Enhance a script into a guarded change set, and let a human accept or reject it."""
+"""Enhance a script into a guarded change set (step 2 of the workflow)."""
 
 from __future__ import annotations
 
@@ -11,36 +11,25 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from scriptflow.changesets.models import ScriptChangeSet
 from scriptflow.config import Settings
-from scriptflow.db.base import utcnow
 from scriptflow.db.engine import transaction
 from scriptflow.enhance.confidence import changeset_confidence
 from scriptflow.enhance.guardrails import classify_diff, risk_of
 from scriptflow.enhance.hints import hints_from_run_results
 from scriptflow.enhance.openai_provider import DEFAULT_MODEL, OpenAIProvider
 from scriptflow.enhance.proposal import EnhanceOptions, LocatorHints, Proposal, Provider
-from scriptflow.enhance.repository import ChangeSetRepository
 from scriptflow.enhance.rules import RulesProvider, script_syntax_error
 from scriptflow.errors import (
     AIOutputInvalid,
-    GuardrailViolation,
-    InvalidChangesetState,
-    NotFound,
-    StaleChangeset,
     ValidationFailed,
 )
-from scriptflow.insights.service import revision_accepted
-from scriptflow.pagination import Page, clamp_limit, keyset, page_of
-from scriptflow.projects.models import Project
 from scriptflow.projects.repository import ProjectRepository
 from scriptflow.projects.roles import Role
-from scriptflow.projects.service import require_role
-from scriptflow.projects.settings import read_settings
+from scriptflow.runs.repository import RunRepository
 from scriptflow.scripts.diffing import DiffDoesNotApply, apply_diff, parse_hunks, unified_diff
-from scriptflow.scripts.models import Script, ScriptChangeSet, ScriptRevision
-from scriptflow.scripts.service import commit_revision, get_script, script_filename
-
-CHANGESET_STATUSES = ("proposed", "accepted", "rejected")
+from scriptflow.scripts.models import Script
+from scriptflow.scripts.service import get_script, script_filename
 
 
 @dataclass(frozen=True)
@@ -181,7 +170,7 @@ async def _prepare(
     check_syntax(script.content)
     environments = await ProjectRepository(session).environments(script.project_id)
     # What the last run saw of the elements, overridden by what the caller says.
-    seen = hints_from_run_results(await ChangeSetRepository(session).last_run_results(script.id))
+    seen = hints_from_run_results(await RunRepository(session).last_results(script.id))
     options = EnhanceOptions(
         prompt=request.prompt,
         model=model,
@@ -261,144 +250,4 @@ async def _store_proposal(
     )
     session.add(changeset)
     await session.flush()
-    return changeset
-
-
-async def list_changesets(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    script_id: uuid.UUID,
-    *,
-    status: str | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
-) -> Page[ScriptChangeSet]:
-    """A script's change sets, newest first, optionally of one status."""
-    await get_script(session, user_id, script_id)
-    if status is not None and status not in CHANGESET_STATUSES:
-        raise ValidationFailed(
-            f"Unknown status {status!r}",
-            details={"fields": [{"field": "status", "message": f"one of {CHANGESET_STATUSES}"}]},
-        )
-    n = clamp_limit(limit)
-    stmt = ChangeSetRepository(session).for_script(script_id, status)
-    rows = list((await session.execute(keyset(stmt, ScriptChangeSet, cursor, n))).scalars())
-    return page_of(rows, n)
-
-
-async def get_changeset(
-    session: AsyncSession, user_id: uuid.UUID, script_id: uuid.UUID, changeset_id: uuid.UUID
-) -> ScriptChangeSet:
-    """One change set of a script the caller may see."""
-    await get_script(session, user_id, script_id)
-    return await _changeset(session, script_id, changeset_id)
-
-
-async def _changeset(
-    session: AsyncSession, script_id: uuid.UUID, changeset_id: uuid.UUID
-) -> ScriptChangeSet:
-    changeset = await ChangeSetRepository(session).get(script_id, changeset_id)
-    if changeset is None:
-        raise NotFound("changeset", changeset_id)
-    return changeset
-
-
-def _require_proposed(changeset: ScriptChangeSet) -> None:
-    if changeset.status != "proposed":
-        raise InvalidChangesetState(
-            f"The change set is {changeset.status}; only a proposed change set can be decided",
-            details={"status": changeset.status},
-        )
-
-
-async def accept_changeset(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    script_id: uuid.UUID,
-    changeset_id: uuid.UUID,
-    *,
-    acknowledge_risk: bool = False,
-) -> ScriptRevision:
-    """Make a proposed change set the script's next revision, in the caller's one transaction."""
-    script = await get_script(session, user_id, script_id, Role.REVIEWER)
-    role = await require_role(session, user_id, script.project_id, Role.REVIEWER)
-    changeset = await _changeset(session, script_id, changeset_id)
-    _require_proposed(changeset)
-    if changeset.risk == "high" and not (role == Role.OWNER and acknowledge_risk):
-        raise GuardrailViolation(
-            "This change set is high risk: only a project owner may accept it, with "
-            '{"acknowledge_risk": true}',
-            details={
-                "risks": sorted({risk for hunk in changeset.hunks for risk in hunk["risks"]}),
-                "your_role": role.value,
-            },
-        )
-    project = await session.get(Project, script.project_id)
-    policy = read_settings(project.settings if project is not None else None)
-    if policy.require_distinct_reviewer and changeset.proposed_by == user_id:
-        raise GuardrailViolation(
-            "This project requires someone other than the proposer to accept a change set",
-            details={"setting": "require_distinct_reviewer"},
-        )
-    repo = ChangeSetRepository(session)
-    if not await repo.decide(
-        changeset.id, status="accepted", decided_by=user_id, decided_at=utcnow()
-    ):
-        await session.refresh(changeset)
-        _require_proposed(changeset)
-        raise InvalidChangesetState("The change set was decided by someone else meanwhile")
-    # Read the script again: another transaction may have moved it on while we waited.
-    await session.refresh(script)
-    new_content = _content_to_commit(script, changeset)
-    revision = await commit_revision(
-        session,
-        script,
-        new_content,
-        source="changeset",
-        applied_by=user_id,
-        changeset_id=changeset.id,
-        message=f"Accepted change set {changeset.id}",
-    )
-    await repo.link_revision(changeset.id, revision.id)
-    await session.refresh(changeset)
-    await revision_accepted(session, script.id)
-    return revision
-
-
-def _content_to_commit(script: Script, changeset: ScriptChangeSet) -> str:
-    if script.version == changeset.base_version:
-        return changeset.proposed_content
-    try:
-        content = apply_diff(script.content, changeset.proposed_diff)
-    except DiffDoesNotApply as exc:
-        raise StaleChangeset(
-            f"The script moved on from version {changeset.base_version} to {script.version} and "
-            "the change set no longer applies; enhance the current version again",
-            details={"base_version": changeset.base_version, "current_version": script.version},
-        ) from exc
-    if content == script.content:
-        raise StaleChangeset(
-            "The script already contains these changes",
-            details={"base_version": changeset.base_version, "current_version": script.version},
-        )
-    return content
-
-
-async def reject_changeset(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    script_id: uuid.UUID,
-    changeset_id: uuid.UUID,
-    *,
-    reason: str | None = None,
-) -> ScriptChangeSet:
-    """Mark a proposed change set rejected, with an optional reason."""
-    await get_script(session, user_id, script_id, Role.REVIEWER)
-    changeset = await _changeset(session, script_id, changeset_id)
-    _require_proposed(changeset)
-    if not await ChangeSetRepository(session).decide(
-        changeset.id, status="rejected", decided_by=user_id, decided_at=utcnow(), reason=reason
-    ):
-        raise InvalidChangesetState("The change set was decided by someone else meanwhile")
-    await session.refresh(changeset)
     return changeset

@@ -1,15 +1,14 @@
-"""Scripts, their revision history and AI-proposed change sets."""
+"""Scripts and their revision history."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scriptflow.db.base import Base, IdMixin, JSONType, TimestampMixin, utcnow
+from scriptflow.db.base import Base, IdMixin, TimestampMixin, utcnow
 
 
 class Script(IdMixin, TimestampMixin, Base):
@@ -45,34 +44,3 @@ class ScriptRevision(IdMixin, TimestampMixin, Base):
         ForeignKey("users.id", ondelete="SET NULL")
     )
     message: Mapped[str | None] = mapped_column(String(500))
-
-
-class ScriptChangeSet(IdMixin, TimestampMixin, Base):
-    __tablename__ = "script_changesets"
-    __table_args__ = (Index("ix_script_changesets_script_status", "script_id", "status"),)
-
-    script_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scripts.id", ondelete="CASCADE"))
-    base_version: Mapped[int] = mapped_column(Integer)
-    proposed_diff: Mapped[str] = mapped_column(Text)
-    proposed_content: Mapped[str] = mapped_column(Text)
-    provider: Mapped[str] = mapped_column(String(32))
-    ai_model: Mapped[str | None] = mapped_column(String(100))
-    prompt: Mapped[str | None] = mapped_column(Text)
-    temperature: Mapped[float | None] = mapped_column(Float)
-    confidence: Mapped[float] = mapped_column(Float)
-    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
-    hunks: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
-    risk: Mapped[str] = mapped_column(String(8), default="low")
-    # proposed | accepted | rejected
-    status: Mapped[str] = mapped_column(String(16), default="proposed")
-    proposed_by: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
-    decided_by: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
-    decided_at: Mapped[datetime | None]
-    decision_reason: Mapped[str | None] = mapped_column(Text)
-    revision_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("script_revisions.id", ondelete="SET NULL")
-    )

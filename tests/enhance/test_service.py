@@ -8,17 +8,15 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from scriptflow.changesets.service import accept_changeset, list_changesets, reject_changeset
 from scriptflow.config import Settings
 from scriptflow.db.base import utcnow
 from scriptflow.db.engine import transaction
 from scriptflow.enhance.service import (
     EnhanceRequest,
     NoChanges,
-    accept_changeset,
-    list_changesets,
     propose_changeset,
     providers_from_settings,
-    reject_changeset,
 )
 from scriptflow.runs import models as run_models
 from tests.conftest import create_script, signup
