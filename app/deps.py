@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from scriptflow.auth.models import User
-from scriptflow.auth.service import user_from_access_token
-from scriptflow.auth.tokens import AccessTokenVerifier, TokenConfig
+from scriptflow.auth.service import user_for_claims
+from scriptflow.auth.tokens import AccessTokenVerifier, TokenConfig, bearer_token
 from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
-from scriptflow.errors import Unauthorized
 from scriptflow.ratelimit import RateLimiter
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -53,39 +53,68 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 TokenConfigDep = Annotated[TokenConfig, Depends(get_token_config)]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
-_bearer = HTTPBearer(auto_error=False)
+
+class _BearerToken(HTTPBearer):
+    """The one `Authorization: Bearer` parser; also declares the scheme in OpenAPI."""
+
+    async def __call__(self, request: Request) -> str:  # type: ignore[override]
+        return bearer_token(request.headers.get("authorization"))
 
 
-async def get_current_user(
-    session: SessionDep,
-    cfg: TokenConfigDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("Missing bearer token")
-    return await user_from_access_token(session, cfg, credentials.credentials)
+BearerToken = Annotated[str, Depends(_BearerToken(auto_error=False))]
+
+
+async def get_token_claims(request: Request, token: BearerToken) -> dict[str, Any]:
+    """Verified claims of the caller's access token (cached per token until it expires)."""
+    verifier: AccessTokenVerifier = request.app.state.token_verifier
+    return verifier.verify(token)
+
+
+TokenClaims = Annotated[dict[str, Any], Depends(get_token_claims)]
+
+
+async def get_current_user(session: SessionDep, claims: TokenClaims) -> User:
+    """The caller, active and with a token that was not revoked since it was issued."""
+    return await user_for_claims(session, claims)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-async def get_current_user_id(
-    verifier: Annotated[AccessTokenVerifier, Depends(get_token_verifier)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> uuid.UUID:
-    """The caller from the token alone, for hot reads whose query checks the user is active."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("Missing bearer token")
-    return uuid.UUID(verifier.verify(credentials.credentials)["sub"])
+async def get_user_outside_transaction(request: Request, claims: TokenClaims) -> User:
+    """The caller, looked up in a short read-only unit of work of its own (for slow routes)."""
+    async with transaction(request.app.state.sessionmaker, write=False) as session:
+        return await user_for_claims(session, claims)
 
 
-CurrentUserId = Annotated[uuid.UUID, Depends(get_current_user_id)]
+UserOutsideTransaction = Annotated[User, Depends(get_user_outside_transaction)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls, from the token alone, for hot reads whose one query checks the rest."""
+
+    user_id: uuid.UUID
+    token_version: int
+    claims: dict[str, Any]
+
+
+async def get_caller(claims: TokenClaims) -> Caller:
+    return Caller(uuid.UUID(claims["sub"]), claims["ver"], claims)
+
+
+CurrentCaller = Annotated[Caller, Depends(get_caller)]
 EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
 
 
 def limiter(request: Request, name: str) -> RateLimiter:
     limiters: dict[str, RateLimiter] = request.app.state.rate_limiters
     return limiters[name]
+
+
+def check_ai_rate_limit(request: Request, user_id: uuid.UUID) -> None:
+    """Every billable AI call (enhance, insight summaries) counts against one key per user."""
+    limiter(request, "enhance").check(f"user:{user_id}")
 
 
 def client_ip(request: Request) -> str:

@@ -7,6 +7,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -14,6 +15,7 @@ from app.background import BACKGROUND_SERVICES, Stopper
 from app.errors import install_error_handlers
 from app.metrics import Metrics
 from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.openapi import ERROR_RESPONSES, drop_fastapi_validation_schemas
 from app.routers import ROUTERS, health
 from app.web import mount_web
 from scriptflow import __version__
@@ -70,6 +72,10 @@ def create_app(settings: Settings | None = None, *, run_background: bool = True)
         version=__version__,
         description="Generate → Enhance with AI → Human Validation → Finalize & Run → AI Insights",
         lifespan=lifespan,
+        # /docs and /redoc come from local assets (app.web); all three follow docs_enabled.
+        openapi_url="/openapi.json" if settings.serves_docs else None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.token_config = token_config
@@ -84,14 +90,26 @@ def create_app(settings: Settings | None = None, *, run_background: bool = True)
     install_error_handlers(app)
     app.include_router(health.router)
     for router in ROUTERS:
-        app.include_router(router, prefix="/v1")
+        app.include_router(router, prefix="/v1", responses=ERROR_RESPONSES)
     for router in ROUTERS:
         # The seed's unversioned paths keep working but stay out of the schema.
         app.include_router(router, include_in_schema=False)
     mount_web(app, settings)
+    _document_our_errors_only(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     return app
+
+
+def _document_our_errors_only(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = drop_fastapi_validation_schemas(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _app_from_environment() -> FastAPI:

@@ -111,25 +111,35 @@ class BodySizeLimitMiddleware:
             await _send_too_large(send, self.max_bytes)
             return
         received = 0
+        too_large = False
         response_started = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    too_large = True
                     raise _TooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal response_started
+            if too_large:
+                # A streamed (chunked) body went over the cap while the app read it. The app
+                # may have turned our exception into its own answer (FastAPI says 400, "error
+                # parsing the body"); the client hears 413 instead, and nothing else.
+                if message["type"] == "http.response.start" and not response_started:
+                    response_started = True
+                    await _send_too_large(send, self.max_bytes)
+                return
             if message["type"] == "http.response.start":
                 response_started = True
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, guarded_send)
         except _TooLarge:
             if not response_started:
                 await _send_too_large(send, self.max_bytes)

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     jwt_issuer: str = "scriptflow"
     jwt_audience: str = "scriptflow-api"
     refresh_expires_in: int = Field(default=14 * 86400, ge=60)
+    # Seconds in which a used refresh token may be presented again (concurrent refreshes)
+    # and still get a pair instead of revoking its family (RFC 9700 section 4.14.2).
+    refresh_grace_s: float = Field(default=10.0, ge=0, le=60)
     max_script_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=4096)
     rate_limit_login_per_minute: int = 20
@@ -78,13 +81,55 @@ class Settings(BaseSettings):
     run_lease_s: int = Field(default=30, ge=5)
     artifact_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     allow_private_egress: bool | None = None
+    # Where clients reach this server (e.g. https://qa.example.com); links and artifact URLs
+    # are built from it, never from the request's Host header. Unset: links are relative.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
+    # /metrics: with a token, only `Authorization: Bearer <token>` reads it; without one it is
+    # open in development and answers loopback clients only in production.
+    metrics_token: SecretStr | None = None
+    # /docs, /redoc and /openapi.json; default on in development, off in production.
+    docs_enabled: bool | None = None
     demo_app_port: int = 0
+    # Run isolation (docs/runs.md, "Isolation"): namespaces through bubblewrap when
+    # available; "legacy" is the weaker Landlock sandbox, refused in production.
+    run_isolation: Literal["auto", "namespaces", "legacy"] = "auto"
+    # Origins (http://host:port) and CIDR ranges a run may reach besides its environment's
+    # origin, even when private; "origin-only" refuses public destinations too.
+    run_egress_allow: str = ""
+    run_egress: Literal["public", "origin-only"] = "public"
+    run_max_processes: int = Field(default=512, ge=32)
+    run_max_open_files: int = Field(default=4096, ge=256)
+    run_max_file_mb: int = Field(default=512, ge=1)
+    run_tmp_mb: int = Field(default=512, ge=16)
+    run_shm_mb: int = Field(default=64, ge=1)
+    # Peers whose X-Forwarded-For / Forwarded headers are believed (comma-separated
+    # addresses or CIDR ranges); empty: the TCP peer is the client.
+    trusted_proxies: str = ""
+    # The JWT secret read from a file (mode 0600), so it never sits in the environment.
+    jwt_secret_file: Path | None = Field(default=None, validation_alias="JWT_SECRET_FILE")
 
     @field_validator("data_dir")
     @classmethod
     def _absolute_data_dir(cls, value: Path) -> Path:
         # Resolved once, at start-up: run processes and notebooks work in other directories.
         return value.expanduser().resolve()
+
+    @field_validator("run_egress_allow")
+    @classmethod
+    def _valid_egress_allow(cls, value: str) -> str:
+        from scriptflow.runs.egress import parse_allow_list
+
+        parse_allow_list(value)  # ValueError names the bad item
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_trusted_proxies(cls, value: str) -> str:
+        import ipaddress
+
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            ipaddress.ip_network(item, strict=False)
+        return value
 
     @property
     def is_production(self) -> bool:
@@ -98,6 +143,10 @@ class Settings(BaseSettings):
         return f"sqlite+aiosqlite:///{(self.data_dir / 'scriptflow.db').as_posix()}"
 
     @property
+    def serves_docs(self) -> bool:
+        return (not self.is_production) if self.docs_enabled is None else self.docs_enabled
+
+    @property
     def private_egress_allowed(self) -> bool:
         if self.allow_private_egress is None:
             return not self.is_production
@@ -106,6 +155,8 @@ class Settings(BaseSettings):
     def resolve_jwt_secret(self) -> str:
         """The signing secret; refuses a weak one in production, generates one in development."""
         given = self.jwt_secret.get_secret_value() if self.jwt_secret else None
+        if not given and self.jwt_secret_file is not None:
+            given = _read_secret_file(self.jwt_secret_file)
         if given and is_strong_secret(given):
             return given
         if self.is_production:
@@ -115,6 +166,13 @@ class Settings(BaseSettings):
                 "print(secrets.token_urlsafe(48))'`"
             )
         return _development_secret(self.data_dir)
+
+
+def _read_secret_file(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise ConfigurationError(f"JWT_SECRET_FILE cannot be read: {exc.strerror}") from None
 
 
 def is_strong_secret(value: str) -> bool:

@@ -47,6 +47,16 @@ class ValidationFailed(ScriptflowError):
     status_code = 422
     code = "VALIDATION_ERROR"
 
+    @classmethod
+    def for_field(
+        cls, field: str, problem: str, *, message: str | None = None, **details: Any
+    ) -> ValidationFailed:
+        """A 422 whose `details.fields` names the field and what is wrong with it."""
+        return cls(
+            message or f"{field}: {problem}",
+            details={"fields": [{"field": field, "message": problem}], **details},
+        )
+
 
 class ScriptSyntaxError(ValidationFailed):
     code = "SCRIPT_SYNTAX_ERROR"

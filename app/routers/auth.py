@@ -5,14 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from app.deps import CurrentUser, SessionDep, SettingsDep, TokenConfigDep, client_ip, limiter
-from app.schemas.auth import Credentials, LogoutIn, RefreshIn, TokenOut, UserOut
+from app.schemas.auth import Credentials, LogoutIn, RefreshIn, Registration, TokenOut, UserOut
 from scriptflow.auth import service
+from scriptflow.auth.emails import normalise_email
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @router.post("/register", response_model=UserOut, status_code=status.HTTP_201_CREATED)
-async def register(body: Credentials, request: Request, session: SessionDep) -> UserOut:
+async def register(body: Registration, request: Request, session: SessionDep) -> UserOut:
     limiter(request, "register").check(client_ip(request))
     user = await service.register(session, body.email, body.password)
     return UserOut.model_validate(user)
@@ -26,7 +27,7 @@ async def login(
     cfg: TokenConfigDep,
     settings: SettingsDep,
 ) -> TokenOut:
-    limiter(request, "login").check(f"{client_ip(request)}:{body.email.lower()}")
+    limiter(request, "login").check(f"{client_ip(request)}:{normalise_email(body.email)}")
     user = await service.authenticate(session, body.email, body.password)
     pair = await service.issue_tokens(session, cfg, user, refresh_ttl_s=settings.refresh_expires_in)
     return TokenOut.model_validate(pair)
@@ -37,7 +38,11 @@ async def refresh(
     body: RefreshIn, session: SessionDep, cfg: TokenConfigDep, settings: SettingsDep
 ) -> TokenOut:
     pair = await service.rotate_refresh_token(
-        session, cfg, body.refresh_token, refresh_ttl_s=settings.refresh_expires_in
+        session,
+        cfg,
+        body.refresh_token,
+        refresh_ttl_s=settings.refresh_expires_in,
+        grace_s=settings.refresh_grace_s,
     )
     return TokenOut.model_validate(pair)
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Body, Request, Response
 
-from app.deps import CurrentUser, SessionDep, SettingsDep, TokenConfigDep, limiter
+from app.deps import (
+    CurrentUser,
+    SessionDep,
+    SettingsDep,
+    UserOutsideTransaction,
+    check_ai_rate_limit,
+)
 from app.pagination import link_next
+from app.schemas import Cursor, Limit
 from app.schemas.changesets import (
     AcceptIn,
     AcceptOut,
@@ -18,30 +24,11 @@ from app.schemas.changesets import (
     RejectIn,
     RejectOut,
 )
-from scriptflow.auth.models import User
-from scriptflow.auth.service import user_from_access_token
 from scriptflow.changesets import service as changesets
-from scriptflow.db.engine import transaction
 from scriptflow.enhance import service
 from scriptflow.enhance.proposal import LocatorHint
-from scriptflow.errors import Unauthorized
 
 router = APIRouter(prefix="/scripts", tags=["changesets"])
-
-
-_bearer = HTTPBearer(auto_error=False)
-
-
-async def user_outside_transaction(
-    request: Request,
-    cfg: TokenConfigDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
-    """The caller, looked up in a short read-only unit of work of its own."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("Missing bearer token")
-    async with transaction(request.app.state.sessionmaker, write=False) as session:
-        return await user_from_access_token(session, cfg, credentials.credentials)
 
 
 @router.post("/{script_id}/enhance", response_model=ChangeSetOut)
@@ -49,12 +36,12 @@ async def enhance_script(
     script_id: uuid.UUID,
     body: EnhanceIn,
     request: Request,
-    user: Annotated[User, Depends(user_outside_transaction)],
+    user: UserOutsideTransaction,
     settings: SettingsDep,
 ) -> ChangeSetOut:
     # No request-wide session here: the provider may be a slow network call, and the service
     # opens its own short transactions around it.
-    limiter(request, "enhance").check(f"user:{user.id}")
+    check_ai_rate_limit(request, user.id)
     outcome = await service.enhance_script(
         request.app.state.sessionmaker,
         user.id,
@@ -84,9 +71,9 @@ async def list_changesets(
     response: Response,
     user: CurrentUser,
     session: SessionDep,
-    status: str | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
+    status: Literal["proposed", "accepted", "rejected"] | None = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
 ) -> list[ChangeSetOut]:
     page = await changesets.list_changesets(
         session, user.id, script_id, status=status, limit=limit, cursor=cursor

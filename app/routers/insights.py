@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
-from app.deps import CurrentUser, SessionDep, SettingsDep, limiter
+from app.deps import CurrentUser, SessionDep, SettingsDep, check_ai_rate_limit
 from app.pagination import link_next
+from app.schemas import MAX_DB_INT, Cursor, Limit
 from app.schemas.insights import InsightOut, RevisionImpactOut
 from scriptflow.insights import service
 from scriptflow.insights.service import InsightFilters
@@ -16,9 +17,18 @@ from scriptflow.insights.summary import OpenAISummarizer
 
 router = APIRouter(tags=["insights"])
 
-TypeFilter = Annotated[str | None, Query(max_length=32, description="e.g. flaky-selector")]
-SeverityFilter = Annotated[str | None, Query(description="low | medium | high | critical")]
-StatusFilter = Annotated[str | None, Query(description="open | resolved")]
+InsightType = Literal[
+    "flaky-test",
+    "flaky-selector",
+    "slow-step",
+    "recurring-failure",
+    "environment-specific",
+    "brittle-code",
+    "fix-regression",
+]
+TypeFilter = Annotated[InsightType | None, Query()]
+SeverityFilter = Annotated[Literal["low", "medium", "high", "critical"] | None, Query()]
+StatusFilter = Annotated[Literal["open", "resolved"] | None, Query()]
 
 
 @router.get("/scripts/{script_id}/insights", response_model=list[InsightOut])
@@ -31,8 +41,8 @@ async def list_script_insights(
     type: TypeFilter = None,
     severity: SeverityFilter = None,
     status: StatusFilter = None,
-    limit: int | None = None,
-    cursor: str | None = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
 ) -> list[InsightOut]:
     """The script's insights, newest first; each carries its evidence in ``details``."""
     page = await service.list_script_insights(
@@ -58,8 +68,8 @@ async def list_project_insights(
     severity: SeverityFilter = None,
     status: StatusFilter = None,
     script_id: uuid.UUID | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
 ) -> list[InsightOut]:
     """Every insight of a project, newest first (filter by script, type, severity, status)."""
     page = await service.list_project_insights(
@@ -98,7 +108,7 @@ async def summarize_insight(
     settings: SettingsDep,
 ) -> InsightOut:
     """Optional: a plain-language summary from the configured AI provider, kept on the insight."""
-    limiter(request, "enhance").check(str(user.id))
+    check_ai_rate_limit(request, user.id)
     insight = await service.summarize_insight(
         session, user.id, insight_id, OpenAISummarizer(settings)
     )
@@ -107,7 +117,10 @@ async def summarize_insight(
 
 @router.get("/scripts/{script_id}/revisions/{version}/impact", response_model=RevisionImpactOut)
 async def revision_impact(
-    script_id: uuid.UUID, version: int, user: CurrentUser, session: SessionDep
+    script_id: uuid.UUID,
+    version: Annotated[int, Path(ge=1, le=MAX_DB_INT)],
+    user: CurrentUser,
+    session: SessionDep,
 ) -> RevisionImpactOut:
     """Did the fix work: pass rate, flip rate and p95 before and after this revision."""
     report = await service.revision_impact_for(session, user.id, script_id, version)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from app.deps import CurrentUser, SessionDep
 from app.pagination import link_next
+from app.schemas import Cursor, Limit
 from app.schemas.projects import (
     EnvironmentIn,
     EnvironmentOut,
@@ -30,24 +31,24 @@ async def list_projects(
     response: Response,
     user: CurrentUser,
     session: SessionDep,
-    limit: int | None = None,
-    cursor: str | None = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
 ) -> list[ProjectOut]:
-    page = await service.list_projects(session, user.id, limit=limit, cursor=cursor)
+    page = await service.list_projects_with_roles(session, user.id, limit=limit, cursor=cursor)
     link_next(request, response, page.next_cursor)
-    return [ProjectOut.model_validate(p) for p in page.items]
+    return [ProjectOut.of(project, role) for project, role in page.items]
 
 
 @router.post("", response_model=ProjectOut, status_code=status.HTTP_201_CREATED)
 async def create_project(body: ProjectIn, user: CurrentUser, session: SessionDep) -> ProjectOut:
     project = await service.create_project(session, user.id, name=body.name)
-    return ProjectOut.model_validate(project).model_copy(update={"role": Role.OWNER})
+    return ProjectOut.of(project, Role.OWNER)
 
 
 @router.get("/{project_id}", response_model=ProjectOut)
 async def get_project(project_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> ProjectOut:
     project, role = await service.get_project(session, user.id, project_id)
-    return ProjectOut.model_validate(project).model_copy(update={"role": role})
+    return ProjectOut.of(project, role)
 
 
 @router.patch("/{project_id}", response_model=ProjectOut)
@@ -57,7 +58,7 @@ async def update_project(
     project = await service.update_project(
         session, user.id, project_id, name=body.name, settings=body.settings
     )
-    return ProjectOut.model_validate(project).model_copy(update={"role": Role.OWNER})
+    return ProjectOut.of(project, Role.OWNER)
 
 
 @router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT)

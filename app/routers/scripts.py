@@ -5,15 +5,24 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
-from app.deps import CurrentUser, CurrentUserId, EngineDep, SessionDep, SettingsDep
+from app.deps import CurrentCaller, CurrentUser, EngineDep, SessionDep, SettingsDep
 from app.pagination import link_next
+from app.schemas import MAX_DB_INT, NO_NUL_PATTERN, Cursor, Limit
 from app.schemas.scripts import RevertIn, RevisionOut, ScriptIn, ScriptOut, ScriptPatch
-from scriptflow.errors import ValidationFailed
+from scriptflow.auth.service import user_for_claims
+from scriptflow.db.engine import transaction
+from scriptflow.errors import NotFound, ValidationFailed
 from scriptflow.scripts import service
 
 router = APIRouter(prefix="/scripts", tags=["scripts"])
+
+VersionPath = Annotated[int, Path(ge=1, le=MAX_DB_INT)]
+IfMatch = Annotated[
+    str | None,
+    Header(pattern=r'^\s*(W/)?"?[0-9]{1,10}"?\s*$', description='the script version, e.g. "3"'),
+]
 
 
 def _etag(response: Response, version: int) -> None:
@@ -24,10 +33,11 @@ def _version_from_if_match(if_match: str | None) -> int | None:
     if if_match is None:
         return None
     raw = if_match.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit():
-        raise ValidationFailed(
-            'If-Match must carry the script version as its entity tag, e.g. "3"',
-            details={"fields": [{"field": "If-Match", "message": "not a version"}]},
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_DB_INT:
+        raise ValidationFailed.for_field(
+            "If-Match",
+            "not a version",
+            message='If-Match must carry the script version as its entity tag, e.g. "3"',
         )
     return int(raw)
 
@@ -39,9 +49,9 @@ async def list_scripts(
     user: CurrentUser,
     session: SessionDep,
     project_id: uuid.UUID | None = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    limit: int | None = None,
-    cursor: str | None = None,
+    q: Annotated[str | None, Query(max_length=200, pattern=NO_NUL_PATTERN)] = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
 ) -> list[ScriptOut]:
     page = await service.list_scripts(
         session, user.id, project_id=project_id, q=q, limit=limit, cursor=cursor
@@ -72,9 +82,19 @@ async def create_script(
 
 @router.get("/{script_id}", response_model=ScriptOut)
 async def get_script(
-    script_id: uuid.UUID, response: Response, user_id: CurrentUserId, engine: EngineDep
+    script_id: uuid.UUID,
+    request: Request,
+    response: Response,
+    caller: CurrentCaller,
+    engine: EngineDep,
 ) -> ScriptOut:
-    script = await service.read_script(engine, user_id, script_id)
+    try:
+        script = await service.read_script(engine, caller.user_id, caller.token_version, script_id)
+    except NotFound:
+        # The one statement also fails for a revoked token; that caller hears 401, not 404.
+        async with transaction(request.app.state.sessionmaker, write=False) as session:
+            await user_for_claims(session, caller.claims)
+        raise
     _etag(response, script.version)
     return ScriptOut.model_validate(script)
 
@@ -87,7 +107,7 @@ async def update_script(
     user: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
-    if_match: Annotated[str | None, Header()] = None,
+    if_match: IfMatch = None,
 ) -> ScriptOut:
     expected = body.expected_version or _version_from_if_match(if_match)
     script = await service.update_script(
@@ -119,7 +139,7 @@ async def list_revisions(
 
 @router.get("/{script_id}/revisions/{version}", response_model=RevisionOut)
 async def get_revision(
-    script_id: uuid.UUID, version: int, user: CurrentUser, session: SessionDep
+    script_id: uuid.UUID, version: VersionPath, user: CurrentUser, session: SessionDep
 ) -> RevisionOut:
     revision = await service.get_revision(session, user.id, script_id, version)
     return RevisionOut.model_validate(revision)

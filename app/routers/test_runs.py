@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
 
 from app.deps import CurrentUser, SessionDep, SettingsDep, limiter
-from app.pagination import link_next
+from app.pagination import link_next, public_url_for
+from app.schemas import NO_NUL_PATTERN, Cursor, Limit, Moment
 from app.schemas.test_runs import (
     CancelOut,
     RunArtifactOut,
@@ -49,7 +50,7 @@ def _detail_out(request: Request, detail: RunDetail) -> TestRunOut:
         )
         for t, steps in detail.tests
     ]
-    base = str(request.url_for("get_test_run", run_id=str(detail.run.id)))
+    base = public_url_for(request, "get_test_run", run_id=str(detail.run.id))
     out.artifacts = [
         RunArtifactOut(
             name=a.name,
@@ -98,11 +99,11 @@ async def list_test_runs(
     session: SessionDep,
     script_id: uuid.UUID | None = None,
     project_id: uuid.UUID | None = None,
-    status: str | None = None,
-    environment: str | None = None,
-    since: datetime | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
+    status: Literal["queued", "running", "passed", "failed", "error", "cancelled"] | None = None,
+    environment: Annotated[str | None, Query(max_length=100, pattern=NO_NUL_PATTERN)] = None,
+    since: Annotated[Moment | None, Query(description="runs created at or after")] = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
 ) -> list[TestRunSummaryOut]:
     filters = RunFilters(script_id, project_id, status, environment, since)
     page = await service.list_runs(session, user.id, filters, limit=limit, cursor=cursor)
@@ -127,15 +128,33 @@ async def cancel_test_run(
     return CancelOut(id=run.id, status="cancelled", cancel_requested=True)
 
 
-@router.get("/{run_id}/artifacts/{name}")
+@router.get(
+    "/{run_id}/artifacts/{name}",
+    response_class=FileResponse,
+    responses={200: {"content": {"*/*": {}}, "description": "The artifact's bytes"}},
+)
 async def download_artifact(
-    run_id: uuid.UUID, name: str, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    run_id: uuid.UUID,
+    name: Annotated[str, Path(max_length=255, pattern=NO_NUL_PATTERN)],
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> FileResponse:
     artifact, path = await service.artifact_file(session, user.id, run_id, name, settings.data_dir)
-    return FileResponse(path, media_type=artifact.content_type, filename=artifact.name)
+    # An attachment that is never sniffed: a run's bytes must not render as a page of ours.
+    return FileResponse(
+        path,
+        media_type=artifact.content_type,
+        filename=artifact.name,
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
 
 
-@router.get("/{run_id}/events", response_class=StreamingResponse)
+@router.get(
+    "/{run_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "status events"}},
+)
 async def test_run_events(
     run_id: uuid.UUID, request: Request, user: CurrentUser, session: SessionDep
 ) -> Response:

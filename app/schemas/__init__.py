@@ -1,12 +1,101 @@
-"""Request and response models; requests reject unknown fields."""
+"""Request and response models; requests reject unknown fields and NUL characters.
+
+Bounds live in the types below, so the OpenAPI document states them and clients (and
+fuzzers) know what the server accepts: a version fits the database's 32-bit integer column,
+a page holds 1..200 items, a cursor has one shape.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Query
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from scriptflow.pagination import CURSOR_PATTERN, MAX_LIMIT
+
+# Neither database stores NUL in text (PostgreSQL refuses it, SQLite truncates C strings in
+# places), and no script, title or name needs one: every string a client sends matches this.
+NO_NUL_PATTERN = r"^[^\x00]*$"
+
+# Integer columns are 32-bit on PostgreSQL; larger numbers can never name a stored row.
+MAX_DB_INT = 2**31 - 1
+
+Version = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
+Limit = Annotated[int | None, Query(ge=1, le=MAX_LIMIT, description="items per page")]
+Cursor = Annotated[
+    str | None,
+    Query(pattern=CURSOR_PATTERN, description="opaque: the `cursor` of a `Link: rel=next` URL"),
+]
+
+
+def utc_moment(value: datetime) -> datetime:
+    """An aware UTC datetime; moments outside datetime's range clamp to its ends.
+
+    `0001-01-01T00:00:00+14:00` is before the year 1 in UTC: no stored row is earlier, so
+    "since then" means "since the beginning", not an overflow.
+    """
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        offset = value.utcoffset() or timedelta()
+        return (
+            datetime.min.replace(tzinfo=UTC)
+            if offset > timedelta()
+            else datetime.max.replace(tzinfo=UTC)
+        )
+
+
+Moment = Annotated[datetime, AfterValidator(utc_moment)]
+
+
+def reject_nul(value: Any) -> Any:
+    """The one NUL rule: no string anywhere in a request body (dict keys included) holds one."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            reject_nul(key)
+            reject_nul(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            reject_nul(item)
+    return value
+
+
+def _declare_no_nul(schema: dict[str, Any]) -> None:
+    """State the NUL rule in the JSON schema of every plain string property."""
+
+    def visit(node: Any) -> None:
+        if not isinstance(node, dict):
+            return
+        if node.get("type") == "string" and not ({"pattern", "format", "enum"} & node.keys()):
+            node["pattern"] = NO_NUL_PATTERN
+        for key in ("anyOf", "oneOf", "allOf"):
+            for option in node.get(key, []):
+                visit(option)
+        visit(node.get("items"))
+        visit(node.get("additionalProperties"))
+        if isinstance(node.get("propertyNames"), dict):
+            visit(node["propertyNames"])
+
+    for prop in schema.get("properties", {}).values():
+        visit(prop)
 
 
 class RequestModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=False, json_schema_extra=_declare_no_nul
+    )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        return reject_nul(value)
 
 
 class ResponseModel(BaseModel):

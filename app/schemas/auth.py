@@ -1,15 +1,22 @@
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
 from pydantic import EmailStr, Field
 
 from app.schemas import RequestModel, ResponseModel
+from scriptflow.auth.service import MIN_PASSWORD_LENGTH
 
 
 class Credentials(RequestModel):
     email: EmailStr
     password: str = Field(min_length=1, max_length=1024)
+
+
+class Registration(RequestModel):
+    email: EmailStr
+    password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=1024)
 
 
 class UserOut(ResponseModel):
@@ -19,8 +26,8 @@ class UserOut(ResponseModel):
 
 class TokenOut(ResponseModel):
     access_token: str
-    token_type: str = "bearer"
-    expires_in: int
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(ge=1, description="access token lifetime in seconds")
     refresh_token: str
 
 

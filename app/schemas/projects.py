@@ -8,8 +8,12 @@ from pydantic import EmailStr, Field
 
 from app.schemas import RequestModel, ResponseModel
 from scriptflow.auth.models import User
-from scriptflow.projects.models import ProjectMember
+from scriptflow.projects.models import Project, ProjectMember
 from scriptflow.projects.roles import Role
+
+# An absolute http(s) URL with a host, as the service checks it.
+_PORT = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+BASE_URL_PATTERN = rf"^https?://[A-Za-z0-9._~%+-]+(:{_PORT})?([/?#][^\s\x00]*)?$"
 
 
 class ProjectIn(RequestModel):
@@ -26,9 +30,22 @@ class ProjectOut(ResponseModel):
     owner_id: uuid.UUID
     name: str
     settings: dict[str, Any]
-    role: Role | None = None
+    role: Role
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(cls, project: Project, role: Role) -> ProjectOut:
+        """A project as the API shows it to a member with `role`."""
+        return cls(
+            id=project.id,
+            owner_id=project.owner_id,
+            name=project.name,
+            settings=project.settings,
+            role=role,
+            created_at=project.created_at,
+            updated_at=project.updated_at,
+        )
 
 
 class MemberIn(RequestModel):
@@ -52,14 +69,16 @@ class MemberOut(ResponseModel):
 
 class EnvironmentIn(RequestModel):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    base_url: str = Field(min_length=1, max_length=2048)
+    base_url: str = Field(min_length=1, max_length=2048, pattern=BASE_URL_PATTERN)
 
 
 class EnvironmentPatch(RequestModel):
     name: str | None = Field(
         default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
     )
-    base_url: str | None = Field(default=None, min_length=1, max_length=2048)
+    base_url: str | None = Field(
+        default=None, min_length=1, max_length=2048, pattern=BASE_URL_PATTERN
+    )
 
 
 class EnvironmentOut(ResponseModel):

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from app.schemas import RequestModel, ResponseModel
+from app.schemas import RequestModel, ResponseModel, Version
 
 
 class ScriptIn(RequestModel):
@@ -17,7 +17,7 @@ class ScriptIn(RequestModel):
 class ScriptPatch(RequestModel):
     title: str | None = Field(default=None, min_length=1, max_length=300)
     content: str | None = None
-    expected_version: int | None = Field(default=None, ge=1)
+    expected_version: Version | None = None
 
 
 class ScriptOut(ResponseModel):
@@ -44,4 +44,4 @@ class RevisionOut(ResponseModel):
 
 
 class RevertIn(RequestModel):
-    version: int = Field(ge=1)
+    version: Version

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from app.schemas import RequestModel, ResponseModel
+from app.schemas import RequestModel, ResponseModel, Version
 
 
 class TestRunIn(RequestModel):
@@ -16,7 +16,7 @@ class TestRunIn(RequestModel):
     environment: str = Field(min_length=1, max_length=100)
     browser: str = Field(default="chromium", min_length=1, max_length=32)
     retries: int = Field(default=0, ge=0, le=5)
-    version: int | None = Field(default=None, ge=1)
+    version: Version | None = None
     timeout_s: int | None = Field(default=None, ge=5, le=3600)
 
 

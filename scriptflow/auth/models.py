@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scriptflow.db.base import Base, IdMixin, TimestampMixin
@@ -13,11 +13,16 @@ from scriptflow.db.base import Base, IdMixin, TimestampMixin
 
 class User(IdMixin, TimestampMixin, Base):
     __tablename__ = "users"
+    __table_args__ = (Index("ix_users_email_skeleton", "email_skeleton", unique=True),)
 
     # Stored lower-cased: case-insensitive uniqueness that works the same on both backends.
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Access tokens carry the version they were issued at; logout bumps it, revoking them all.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # UTS #39 skeleton of the email: a look-alike of an existing address cannot register.
+    email_skeleton: Mapped[str | None] = mapped_column(String(1024))
 
 
 class RefreshToken(IdMixin, TimestampMixin, Base):

@@ -23,6 +23,19 @@ class UserRepository:
             await self.session.execute(select(User).where(User.email == email))
         ).scalar_one_or_none()
 
+    async def by_skeleton(self, skeleton: str) -> User | None:
+        stmt = select(User).where(User.email_skeleton == skeleton)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def bump_token_version(self, user_id: uuid.UUID) -> None:
+        """Revoke every access token issued to the user so far."""
+        await self.session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(token_version=User.token_version + 1)
+            .execution_options(synchronize_session=False)
+        )
+
     async def add(self, user: User) -> User:
         self.session.add(user)
         await self.session.flush()
@@ -54,6 +67,13 @@ class RefreshTokenRepository:
         )
         result = await self.session.execute(stmt)
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def used_at_if_live(self, token_id: uuid.UUID) -> datetime | None:
+        """When a token was used, read afresh; None if it is unused, revoked or gone."""
+        stmt = select(RefreshToken.used_at).where(
+            RefreshToken.id == token_id, RefreshToken.revoked_at.is_(None)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def revoke_family(self, family_id: uuid.UUID, now: datetime) -> None:
         stmt = (

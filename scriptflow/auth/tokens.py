@@ -14,7 +14,9 @@ import jwt
 
 from scriptflow.errors import Unauthorized
 
-REQUIRED_CLAIMS = ["sub", "exp", "iat", "iss", "aud", "jti"]
+REQUIRED_CLAIMS = ["sub", "exp", "iat", "iss", "aud", "jti", "ver"]
+# Clock skew tolerated between the issuer and the verifier when checking a token's lifetime.
+LIFETIME_LEEWAY_S = 60
 
 
 @dataclass(frozen=True)
@@ -26,10 +28,14 @@ class TokenConfig:
     expires_in: int
 
 
-def issue_access_token(cfg: TokenConfig, user_id: uuid.UUID, *, now: datetime | None = None) -> str:
+def issue_access_token(
+    cfg: TokenConfig, user_id: uuid.UUID, *, token_version: int = 0, now: datetime | None = None
+) -> str:
+    """A signed access token; `token_version` is the user's, so a later bump revokes it."""
     now = now or datetime.now(UTC)
     claims = {
         "sub": str(user_id),
+        "ver": token_version,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=cfg.expires_in)).timestamp()),
         "iss": cfg.issuer,
@@ -58,6 +64,13 @@ def decode_access_token(cfg: TokenConfig, token: str) -> dict[str, Any]:
         uuid.UUID(str(claims["sub"]))
     except ValueError as exc:
         raise Unauthorized("Invalid token") from exc
+    # PyJWT accepts numeric strings for exp and iat; ours are integers, and no token of ours
+    # lives longer than the configured lifetime, whatever its exp says.
+    exp, iat, ver = claims["exp"], claims["iat"], claims["ver"]
+    if not all(type(value) is int for value in (exp, iat, ver)):
+        raise Unauthorized("Invalid token")
+    if exp - iat > cfg.expires_in + LIFETIME_LEEWAY_S or iat > time.time() + LIFETIME_LEEWAY_S:
+        raise Unauthorized("Invalid token")
     return claims
 
 
@@ -74,6 +87,7 @@ class AccessTokenVerifier:
         self._cache: dict[str, dict[str, Any]] = {}
 
     def verify(self, token: str) -> dict[str, Any]:
+        """Claims of a valid token; whether its `ver` is still the user's is the caller's check."""
         claims = self._cache.get(token)
         if claims is not None:
             if claims["exp"] > time.time():
@@ -84,6 +98,15 @@ class AccessTokenVerifier:
             self._cache.clear()  # crude but bounded; a full cache refills in one request each
         self._cache[token] = claims
         return claims
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` header, or Unauthorized."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("Missing bearer token")
+    return token
 
 
 def new_refresh_token() -> tuple[str, str]:

@@ -27,6 +27,17 @@ class ProjectRepository:
     async def membership(self, project_id: uuid.UUID, user_id: uuid.UUID) -> ProjectMember | None:
         return await self.session.get(ProjectMember, (project_id, user_id))
 
+    async def roles_of(
+        self, user_id: uuid.UUID, project_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, str]:
+        """The user's role in each of these projects."""
+        if not project_ids:
+            return {}
+        stmt = select(ProjectMember.project_id, ProjectMember.role).where(
+            ProjectMember.user_id == user_id, ProjectMember.project_id.in_(project_ids)
+        )
+        return {pid: role for pid, role in (await self.session.execute(stmt)).all()}
+
     async def member_project_ids(self, user_id: uuid.UUID) -> list[uuid.UUID]:
         stmt = select(ProjectMember.project_id).where(ProjectMember.user_id == user_id)
         return list((await self.session.execute(stmt)).scalars())

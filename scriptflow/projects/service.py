@@ -6,9 +6,11 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scriptflow.auth.emails import normalise_email
 from scriptflow.auth.models import User
 from scriptflow.auth.repository import UserRepository
 from scriptflow.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -60,6 +62,19 @@ async def list_projects(
     return page_of(list((await session.execute(stmt)).scalars()), n)
 
 
+async def list_projects_with_roles(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page[tuple[Project, Role]]:
+    """The caller's projects, newest first, each with the caller's role in it."""
+    page = await list_projects(session, user_id, limit=limit, cursor=cursor)
+    roles = await ProjectRepository(session).roles_of(user_id, [p.id for p in page.items])
+    return Page([(p, Role(roles[p.id])) for p in page.items], page.next_cursor)
+
+
 async def get_project(
     session: AsyncSession, user_id: uuid.UUID, project_id: uuid.UUID
 ) -> tuple[Project, Role]:
@@ -87,8 +102,15 @@ async def update_project(
         merged = {**read_settings(project.settings).model_dump(), **settings}
         try:
             project.settings = ProjectSettings.model_validate(merged).model_dump()
-        except ValueError as exc:
-            raise ValidationFailed("Invalid project settings", details={"error": str(exc)}) from exc
+        except ValidationError as exc:
+            fields = [
+                {
+                    "field": ".".join(["settings", *(str(p) for p in e["loc"])]),
+                    "message": e["msg"],
+                }
+                for e in exc.errors()
+            ]
+            raise ValidationFailed("Invalid project settings", details={"fields": fields}) from exc
     await session.flush()
     return project
 
@@ -114,7 +136,7 @@ async def add_member(
     """Add a registered user, or change the role of an existing member (owners only)."""
     await require_role(session, user_id, project_id, Role.OWNER)
     repo = ProjectRepository(session)
-    target = await UserRepository(session).by_email(email.strip().lower())
+    target = await UserRepository(session).by_email(normalise_email(email))
     if target is None:
         raise NotFound("user")
     membership = await repo.membership(project_id, target.id)
@@ -149,11 +171,15 @@ async def _keep_an_owner(repo: ProjectRepository, project_id: uuid.UUID) -> None
 
 
 def validate_base_url(base_url: str) -> str:
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValidationFailed(
-            "base_url must be an absolute http(s) URL",
-            details={"fields": [{"field": "base_url", "message": "absolute http(s) URL"}]},
+    try:
+        parts = urlsplit(base_url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        _ = parts.port  # raises for a port out of range
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ValidationFailed.for_field(
+            "base_url", "absolute http(s) URL", message="base_url must be an absolute http(s) URL"
         )
     return base_url.rstrip("/")
 

@@ -49,6 +49,16 @@ class ScriptRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def set_title(self, script_id: uuid.UUID, expected: int, title: str) -> bool:
+        """Rename the script, only if it is still at version `expected`."""
+        result = await self.session.execute(
+            update(Script)
+            .where(Script.id == script_id, Script.version == expected)
+            .values(title=title)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
     async def revisions(self, script_id: uuid.UUID) -> list[ScriptRevision]:
         stmt = (
             select(ScriptRevision)
@@ -71,15 +81,15 @@ class ScriptReadRepository:
         "SELECT s.id, s.project_id, s.title, s.content, s.version, s.created_at, s.updated_at "
         "FROM scripts s "
         "JOIN project_members m ON m.project_id = s.project_id AND m.user_id = ? "
-        "JOIN users u ON u.id = m.user_id AND u.is_active "
+        "JOIN users u ON u.id = m.user_id AND u.is_active AND u.token_version = ? "
         "WHERE s.id = ?"
     )
     _POSTGRES = (
         "SELECT s.id, s.project_id, s.title, s.content, s.version, s.created_at, s.updated_at "
         "FROM scripts s "
         "JOIN project_members m ON m.project_id = s.project_id AND m.user_id = $1 "
-        "JOIN users u ON u.id = m.user_id AND u.is_active "
-        "WHERE s.id = $2"
+        "JOIN users u ON u.id = m.user_id AND u.is_active AND u.token_version = $2 "
+        "WHERE s.id = $3"
     )
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -87,12 +97,13 @@ class ScriptReadRepository:
         self.sqlite = engine.dialect.name == "sqlite"
 
     async def visible_script(
-        self, user_id: uuid.UUID, script_id: uuid.UUID
+        self, user_id: uuid.UUID, token_version: int, script_id: uuid.UUID
     ) -> VisibleScript | None:
-        """The script if the user is an active member of its project, else None."""
+        """The script if the user is an active member of its project at this token version."""
         async with driver_connection(self.engine) as conn:
             if self.sqlite:
-                rows = await conn.execute_fetchall(self._SQLITE, (user_id.hex, script_id.hex))
+                params = (user_id.hex, token_version, script_id.hex)
+                rows = await conn.execute_fetchall(self._SQLITE, params)
                 if not rows:
                     return None
                 r = rows[0]
@@ -105,7 +116,7 @@ class ScriptReadRepository:
                     created_at=_sqlite_datetime(r[5]),
                     updated_at=_sqlite_datetime(r[6]),
                 )
-            row = await conn.fetchrow(self._POSTGRES, user_id, script_id)
+            row = await conn.fetchrow(self._POSTGRES, user_id, token_version, script_id)
             if row is None:
                 return None
             return VisibleScript(*row)

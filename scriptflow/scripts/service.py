@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from scriptflow.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from scriptflow.errors import Conflict, NotFound, PayloadTooLarge
 from scriptflow.pagination import Page, clamp_limit, keyset, page_of
 from scriptflow.projects.roles import Role
 from scriptflow.projects.service import require_role
@@ -43,10 +43,14 @@ async def get_script(
 
 
 async def read_script(
-    engine: AsyncEngine, user_id: uuid.UUID, script_id: uuid.UUID
+    engine: AsyncEngine, user_id: uuid.UUID, token_version: int, script_id: uuid.UUID
 ) -> VisibleScript:
-    """The hot read path of `get_script`: one statement, no unit of work."""
-    script = await ScriptReadRepository(engine).visible_script(user_id, script_id)
+    """The hot read path of `get_script`: one statement, no unit of work.
+
+    The statement also checks the caller's token was not revoked (`token_version`), so the
+    read needs no user lookup of its own.
+    """
+    script = await ScriptReadRepository(engine).visible_script(user_id, token_version, script_id)
     if script is None:
         raise NotFound("script", script_id)
     return script
@@ -150,9 +154,14 @@ async def update_script(
             f"The script is at version {script.version}, not {expected_version}",
             details={"current_version": script.version, "expected_version": expected_version},
         )
-    if title is not None:
-        script.title = title
-        await session.flush()
+    if title is not None and title != script.title:
+        # Fenced like a content change: a stale version must not rename the script either.
+        if not await ScriptRepository(session).set_title(script.id, script.version, title):
+            raise Conflict(
+                "The script changed while this edit was being saved; reload and try again",
+                details={"expected_version": script.version},
+            )
+        await session.refresh(script)
     if content is not None and content != script.content:
         check_content_size(content, max_bytes)
         await commit_revision(session, script, content, source="edit", applied_by=user_id)
@@ -185,16 +194,21 @@ async def get_revision(
 async def revert_script(
     session: AsyncSession, user_id: uuid.UUID, script_id: uuid.UUID, *, version: int
 ) -> ScriptRevision:
-    """Bring back an earlier version's content as a new revision (history is never rewritten)."""
+    """Bring back an earlier version's content as a new revision (history is never rewritten).
+
+    Reverting to the content the script already has changes nothing: the answer is the
+    current revision, and no identical revision piles up.
+    """
     script = await get_script(session, user_id, script_id, Role.EDITOR)
-    target = await ScriptRepository(session).revision(script_id, version)
+    repo = ScriptRepository(session)
+    target = await repo.revision(script_id, version)
     if target is None:
         raise NotFound("revision", version)
-    if version == script.version:
-        raise ValidationFailed(
-            f"The script is already at version {version}",
-            details={"fields": [{"field": "version", "message": "already current"}]},
-        )
+    if target.content == script.content:
+        current = await repo.revision(script_id, script.version)
+        if current is None:
+            raise NotFound("revision", script.version)
+        return current
     return await commit_revision(
         session,
         script,

@@ -25,7 +25,15 @@ def forge(claims: dict[str, object], key: str = TEST_SECRET, alg: str = "HS256")
 
 def valid_claims(user_id: str) -> dict[str, object]:
     now = int(time.time())
-    return {"sub": user_id, "iat": now, "exp": now + 60, "iss": ISS, "aud": AUD, "jti": "j1"}
+    return {
+        "sub": user_id,
+        "iat": now,
+        "exp": now + 60,
+        "iss": ISS,
+        "aud": AUD,
+        "jti": "j1",
+        "ver": 0,
+    }
 
 
 def unsigned(claims: dict[str, object]) -> str:
@@ -47,6 +55,13 @@ def unsigned(claims: dict[str, object]) -> str:
         pytest.param(lambda c: forge({**c, "aud": "someone-else"}), id="wrong-aud"),
         pytest.param(lambda c: forge({**c, "iss": "evil"}), id="wrong-iss"),
         pytest.param(lambda c: forge({**c, "sub": str(uuid.uuid4())}), id="unknown-user"),
+        pytest.param(lambda c: forge({**c, "exp": str(c["exp"])}), id="exp-numeric-string"),
+        pytest.param(lambda c: forge({**c, "exp": float(c["exp"])}), id="exp-float"),
+        pytest.param(lambda c: forge({**c, "exp": int(c["iat"]) + 10**9}), id="exp-far-away"),
+        pytest.param(lambda c: forge({**c, "iat": int(c["iat"]) + 3600}), id="issued-in-future"),
+        pytest.param(lambda c: forge({k: v for k, v in c.items() if k != "ver"}), id="missing-ver"),
+        pytest.param(lambda c: forge({**c, "ver": 1}), id="revoked-version"),
+        pytest.param(lambda c: forge({**c, "ver": "0"}), id="ver-string"),
     ],
 )
 async def test_bad_tokens_are_401(client: httpx.AsyncClient, make) -> None:  # type: ignore[no-untyped-def]
@@ -69,8 +84,9 @@ async def test_a_forged_but_well_formed_token_works_only_with_our_key(
 async def test_issued_tokens_carry_every_claim(client: httpx.AsyncClient) -> None:
     account = await signup(client)
     claims = jwt.decode(account.token, TEST_SECRET, algorithms=["HS256"], audience=AUD)
-    assert {"sub", "exp", "iat", "iss", "aud", "jti"} <= set(claims)
+    assert {"sub", "exp", "iat", "iss", "aud", "jti", "ver"} <= set(claims)
     assert claims["sub"] == account.user_id
+    assert type(claims["exp"]) is int and claims["exp"] - claims["iat"] == 900
 
 
 @pytest.mark.parametrize("secret", [None, "short", "changeme", "x" * 31])
