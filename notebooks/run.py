@@ -5,9 +5,9 @@ app = marimo.App(width="full", app_title="Run · scriptflow")
 
 with app.setup:
     import asyncio
+    from datetime import UTC, datetime
 
     import marimo as mo
-    import pandas as pd
 
     from app.web.notebook_context import (
         NO_SCRIPTS,
@@ -17,9 +17,13 @@ with app.setup:
         script_picker,
         stop_with,
     )
+    from app.web.shell import header, permalink, pin, query_uuid
+    from app.web.tables import duration, error_block_html, first_line, timestamp
+    from app.web.trace_viewer import artifact_url, trace_viewer_url
     from scriptflow.errors import ScriptflowError
     from scriptflow.projects.service import list_environments
     from scriptflow.runs.browsers import available_browsers
+    from scriptflow.runs.models import TestRun
     from scriptflow.runs.service import (
         RunFilters,
         artifact_file,
@@ -33,33 +37,57 @@ with app.setup:
     STATUS_KIND = {"passed": "success", "failed": "danger", "error": "danger", "cancelled": "warn"}
 
 
+@app.function
+def elapsed_text(run: TestRun, now: datetime) -> str:
+    """``queued for 4.0 s``, ``running for 12.3 s`` or ``passed in 4.2 s``."""
+    if run.status == "queued":
+        return f"queued for {duration((now - run.created_at).total_seconds() * 1000)}"
+    if run.status == "running" and run.started_at is not None:
+        return f"running for {duration((now - run.started_at).total_seconds() * 1000)}"
+    if run.started_at is not None and run.completed_at is not None:
+        return f"{run.status} in {duration((run.completed_at - run.started_at).total_seconds() * 1000)}"
+    return run.status
+
+
+@app.cell
+async def _():
+    ctx, me, projects = await open_notebook()
+    # A permalink (?run=) opens that run, on its project and script.
+    _linked = query_uuid("run")
+    try:
+        async with ctx.session(write=False) as _session:
+            linked_run = (await get_run(_session, me.id, _linked)).run if _linked else None
+    except ScriptflowError:
+        linked_run = None
+    header("run", me.email)
+    return ctx, linked_run, me, projects
+
+
 @app.cell
 def _():
     mo.md("""
     # 4 · Finalize & run
 
     Run a script version against one of the project's environments in a real browser. The
-    status updates live; each test and step shows its outcome, and a failure keeps its
-    screenshot and a Playwright trace you can open with `playwright show-trace`.
+    run's page updates live and has its own address, so a reload or a shared link opens the
+    same run; each test and step shows its outcome, and a failure keeps its screenshot and a
+    Playwright trace that opens in the browser.
     """)
     return
 
 
 @app.cell
-async def _():
-    ctx, me, projects = await open_notebook()
-    return ctx, me, projects
-
-
-@app.cell
 def _():
+    # The run started from this page; setting it moves the page onto the new run.
     get_started, set_started = mo.state(None)
-    return get_started, set_started
+    # What the last cancel did, for the run it was about.
+    get_cancelled, set_cancelled = mo.state(None)
+    return get_cancelled, get_started, set_cancelled, set_started
 
 
 @app.cell
-def _(projects):
-    project = project_picker(projects)
+def _(linked_run, projects):
+    project = project_picker(projects, linked_run.project_id if linked_run else None)
     return (project,)
 
 
@@ -78,8 +106,8 @@ async def _(ctx, me, project):
 
 
 @app.cell
-def _(scripts):
-    script = script_picker(scripts)
+def _(linked_run, scripts):
+    script = script_picker(scripts, linked_run.script_id if linked_run else query_uuid("script"))
     return (script,)
 
 
@@ -127,114 +155,129 @@ async def _(browser, ctx, environment, me, retries, script, set_started, start):
                 browser=browser.value,
                 retries=int(retries.value),
             )
-        set_started(_run.id)
+            _started = _run.id
     except ScriptflowError as _exc:
         mo.output.replace(mo.callout(mo.md(_exc.message), kind="danger"))
+        mo.stop(True)
+    pin(run=_started, script=script.value.id)
+    set_started(_started)
     return
 
 
 @app.cell
-async def _(ctx, get_started, me, script):
+async def _(ctx, get_started, linked_run, me, script):
+    # The run this page shows: the one just started, else the linked one (if it is of the
+    # chosen script), else the script's latest.
     get_started()
     async with ctx.session(write=False) as _session:
         recent_runs = (
-            await list_runs(_session, me.id, RunFilters(script_id=script.value.id), limit=50)
+            await list_runs(_session, me.id, RunFilters(script_id=script.value.id), limit=10)
         ).items
-    mo.stop(not recent_runs, mo.md("No runs of this script yet."))
-    return (recent_runs,)
-
-
-@app.cell
-def _(get_started, recent_runs):
-    _labels = {
-        f"{r.created_at:%Y-%m-%d %H:%M:%S} · v{r.script_version} · {r.environment} · {r.status}": r.id
-        for r in recent_runs
-    }
-    _start = next(
-        (label for label, rid in _labels.items() if rid == get_started()), next(iter(_labels))
+    _ids = [r.id for r in recent_runs]
+    _linked = linked_run.id if linked_run and linked_run.script_id == script.value.id else None
+    _pinned = query_uuid("run")
+    run_id = next(
+        (rid for rid in (get_started(), _pinned, _linked) if rid is not None and rid in _ids),
+        _ids[0] if _ids else None,
     )
-    run_picker = mo.ui.dropdown(options=_labels, value=_start, label="Run")
-    run_picker
-    return (run_picker,)
+    mo.stop(run_id is None, mo.md("No runs of this script yet."))
+    pin(run=run_id, script=script.value.id)
+    return recent_runs, run_id
 
 
 @app.cell
-def _():
-    # Polls while a run is queued or running; a finished run stops asking.
+def _(run_id):
+    # Ticks while the run is unfinished (it is shown only then); one element per run, so a
+    # tick never recreates the buttons below.
     live = mo.ui.refresh(options=["1s", "3s"], default_interval="1s", label="Live")
-    return (live,)
+    cancel = mo.ui.button(label="Cancel run", kind="danger", value=None, on_click=lambda _: run_id)
+    return cancel, live
 
 
 @app.cell
-async def _(ctx, live, me, run_picker):
+async def _(ctx, live, me, run_id):
     live.value
     try:
         async with ctx.session(write=False) as _session:
-            detail = await get_run(_session, me.id, run_picker.value)
+            detail = await get_run(_session, me.id, run_id)
     except ScriptflowError as _exc:
         stop_with(_exc.message)
     return (detail,)
 
 
 @app.cell
-def _(detail, live):
+def _(cancel, detail, get_cancelled, live):
     _run = detail.run
-    _kind = STATUS_KIND.get(_run.status, "info")
-    _timing = ""
-    if _run.started_at and _run.completed_at:
-        _timing = f" in {(_run.completed_at - _run.started_at).total_seconds():.1f} s"
-    mo.hstack(
+    _now = datetime.now(UTC)
+    _has_trace = any(a.kind == "trace" or a.name.endswith(".zip") for a in detail.artifacts)
+    _parts = [
+        f"**{elapsed_text(_run, _now)}** · version {_run.script_version} · "
+        f"{_run.environment} ({_run.base_url}) · {_run.browser} · attempt {_run.attempt} · "
+        f"{_run.trigger} · created {timestamp(_run.created_at, _now)}"
+    ]
+    if _has_trace:
+        _parts.append(f'<a href="{trace_viewer_url(_run.id)}" target="_blank">Open the trace</a>')
+    _parts.append(f'<a href="{permalink("run", run=_run.id)}">Link to this run</a>')
+    _note = get_cancelled()
+    _running = _run.status not in TERMINAL
+    mo.vstack(
         [
             mo.callout(
-                mo.md(
-                    f"**{_run.status}**{_timing} · version {_run.script_version} · "
-                    f"{_run.environment} ({_run.base_url}) · {_run.browser} · "
-                    f"attempt {_run.attempt}" + (f"\n\n`{_run.error}`" if _run.error else "")
+                mo.vstack(
+                    [
+                        mo.md(" · ".join(_parts)),
+                        mo.Html(error_block_html(_run.error)) if _run.error else mo.md(""),
+                    ]
                 ),
-                kind=_kind,
+                kind=STATUS_KIND.get(_run.status, "info"),
             ),
-            live if _run.status not in TERMINAL else mo.md(""),
-        ],
-        justify="start",
+            mo.hstack([live, cancel], justify="start") if _running else mo.md(""),
+            mo.callout(mo.md(_note[1]), kind="warn")
+            if _note is not None and _note[0] == _run.id
+            else mo.md(""),
+        ]
     )
     return
 
 
 @app.cell
 def _(detail):
-    _tests = pd.DataFrame(
-        [
-            {
-                "test": t.name,
-                "outcome": t.outcome,
-                "duration_ms": t.duration_ms,
-                "attempts": t.attempts,
-                "error": t.error,
-            }
-            for t, _steps in detail.tests
-        ]
-    )
-    _steps = pd.DataFrame(
-        [
-            {
-                "test": t.name,
-                "step": s.position + 1,
-                "attempt": s.attempt,
-                "action": s.action,
-                "locator": s.locator,
-                "duration_ms": s.duration_ms,
-                "outcome": s.outcome,
-                "error": s.error,
-            }
-            for t, steps in detail.tests
-            for s in steps
-        ]
-    )
+    _tests = [
+        {
+            "test": t.name,
+            "outcome": t.outcome,
+            "duration": duration(t.duration_ms),
+            "attempts": t.attempts,
+            "steps": len(steps),
+            "error": first_line(t.error),
+        }
+        for t, steps in detail.tests
+    ]
+    _steps = [
+        {
+            "test": t.name,
+            "step": s.position + 1,
+            "attempt": s.attempt,
+            "action": s.action,
+            "locator": s.locator or "",
+            "duration": duration(s.duration_ms),
+            "outcome": s.outcome,
+            "error": first_line(s.error),
+        }
+        for t, steps in detail.tests
+        for s in steps
+    ]
+    _errors = {
+        f"Error of {t.name}": mo.Html(error_block_html(t.error)) for t, _ in detail.tests if t.error
+    }
     mo.vstack(
         [
-            mo.ui.table(_tests, label="Tests", selection=None) if len(_tests) else mo.md(""),
-            mo.ui.table(_steps, label="Steps", selection=None, page_size=15)
-            if len(_steps)
+            mo.ui.table(_tests, label="Tests", selection=None, show_data_types=False)
+            if _tests
+            else mo.md(""),
+            mo.accordion(_errors) if _errors else mo.md(""),
+            mo.ui.table(_steps, label="Steps", selection=None, page_size=15, show_data_types=False)
+            if _steps
             else mo.md(""),
         ]
     )
@@ -245,6 +288,14 @@ def _(detail):
 async def _(ctx, detail, me):
     _items = []
     for _artifact in detail.artifacts:
+        if _artifact.kind != "screenshot":
+            _items.append(
+                mo.md(
+                    f"[Download {_artifact.name}]({artifact_url(detail.run.id, _artifact.name)})"
+                    f" ({_artifact.kind}, {_artifact.size_bytes:,} bytes)"
+                )
+            )
+            continue
         try:
             async with ctx.session(write=False) as _session:
                 _row, _path = await artifact_file(
@@ -253,40 +304,55 @@ async def _(ctx, detail, me):
         except ScriptflowError:
             continue
         _data = await asyncio.to_thread(_path.read_bytes)
-        if _row.kind == "screenshot":
-            _items.append(mo.vstack([mo.md("**Failure screenshot**"), mo.image(_data)]))
-        else:
-            _items.append(
-                mo.download(
-                    data=_data,
-                    filename=_row.name,
-                    mimetype=_row.content_type,
-                    label=f"Download {_row.name} ({_row.kind})",
-                )
-            )
+        _items.append(mo.vstack([mo.md("**Failure screenshot**"), mo.image(_data)]))
     mo.vstack(_items) if _items else None
     return
 
 
 @app.cell
-def _(detail):
-    cancel = mo.ui.run_button(
-        label="Cancel run", kind="danger", disabled=detail.run.status in TERMINAL
+def _(recent_runs, run_id):
+    _now = datetime.now(UTC)
+    _rows = [
+        {
+            "created": timestamp(r.created_at, _now),
+            "status": r.status,
+            "version": r.script_version,
+            "environment": r.environment,
+            "trigger": r.trigger,
+            "run": mo.Html(
+                "(shown)" if r.id == run_id else f'<a href="{permalink("run", run=r.id)}">open</a>'
+            ),
+        }
+        for r in recent_runs
+    ]
+    mo.vstack(
+        [
+            mo.md(f"**Recent runs of this script** · [all runs]({permalink('runs')})"),
+            mo.ui.table(_rows, selection=None, show_data_types=False, page_size=10),
+        ]
     )
-    cancel
-    return (cancel,)
+    return
 
 
 @app.cell
-async def _(cancel, ctx, detail, me):
-    mo.stop(not cancel.value)
+async def _(cancel, ctx, me, set_cancelled):
+    # The button carries the id of the run it was shown with.
+    mo.stop(cancel.value is None)
     try:
         async with ctx.session() as _session:
-            _run = await cancel_run(_session, me.id, detail.run.id)
-        _message = mo.callout(mo.md(f"Run {_run.status}."), kind="warn")
+            _run = await cancel_run(_session, me.id, cancel.value)
+            _outcome = (_run.id, _run.status)
     except ScriptflowError as _exc:
-        _message = mo.callout(mo.md(_exc.message), kind="danger")
-    _message
+        set_cancelled((cancel.value, _exc.message))
+        mo.stop(True)
+    set_cancelled(
+        (
+            _outcome[0],
+            "Run cancelled."
+            if _outcome[1] == "cancelled"
+            else "Cancellation requested: the worker stops the run within seconds.",
+        )
+    )
     return
 
 
