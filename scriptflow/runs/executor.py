@@ -1,9 +1,11 @@
-"""Execute one run in its own process group and report a plain result.
+"""Execute one run in a sandbox of its own and report a plain result.
 
 The executor is the edge between the queue and the browser: it writes the script and the
 plugin's configuration into a scratch folder, starts ``scriptflow.runs.run_process`` with a
-scrubbed environment in a new session, waits for it under a wall-clock timeout (or a cancel
-request), kills the whole group, and reads back what the plugin recorded.
+scrubbed environment inside bubblewrap namespaces (``scriptflow.runs.isolation``; the legacy
+Landlock sandbox where that is unavailable in development), serves the run's egress proxy
+meanwhile, waits under a wall-clock timeout (or a cancel request), kills the sandbox, reads
+back what the plugin recorded and copies the artifacts into the store.
 """
 
 from __future__ import annotations
@@ -18,14 +20,19 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import scriptflow
+from scriptflow.runs import artifacts as artifact_store
+from scriptflow.runs import isolation
 from scriptflow.runs.browsers import BrowserTarget
+from scriptflow.runs.egress import EgressPolicy
+from scriptflow.runs.egress_proxy import PROXY_PORT, EgressProxy
 from scriptflow.runs.sandbox import SYSTEM_READ, SYSTEM_WRITE, python_read_paths
 from scriptflow.runs.script_forms import prepare_script
+from scriptflow.runs.seccomp import filter_program
 
 # Variables a run process may inherit; everything else (DATABASE_URL, JWT_SECRET, OPENAI_*,
 # SCRIPTFLOW_*, cloud credentials, ...) is dropped by construction rather than by a denylist.
@@ -41,6 +48,8 @@ WRAP_UP_GRACE_S = 2.0
 # A timeout has no one waiting on a promise, and its trace is the evidence of where the test
 # hung, so it gets longer to save it on a busy machine.
 TIMEOUT_WRAP_UP_GRACE_S = 6.0
+# Traces and screenshots of one run: at most this many per-artifact caps (as the plugin keeps).
+RUN_ARTIFACT_CAPS = 4
 
 
 @dataclass(frozen=True)
@@ -58,9 +67,17 @@ class RunRequest:
     trace: str = "on"
     action_timeout_ms: int | None = None
     block_private_egress: bool = False
-    # Landlock where the kernel has it: the run reads only system and Python dirs, writes only
-    # its own folders (see scriptflow.runs.sandbox).
+    # Legacy sandbox only: Landlock where the kernel has it (see scriptflow.runs.sandbox).
     filesystem_sandbox: bool = True
+    # Where collected artifacts go; the run never sees it (default: beside its folders).
+    artifact_store: Path | None = None
+    egress_allow: str = ""  # SCRIPTFLOW_RUN_EGRESS_ALLOW
+    egress_mode: str = "public"  # or origin-only
+    max_processes: int = 512
+    max_open_files: int = 4096
+    max_file_bytes: int = 512 * 1024 * 1024
+    tmp_mb: int = 512
+    shm_mb: int = 64
 
 
 @dataclass(frozen=True)
@@ -107,6 +124,8 @@ class ExecutionResult:
     omitted_artifacts: tuple[str, ...] = field(default_factory=tuple)
     # selector as written → {"aria_snapshot", "test_id"?}, seen before its first action
     locator_hints: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    isolation: str = ""  # how the run was confined (says so when it was the weaker sandbox)
+    egress_refused: tuple[Mapping[str, object], ...] = ()  # {host, port, reason}
 
     def summary(self) -> dict[str, Any]:
         """The counts a client shows first."""
@@ -144,6 +163,17 @@ def run_environment(parent: Mapping[str, str], workdir: Path, tmpdir: Path) -> d
     return env
 
 
+def sandbox_environment(parent: Mapping[str, str]) -> dict[str, str]:
+    """The environment inside the namespaces: the same allowlist, inside paths, and the
+    egress bridge as every client's proxy (there is no other way out)."""
+    env = run_environment(parent, isolation.INSIDE_WORK, Path("/tmp"))  # noqa: S108 (the sandbox's own tmpfs)
+    env["PYTHONPATH"] = str(isolation.INSIDE_PYTHON)
+    proxy = f"http://127.0.0.1:{PROXY_PORT}"
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        env[name] = env[name.lower()] = proxy
+    return env
+
+
 def pytest_arguments(request: RunRequest) -> list[str]:
     """The pytest command line inside the run process (its own ini: the plugin is active)."""
     return [
@@ -155,7 +185,7 @@ def pytest_arguments(request: RunRequest) -> list[str]:
         "-p",
         "pytest_playwright.pytest_playwright",
         "-p",
-        "scriptflow.runs.pytest_plugin",
+        "scriptflow.runs.engine.plugin",
         "-p",
         "no:cacheprovider",
         "--browser",
@@ -171,63 +201,126 @@ def pytest_arguments(request: RunRequest) -> list[str]:
     ]
 
 
-def plugin_config(request: RunRequest, work: Path, artifacts: Path) -> dict[str, Any]:
-    """What the in-process plugin reads (see ``pytest_plugin.RunConfig``)."""
+def plugin_config(
+    request: RunRequest, work: Path, artifacts: Path, *, isolated: bool = False
+) -> dict[str, Any]:
+    """What the in-process plugin reads (see ``engine.record.RunConfig``); paths as the run
+    sees them."""
     target = request.browser
+    launch_args = list(target.launch_args)
+    if isolated:
+        # The browser's only way out is the egress bridge; <-loopback> sends even loopback
+        # origins (the demo app) through it, where the policy decides.
+        launch_args += [
+            f"--proxy-server=http://127.0.0.1:{PROXY_PORT}",
+            "--proxy-bypass-list=<-loopback>",
+        ]
     return {
         "results_path": str(work / "results.json"),
         "artifacts_dir": str(artifacts),
         "browser": target.name,
         "base_url": request.base_url,
         "executable_path": str(target.executable_path) if target.executable_path else None,
-        "launch_args": list(target.launch_args),
+        "launch_args": launch_args,
         "ws_endpoint": target.ws_endpoint,
         "retries": request.retries,
         "trace": request.trace,
         "artifact_max_bytes": request.artifact_max_bytes,
         "action_timeout_ms": request.action_timeout_ms,
-        "block_private_egress": request.block_private_egress,
+        # In the namespaces the egress proxy decides for every client, not just the browser.
+        "block_private_egress": request.block_private_egress and not isolated,
     }
 
 
 def sandbox_paths(request: RunRequest, root: Path, tmpdir: Path) -> dict[str, list[str]]:
-    """What a run may read (system, Python, scriptflow, its browser) and write (its folders)."""
+    """Legacy sandbox: what a run may read (system, Python, scriptflow, its browser) and
+    write (its folders)."""
     read = [*SYSTEM_READ, *python_read_paths(), str(PACKAGE_DIR)]
     if request.browser.executable_path is not None:
         read.append(str(request.browser.executable_path.resolve().parent))
     return {"read": read, "write": [*SYSTEM_WRITE, str(root), str(tmpdir)]}
 
 
-def prepare_workdir(request: RunRequest, tmpdir: Path) -> tuple[Path, Path]:
-    """Write the script, ini, plugin config and launch file; returns (scratch, artifacts)."""
+@dataclass(frozen=True)
+class RunFolders:
+    """The run's own (hostile-writable) folders and the worker's private ones."""
+
+    root: Path
+    work: Path
+    artifacts: Path
+    store: Path
+    private: Path  # the worker's: the output log, the proxy socket; never writable by the run
+
+    @property
+    def log(self) -> Path:
+        return self.private / "log" / OUTPUT_LOG
+
+    @property
+    def egress(self) -> Path:
+        return self.private / "egress"
+
+    @property
+    def tmp(self) -> Path:  # the legacy sandbox's TMPDIR
+        return self.private / "t"
+
+
+def make_folders(request: RunRequest, private: Path) -> RunFolders:
+    """Create the run's folders: writable by the run, nothing else of ours is."""
     # Absolute: the run process works in `work`, and the data dir may be given relative.
     root = request.workdir.resolve()
-    work = root / "work"
-    artifacts = root / "artifacts"
-    for folder in (work, work / "home", work / PYTHONPATH_DIR, artifacts):
+    store = (request.artifact_store or root / "store").resolve()
+    folders = RunFolders(root, root / "work", root / "artifacts", store, private)
+    for folder in (root, folders.work, folders.work / "home", folders.artifacts):
         folder.mkdir(parents=True, exist_ok=True)
-    (work / PYTHONPATH_DIR / PACKAGE_DIR.name).symlink_to(PACKAGE_DIR, target_is_directory=True)
+    isolation.chown_for_run(folders.work, folders.work / "home", folders.artifacts)
+    # Others may pass through to the socket and the synthetic /etc, not list or read the log.
+    private.chmod(0o711)
+    folders.log.parent.mkdir(mode=0o700)
+    folders.egress.mkdir(mode=0o755)
+    folders.tmp.mkdir(mode=0o700)
+    return folders
+
+
+def prepare_workdir(
+    request: RunRequest, folders: RunFolders, *, isolated: bool, launch_extra: dict[str, Any]
+) -> None:
+    """Write the script, ini, plugin config and launch file into the run's work dir."""
+    work = folders.work
     prepared = prepare_script(request.script)
     (work / "test_script.py").write_text(prepared.source)
     # Our own ini: the server's pyproject (which disables the playwright plugin) never applies.
     (work / "pytest.ini").write_text("[pytest]\naddopts =\n")
-    (work / "plugin.json").write_text(json.dumps(plugin_config(request, work, artifacts)))
+    if isolated:
+        inside_work, inside_artifacts = isolation.INSIDE_WORK, isolation.INSIDE_ARTIFACTS
+    else:
+        inside_work, inside_artifacts = work, folders.artifacts
+        (work / PYTHONPATH_DIR).mkdir(exist_ok=True)
+        (work / PYTHONPATH_DIR / PACKAGE_DIR.name).symlink_to(PACKAGE_DIR, target_is_directory=True)
+    config = plugin_config(request, inside_work, inside_artifacts, isolated=isolated)
+    (work / "plugin.json").write_text(json.dumps(config))
     launch = {
         "pytest_args": pytest_arguments(request),
         "memory_mb": request.memory_mb,
         # CPU seconds per process: generous, the wall clock is the real limit.
         "cpu_s": max(int(request.timeout_s * 2), 30),
-        "sandbox": sandbox_paths(request, root, tmpdir) if request.filesystem_sandbox else None,
+        "isolated": isolated,
+        **launch_extra,
     }
+    if not isolated and request.filesystem_sandbox:
+        launch["sandbox"] = sandbox_paths(request, folders.root, folders.tmp)
     (work / "launch.json").write_text(json.dumps(launch))
-    return work, artifacts
 
 
-def read_results(path: Path) -> dict[str, Any]:
-    """What the plugin wrote last; empty if it never got that far."""
+MAX_RESULTS_BYTES = 32 * 1024 * 1024
+
+
+def read_results(folder: Path) -> dict[str, Any]:
+    """What the plugin wrote last (never following a link the run put there); empty if it
+    never got that far."""
+    content = artifact_store.read_run_file(folder, "results.json", MAX_RESULTS_BYTES)
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
+        data = json.loads(content) if content else {}
+    except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -239,35 +332,25 @@ def interpret(
     timed_out: bool,
     cancelled: bool,
     timeout_s: float,
-    artifacts_dir: Path,
+    artifacts: tuple[ArtifactFile, ...] = (),
     duration_ms: int,
 ) -> ExecutionResult:
-    """Turn the plugin's record and the process's fate into a result (pure apart from paths)."""
+    """Turn the plugin's record and the process's fate into a result (pure)."""
     interrupted = "cancelled" if cancelled else f"timed out after {timeout_s:g} s"
     tests = []
-    for t in raw.get("tests", []):
+    for t in _list(raw.get("tests")):
+        if not isinstance(t, Mapping) or not isinstance(t.get("name"), str):
+            continue
         outcome, error = t.get("outcome", "error"), t.get("error")
         if outcome == "running":
             outcome = "failed" if timed_out else ("skipped" if cancelled else "error")
             error = f"Test {interrupted}" if (timed_out or cancelled) else "Run process died"
-        steps = tuple(StepResult(**s) for s in t.get("steps", []))
+        steps = tuple(StepResult(**s) for s in _list(t.get("steps")))
         tests.append(
             TestResult(
                 t["name"], outcome, t.get("duration_ms", 0), t.get("attempts", 1), error, steps
             )
         )
-    artifacts = tuple(
-        ArtifactFile(
-            a["name"],
-            a["kind"],
-            a["content_type"],
-            a["size_bytes"],
-            artifacts_dir / a["name"],
-            bool(a.get("truncated")),
-        )
-        for a in raw.get("artifacts", [])
-        if (artifacts_dir / a["name"]).is_file()
-    )
     status, error = _status(tests, raw, exit_code, timed_out, cancelled, interrupted)
     return ExecutionResult(
         status,
@@ -277,9 +360,13 @@ def interpret(
         duration_ms,
         exit_code,
         timed_out,
-        tuple(raw.get("omitted_artifacts", [])),
+        tuple(str(note) for note in _list(raw.get("omitted_artifacts"))),
         dict(raw.get("locator_hints") or {}),
     )
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _status(
@@ -313,61 +400,161 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-def _cap_file(path: Path, max_bytes: int) -> bool:
-    """Truncate a log to the cap; True if it was cut."""
-    if not path.exists() or path.stat().st_size <= max_bytes:
-        return False
-    with path.open("r+b") as fh:
-        fh.truncate(max_bytes)
-    return True
+def _signal_exit(code: int, isolated: bool) -> int:
+    """bwrap reports a command killed by signal N as 128 + N; say it as Python does (-N)."""
+    if isolated and 128 < code < 128 + 65:
+        return -(code - 128)
+    return code
 
 
 class SubprocessExecutor:
-    """The real executor: one OS process group per run."""
+    """The real executor: one sandbox (namespaces, or the legacy process group) per run."""
 
-    def __init__(self, *, python: str | None = None, keep_scratch: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        python: str | None = None,
+        keep_scratch: bool = False,
+        isolation_mode: isolation.Isolation | None = None,
+    ) -> None:
+        from scriptflow.config import get_settings
+
         self.python = python or sys.executable
         self.keep_scratch = keep_scratch
+        # In production this refuses to start (IsolationUnavailable) naming what is missing.
+        self.isolation = isolation_mode or isolation.choose_isolation(get_settings())
+        isolation.harden_server_process()
+
+    @property
+    def isolated(self) -> bool:
+        return self.isolation.mode == "namespaces"
 
     async def execute(self, request: RunRequest, cancel: asyncio.Event) -> ExecutionResult:
-        """Run, wait under the timeout or until cancelled, kill the group, read results."""
-        tmpdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="sf-run-"))
+        """Run, wait under the timeout or until cancelled, kill the sandbox, collect."""
+        private = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="sf-run-"))
         try:
-            work, artifacts = await asyncio.to_thread(prepare_workdir, request, tmpdir)
-            return await self._run(request, work, artifacts, tmpdir, cancel)
+            folders = await asyncio.to_thread(make_folders, request, private)
+            policy = EgressPolicy.for_run(
+                request.base_url, request.egress_allow, request.egress_mode
+            )
+            async with EgressProxy(policy, folders.egress / "proxy.sock") as proxy:
+                result = await self._run(request, folders, cancel)
+            refused = tuple(r.as_dict() for r in proxy.refused) if self.isolated else ()
+            return replace(result, isolation=self.isolation.describe(), egress_refused=refused)
         finally:
-            await asyncio.to_thread(shutil.rmtree, tmpdir, True)
+            await asyncio.to_thread(shutil.rmtree, private, True)
 
     async def _run(
-        self, request: RunRequest, work: Path, artifacts: Path, tmpdir: Path, cancel: asyncio.Event
+        self, request: RunRequest, folders: RunFolders, cancel: asyncio.Event
     ) -> ExecutionResult:
-        log_path = artifacts / OUTPUT_LOG
-        started = time.monotonic()
-        with log_path.open("wb") as log:
-            proc = await asyncio.create_subprocess_exec(
-                self.python,
-                "-m",
-                "scriptflow.runs.run_process",
-                "launch.json",
-                cwd=work,
-                env=run_environment(os.environ, work, tmpdir),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
+        wrap_up_read, wrap_up_write = os.pipe()
+        keep_fds = [wrap_up_read]
+        launch_extra: dict[str, Any] = {}
+        if self.isolated:
+            launch_extra = {
+                "wrap_up_fd": wrap_up_read,
+                "egress_bridge": {
+                    "port": PROXY_PORT,
+                    "socket": str(isolation.INSIDE_EGRESS / "proxy.sock"),
+                },
+                "limits": {
+                    "processes": request.max_processes,
+                    "open_files": request.max_open_files,
+                    "file_bytes": request.max_file_bytes,
+                },
+            }
+        try:
+            await asyncio.to_thread(
+                prepare_workdir,
+                request,
+                folders,
+                isolated=self.isolated,
+                launch_extra=launch_extra,
             )
-            timed_out, cancelled = await self._wait(proc, request.timeout_s, cancel)
-            # Whatever happened, nothing of this run outlives it (browsers, drivers, children).
-            _kill_group(proc.pid)
-            exit_code = await proc.wait()
+            if self.isolated:
+                argv, env, cwd = await asyncio.to_thread(
+                    self._sandbox_command, request, folders, keep_fds
+                )
+            else:
+                argv = [self.python, "-m", "scriptflow.runs.run_process", "launch.json"]
+                env, cwd = run_environment(os.environ, folders.work, folders.tmp), folders.work
+            started = time.monotonic()
+            with folders.log.open("wb") as log:
+                proc = await asyncio.create_subprocess_exec(
+                    *argv,
+                    cwd=cwd,
+                    env=env,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=asyncio.subprocess.STDOUT,
+                    start_new_session=True,
+                    pass_fds=keep_fds,
+                )
+                for fd in keep_fds:
+                    os.close(fd)
+                keep_fds = []
+                timed_out, cancelled = await self._wait(
+                    proc, request.timeout_s, cancel, wrap_up_write
+                )
+                # Whatever happened, nothing of this run outlives it: killing bwrap kills its
+                # namespace's init (--die-with-parent), and with it every process inside.
+                _kill_group(proc.pid)
+                exit_code = _signal_exit(await proc.wait(), self.isolated)
+        finally:
+            for fd in [*keep_fds, wrap_up_write]:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
         duration_ms = int((time.monotonic() - started) * 1000)
         return await asyncio.to_thread(
-            self._collect, request, work, artifacts, exit_code, timed_out, cancelled, duration_ms
+            self._collect, request, folders, exit_code, timed_out, cancelled, duration_ms
         )
 
-    @staticmethod
+    def _sandbox_command(
+        self, request: RunRequest, folders: RunFolders, keep_fds: list[int]
+    ) -> tuple[list[str], dict[str, str], Path]:
+        """The bwrap command line for this run (and the fds it must inherit)."""
+        browser_dirs = []
+        if request.browser.executable_path is not None:
+            browser_dirs.append(request.browser.executable_path.resolve().parent)
+        read_only = isolation.read_only_paths(python_read_paths(), browser_dirs)
+        read_only += [
+            (PACKAGE_DIR, isolation.INSIDE_PYTHON / PACKAGE_DIR.name),
+            (folders.egress, isolation.INSIDE_EGRESS),
+        ]
+        writable = [
+            (folders.work, isolation.INSIDE_WORK),
+            (folders.artifacts, isolation.INSIDE_ARTIFACTS),
+        ]
+        program = filter_program()
+        seccomp_fd = None
+        if program is not None:
+            seccomp_fd, writer = os.pipe()
+            os.write(writer, program)  # a few hundred bytes: fits the pipe buffer
+            os.close(writer)
+            keep_fds.append(seccomp_fd)
+        stage = folders.private / "stage"
+        stage.mkdir(mode=0o755)
+        plan = isolation.SandboxPlan(
+            read_only=read_only,
+            writable=writable,
+            env=sandbox_environment(os.environ),
+            cwd=isolation.INSIDE_WORK,
+            command=[self.python, "-m", "scriptflow.runs.run_process", "launch.json"],
+            tmp_bytes=request.tmp_mb * 1024 * 1024,
+            shm_bytes=request.shm_mb * 1024 * 1024,
+            seccomp_fd=seccomp_fd,
+            stage_dir=stage,
+        )
+        etc = isolation.write_synthetic_etc(folders.private / "etc")
+        argv = isolation.bwrap_command(plan, etc)
+        return argv, {"PATH": os.environ.get("PATH", DEFAULT_PATH)}, folders.private
+
     async def _wait(
-        proc: asyncio.subprocess.Process, timeout_s: float, cancel: asyncio.Event
+        self,
+        proc: asyncio.subprocess.Process,
+        timeout_s: float,
+        cancel: asyncio.Event,
+        wrap_up_fd: int,
     ) -> tuple[bool, bool]:
         done_task = asyncio.ensure_future(proc.wait())
         cancel_task = asyncio.ensure_future(cancel.wait())
@@ -383,9 +570,13 @@ class SubprocessExecutor:
         if done_task in done:
             return False, False
         # Ask pytest alone to wrap up first (the plugin saves the running test's trace and
-        # screenshot while the browser still lives), then kill the group regardless.
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
+        # screenshot while the browser still lives), then kill the sandbox regardless.
+        if self.isolated:
+            with contextlib.suppress(OSError):
+                os.write(wrap_up_fd, b"t")
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
         grace = WRAP_UP_GRACE_S if cancel_task in done else TIMEOUT_WRAP_UP_GRACE_S
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(done_task), timeout=grace)
@@ -396,45 +587,44 @@ class SubprocessExecutor:
     def _collect(
         self,
         request: RunRequest,
-        work: Path,
-        artifacts: Path,
+        folders: RunFolders,
         exit_code: int,
         timed_out: bool,
         cancelled: bool,
         duration_ms: int,
     ) -> ExecutionResult:
-        raw = dict(read_results(work / "results.json"))
-        log_path = artifacts / OUTPUT_LOG
-        truncated = _cap_file(log_path, request.artifact_max_bytes)
-        if log_path.exists() and log_path.stat().st_size:
-            raw.setdefault("artifacts", []).append(
-                {
-                    "name": OUTPUT_LOG,
-                    "kind": "log",
-                    "content_type": "text/plain",
-                    "size_bytes": log_path.stat().st_size,
-                    "truncated": truncated,
-                }
-            )
+        raw = read_results(folders.work)
+        if folders.store.exists():
+            shutil.rmtree(folders.store)
+        cap = request.artifact_max_bytes
+        stored = artifact_store.collect(
+            _list(raw.get("artifacts")),
+            folders.artifacts,
+            folders.store,
+            max_bytes=cap,
+            max_total_bytes=cap * (RUN_ARTIFACT_CAPS + 1),
+        )
+        stored = [a for a in stored if a.name != OUTPUT_LOG]
+        log = artifact_store.store_file(folders.log, folders.store, OUTPUT_LOG, max_bytes=cap)
+        if log is not None:
+            stored.append(log)
+        files = tuple(
+            ArtifactFile(a.name, a.kind, a.content_type, a.size_bytes, a.path, a.truncated)
+            for a in stored
+        )
         result = interpret(
             raw,
             exit_code=exit_code,
             timed_out=timed_out,
             cancelled=cancelled,
             timeout_s=request.timeout_s,
-            artifacts_dir=artifacts,
+            artifacts=files,
             duration_ms=duration_ms,
         )
-        if result.status == "error" and not raw.get("tests") and log_path.exists():
-            tail = log_path.read_text(errors="replace")[-1500:].strip()
+        if result.status == "error" and not raw.get("tests") and log is not None:
+            tail = log.path.read_text(errors="replace")[-1500:].strip()
             if tail and result.error and tail not in result.error:
-                result = _with_error(result, f"{result.error}\n{tail}")
+                result = replace(result, error=f"{result.error}\n{tail}")
         if not self.keep_scratch:
-            shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(folders.work, ignore_errors=True)
         return result
-
-
-def _with_error(result: ExecutionResult, error: str) -> ExecutionResult:
-    from dataclasses import replace
-
-    return replace(result, error=error)

@@ -20,6 +20,7 @@ from scriptflow.pagination import Page, clamp_limit, keyset, page_of
 from scriptflow.projects.repository import ProjectRepository
 from scriptflow.projects.roles import Role
 from scriptflow.projects.service import member_project_ids, require_role
+from scriptflow.runs.artifacts import served_path
 from scriptflow.runs.browsers import resolve_browser
 from scriptflow.runs.egress import blocked_reason
 from scriptflow.runs.events import run_status_changes
@@ -254,10 +255,9 @@ async def artifact_file(
 
 
 def _inside(root: Path, relative: str) -> Path | None:
-    """The file at ``root/relative`` if it exists and does not escape ``root``."""
-    base = root.resolve()
-    path = (base / relative).resolve()
-    return path if path.is_relative_to(base) and path.is_file() else None
+    """The file at ``root/relative`` if it is a regular file in the artifact store: what a
+    run left in its own folder is never served (see scriptflow.runs.artifacts)."""
+    return served_path(root, root / relative)
 
 
 @dataclass(frozen=True)

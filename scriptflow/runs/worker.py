@@ -22,6 +22,7 @@ from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
 from scriptflow.enhance.hints import hint_from_aria_snapshot
 from scriptflow.errors import ScriptflowError
+from scriptflow.runs.artifacts import store_folder
 from scriptflow.runs.browsers import resolve_browser
 from scriptflow.runs.events import run_status_changes
 from scriptflow.runs.executor import (
@@ -32,6 +33,7 @@ from scriptflow.runs.executor import (
     TestResult,
 )
 from scriptflow.runs.hooks import RunFinished, notify_run_finished
+from scriptflow.runs.isolation import choose_isolation
 from scriptflow.runs.models import RunArtifact, RunStep, RunTest, TestRun
 from scriptflow.runs.queue import (
     Claim,
@@ -95,7 +97,10 @@ class RunWorker:
     ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
-        self.executor: Executor = executor or SubprocessExecutor()
+        # Isolation is chosen once: in production a missing sandbox stops the worker here.
+        self.executor: Executor = executor or SubprocessExecutor(
+            isolation_mode=choose_isolation(settings)
+        )
         self.worker_id = worker_id or new_worker_id()
         self.wakeup = wakeup
         # With a queue, hooks run elsewhere (the pool) and never delay the next claim.
@@ -167,6 +172,14 @@ class RunWorker:
             memory_mb=self.settings.run_memory_mb,
             artifact_max_bytes=self.settings.artifact_max_bytes,
             block_private_egress=not self.settings.private_egress_allowed,
+            artifact_store=store_folder(self.settings.data_dir, claim.run_id),
+            egress_allow=self.settings.run_egress_allow,
+            egress_mode=self.settings.run_egress,
+            max_processes=self.settings.run_max_processes,
+            max_open_files=self.settings.run_max_open_files,
+            max_file_bytes=self.settings.run_max_file_mb * 1024 * 1024,
+            tmp_mb=self.settings.run_tmp_mb,
+            shm_mb=self.settings.run_shm_mb,
         )
         cancel = asyncio.Event()
         lost = asyncio.Event()
@@ -177,6 +190,8 @@ class RunWorker:
             monitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await monitor
+            # The run's own folder is scratch once its artifacts are in the store.
+            await asyncio.to_thread(shutil.rmtree, folder, True)
         if lost.is_set():
             log.warning("worker %s lost run %s; results dropped", self.worker_id, claim.run_id)
             return
@@ -291,6 +306,8 @@ def results_document(result: ExecutionResult, attempt: int) -> dict[str, Any]:
         "exit_code": result.exit_code,
         "attempt": attempt,
         "omitted_artifacts": list(result.omitted_artifacts),
+        "isolation": result.isolation,
+        "egress_refused": [dict(r) for r in result.egress_refused],
         "locator_hints": locator_hints_document(result.locator_hints),
     }
 

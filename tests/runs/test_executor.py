@@ -7,7 +7,13 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scriptflow.runs.executor import INHERITED_ENV, interpret, run_environment
+from scriptflow.runs.executor import (
+    INHERITED_ENV,
+    interpret,
+    plugin_config,
+    run_environment,
+    sandbox_environment,
+)
 
 SECRETS = {
     "DATABASE_URL": "postgresql://u:p@db/x",
@@ -27,6 +33,35 @@ def test_run_environment_holds_none_of_the_server_secrets(tmp_path: Path) -> Non
     assert env["HOME"].startswith(str(tmp_path))
 
 
+def test_the_sandbox_environment_sends_every_client_through_the_egress_bridge() -> None:
+    env = sandbox_environment({**SECRETS, "PATH": "/usr/bin", "NO_PROXY": "*"})
+    assert not set(SECRETS) & set(env)
+    assert "NO_PROXY" not in env and "no_proxy" not in env
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        assert env[name] == "http://127.0.0.1:3128"
+    assert env["PYTHONPATH"] == "/run/scriptflow/python"
+
+
+def test_a_sandboxed_browser_goes_through_the_proxy_even_for_loopback(tmp_path: Path) -> None:
+    from scriptflow.runs.browsers import BrowserTarget
+    from scriptflow.runs.executor import RunRequest
+
+    request = RunRequest(
+        script="",
+        base_url="http://127.0.0.1:9",
+        browser=BrowserTarget("chromium", "system", Path("/usr/bin/chromium")),
+        workdir=tmp_path,
+        block_private_egress=True,
+    )
+    sandboxed = plugin_config(request, tmp_path, tmp_path, isolated=True)
+    assert "--proxy-server=http://127.0.0.1:3128" in sandboxed["launch_args"]
+    assert "--proxy-bypass-list=<-loopback>" in sandboxed["launch_args"]
+    assert sandboxed["block_private_egress"] is False  # the proxy decides, for every client
+    legacy = plugin_config(request, tmp_path, tmp_path)
+    assert not any(a.startswith("--proxy") for a in legacy["launch_args"])
+    assert legacy["block_private_egress"] is True
+
+
 @given(st.dictionaries(st.from_regex(r"[A-Z_]{1,20}", fullmatch=True), st.text(max_size=5)))
 def test_run_environment_is_an_allowlist(parent: dict[str, str]) -> None:
     env = run_environment(parent, Path("/work"), Path("/tmp/x"))
@@ -43,7 +78,6 @@ def _interpret(raw: dict[str, object], **kwargs: object) -> object:
         "timed_out": False,
         "cancelled": False,
         "timeout_s": 10.0,
-        "artifacts_dir": Path("/nowhere"),
         "duration_ms": 5,
     }
     options.update(kwargs)
