@@ -23,20 +23,21 @@ class PreparedScript:
 
 CODEGEN_TEST = """
 
-def test_codegen_script(playwright):
-    from scriptflow.runs.pytest_plugin import configured_playwright
+def test_codegen_script(playwright, pytestconfig):
+    from scriptflow.runs.engine.plugin import configured_playwright
 
-    run(configured_playwright(playwright))
+    run(configured_playwright(playwright, pytestconfig))
 """
 
 CODEGEN_ASYNC_TEST = """
 
-def test_codegen_script():
+def test_codegen_script(pytestconfig):
     import asyncio
 
-    from scriptflow.runs.pytest_plugin import run_async_codegen
+    from scriptflow.runs.engine.codegen_async import run_async_codegen
+    from scriptflow.runs.engine.plugin import run_config
 
-    asyncio.run(run_async_codegen(run))
+    asyncio.run(run_async_codegen(run, run_config(pytestconfig)))
 """
 
 
