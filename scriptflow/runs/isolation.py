@@ -200,6 +200,9 @@ def bwrap_command(plan: SandboxPlan, etc_dir: Path) -> list[str]:
                 source.mkdir(mode=0o755)
                 staged.append((host, source))
             argv += [flag, str(source), str(inside)]
+    # The root and /dev are tmpfs mounts bwrap made: read-only once populated, or a script
+    # could fill memory there, past every cap.
+    argv += ["--remount-ro", "/dev", "--remount-ro", "/"]
     if plan.seccomp_fd is not None:
         argv += ["--seccomp", str(plan.seccomp_fd)]
     argv += ["--chdir", str(plan.cwd), "--clearenv"]

@@ -34,8 +34,12 @@ async def execute(
     **options: object,
 ) -> ExecutionResult:
     request = RunRequest(
-        script=script, base_url=demo.base_url, browser=chromium, workdir=tmp_path / "run", **options
-    )  # type: ignore[arg-type]
+        script=script,
+        base_url=demo.base_url,
+        browser=chromium,
+        workdir=tmp_path / "run",
+        **options,  # type: ignore[arg-type]
+    )
     return await SubprocessExecutor().execute(request, cancel or asyncio.Event())
 
 
