@@ -14,8 +14,12 @@ from fastapi import FastAPI
 from app.background import BACKGROUND_SERVICES, Stopper
 from app.errors import install_error_handlers
 from app.metrics import Metrics
-from app.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from app.openapi import ERROR_RESPONSES, drop_fastapi_validation_schemas
+from app.middleware import (
+    BodySizeLimitMiddleware,
+    ClientAddressMiddleware,
+    RequestContextMiddleware,
+)
+from app.openapi import ERROR_RESPONSES, tidy_openapi
 from app.routers import ROUTERS, health
 from app.web import mount_web
 from scriptflow import __version__
@@ -98,6 +102,8 @@ def create_app(settings: Settings | None = None, *, run_background: bool = True)
     _document_our_errors_only(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    # Outermost: every layer and the rate limits see the real client.
+    app.add_middleware(ClientAddressMiddleware, trusted=settings.trusted_proxies)
     return app
 
 

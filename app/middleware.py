@@ -5,6 +5,7 @@ Pure ASGI (not BaseHTTPMiddleware) so streaming responses and websockets pass un
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
@@ -165,3 +166,77 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": raw})
+
+
+class ClientAddressMiddleware:
+    """The client's address from ``Forwarded`` / ``X-Forwarded-For``, only when the TCP peer
+    is one of ``SCRIPTFLOW_TRUSTED_PROXIES``; otherwise the peer is the client (rate limits and
+    logs key on it, so a forged header from anyone else changes nothing)."""
+
+    def __init__(self, app: ASGIApp, trusted: str) -> None:
+        self.app = app
+        self.trusted = trusted_networks(trusted)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.trusted and scope["type"] in ("http", "websocket") and scope.get("client"):
+            host, port = scope["client"]
+            if _in_networks(host, self.trusted):
+                headers = dict(scope.get("headers") or [])
+                client = forwarded_client(headers, self.trusted)
+                if client is not None:
+                    scope = {**scope, "client": (client, port)}
+        await self.app(scope, receive, send)
+
+
+def trusted_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``10.0.0.1, 192.168.0.0/16`` → networks (the setting is validated at start-up)."""
+    return tuple(
+        ipaddress.ip_network(item, strict=False)
+        for item in (part.strip() for part in text.split(","))
+        if item
+    )
+
+
+def forwarded_client(
+    headers: dict[bytes, bytes],
+    trusted: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...],
+) -> str | None:
+    """The rightmost hop that is not a trusted proxy: everything left of it was written by
+    the client itself and proves nothing. ``Forwarded`` wins over ``X-Forwarded-For``."""
+    hops: list[str] = []
+    if b"forwarded" in headers:
+        for element in headers[b"forwarded"].decode("latin-1").split(","):
+            for pair in element.split(";"):
+                name, _, value = pair.strip().partition("=")
+                if name.lower() == "for":
+                    hops.append(_strip_port(value.strip().strip('"')))
+    elif b"x-forwarded-for" in headers:
+        hops = [h.strip() for h in headers[b"x-forwarded-for"].decode("latin-1").split(",")]
+    for hop in reversed(hops):
+        if not _in_networks(hop, trusted):
+            return hop if _is_address(hop) else None
+    return None
+
+
+def _strip_port(value: str) -> str:
+    if value.startswith("["):  # [2001:db8::1]:4711
+        return value[1:].split("]", 1)[0]
+    return value.split(":", 1)[0] if value.count(":") == 1 else value
+
+
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _in_networks(
+    host: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)

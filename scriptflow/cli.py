@@ -37,7 +37,21 @@ def serve(
         typer.echo(f"scriptflow refuses to start: {exc.message}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"scriptflow API on http://{host}:{port}  (OpenAPI UI: http://{host}:{port}/docs)")
-    uvicorn.run("app.main:app", host=host, port=port, reload=reload, log_config=None)
+    from scriptflow.runs.isolation import harden_server_process
+
+    harden_server_process()  # no same-uid process reads our environ or memory
+    # Forwarded headers only from SCRIPTFLOW_TRUSTED_PROXIES (none by default): uvicorn's own
+    # default trusts X-Forwarded-For from loopback, where every run's proxy connects from.
+    trusted = settings.trusted_proxies.replace(" ", "")
+    uvicorn.run(
+        "app.main:app",
+        host=host,
+        port=port,
+        reload=reload,
+        log_config=None,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+    )
 
 
 @cli.command()
