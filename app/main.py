@@ -19,7 +19,7 @@ from app.middleware import (
     ClientAddressMiddleware,
     RequestContextMiddleware,
 )
-from app.openapi import ERROR_RESPONSES, tidy_openapi
+from app.openapi import ERROR_RESPONSES, drop_fastapi_validation_schemas
 from app.routers import ROUTERS, health
 from app.web import mount_web
 from scriptflow import __version__
