@@ -19,7 +19,7 @@ from app.middleware import (
     ClientAddressMiddleware,
     RequestContextMiddleware,
 )
-from app.openapi import ERROR_RESPONSES, drop_fastapi_validation_schemas
+from app.openapi import ERROR_RESPONSES, tidy_openapi
 from app.routers import ROUTERS, health
 from app.web import mount_web
 from scriptflow import __version__
@@ -27,7 +27,8 @@ from scriptflow.auth.tokens import AccessTokenVerifier, TokenConfig
 from scriptflow.config import ConfigurationError, Settings, get_settings
 from scriptflow.db import migrate
 from scriptflow.db.engine import create_engine, create_sessionmaker
-from scriptflow.insights import service as insights
+from scriptflow.insights import subscriptions as insights
+from scriptflow.insights.warehouse_sync import close_warehouses
 from scriptflow.logs import configure_logging
 from scriptflow.ratelimit import RateLimiter
 
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None, *, run_background: bool = True)
         finally:
             for stop in reversed(stoppers):
                 await stop()
-            await asyncio.to_thread(insights.close_warehouses)
+            await asyncio.to_thread(close_warehouses)
             await engine.dispose()
 
     app = FastAPI(
@@ -112,7 +113,7 @@ def _document_our_errors_only(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = drop_fastapi_validation_schemas(build())
+            app.openapi_schema = tidy_openapi(build())
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

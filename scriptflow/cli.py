@@ -149,7 +149,7 @@ def analytics_rebuild() -> None:
     from scriptflow.config import sync_database_url
     from scriptflow.db import migrate as migrations
     from scriptflow.errors import ScriptflowError
-    from scriptflow.insights.service import rebuild_warehouse
+    from scriptflow.insights.warehouse_sync import rebuild_warehouse
 
     settings = get_settings()
     migrations.upgrade(settings.resolved_database_url)

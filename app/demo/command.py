@@ -29,12 +29,8 @@ from scriptflow.enhance.service import (
     providers_from_settings,
 )
 from scriptflow.errors import GuardrailViolation, ScriptflowError
-from scriptflow.insights.service import (
-    InsightFilters,
-    catch_up,
-    list_project_insights,
-    warehouse_for,
-)
+from scriptflow.insights.service import InsightFilters, list_project_insights
+from scriptflow.insights.warehouse_sync import catch_up, warehouse_for
 from scriptflow.projects.models import Environment, Project
 from scriptflow.projects.service import (
     create_environment,

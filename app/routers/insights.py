@@ -11,7 +11,7 @@ from app.deps import CurrentUser, SessionDep, SettingsDep, check_ai_rate_limit
 from app.pagination import link_next
 from app.schemas import MAX_DB_INT, Cursor, Limit
 from app.schemas.insights import InsightOut, RevisionImpactOut
-from scriptflow.insights import service
+from scriptflow.insights import fix_impact, service
 from scriptflow.insights.service import InsightFilters
 from scriptflow.insights.summary import OpenAISummarizer
 
@@ -123,5 +123,5 @@ async def revision_impact(
     session: SessionDep,
 ) -> RevisionImpactOut:
     """Did the fix work: pass rate, flip rate and p95 before and after this revision."""
-    report = await service.revision_impact_for(session, user.id, script_id, version)
+    report = await fix_impact.revision_impact_for(session, user.id, script_id, version)
     return RevisionImpactOut.model_validate(report)

@@ -23,13 +23,10 @@ from scriptflow.config import Settings
 from scriptflow.db.engine import create_engine, create_sessionmaker, transaction
 from scriptflow.errors import ScriptflowError, Unauthorized
 from scriptflow.insights.models import AIInsight
-from scriptflow.insights.service import (
-    InsightFilters,
-    bind_settings,
-    list_project_insights,
-    warehouse_for,
-)
+from scriptflow.insights.service import InsightFilters, list_project_insights
+from scriptflow.insights.subscriptions import bind_settings
 from scriptflow.insights.warehouse import ScopedReader
+from scriptflow.insights.warehouse_sync import warehouse_for
 from scriptflow.projects.models import Project
 from scriptflow.projects.service import list_projects
 from scriptflow.scripts.models import Script

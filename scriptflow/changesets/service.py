@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scriptflow.changesets.models import ScriptChangeSet
 from scriptflow.changesets.repository import ChangeSetRepository
 from scriptflow.db.base import utcnow
+
+# The guardrails judge change sets (DESIGN lists them under change sets); they still live
+# beside the providers that first needed them.
+from scriptflow.enhance.guardrails import classify_hunk
 from scriptflow.errors import (
     GuardrailViolation,
     InvalidChangesetState,
@@ -16,13 +21,14 @@ from scriptflow.errors import (
     StaleChangeset,
     ValidationFailed,
 )
-from scriptflow.insights.service import revision_accepted
+from scriptflow.insights.subscriptions import revision_accepted
 from scriptflow.pagination import Page, clamp_limit, keyset, page_of
 from scriptflow.projects.models import Project
 from scriptflow.projects.roles import Role
 from scriptflow.projects.service import require_role
 from scriptflow.projects.settings import read_settings
-from scriptflow.scripts.diffing import DiffDoesNotApply, apply_diff
+from scriptflow.scripts.diffing import DiffDoesNotApply, apply_diff, apply_hunks
+from scriptflow.scripts.hunks import ReviewHunk, review_hunks
 from scriptflow.scripts.models import Script, ScriptRevision
 from scriptflow.scripts.service import commit_revision, get_script
 
@@ -83,20 +89,33 @@ async def accept_changeset(
     changeset_id: uuid.UUID,
     *,
     acknowledge_risk: bool = False,
+    hunks: Sequence[int] | None = None,
+    expected_version: int | None = None,
 ) -> ScriptRevision:
-    """Make a proposed change set the script's next revision, in the caller's one transaction."""
+    """Make a proposed change set, or the chosen review hunks of it, the script's next revision.
+
+    ``hunks`` numbers review hunks from 0 (`scriptflow.scripts.hunks`); the rest of the change
+    set is left out of the revision and the change set is closed as accepted, recording which
+    hunks it took. ``expected_version`` is the script version the reviewer saw: when the
+    script has moved on since, the accept is refused (409) rather than applied unseen.
+    """
     script = await get_script(session, user_id, script_id, Role.REVIEWER)
     role = await require_role(session, user_id, script.project_id, Role.REVIEWER)
     changeset = await _changeset(session, script_id, changeset_id)
     _require_proposed(changeset)
-    if changeset.risk == "high" and not (role == Role.OWNER and acknowledge_risk):
+    _require_version(script, expected_version)
+    pieces = review_hunks(changeset.proposed_diff)
+    chosen = _chosen_hunks(pieces, hunks)
+    risks = (
+        sorted({risk for hunk in changeset.hunks for risk in hunk["risks"]})
+        if chosen is None
+        else sorted({risk for i in chosen for risk in classify_hunk(pieces[i].hunk).risks})
+    )
+    if risks and not (role == Role.OWNER and acknowledge_risk):
         raise GuardrailViolation(
-            "This change set is high risk: only a project owner may accept it, with "
-            '{"acknowledge_risk": true}',
-            details={
-                "risks": sorted({risk for hunk in changeset.hunks for risk in hunk["risks"]}),
-                "your_role": role.value,
-            },
+            "This change set is high risk: only a project owner may accept it, and only after "
+            "acknowledging the risk",
+            details={"risks": risks, "your_role": role.value, "acknowledge_risk": False},
         )
     project = await session.get(Project, script.project_id)
     policy = read_settings(project.settings if project is not None else None)
@@ -107,14 +126,24 @@ async def accept_changeset(
         )
     repo = ChangeSetRepository(session)
     if not await repo.decide(
-        changeset.id, status="accepted", decided_by=user_id, decided_at=utcnow()
+        changeset.id,
+        status="accepted",
+        decided_by=user_id,
+        decided_at=utcnow(),
+        accepted_hunks=list(range(len(pieces))) if chosen is None else chosen,
     ):
         await session.refresh(changeset)
         _require_proposed(changeset)
         raise InvalidChangesetState("The change set was decided by someone else meanwhile")
     # Read the script again: another transaction may have moved it on while we waited.
     await session.refresh(script)
-    new_content = _content_to_commit(script, changeset)
+    if chosen is None:
+        new_content = _content_to_commit(script, changeset)
+        message = f"Accepted change set {changeset.id}"
+    else:
+        new_content = _chosen_content(script, changeset, [pieces[i] for i in chosen])
+        numbers = ", ".join(str(i) for i in chosen)
+        message = f"Accepted hunks {numbers} of {len(pieces)} from change set {changeset.id}"
     revision = await commit_revision(
         session,
         script,
@@ -122,12 +151,54 @@ async def accept_changeset(
         source="changeset",
         applied_by=user_id,
         changeset_id=changeset.id,
-        message=f"Accepted change set {changeset.id}",
+        message=message,
     )
     await repo.link_revision(changeset.id, revision.id)
     await session.refresh(changeset)
     await revision_accepted(session, script.id)
     return revision
+
+
+def _require_version(script: Script, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != script.version:
+        raise StaleChangeset(
+            f"The script is at version {script.version}, not the version {expected_version} "
+            "you reviewed; reload and review again",
+            details={"current_version": script.version, "expected_version": expected_version},
+        )
+
+
+def _chosen_hunks(pieces: list[ReviewHunk], hunks: Sequence[int] | None) -> list[int] | None:
+    """The chosen review hunks, sorted; None when the whole change set is taken."""
+    if hunks is None:
+        return None
+    chosen = sorted(set(hunks))
+    if not chosen or chosen[0] < 0 or chosen[-1] >= len(pieces):
+        raise ValidationFailed(
+            f"Choose review hunks between 0 and {len(pieces) - 1}",
+            details={
+                "fields": [{"field": "hunks", "message": f"0 to {len(pieces) - 1}, not empty"}],
+                "review_hunks": len(pieces),
+            },
+        )
+    return None if len(chosen) == len(pieces) else chosen
+
+
+def _chosen_content(script: Script, changeset: ScriptChangeSet, chosen: list[ReviewHunk]) -> str:
+    try:
+        content = apply_hunks(script.content, [piece.hunk for piece in chosen])
+    except DiffDoesNotApply as exc:
+        raise StaleChangeset(
+            f"The chosen hunks no longer apply to version {script.version}; enhance the current "
+            "version again",
+            details={"base_version": changeset.base_version, "current_version": script.version},
+        ) from exc
+    if content == script.content:
+        raise StaleChangeset(
+            "The script already contains the chosen changes",
+            details={"base_version": changeset.base_version, "current_version": script.version},
+        )
+    return content
 
 
 def _content_to_commit(script: Script, changeset: ScriptChangeSet) -> str:
@@ -156,11 +227,19 @@ async def reject_changeset(
     changeset_id: uuid.UUID,
     *,
     reason: str | None = None,
+    expected_version: int | None = None,
 ) -> ScriptChangeSet:
-    """Mark a proposed change set rejected, with an optional reason."""
-    await get_script(session, user_id, script_id, Role.REVIEWER)
+    """Mark a proposed change set rejected; the reason is required, for the decision trail."""
+    script = await get_script(session, user_id, script_id, Role.REVIEWER)
     changeset = await _changeset(session, script_id, changeset_id)
     _require_proposed(changeset)
+    _require_version(script, expected_version)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(
+            "Say why the change set is rejected",
+            details={"fields": [{"field": "reason", "message": "required"}]},
+        )
     if not await ChangeSetRepository(session).decide(
         changeset.id, status="rejected", decided_by=user_id, decided_at=utcnow(), reason=reason
     ):

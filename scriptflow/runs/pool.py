@@ -96,7 +96,7 @@ async def run_worker_process(settings: Settings, concurrency: int | None = None)
 
     from scriptflow.db import migrate
     from scriptflow.db.engine import create_engine, create_sessionmaker
-    from scriptflow.insights import service as _insights  # noqa: F401  (registers its hook)
+    from scriptflow.insights import subscriptions as _insights  # noqa: F401  (registers its hook)
 
     url = settings.resolved_database_url
     await asyncio.to_thread(migrate.upgrade, url)

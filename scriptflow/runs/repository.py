@@ -15,6 +15,9 @@ class RunRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def get(self, run_id: uuid.UUID) -> TestRun | None:
+        return await self.session.get(TestRun, run_id)
+
     async def last_results(self, script_id: uuid.UUID) -> dict[str, Any] | None:
         """The results of the script's most recently finished run (where locator hints live)."""
         stmt = (

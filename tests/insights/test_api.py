@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
-from scriptflow.insights import queries, service
+from scriptflow.insights import queries, subscriptions, warehouse_sync
 from scriptflow.runs.hooks import RunFinished, notify_run_finished
 from scriptflow.scripts.models import ScriptRevision
 from tests.conftest import Account, create_environment, create_script, signup
@@ -292,7 +292,9 @@ async def test_the_warehouse_catches_up_and_answers_dashboard_queries(
     await finish(sessionmaker, account, str(script["id"]), runs[-1])
     try:
         async with transaction(sessionmaker, write=False) as session:
-            reader = await service.open_analytics(session, uuid.UUID(account.user_id), settings)
+            reader = await warehouse_sync.open_analytics(
+                session, uuid.UUID(account.user_id), settings
+            )
         with reader:
             selectors = queries.flakiest_selectors(reader)
             summary = queries.insights_by_type_and_severity(reader)
@@ -302,14 +304,14 @@ async def test_the_warehouse_catches_up_and_answers_dashboard_queries(
         assert set(summary["type"]) >= {"flaky-selector", "flaky-test"}
         # A second catch-up appends nothing new; a run synced twice is not duplicated.
         async with transaction(sessionmaker, write=False) as session:
-            warehouse = service.warehouse_for(settings.data_dir)
-            again = await service.catch_up(session, warehouse)
-            await service.sync_runs(session, warehouse, [runs[0]])
+            warehouse = warehouse_sync.warehouse_for(settings.data_dir)
+            again = await warehouse_sync.catch_up(session, warehouse)
+            await warehouse_sync.sync_runs(session, warehouse, [runs[0]])
         assert again.runs == 0
         with warehouse.reader([account.project_id]) as reader:
             assert reader.rows("SELECT count(*) FROM runs") == [(12,)]
     finally:
-        service.close_warehouses()
+        warehouse_sync.close_warehouses()
 
 
 @pytest.mark.parametrize("bad", ["nope", "Critical"])
@@ -331,7 +333,7 @@ async def test_a_new_flaky_suspicion_queues_confirmation_reruns_when_enabled(
     account = await signup(client)
     await create_environment(client, account, "http://127.0.0.1:9")
     script = await create_script(client, account, content=CLEAN)
-    service.bind_settings(sessionmaker, settings)
+    subscriptions.bind_settings(sessionmaker, settings)
 
     # Off by default: nothing is queued.
     runs = await flaky_runs(sessionmaker, account, str(script["id"]))
@@ -401,7 +403,7 @@ async def test_insights_are_kept_when_confirmation_reruns_cannot_be_queued(
     )
     assert r.status_code == 200, r.text
     script = await create_script(client, account, content=CLEAN)
-    service.bind_settings(sessionmaker, settings)
+    subscriptions.bind_settings(sessionmaker, settings)
     runs = await flaky_runs(sessionmaker, account, str(script["id"]))
     await finish(sessionmaker, account, str(script["id"]), runs[-1])
     items = (
@@ -420,11 +422,11 @@ async def test_an_accepted_change_set_reaches_the_fix_impact_chart_without_a_cat
     script = await create_script(client, account, content=HARD_WAIT)
     script_id = str(script["id"])
     before = await flaky_runs(sessionmaker, account, script_id, count=4, fail_every=0)
-    service.bind_settings(sessionmaker, settings)  # what the server's lifespan does
+    subscriptions.bind_settings(sessionmaker, settings)  # what the server's lifespan does
     try:
         for run_id in before:
             await finish(sessionmaker, account, script_id, run_id)
-        warehouse = service.warehouse_for(settings.data_dir)
+        warehouse = warehouse_sync.warehouse_for(settings.data_dir)
         with warehouse.reader([account.project_id]) as reader:
             assert queries.fix_impact(reader).empty
 
@@ -455,4 +457,4 @@ async def test_an_accepted_change_set_reaches_the_fix_impact_chart_without_a_cat
         assert (impact["runs_before"], impact["runs_after"]) == (4, 2)
         assert mirrored[0][0] > 0  # brittle-code from the hard wait, mirrored by the refresh
     finally:
-        service.close_warehouses()
+        warehouse_sync.close_warehouses()

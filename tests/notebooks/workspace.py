@@ -12,7 +12,8 @@ from scriptflow.config import Settings, sync_database_url
 from scriptflow.db import migrate
 from scriptflow.db.engine import create_engine, create_sessionmaker, transaction
 from scriptflow.enhance.service import EnhanceRequest, propose_changeset, providers_from_settings
-from scriptflow.insights.service import rebuild_warehouse, refresh_script_insights
+from scriptflow.insights.refresh import refresh_script_insights
+from scriptflow.insights.warehouse_sync import rebuild_warehouse
 from scriptflow.projects.service import create_environment, member_project_ids
 from scriptflow.runs.models import RunStep, RunTest, TestRun
 from scriptflow.scripts.service import create_script

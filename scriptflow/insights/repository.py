@@ -1,0 +1,136 @@
+"""SQL for insights, and the run history they are computed from."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scriptflow.insights.extract import FINISHED_STATUSES
+from scriptflow.insights.models import AIInsight
+from scriptflow.runs.models import RunStep, TestRun
+from scriptflow.scripts.models import ScriptRevision
+
+# The runs a before/after comparison counts: those that reached a verdict.
+DECIDED_STATUSES = ("passed", "failed")
+
+
+class InsightRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, insight_id: uuid.UUID) -> AIInsight | None:
+        return await self.session.get(AIInsight, insight_id)
+
+    async def by_fingerprints(
+        self, project_id: uuid.UUID, fingerprints: Sequence[str]
+    ) -> dict[str, AIInsight]:
+        stmt = select(AIInsight).where(
+            AIInsight.project_id == project_id, AIInsight.fingerprint.in_(fingerprints)
+        )
+        return {insight.fingerprint: insight for insight in (await self.session.scalars(stmt))}
+
+    async def by_fingerprint(self, project_id: uuid.UUID, fingerprint: str) -> AIInsight:
+        stmt = select(AIInsight).where(
+            AIInsight.project_id == project_id, AIInsight.fingerprint == fingerprint
+        )
+        return (await self.session.execute(stmt)).scalar_one()
+
+    async def insert_unless_taken(self, insight: AIInsight) -> bool:
+        """Insert in a savepoint; False when a concurrent refresh took the same fingerprint."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(insight)
+                await self.session.flush()
+        except IntegrityError:
+            return False
+        return True
+
+    def listing(
+        self,
+        project_ids: Sequence[uuid.UUID],
+        *,
+        script_id: uuid.UUID | None,
+        type: str | None,
+        severity: str | None,
+        status: str | None,
+    ) -> Select[Any]:
+        stmt = select(AIInsight).where(AIInsight.project_id.in_(project_ids))
+        if script_id is not None:
+            stmt = stmt.where(AIInsight.script_id == script_id)
+        if type:
+            stmt = stmt.where(AIInsight.type == type)
+        if severity:
+            stmt = stmt.where(AIInsight.severity == severity)
+        if status:
+            stmt = stmt.where(AIInsight.status == status)
+        return stmt
+
+    async def of_project(self, project_id: uuid.UUID | None) -> list[AIInsight]:
+        """Every insight of a project, or of all projects."""
+        stmt = select(AIInsight)
+        if project_id is not None:
+            stmt = stmt.where(AIInsight.project_id == project_id)
+        return list((await self.session.scalars(stmt)).all())
+
+
+class HistoryRepository:
+    """What insights read of other domains' rows: revisions, runs and their steps."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def latest_changeset_revision(self, script_id: uuid.UUID) -> ScriptRevision | None:
+        stmt = (
+            select(ScriptRevision)
+            .where(ScriptRevision.script_id == script_id, ScriptRevision.source == "changeset")
+            .order_by(ScriptRevision.version.desc())
+            .limit(1)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def decided_runs(
+        self, script_id: uuid.UUID, version: int, window: int, *, newest: bool
+    ) -> list[Row[uuid.UUID, str, datetime | None, datetime | None]]:
+        """The last (newest) or first ``window`` decided runs of one version, oldest first."""
+        order = TestRun.created_at.desc() if newest else TestRun.created_at.asc()
+        stmt = (
+            select(TestRun.id, TestRun.status, TestRun.started_at, TestRun.completed_at)
+            .where(
+                TestRun.script_id == script_id,
+                TestRun.script_version == version,
+                TestRun.status.in_(DECIDED_STATUSES),
+            )
+            .order_by(order, TestRun.id)
+            .limit(window)
+        )
+        runs = list((await self.session.execute(stmt)).all())
+        if newest:
+            runs.reverse()
+        return runs
+
+    async def passed_step_durations(self, run_ids: Sequence[uuid.UUID]) -> dict[str, list[float]]:
+        """Durations of the passed steps of some runs, by ``"<action> <locator>"``."""
+        steps: dict[str, list[float]] = {}
+        if not run_ids:
+            return steps
+        rows = await self.session.execute(
+            select(RunStep.action, RunStep.locator, RunStep.duration_ms).where(
+                RunStep.run_id.in_(run_ids), RunStep.outcome == "passed"
+            )
+        )
+        for action, locator, duration in rows:
+            key = f"{action} {locator}" if locator else action
+            steps.setdefault(key, []).append(float(duration))
+        return steps
+
+    async def finished_run_ids(self, completed_since: datetime | None) -> list[uuid.UUID]:
+        stmt = select(TestRun.id).where(TestRun.status.in_(FINISHED_STATUSES))
+        if completed_since is not None:
+            stmt = stmt.where(TestRun.completed_at >= completed_since)
+        return list((await self.session.scalars(stmt)).all())

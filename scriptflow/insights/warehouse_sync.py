@@ -1,0 +1,147 @@
+"""Keep the DuckDB warehouse a copy of the SQL database: append runs, mirror state, rebuild."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scriptflow.config import Settings
+from scriptflow.insights.extract import extract_revisions, extract_runs
+from scriptflow.insights.repository import HistoryRepository, InsightRepository
+from scriptflow.insights.warehouse import INSIGHTS_SCHEMA, ScopedReader, SyncResult, Warehouse
+from scriptflow.projects.service import member_project_ids
+from scriptflow.scripts.repository import ScriptRepository
+
+CATCH_UP_PAGE_RUNS = 2_000
+
+_warehouses: dict[Path, Warehouse] = {}
+_warehouses_lock = threading.Lock()
+
+
+def warehouse_for(data_dir: Path) -> Warehouse:
+    """This process's owner of the data dir's warehouse (opened lazily)."""
+    key = data_dir.resolve()
+    with _warehouses_lock:
+        if key not in _warehouses:
+            _warehouses[key] = Warehouse.for_data_dir(key)
+        return _warehouses[key]
+
+
+def close_warehouses() -> None:
+    """Release every warehouse file this process holds (shutdown, tests)."""
+    with _warehouses_lock:
+        for warehouse in _warehouses.values():
+            warehouse.close()
+        _warehouses.clear()
+
+
+async def sync_runs(
+    session: AsyncSession, warehouse: Warehouse, run_ids: Sequence[uuid.UUID]
+) -> SyncResult:
+    """Append finished runs to the warehouse (idempotent)."""
+    batches = await session.run_sync(lambda sync: list(extract_runs(sync, run_ids=run_ids)))
+    totals = [0, 0, 0]
+    for batch in batches:
+        done = await asyncio.to_thread(warehouse.append, batch)
+        totals = [totals[0] + done.runs, totals[1] + done.tests, totals[2] + done.steps]
+    return SyncResult(*totals)
+
+
+async def catch_up(session: AsyncSession, warehouse: Warehouse) -> SyncResult:
+    """Append whatever finished since the warehouse's watermark and is missing from it.
+
+    Only run ids are read first; the rows of the missing runs follow in bounded pages, each
+    appended from a thread. A very large first load is better done with ``analytics rebuild``.
+    """
+    watermark = await asyncio.to_thread(warehouse.latest_completed_at)
+    # Runs finish out of order across workers: look back a day before the watermark.
+    since = watermark.replace(tzinfo=UTC) - timedelta(days=1) if watermark is not None else None
+    candidates = [str(ident) for ident in await HistoryRepository(session).finished_run_ids(since)]
+    known = await asyncio.to_thread(warehouse.known_run_ids, candidates)
+    missing = [uuid.UUID(run_id) for run_id in candidates if run_id not in known]
+    totals = SyncResult(0, 0, 0)
+    for start in range(0, len(missing), CATCH_UP_PAGE_RUNS):
+        page = await sync_runs(session, warehouse, missing[start : start + CATCH_UP_PAGE_RUNS])
+        totals = SyncResult(
+            totals.runs + page.runs, totals.tests + page.tests, totals.steps + page.steps
+        )
+    revisions = await session.run_sync(lambda sync: extract_revisions(sync))
+    await asyncio.to_thread(warehouse.replace_revisions, revisions, None)
+    await _mirror_insights(session, warehouse)
+    return totals
+
+
+async def sync_script_state(
+    session: AsyncSession, warehouse: Warehouse, script_id: uuid.UUID
+) -> None:
+    """Replace one script's revisions and its project's insights in the warehouse."""
+    script = await ScriptRepository(session).get(script_id)
+    if script is None:
+        return
+    revisions = await session.run_sync(lambda sync: extract_revisions(sync, script_id=script_id))
+    await asyncio.to_thread(warehouse.replace_revisions, revisions, [str(script_id)])
+    await _mirror_insights(session, warehouse, script.project_id)
+
+
+async def _mirror_insights(
+    session: AsyncSession, warehouse: Warehouse, project_id: uuid.UUID | None = None
+) -> None:
+    rows = await InsightRepository(session).of_project(project_id)
+    table = pa.Table.from_pylist(
+        [
+            {
+                "id": str(row.id),
+                "project_id": str(row.project_id),
+                "script_id": str(row.script_id) if row.script_id else None,
+                "type": row.type,
+                "severity": row.severity,
+                "status": row.status,
+                "fingerprint": row.fingerprint,
+                "occurrences": row.occurrences,
+                "summary": row.summary,
+                "first_seen": row.first_seen.astimezone(UTC).replace(tzinfo=None),
+                "last_seen": row.last_seen.astimezone(UTC).replace(tzinfo=None),
+            }
+            for row in rows
+        ],
+        schema=INSIGHTS_SCHEMA,
+    )
+    # A project whose last insight went away must still be cleared: name it even with no rows.
+    project_ids = sorted(
+        {str(row.project_id) for row in rows} | ({str(project_id)} if project_id else set())
+    )
+    await asyncio.to_thread(warehouse.replace_insights, table, project_ids)
+
+
+async def open_analytics(
+    session: AsyncSession, user_id: uuid.UUID, settings: Settings
+) -> ScopedReader:
+    """A read-only warehouse reader over the user's projects, caught up with the database first.
+
+    Queries on it block: call them from a thread (``asyncio.to_thread``) in async code.
+    """
+    warehouse = warehouse_for(settings.data_dir)
+    await catch_up(session, warehouse)
+    project_ids = await member_project_ids(session, user_id)
+    return warehouse.reader(project_ids)
+
+
+def rebuild_warehouse(sync_database_url: str, data_dir: Path) -> SyncResult:
+    """Recreate the warehouse from the SQL database (``scriptflow analytics rebuild``)."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(sync_database_url)
+    try:
+        with engine.connect() as connection:
+            revisions = extract_revisions(connection)
+            warehouse = Warehouse.for_data_dir(data_dir)
+            return warehouse.rebuild(extract_runs(connection), revisions)
+    finally:
+        engine.dispose()
