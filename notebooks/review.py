@@ -4,57 +4,62 @@ __generated_with = "0.25.2"
 app = marimo.App(width="full", app_title="Review · scriptflow")
 
 with app.setup:
-    import uuid
+    import contextlib
 
     import marimo as mo
-    import pandas as pd
 
+    from app.web.diff_view import side_by_side_html, unified_html
     from app.web.notebook_context import (
         NO_SCRIPTS,
         open_notebook,
         project_picker,
         project_scripts,
-        script_picker,
         stop_with,
     )
+    from app.web.shell import header, permalink, pin, query_uuid
+    from app.web.tables import error_block_html, percent, timestamp
+    from scriptflow.changesets.models import ScriptChangeSet
     from scriptflow.changesets.service import (
         accept_changeset,
+        get_changeset,
         list_changesets,
         reject_changeset,
     )
-    from scriptflow.errors import ScriptflowError
-    from scriptflow.scripts.diffing import parse_hunks
+    from scriptflow.enhance.confidence import HIGH_RISK_CAP, MODEL_CAP, UNEXPLAINED_CAP
+    from scriptflow.enhance.guardrails import classify_hunk
+    from scriptflow.errors import InvalidChangesetState, ScriptflowError
+    from scriptflow.projects.service import list_members
+    from scriptflow.scripts.hunks import review_hunks
     from scriptflow.scripts.service import get_script
 
     RISK_LABELS = {
-        "removes_assertion": "removes an assertion",
-        "weakens_assertion": "weakens an assertion",
-        "adds_hard_wait": "adds a hard wait",
-        "skips_test": "skips a test",
-        "deletes_steps": "deletes steps",
+        "removes_assertion": "removes an assertion, so the test checks less",
+        "weakens_assertion": "weakens an assertion (a looser matcher or one that always holds)",
+        "adds_hard_wait": "adds a hard wait (a fixed sleep instead of waiting for the page)",
+        "skips_test": "skips or xfails a test",
+        "deletes_steps": "deletes steps the test performed",
     }
+    STATUSES = {"Proposed": "proposed", "Accepted": "accepted", "Rejected": "rejected", "All": None}
 
 
 @app.function
-def query_uuid(name: str) -> uuid.UUID | None:
-    """A UUID from the page's query string (links from the enhance notebook), if any."""
-    raw = mo.query_params().get(name)
-    try:
-        return uuid.UUID(str(raw)) if raw else None
-    except ValueError:
-        return None
-
-
-@app.cell
-def _():
-    mo.md("""
-    # 3 · Human validation
-
-    Read the proposed diff hunk by hunk, with the findings beside it, then accept it as the
-    script's next revision or reject it. Hunks flagged by a guardrail make the change set high
-    risk: only a project owner may accept those, and only after acknowledging the risk.
-    """)
-    return
+def confidence_rule(changeset: ScriptChangeSet) -> str:
+    """Which rule of the documented confidence rule gave this change set its number."""
+    value = changeset.confidence
+    from_model = changeset.provider != "rules"
+    if changeset.risk == "high" and value <= HIGH_RISK_CAP:
+        return (
+            f"capped at {HIGH_RISK_CAP:.2f} because a guardrail flagged a hunk: a high-risk "
+            "change set never reads as confident, whatever its findings say"
+        )
+    if value == UNEXPLAINED_CAP:
+        return f"capped at {UNEXPLAINED_CAP:.2f}: a hunk changes lines that no finding accounts for"
+    if from_model and value == MODEL_CAP:
+        return f"a model grades itself, so its findings count at most {MODEL_CAP:.2f}"
+    return (
+        "the least confident finding that changes the script: a change set is only as "
+        "trustworthy as its weakest change"
+    )
 
 
 @app.cell
@@ -64,14 +69,28 @@ async def _():
     try:
         async with ctx.session(write=False) as _session:
             linked_script = await get_script(_session, me.id, _linked) if _linked else None
-    except ScriptflowError as _exc:
-        stop_with(_exc.message)
+    except ScriptflowError:
+        linked_script = None
+    header("review", me.email)
     return ctx, linked_script, me, projects
 
 
 @app.cell
 def _():
-    # The last decision's message; setting it also refreshes the lists above.
+    mo.md("""
+    # 3 · Human validation
+
+    Read the proposed change hunk by hunk, with the findings beside it, then accept all of it,
+    only the hunks you tick, or reject it with a reason. Hunks flagged by a guardrail make
+    the change set high risk: only a project owner may accept those, after acknowledging it.
+    """)
+    return
+
+
+@app.cell
+def _():
+    # The last decision: (change set id, kind, message). Setting it reloads the lists, which
+    # stay on the same script and change set (both are pinned in the URL).
     get_outcome, set_outcome = mo.state(None)
     return get_outcome, set_outcome
 
@@ -87,32 +106,34 @@ async def _(ctx, get_outcome, me, project):
     get_outcome()
     async with ctx.session(write=False) as _session:
         scripts = await project_scripts(_session, me.id, project.value)
-        # Open on a script that has something to review.
-        awaiting_review = [
-            s.id
+        awaiting = {
+            s.id: len(
+                (await list_changesets(_session, me.id, s.id, status="proposed", limit=50)).items
+            )
             for s in scripts
-            if (await list_changesets(_session, me.id, s.id, status="proposed", limit=1)).items
-        ]
+        }
+        members = {
+            user.id: (member.role, user.email)
+            for member, user in await list_members(_session, me.id, project.value)
+        }
     if not scripts:
         stop_with(NO_SCRIPTS, kind="warn")
-    return awaiting_review, scripts
+    return awaiting, members, scripts
 
 
 @app.cell
-def _(awaiting_review, linked_script, scripts):
-    _wanted = linked_script.id if linked_script else next(iter(awaiting_review), None)
-    script = script_picker(scripts, _wanted)
-    return (script,)
-
-
-@app.cell
-def _():
-    status_filter = mo.ui.dropdown(
-        options={"Proposed": "proposed", "Accepted": "accepted", "Rejected": "rejected"},
-        value="Proposed",
-        label="Status",
-    )
-    return (status_filter,)
+def _(awaiting, scripts):
+    # Opens on the pinned script, else the first one with something to review.
+    _labels = {
+        f"{s.title} (v{s.version})"
+        + (f" · {awaiting[s.id]} to review" if awaiting[s.id] else ""): s
+        for s in scripts
+    }
+    _wanted = query_uuid("script") or next((s.id for s in scripts if awaiting[s.id]), None)
+    _start = next((label for label, s in _labels.items() if s.id == _wanted), next(iter(_labels)))
+    script = mo.ui.dropdown(options=_labels, value=_start, label="Script")
+    status_filter = mo.ui.dropdown(options=STATUSES, value="Proposed", label="Status")
+    return script, status_filter
 
 
 @app.cell
@@ -124,150 +145,245 @@ def _(project, script, status_filter):
 @app.cell
 async def _(ctx, get_outcome, me, script, status_filter):
     get_outcome()
+    _pinned = query_uuid("changeset")
     async with ctx.session(write=False) as _session:
-        changesets = (
-            await list_changesets(
-                _session, me.id, script.value.id, status=status_filter.value, limit=200
-            )
-        ).items
+        changesets = list(
+            (
+                await list_changesets(
+                    _session, me.id, script.value.id, status=status_filter.value, limit=200
+                )
+            ).items
+        )
+        # The change set in the URL stays on screen after a decision moves it out of the
+        # filter: a decision never moves the reviewer to another change set.
+        if _pinned is not None and all(c.id != _pinned for c in changesets):
+            with contextlib.suppress(ScriptflowError):
+                changesets.insert(0, await get_changeset(_session, me.id, script.value.id, _pinned))
+    _filter = status_filter.value or "any"
     mo.stop(
         not changesets,
-        mo.callout(mo.md(f"No {status_filter.value} change sets for this script."), kind="info"),
+        mo.callout(mo.md(f"No change sets ({_filter}) for this script."), kind="info"),
     )
     return (changesets,)
 
 
 @app.cell
 def _(changesets):
-    _linked = query_uuid("changeset")
     _labels = {
-        f"{c.created_at:%Y-%m-%d %H:%M} · {c.provider} · risk {c.risk} · "
+        f"{c.created_at:%Y-%m-%d %H:%M} · {c.provider} · {c.status} · risk {c.risk} · "
         f"confidence {c.confidence:.2f}": c
         for c in changesets
     }
-    _start = next((label for label, c in _labels.items() if c.id == _linked), next(iter(_labels)))
+    _pinned = query_uuid("changeset")
+    _start = next((label for label, c in _labels.items() if c.id == _pinned), next(iter(_labels)))
     changeset_picker = mo.ui.dropdown(options=_labels, value=_start, label="Change set")
-    changeset_picker
-    return (changeset_picker,)
+    layout = mo.ui.radio(
+        options=["Unified", "Side by side"], value="Unified", inline=True, label="Diff"
+    )
+    mo.hstack([changeset_picker, layout], justify="start", gap=2)
+    return changeset_picker, layout
 
 
 @app.cell
-def _(changeset_picker):
+def _(changeset_picker, script):
     changeset = changeset_picker.value
-    _hunks = parse_hunks(changeset.proposed_diff)
-    _reports = {report["index"]: report for report in changeset.hunks}
+    pin(script=script.value.id, changeset=changeset.id)
+    pieces = review_hunks(changeset.proposed_diff)
+    reports = [classify_hunk(p.hunk, p.index) for p in pieces]
+    # One box per hunk, all ticked: accepting them all is accepting the change set.
+    picks = mo.ui.array(
+        [
+            mo.ui.checkbox(
+                value=True, label=f"Take hunk {p.index}", disabled=changeset.status != "proposed"
+            )
+            for p in pieces
+        ]
+    )
+    return changeset, picks, pieces, reports
+
+
+@app.cell
+def _(changeset, layout, picks, pieces, reports):
+    _taken = changeset.accepted_hunks
     _blocks = []
-    for _index, _hunk in enumerate(_hunks, start=1):
-        _report = _reports.get(_index, {})
-        _risks = [RISK_LABELS.get(r, r) for r in _report.get("risks", [])]
-        _categories = ", ".join(_report.get("categories", [])) or "other"
-        _flag = (
-            mo.callout(mo.md("**Guardrail:** " + "; ".join(_risks)), kind="danger")
-            if _risks
-            else mo.md("No guardrail flag")
-        )
-        _body = "".join(f"{line.tag}{line.text}" for line in _hunk.lines)
-        _header = f"@@ -{_hunk.old_start},{_hunk.old_len} +{_hunk.new_start},{_hunk.new_len} @@"
+    for _piece, _report, _box in zip(pieces, reports, picks, strict=True):
+        _risks = [RISK_LABELS.get(r, r) for r in _report.risks]
+        _categories = ", ".join(_report.categories)
+        _state = ""
+        if changeset.status == "accepted":
+            _state = " · taken" if _taken is None or _piece.index in _taken else " · left out"
+        _render = side_by_side_html if layout.value == "Side by side" else unified_html
         _blocks.append(
             mo.vstack(
                 [
-                    mo.md(f"**Hunk {_index}** · {_categories}"),
-                    _flag,
-                    mo.md(f"```diff\n{_header}\n{_body}\n```"),
-                ]
+                    mo.hstack(
+                        [mo.md(f"**Hunk {_piece.index}** · {_categories}{_state}"), _box],
+                        justify="space-between",
+                    ),
+                    mo.callout(mo.md("**Guardrail:** " + "; ".join(_risks)), kind="danger")
+                    if _risks
+                    else mo.md(""),
+                    mo.Html(_render(_piece.shown)),
+                ],
+                gap=0.25,
             )
         )
-    _findings = pd.DataFrame(changeset.findings)
-    mo.hstack(
-        [
-            mo.vstack(_blocks or [mo.md("The diff is empty.")]),
-            mo.vstack(
-                [
-                    mo.md(
-                        f"**Status** {changeset.status} · **risk** {changeset.risk} · "
-                        f"**confidence** {changeset.confidence:.2f} · "
-                        f"based on version {changeset.base_version}"
-                    ),
-                    mo.ui.table(_findings, label="Findings", selection=None, page_size=10)
-                    if len(_findings)
-                    else mo.md("No findings recorded."),
-                ]
-            ),
-        ],
-        widths=[3, 2],
-        align="start",
-    )
-    return (changeset,)
+    mo.vstack(_blocks or [mo.md("The diff is empty.")], gap=1)
+    return
 
 
 @app.cell
-def _(changeset):
-    acknowledge = mo.ui.checkbox(
-        label="I am an owner and I accept the risk the guardrails flagged",
-        disabled=changeset.risk != "high",
-    )
-    reason = mo.ui.text(label="Reason (for a rejection)", full_width=True)
-    accept = mo.ui.run_button(
-        label="Accept", kind="success", disabled=changeset.status != "proposed"
-    )
-    reject = mo.ui.run_button(
-        label="Reject", kind="danger", disabled=changeset.status != "proposed"
-    )
-    return accept, acknowledge, reason, reject
-
-
-@app.cell
-def _(accept, acknowledge, changeset, reason, reject):
+def _(changeset, members):
+    _lines = [
+        f"**{changeset.status.capitalize()}** · risk **{changeset.risk}** · confidence "
+        f"**{changeset.confidence:.2f}** ({confidence_rule(changeset)}) · proposed by "
+        f"{members.get(changeset.proposed_by, ('', 'someone'))[1]} with `{changeset.provider}` "
+        f"on version {changeset.base_version}, {timestamp(changeset.created_at)}"
+    ]
+    _risky = sorted({r for h in changeset.hunks for r in h.get("risks", [])})
+    if _risky:
+        _lines.append(
+            "**Why high risk:** " + "; ".join(RISK_LABELS.get(r, r) for r in _risky) + "."
+        )
+    if changeset.status != "proposed":
+        _who = members.get(changeset.decided_by, ("", "a former member"))[1]
+        _trail = f"**Decision:** {changeset.status} by {_who}, {timestamp(changeset.decided_at)}"
+        if changeset.status == "accepted" and changeset.accepted_hunks is not None:
+            _trail += f"; took hunks {', '.join(map(str, changeset.accepted_hunks)) or 'none'}"
+        if changeset.revision_id is not None:
+            _trail += " (a new revision of the script)"
+        _lines.append(_trail)
+    _findings = [
+        {
+            "lines": f"{f['line_start']} to {f['line_end']}"
+            if f["line_end"] != f["line_start"]
+            else str(f["line_start"]),
+            "category": f["category"],
+            "finding": f["rationale"],
+            "confidence": percent(f["confidence"]),
+            "changes the script": "yes" if f["changed"] else "no",
+        }
+        for f in changeset.findings
+    ]
     mo.vstack(
         [
-            acknowledge if changeset.risk == "high" else mo.md(""),
-            reason,
-            mo.hstack([accept, reject], justify="start"),
+            mo.md("\n\n".join(_lines)),
+            mo.Html(error_block_html(changeset.decision_reason))
+            if changeset.decision_reason
+            else mo.md(""),
+            mo.ui.table(
+                _findings, label="Findings", selection=None, page_size=10, show_data_types=False
+            )
+            if _findings
+            else mo.md("No findings recorded."),
         ]
     )
     return
 
 
 @app.cell
-async def _(accept, acknowledge, changeset, ctx, me, set_outcome):
-    mo.stop(not accept.value)
+def _(changeset, me, members, picks, pieces, reports, script):
+    _chosen = [p.index for p, box in zip(pieces, picks.value, strict=True) if box]
+    _risky = any(reports[i].risks for i in _chosen)
+    _open = changeset.status == "proposed"
+    _owner = members.get(me.id, ("", ""))[0] == "owner"
+    acknowledge = mo.ui.checkbox(
+        label="I am an owner and I accept the risk the guardrails flagged",
+        disabled=not (_open and _risky and _owner),
+    )
+    reason = mo.ui.text(label="Reason for rejecting (required)", full_width=True)
+    # Each button carries what it was shown for: the change set, the hunks and the script
+    # version on screen. A click can never act on anything else.
+    _all = len(_chosen) == len(pieces)
+    _shown = {"changeset": changeset.id, "version": script.value.version}
+    accept = mo.ui.button(
+        label="Accept" if _all else f"Accept {len(_chosen)} of {len(pieces)} hunks",
+        kind="success",
+        disabled=not _open or not _chosen,
+        value=None,
+        on_click=lambda _: {**_shown, "hunks": None if _all else _chosen},
+    )
+    reject = mo.ui.button(
+        label="Reject", kind="danger", disabled=not _open, value=None, on_click=lambda _: _shown
+    )
+    mo.vstack(
+        [
+            acknowledge if _risky and _open else mo.md(""),
+            mo.md(
+                "_Only a project owner can accept the flagged hunks; untick them to accept "
+                "the rest._"
+            )
+            if _risky and _open and not _owner
+            else mo.md(""),
+            reason if _open else mo.md(""),
+            mo.hstack([accept, reject], justify="start") if _open else mo.md(""),
+        ]
+    )
+    return accept, acknowledge, reason, reject
+
+
+@app.cell
+async def _(accept, acknowledge, changeset, ctx, get_outcome, me, script, set_outcome):
+    mo.stop(accept.value is None)
+    _shown = accept.value
     try:
         async with ctx.session() as _session:
             _revision = await accept_changeset(
                 _session,
                 me.id,
-                changeset.script_id,
-                changeset.id,
+                script.value.id,
+                _shown["changeset"],
                 acknowledge_risk=bool(acknowledge.value),
+                hunks=_shown["hunks"],
+                expected_version=_shown["version"],
             )
-        set_outcome(
-            mo.callout(
-                mo.md(f"Accepted: the script is now at version **{_revision.version}**."),
-                kind="success",
-            )
-        )
+            _version = _revision.version
+    except InvalidChangesetState as _exc:
+        # A second click on a decision already made here changes nothing and says so quietly.
+        _last = get_outcome()
+        if not (_last and _last[0] == _shown["changeset"] and _last[1] == "success"):
+            set_outcome((_shown["changeset"], "danger", _exc.message))
+        mo.stop(True)
     except ScriptflowError as _exc:
-        set_outcome(mo.callout(mo.md(_exc.message), kind="danger"))
+        set_outcome((_shown["changeset"], "danger", _exc.message))
+        mo.stop(True)
+    _what = "the change set" if _shown["hunks"] is None else f"hunks {_shown['hunks']}"
+    set_outcome(
+        (
+            _shown["changeset"],
+            "success",
+            f"Accepted {_what}: the script is now at version **{_version}**. "
+            f"[Run it]({permalink('run', script=script.value.id)})",
+        )
+    )
     return
 
 
 @app.cell
-async def _(changeset, ctx, me, reason, reject, set_outcome):
-    mo.stop(not reject.value)
+async def _(ctx, me, reason, reject, script, set_outcome):
+    mo.stop(reject.value is None)
+    _shown = reject.value
     try:
         async with ctx.session() as _session:
             await reject_changeset(
-                _session, me.id, changeset.script_id, changeset.id, reason=reason.value or None
+                _session,
+                me.id,
+                script.value.id,
+                _shown["changeset"],
+                reason=reason.value,
+                expected_version=_shown["version"],
             )
-        set_outcome(mo.callout(mo.md("Rejected."), kind="info"))
+        set_outcome((_shown["changeset"], "info", "Rejected; the reason is on record."))
     except ScriptflowError as _exc:
-        set_outcome(mo.callout(mo.md(_exc.message), kind="danger"))
+        set_outcome((_shown["changeset"], "danger", _exc.message))
     return
 
 
 @app.cell
-def _(get_outcome):
-    get_outcome()
+def _(changeset, get_outcome):
+    _outcome = get_outcome()
+    if _outcome is not None and _outcome[0] == changeset.id:
+        mo.output.replace(mo.callout(mo.md(_outcome[2]), kind=_outcome[1]))
     return
 
 

@@ -104,6 +104,8 @@ async def accept_changeset(
         script_id,
         changeset_id,
         acknowledge_risk=body.acknowledge_risk if body else False,
+        hunks=body.hunks if body else None,
+        expected_version=body.expected_version if body else None,
     )
     return AcceptOut(revision_id=revision.id, version=revision.version)
 
@@ -117,6 +119,11 @@ async def reject_changeset(
     body: Annotated[RejectIn | None, Body()] = None,
 ) -> RejectOut:
     await changesets.reject_changeset(
-        session, user.id, script_id, changeset_id, reason=body.reason if body else None
+        session,
+        user.id,
+        script_id,
+        changeset_id,
+        reason=body.reason if body else None,
+        expected_version=body.expected_version if body else None,
     )
     return RejectOut()

@@ -4,9 +4,12 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
 from app.schemas import RequestModel, ResponseModel
+from scriptflow.enhance.guardrails import classify_hunk
+from scriptflow.scripts.diffing import DiffDoesNotApply
+from scriptflow.scripts.hunks import format_hunk, review_hunks
 
 
 class LocatorHintIn(RequestModel):
@@ -46,6 +49,19 @@ class HunkOut(ResponseModel):
     risks: list[str]
 
 
+class ReviewHunkOut(ResponseModel):
+    """One run of changed lines: what `accept` takes by number in ``hunks``."""
+
+    index: int
+    old_start: int
+    old_len: int
+    new_start: int
+    new_len: int
+    categories: list[str]
+    risks: list[str]
+    diff: str
+
+
 class ChangeSetOut(ResponseModel):
     id: uuid.UUID | None
     script_id: uuid.UUID
@@ -65,11 +81,45 @@ class ChangeSetOut(ResponseModel):
     decided_by: uuid.UUID | None
     decided_at: datetime | None
     decision_reason: str | None
+    accepted_hunks: list[int] | None = None
     revision_id: uuid.UUID | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def review_hunks(self) -> list[ReviewHunkOut]:
+        """The diff split at every unchanged line, numbered from 0, each with its guardrails."""
+        try:
+            pieces = review_hunks(self.proposed_diff)
+        except DiffDoesNotApply:
+            return []
+        out = []
+        for piece in pieces:
+            report = classify_hunk(piece.hunk, piece.index)
+            out.append(
+                ReviewHunkOut(
+                    index=piece.index,
+                    old_start=piece.hunk.old_start,
+                    old_len=piece.hunk.old_len,
+                    new_start=piece.hunk.new_start,
+                    new_len=piece.hunk.new_len,
+                    categories=list(report.categories),
+                    risks=list(report.risks),
+                    diff=format_hunk(piece.shown),
+                )
+            )
+        return out
 
 
 class AcceptIn(RequestModel):
     acknowledge_risk: bool = False
+    hunks: list[int] | None = Field(
+        default=None,
+        max_length=10_000,
+        description="Review hunks to take (numbers from `review_hunks`); all when omitted.",
+    )
+    expected_version: int | None = Field(
+        default=None, ge=1, description="The script version reviewed; 409 if it moved on."
+    )
 
 
 class AcceptOut(ResponseModel):
@@ -79,7 +129,12 @@ class AcceptOut(ResponseModel):
 
 
 class RejectIn(RequestModel):
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: str | None = Field(
+        default=None, max_length=2000, description="Why; required (422 without it)."
+    )
+    expected_version: int | None = Field(
+        default=None, ge=1, description="The script version reviewed; 409 if it moved on."
+    )
 
 
 class RejectOut(ResponseModel):

@@ -38,6 +38,8 @@ class ScriptChangeSet(IdMixin, TimestampMixin, Base):
     )
     decided_at: Mapped[datetime | None]
     decision_reason: Mapped[str | None] = mapped_column(Text)
+    # The review hunks (numbered from 0) an accept took; null before partial accepts existed.
+    accepted_hunks: Mapped[list[int] | None] = mapped_column(JSONType)
     revision_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("script_revisions.id", ondelete="SET NULL")
     )

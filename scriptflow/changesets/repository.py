@@ -36,6 +36,7 @@ class ChangeSetRepository:
         decided_by: uuid.UUID,
         decided_at: datetime,
         reason: str | None = None,
+        accepted_hunks: list[int] | None = None,
     ) -> bool:
         """Move a proposed change set to `status`; False when it was no longer proposed.
 
@@ -47,7 +48,11 @@ class ChangeSetRepository:
             update(ScriptChangeSet)
             .where(ScriptChangeSet.id == changeset_id, ScriptChangeSet.status == "proposed")
             .values(
-                status=status, decided_by=decided_by, decided_at=decided_at, decision_reason=reason
+                status=status,
+                decided_by=decided_by,
+                decided_at=decided_at,
+                decision_reason=reason,
+                accepted_hunks=accepted_hunks,
             )
             .execution_options(synchronize_session=False)
         )
