@@ -5,8 +5,9 @@ app = marimo.App(width="medium", app_title="Enhance · scriptflow")
 
 with app.setup:
     import marimo as mo
-    import pandas as pd
 
+    from app.web.changeset_text import confidence_rule, risk_reasons
+    from app.web.diff_view import unified_html
     from app.web.notebook_context import (
         NO_SCRIPTS,
         open_notebook,
@@ -15,12 +16,17 @@ with app.setup:
         script_picker,
         stop_with,
     )
+    from app.web.shell import header, permalink, pin, query_uuid
+    from app.web.tables import percent
     from scriptflow.enhance.service import (
         EnhanceRequest,
-        propose_changeset,
+        enhance_script,
         providers_from_settings,
     )
+    from scriptflow.wiring import seen_locators
     from scriptflow.errors import ScriptflowError
+    from scriptflow.scripts.hunks import review_hunks
+    from scriptflow.scripts.service import get_script
 
     PROMPTS = {
         "Everything (waits, selectors, assertions, URLs)": "",
@@ -45,12 +51,19 @@ def _():
 @app.cell
 async def _():
     ctx, me, projects = await open_notebook()
-    return ctx, me, projects
+    _linked = query_uuid("script")
+    try:
+        async with ctx.session(write=False) as _session:
+            linked_script = await get_script(_session, me.id, _linked) if _linked else None
+    except ScriptflowError:
+        linked_script = None
+    header("enhance", me.email)
+    return ctx, linked_script, me, projects
 
 
 @app.cell
-def _(projects):
-    project = project_picker(projects)
+def _(linked_script, projects):
+    project = project_picker(projects, linked_script.project_id if linked_script else None)
     project
     return (project,)
 
@@ -66,9 +79,15 @@ async def _(ctx, me, project):
 
 @app.cell
 def _(scripts):
-    script = script_picker(scripts)
+    script = script_picker(scripts, query_uuid("script"))
     script
     return (script,)
+
+
+@app.cell
+def _(script):
+    pin(script=script.value.id)
+    return
 
 
 @app.cell
@@ -114,48 +133,72 @@ def _():
 async def _(ctx, me, model, prompt, propose, provider, script):
     mo.stop(not propose.value)
     try:
-        async with ctx.session() as _session:
-            proposal = await propose_changeset(
-                _session,
-                me.id,
-                script.value.id,
-                EnhanceRequest(
-                    prompt=prompt.value or None,
-                    provider=provider.value,
-                    model=model.value if provider.value == "openai" else None,
-                ),
-                providers=providers_from_settings(ctx.settings),
-                allowed_models=ctx.settings.openai_models,
-                max_script_bytes=ctx.settings.max_script_bytes,
-            )
+        # No unit of work is held while the provider works (SQLite's write lock, a connection).
+        proposal = await enhance_script(
+            ctx.sessionmaker,
+            me.id,
+            script.value.id,
+            EnhanceRequest(
+                prompt=prompt.value or None,
+                provider=provider.value,
+                model=model.value if provider.value == "openai" else None,
+            ),
+            providers=providers_from_settings(ctx.settings),
+            allowed_models=ctx.settings.openai_models,
+            max_script_bytes=ctx.settings.max_script_bytes,
+            seen_locators=seen_locators,
+        )
     except ScriptflowError as _exc:
         stop_with(_exc.message)
     return (proposal,)
 
 
 @app.cell
-def _(proposal, script):
-    _findings = pd.DataFrame(proposal.findings)
+def _(proposal, prompt, script):
+    _findings = [
+        {
+            "lines": str(f["line_start"])
+            if f["line_end"] == f["line_start"]
+            else f"{f['line_start']} to {f['line_end']}",
+            "category": f["category"],
+            "finding": f["rationale"],
+            "confidence": percent(f["confidence"]),
+            "changes the script": "yes" if f["changed"] else "no",
+        }
+        for f in proposal.findings
+    ]
     if proposal.status == "no_changes":
-        _headline = mo.callout(mo.md("Nothing to improve; the findings say why."), kind="info")
+        _why = (
+            f"{len(_findings)} finding(s) below say why none of them changes the script."
+            if _findings
+            else "No rule found anything to change"
+            + (f" for the prompt “{prompt.selected_key}”" if prompt.value else "")
+            + "; another prompt or the openai provider may."
+        )
+        _headline = mo.callout(
+            mo.md(f"Nothing to improve in version {proposal.base_version}. {_why}"), kind="info"
+        )
     else:
-        _review = f"/notebooks/review/?script={script.value.id}&changeset={proposal.id}"
+        _review = permalink("review", script=script.value.id, changeset=proposal.id)
+        _reasons = risk_reasons(proposal.hunks)
         _headline = mo.callout(
             mo.md(
-                f"Proposed change set, confidence **{proposal.confidence:.2f}**, "
-                f"risk **{proposal.risk}**. [Review it]({_review})"
+                f"Proposed a change set: confidence **{proposal.confidence:.2f}** "
+                f"({confidence_rule(proposal.confidence, proposal.risk, proposal.provider)}), "
+                f"risk **{proposal.risk}**"
+                + (" because it " + "; it ".join(_reasons) if _reasons else "")
+                + f". [Review it]({_review})"
             ),
             kind="warn" if proposal.risk == "high" else "success",
         )
+    _hunks = review_hunks(proposal.proposed_diff) if proposal.proposed_diff else []
     mo.vstack(
         [
             _headline,
-            mo.ui.table(_findings, label="Findings", selection=None)
-            if len(_findings)
+            mo.ui.table(_findings, label="Findings", selection=None, show_data_types=False)
+            if _findings
             else mo.md(""),
-            mo.md(f"```diff\n{proposal.proposed_diff}\n```")
-            if proposal.proposed_diff
-            else mo.md(""),
+            *[mo.Html(unified_html(h.shown)) for h in _hunks],
         ]
     )
     return

@@ -8,6 +8,7 @@ with app.setup:
 
     import marimo as mo
 
+    from app.web.changeset_text import RISK_LABELS, confidence_rule, risk_reasons, unlinked
     from app.web.diff_view import side_by_side_html, unified_html
     from app.web.notebook_context import (
         NO_SCRIPTS,
@@ -18,48 +19,19 @@ with app.setup:
     )
     from app.web.shell import header, permalink, pin, query_uuid
     from app.web.tables import error_block_html, percent, timestamp
-    from scriptflow.changesets.models import ScriptChangeSet
     from scriptflow.changesets.service import (
         accept_changeset,
         get_changeset,
         list_changesets,
         reject_changeset,
     )
-    from scriptflow.enhance.confidence import HIGH_RISK_CAP, MODEL_CAP, UNEXPLAINED_CAP
     from scriptflow.enhance.guardrails import classify_hunk
     from scriptflow.errors import InvalidChangesetState, ScriptflowError
     from scriptflow.projects.service import list_members
     from scriptflow.scripts.hunks import review_hunks
     from scriptflow.scripts.service import get_script
 
-    RISK_LABELS = {
-        "removes_assertion": "removes an assertion, so the test checks less",
-        "weakens_assertion": "weakens an assertion (a looser matcher or one that always holds)",
-        "adds_hard_wait": "adds a hard wait (a fixed sleep instead of waiting for the page)",
-        "skips_test": "skips or xfails a test",
-        "deletes_steps": "deletes steps the test performed",
-    }
     STATUSES = {"Proposed": "proposed", "Accepted": "accepted", "Rejected": "rejected", "All": None}
-
-
-@app.function
-def confidence_rule(changeset: ScriptChangeSet) -> str:
-    """Which rule of the documented confidence rule gave this change set its number."""
-    value = changeset.confidence
-    from_model = changeset.provider != "rules"
-    if changeset.risk == "high" and value <= HIGH_RISK_CAP:
-        return (
-            f"capped at {HIGH_RISK_CAP:.2f} because a guardrail flagged a hunk: a high-risk "
-            "change set never reads as confident, whatever its findings say"
-        )
-    if value == UNEXPLAINED_CAP:
-        return f"capped at {UNEXPLAINED_CAP:.2f}: a hunk changes lines that no finding accounts for"
-    if from_model and value == MODEL_CAP:
-        return f"a model grades itself, so its findings count at most {MODEL_CAP:.2f}"
-    return (
-        "the least confident finding that changes the script: a change set is only as "
-        "trustworthy as its weakest change"
-    )
 
 
 @app.cell
@@ -236,20 +208,24 @@ def _(changeset, layout, picks, pieces, reports):
 def _(changeset, members):
     _lines = [
         f"**{changeset.status.capitalize()}** · risk **{changeset.risk}** · confidence "
-        f"**{changeset.confidence:.2f}** ({confidence_rule(changeset)}) · proposed by "
-        f"{members.get(changeset.proposed_by, ('', 'someone'))[1]} with `{changeset.provider}` "
+        f"**{changeset.confidence:.2f}** ({confidence_rule(changeset.confidence, changeset.risk, changeset.provider)}) · proposed by "
+        f"{unlinked(members.get(changeset.proposed_by, ('', 'someone'))[1])} with `{changeset.provider}` "
         f"on version {changeset.base_version}, {timestamp(changeset.created_at)}"
     ]
-    _risky = sorted({r for h in changeset.hunks for r in h.get("risks", [])})
-    if _risky:
-        _lines.append(
-            "**Why high risk:** " + "; ".join(RISK_LABELS.get(r, r) for r in _risky) + "."
-        )
+    _reasons = risk_reasons(changeset.hunks)
+    if _reasons:
+        _lines.append("**Why high risk:** " + "; ".join(_reasons) + ".")
     if changeset.status != "proposed":
-        _who = members.get(changeset.decided_by, ("", "a former member"))[1]
+        _who = unlinked(members.get(changeset.decided_by, ("", "a former member"))[1])
         _trail = f"**Decision:** {changeset.status} by {_who}, {timestamp(changeset.decided_at)}"
-        if changeset.status == "accepted" and changeset.accepted_hunks is not None:
-            _trail += f"; took hunks {', '.join(map(str, changeset.accepted_hunks)) or 'none'}"
+        _taken = changeset.accepted_hunks
+        if changeset.status == "accepted" and _taken is not None:
+            _count = len(review_hunks(changeset.proposed_diff))
+            _trail += (
+                f"; took all {_count} hunks"
+                if len(_taken) == _count
+                else f"; took hunks {', '.join(map(str, _taken))} of {_count}"
+            )
         if changeset.revision_id is not None:
             _trail += " (a new revision of the script)"
         _lines.append(_trail)

@@ -38,6 +38,21 @@ def test_home(page: Page) -> None:
     expect(page.get_by_role("heading")).to_be_visible()
 """
 
+# Three changes a line or two apart: one hunk of the unified diff, three review hunks.
+CHECKOUT_SCRIPT = """from playwright.sync_api import Page, expect
+
+
+def test_checkout(page: Page) -> None:
+    page.goto("/shop")
+    page.wait_for_timeout(1000)
+    expect(page.get_by_role("heading", name="Shop")).to_be_visible()
+    expect(page.get_by_role("link", name="Cart")).to_be_visible()
+    page.click("#add-to-cart")
+    expect(page.get_by_role("status")).to_have_text("1 item")
+    expect(page.get_by_role("link", name="Cart")).to_be_visible()
+    assert page.is_visible("text=Thanks")
+"""
+
 
 @dataclass(frozen=True)
 class Workspace:
@@ -47,10 +62,12 @@ class Workspace:
     project_id: uuid.UUID
     script_id: uuid.UUID
     changeset_id: uuid.UUID
+    checkout_script_id: uuid.UUID
+    checkout_changeset_id: uuid.UUID
 
 
 async def seed_workspace(settings: Settings, *, runs: int = 24) -> Workspace:
-    """Migrate, then create a user, two scripts, a proposed change set and finished runs."""
+    """Migrate, then create a user, three scripts, two proposed change sets and finished runs."""
     url = settings.resolved_database_url
     await asyncio.to_thread(migrate.upgrade, url)
     engine = create_engine(url)
@@ -78,7 +95,19 @@ async def seed_workspace(settings: Settings, *, runs: int = 24) -> Workspace:
                 allowed_models=settings.openai_models,
                 max_script_bytes=settings.max_script_bytes,
             )
-            assert changeset.id is not None
+            checkout = await create_script(
+                session, user.id, project_id=project_id, title="Checkout", content=CHECKOUT_SCRIPT
+            )
+            checkout_changeset = await propose_changeset(
+                session,
+                user.id,
+                checkout.id,
+                EnhanceRequest(prompt="Improve waits and selectors"),
+                providers=providers_from_settings(settings),
+                allowed_models=settings.openai_models,
+                max_script_bytes=settings.max_script_bytes,
+            )
+            assert changeset.id is not None and checkout_changeset.id is not None
             start = datetime.now(UTC) - timedelta(days=3)
             for index in range(runs):
                 for script, flaky in ((login, True), (home, False)):
@@ -125,6 +154,15 @@ async def seed_workspace(settings: Settings, *, runs: int = 24) -> Workspace:
             for script_id in (login.id, home.id):
                 await refresh_script_insights(session, script_id)
         await asyncio.to_thread(rebuild_warehouse, sync_database_url(url), settings.data_dir)
-        return Workspace(email, PASSWORD, user.id, project_id, login.id, changeset.id)
+        return Workspace(
+            email,
+            PASSWORD,
+            user.id,
+            project_id,
+            login.id,
+            changeset.id,
+            checkout.id,
+            checkout_changeset.id,
+        )
     finally:
         await engine.dispose()

@@ -1,0 +1,228 @@
+"""Real Chromium through the workflow: review, generate, run, trace viewer and API docs.
+
+Each test is one thing a QA lead relies on and that used to go wrong: a double-click accepting
+a change set nobody saw, a save that forgot what was saved, a reload that lost the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+
+from app.main import create_app
+from app.threaded_server import ThreadedServer
+from scriptflow.config import Settings
+from tests.notebooks.workspace import CHECKOUT_SCRIPT, Workspace, seed_workspace
+from tests.web.browsing import LOOPBACK, TIMEOUT_MS, PageWatch, api_headers, sign_in, watch_context
+
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)]
+
+SLOW_TEST = """def test_slow(page):
+    page.wait_for_timeout(4000)
+"""
+
+
+@pytest.fixture
+async def workspace(settings: Settings) -> Workspace:
+    return await seed_workspace(settings, runs=3)
+
+
+@pytest.fixture
+def worker_server(settings: Settings) -> Iterator[ThreadedServer]:
+    """The app with its run workers, so runs started in the browser really execute."""
+    application = create_app(settings.model_copy(update={"workers": 1}), run_background=True)
+    with ThreadedServer(application) as server:
+        yield server
+
+
+def query_value(url: str, name: str) -> str:
+    return parse_qs(urlparse(url).query)[name][0]
+
+
+async def new_page(chromium: Any) -> tuple[Any, Any, PageWatch]:
+    context = await chromium.new_context(viewport={"width": 1400, "height": 1000})
+    page = await context.new_page()
+    return context, page, PageWatch(page)
+
+
+async def test_a_double_click_on_accept_accepts_exactly_the_change_set_shown(
+    chromium: Any, live_server: ThreadedServer, workspace: Workspace, artifacts_dir: Path
+) -> None:
+    # No script in the URL: the page opens on whichever script has something to review, and
+    # two scripts do. A double-click used to accept the second one as well.
+    context, page, watch = await new_page(chromium)
+    try:
+        await sign_in(page, live_server.base_url, workspace, "/notebooks/review/")
+        await page.get_by_text("Hunk 0").first.wait_for(timeout=TIMEOUT_MS)
+        await page.wait_for_url("**changeset=**", timeout=TIMEOUT_MS)
+        shown = query_value(page.url, "changeset")
+        await page.get_by_role("button", name="Accept", exact=True).dblclick()
+        await page.get_by_text("the script is now at version 2").wait_for(timeout=TIMEOUT_MS)
+        # Give a second accept every chance to land before looking.
+        await page.wait_for_timeout(2000)
+        await page.get_by_text("Decision:").wait_for(timeout=TIMEOUT_MS)
+        assert query_value(page.url, "changeset") == shown
+    finally:
+        await page.screenshot(path=str(artifacts_dir / "review-accepted.png"), full_page=True)
+        await context.close()
+    assert watch.errors == []
+
+    async with httpx.AsyncClient(base_url=live_server.base_url) as api:
+        headers = await api_headers(api, workspace)
+        statuses = {}
+        for script_id, changeset_id in (
+            (workspace.script_id, workspace.changeset_id),
+            (workspace.checkout_script_id, workspace.checkout_changeset_id),
+        ):
+            r = await api.get(f"/v1/scripts/{script_id}/changesets/{changeset_id}", headers=headers)
+            statuses[str(changeset_id)] = r.json()["status"]
+    assert statuses[shown] == "accepted"
+    assert sorted(statuses.values()) == ["accepted", "proposed"]
+
+
+async def test_accepting_the_ticked_hunks_makes_a_revision_with_exactly_those(
+    chromium: Any, live_server: ThreadedServer, workspace: Workspace, artifacts_dir: Path
+) -> None:
+    context, page, watch = await new_page(chromium)
+    target = (
+        f"/notebooks/review/?script={workspace.checkout_script_id}"
+        f"&changeset={workspace.checkout_changeset_id}"
+    )
+    try:
+        await sign_in(page, live_server.base_url, workspace, target)
+        await page.get_by_text("Hunk 2", exact=True).wait_for(timeout=TIMEOUT_MS)
+        await page.get_by_text("Side by side").click()
+        await page.screenshot(path=str(artifacts_dir / "review-side-by-side.png"), full_page=True)
+        await page.get_by_label("Take hunk 1").uncheck()
+        await page.get_by_role("button", name="Accept 2 of 3 hunks").click()
+        await page.get_by_text("the script is now at version 2").wait_for(timeout=TIMEOUT_MS)
+        await page.get_by_text("took hunks 0, 2 of 3").wait_for(timeout=TIMEOUT_MS)
+    finally:
+        await page.screenshot(path=str(artifacts_dir / "review-partial.png"), full_page=True)
+        await context.close()
+    assert watch.errors == []
+
+    async with httpx.AsyncClient(base_url=live_server.base_url) as api:
+        headers = await api_headers(api, workspace)
+        script = (
+            await api.get(f"/v1/scripts/{workspace.checkout_script_id}", headers=headers)
+        ).json()
+    assert script["version"] == 2
+    assert script["content"] == CHECKOUT_SCRIPT.replace(
+        "    page.wait_for_timeout(1000)\n", ""
+    ).replace('page.is_visible("text=Thanks")', 'page.locator("text=Thanks").is_visible()')
+
+
+async def test_saving_in_generate_shows_the_version_and_keeps_the_content(
+    chromium: Any, live_server: ThreadedServer, workspace: Workspace, artifacts_dir: Path
+) -> None:
+    context, page, watch = await new_page(chromium)
+    try:
+        await sign_in(
+            page,
+            live_server.base_url,
+            workspace,
+            f"/notebooks/generate/?script={workspace.script_id}",
+        )
+        save = page.get_by_role("button", name="Save as version 2")
+        await save.wait_for(timeout=TIMEOUT_MS)
+        editor = page.locator(".cm-content")
+        await editor.click()
+        await page.keyboard.press("Control+End")
+        await page.keyboard.type("# reviewed by QA")
+        await save.click()
+        await page.get_by_text("at version 2.").wait_for(timeout=TIMEOUT_MS)
+        await page.get_by_role("button", name="Save as version 3").wait_for(timeout=TIMEOUT_MS)
+        assert "# reviewed by QA" in await editor.inner_text()
+        assert query_value(page.url, "script") == str(workspace.script_id)
+
+        # Invalid Python is refused at save, naming the line, and the editor keeps it.
+        await editor.click()
+        await page.keyboard.press("Control+End")
+        await page.keyboard.type("\ndef broken(:")
+        await page.get_by_role("button", name="Save as version 3").click()
+        await page.get_by_text("not valid Python: line").wait_for(timeout=TIMEOUT_MS)
+        assert "def broken(:" in await editor.inner_text()
+    finally:
+        await page.screenshot(path=str(artifacts_dir / "generate.png"), full_page=True)
+        await context.close()
+    assert watch.errors == []
+
+    async with httpx.AsyncClient(base_url=live_server.base_url) as api:
+        headers = await api_headers(api, workspace)
+        script = (await api.get(f"/v1/scripts/{workspace.script_id}", headers=headers)).json()
+    assert script["version"] == 2
+    assert script["content"].rstrip().endswith("# reviewed by QA")
+
+
+async def test_a_run_page_reloaded_mid_run_shows_the_same_run_and_opens_its_trace(
+    chromium: Any, worker_server: ThreadedServer, workspace: Workspace, artifacts_dir: Path
+) -> None:
+    async with httpx.AsyncClient(base_url=worker_server.base_url) as api:
+        headers = await api_headers(api, workspace)
+        r = await api.post(
+            "/v1/scripts",
+            json={"project_id": str(workspace.project_id), "title": "Slow", "content": SLOW_TEST},
+            headers=headers,
+        )
+        assert r.status_code == 201, r.text
+        script_id = r.json()["id"]
+
+    context, page, watch = await new_page(chromium)
+    hosts = watch_context(context)
+    try:
+        await sign_in(
+            page, worker_server.base_url, workspace, f"/notebooks/run/?script={script_id}"
+        )
+        await page.get_by_role("button", name="Run", exact=True).click()
+        await page.wait_for_url("**run=**", timeout=TIMEOUT_MS)
+        run_id = query_value(page.url, "run")
+        await page.get_by_text("running for").wait_for(timeout=TIMEOUT_MS)
+
+        await page.reload()
+        await (
+            page.get_by_text("running for")
+            .or_(page.get_by_text("passed in"))
+            .wait_for(timeout=TIMEOUT_MS)
+        )
+        assert query_value(page.url, "run") == run_id
+        await page.get_by_text("passed in").wait_for(timeout=TIMEOUT_MS)
+        assert query_value(page.url, "run") == run_id
+        await page.get_by_text("test_slow").first.wait_for(timeout=TIMEOUT_MS)
+        await page.screenshot(path=str(artifacts_dir / "run.png"), full_page=True)
+
+        async with context.expect_page() as opened:
+            await page.get_by_text("Open the trace").click()
+        viewer = await opened.value
+        await viewer.get_by_text("test_slow").first.wait_for(timeout=TIMEOUT_MS)
+        await viewer.get_by_text("Wait for timeout").first.wait_for(timeout=TIMEOUT_MS)
+        await viewer.screenshot(path=str(artifacts_dir / "trace-viewer.png"))
+    finally:
+        await page.screenshot(path=str(artifacts_dir / "run-end.png"), full_page=True)
+        await context.close()
+    assert watch.errors == []
+    assert hosts <= LOOPBACK, hosts
+
+
+async def test_the_api_docs_render_from_local_assets(
+    chromium: Any, live_server: ThreadedServer, artifacts_dir: Path
+) -> None:
+    context, page, watch = await new_page(chromium)
+    try:
+        await page.goto(live_server.base_url + "/docs")
+        await page.get_by_text(
+            "/v1/scripts/{script_id}/changesets/{changeset_id}/accept"
+        ).first.wait_for(timeout=TIMEOUT_MS)
+        await page.screenshot(path=str(artifacts_dir / "docs.png"))
+        await page.goto(live_server.base_url + "/redoc")
+        await page.locator("h2").filter(has_text="Accept").first.wait_for(timeout=TIMEOUT_MS)
+        await page.screenshot(path=str(artifacts_dir / "redoc.png"))
+    finally:
+        await context.close()
+    assert watch.hosts <= LOOPBACK, watch.hosts
+    assert watch.errors == []
