@@ -125,8 +125,11 @@ async def resolve_insight(
 async def summarize_insight(
     session: AsyncSession, user_id: uuid.UUID, insight_id: uuid.UUID, summarizer: Summarizer
 ) -> AIInsight:
-    """Ask the AI provider for a plain-language summary of the evidence and keep it."""
-    insight = await get_insight(session, user_id, insight_id)
+    """Ask the AI provider for a plain-language summary of the evidence and keep it.
+
+    Editors and above only: the summary is stored on the insight and the call is billed.
+    """
+    insight = await get_insight(session, user_id, insight_id, Role.EDITOR)
     insight.ai_summary = await summarizer.summarize(
         {
             "type": insight.type,
