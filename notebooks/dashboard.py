@@ -17,6 +17,8 @@ with app.setup:
         project_scripts,
         stop_with,
     )
+    from app.web.shell import header
+    from app.web.tables import people_frame
     from scriptflow.errors import ScriptflowError
     from scriptflow.insights import queries
     from scriptflow.insights.service import InsightFilters
@@ -51,7 +53,18 @@ def selectable(chart: alt.Chart, *, interval: bool = False) -> mo.ui.altair_char
 def beside_table(chart: mo.ui.altair_chart, rows: pd.DataFrame, label: str) -> mo.Html:
     """The chart with a table of its rows beside it."""
     return mo.hstack(
-        [chart, mo.ui.table(rows, label=label, page_size=8, selection=None)], widths=[3, 2]
+        [
+            chart,
+            mo.ui.table(
+                people_frame(rows),
+                label=label,
+                page_size=8,
+                selection=None,
+                show_data_types=False,
+                show_column_summaries=False,
+            ),
+        ],
+        widths=[3, 2],
     )
 
 
@@ -98,6 +111,13 @@ def bars(
 
 
 @app.cell
+async def _():
+    ctx, me, projects = await open_notebook()
+    header("dashboard", me.email)
+    return ctx, me, projects
+
+
+@app.cell
 def _():
     mo.md("""
     # scriptflow · dashboard
@@ -105,12 +125,6 @@ def _():
     Read-only. Everything here comes from the run history of the projects you belong to.
     """)
     return
-
-
-@app.cell
-async def _():
-    ctx, me, projects = await open_notebook()
-    return ctx, me, projects
 
 
 @app.cell
@@ -131,12 +145,8 @@ def _():
 
 
 @app.cell
-def _(grain, me, project_filter, window):
-    mo.hstack(
-        [project_filter, window, grain, mo.md(f"Signed in as **{me.email}**")],
-        justify="start",
-        gap=2,
-    )
+def _(grain, project_filter, window):
+    mo.hstack([project_filter, window, grain], justify="start", gap=2)
     return
 
 
@@ -187,16 +197,20 @@ async def _(ctx, grain, me, project_filter, window):
 
 
 @app.cell
-def _(frames):
+def _(frames, window):
+    # Every tile names its window; open insights are whatever is open now.
+    _in = window.selected_key.lower()
     _runs = int(frames["pass_rate"]["runs"].sum()) if len(frames["pass_rate"]) else 0
     _passed = int(frames["pass_rate"]["passed"].sum()) if _runs else 0
     _open = int(frames["insights"]["insights"].sum()) if len(frames["insights"]) else 0
     mo.hstack(
         [
-            mo.stat(value=f"{_runs:,}", label="Finished runs"),
-            mo.stat(value=f"{_passed / _runs:.0%}" if _runs else "n/a", label="Pass rate"),
-            mo.stat(value=str(len(frames["flaky_tests"])), label="Flaky tests"),
-            mo.stat(value=str(_open), label="Open insights"),
+            mo.stat(value=f"{_runs:,}", label="Finished runs", caption=_in),
+            mo.stat(
+                value=f"{_passed / _runs:.0%}" if _runs else "n/a", label="Pass rate", caption=_in
+            ),
+            mo.stat(value=str(len(frames["flaky_tests"])), label="Flaky tests", caption=_in),
+            mo.stat(value=str(_open), label="Open insights", caption="now"),
         ],
         justify="start",
         gap=2,
@@ -211,6 +225,15 @@ def _(frames):
         if len(frames["pass_rate"])
         else frames["pass_rate"].assign(series=[])
     )
+    if len(_data):
+        # Lines at the same rate lie on top of each other: the legend gives each series its
+        # overall rate and run count, so one hidden under another is still read.
+        _totals = _data.groupby("series")[["passed", "runs"]].sum()
+        _names = {
+            name: f"{name} · {row.passed / row.runs:.0%} of {row.runs:,}"
+            for name, row in _totals.iterrows()
+        }
+        _data = _data.assign(series=_data["series"].map(_names))
     pass_rate_chart = trend(
         _data,
         "Pass rate over time, per script and environment",

@@ -23,10 +23,10 @@ with app.setup:
         enhance_script,
         providers_from_settings,
     )
-    from scriptflow.wiring import seen_locators
     from scriptflow.errors import ScriptflowError
     from scriptflow.scripts.hunks import review_hunks
     from scriptflow.scripts.service import get_script
+    from scriptflow.wiring import seen_locators
 
     PROMPTS = {
         "Everything (waits, selectors, assertions, URLs)": "",

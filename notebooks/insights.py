@@ -4,6 +4,8 @@ __generated_with = "0.25.2"
 app = marimo.App(width="full", app_title="Insights · scriptflow")
 
 with app.setup:
+    from datetime import UTC, datetime
+
     import altair as alt
     import marimo as mo
     import pandas as pd
@@ -15,12 +17,21 @@ with app.setup:
         project_scripts,
         stop_with,
     )
+    from app.web.shell import header, permalink, pin, query_uuid
+    from app.web.tables import timestamp
     from scriptflow.errors import ScriptflowError
     from scriptflow.insights.service import InsightFilters, resolve_insight
 
     SEVERITY_ORDER = ["critical", "high", "medium", "low"]
     SEVERITY_COLORS = ["#7f1d1d", "#dc2626", "#f59e0b", "#60a5fa"]
     ALL = "All"
+
+
+@app.cell
+async def _():
+    ctx, me, projects = await open_notebook()
+    header("insights", me.email)
+    return ctx, me, projects
 
 
 @app.cell
@@ -33,12 +44,6 @@ def _():
     carries its evidence: the runs, counts, rates, window, versions and locator behind it.
     """)
     return
-
-
-@app.cell
-async def _():
-    ctx, me, projects = await open_notebook()
-    return ctx, me, projects
 
 
 @app.cell
@@ -68,32 +73,22 @@ async def _(ctx, get_resolved, me, project, status_filter):
     except ScriptflowError as _exc:
         stop_with(_exc.message)
     insights = {str(i.id): i for i in _rows}
+    _now = datetime.now(UTC)
     table_rows = pd.DataFrame(
         [
             {
-                "id": str(i.id),
                 "type": i.type,
                 "severity": i.severity,
-                "script": _titles.get(i.script_id, "(project-wide)")
-                if i.script_id
-                else "(project)",
+                "script": _titles.get(i.script_id, "") if i.script_id else "(whole project)",
                 "summary": i.summary,
-                "occurrences": i.occurrences,
+                "seen": i.occurrences,
                 "status": i.status,
-                "last_seen": i.last_seen,
+                "last seen": timestamp(i.last_seen, _now),
+                "id": str(i.id),
             }
             for i in _rows
         ],
-        columns=[
-            "id",
-            "type",
-            "severity",
-            "script",
-            "summary",
-            "occurrences",
-            "status",
-            "last_seen",
-        ],
+        columns=["type", "severity", "script", "summary", "seen", "status", "last seen", "id"],
     )
     return insights, table_rows
 
@@ -138,11 +133,17 @@ def _(by_type, project, status_filter, table_rows):
                 for pair in zip(table_rows["type"], table_rows["severity"], strict=True)
             ]
         ]
+    # A permalink (?insight=) opens with that insight picked.
+    _linked = str(query_uuid("insight") or "")
+    _index = [n for n, value in enumerate(_rows["id"]) if value == _linked]
     insight_table = mo.ui.table(
         _rows,
         selection="single",
+        initial_selection=_index[:1],
         label="Pick an insight to see its evidence (click a bar to filter)",
         page_size=10,
+        show_data_types=False,
+        hidden_columns=["id"],
     )
     mo.vstack(
         [
@@ -157,6 +158,7 @@ def _(by_type, project, status_filter, table_rows):
 def _(insight_table, insights):
     mo.stop(not len(insight_table.value), mo.md("_Pick an insight above to see its evidence._"))
     chosen = insights[insight_table.value.iloc[0]["id"]]
+    pin(insight=chosen.id)
     return (chosen,)
 
 
@@ -170,8 +172,14 @@ def _(chosen):
             mo.md(
                 f"### {chosen.summary}\n\n"
                 f"**{chosen.type}** · severity **{chosen.severity}** · {chosen.status} · "
-                f"seen {chosen.occurrences} time(s), first {chosen.first_seen:%Y-%m-%d %H:%M}, "
-                f"last {chosen.last_seen:%Y-%m-%d %H:%M} UTC"
+                f"seen {chosen.occurrences} time(s), first {timestamp(chosen.first_seen)}, "
+                f"last {timestamp(chosen.last_seen)} · "
+                f"[link to this insight]({permalink('insights', insight=chosen.id)})"
+                + (
+                    f" · [the script's runs]({permalink('run', script=chosen.script_id)})"
+                    if chosen.script_id
+                    else ""
+                )
             ),
             mo.md(f"> {chosen.ai_summary}") if chosen.ai_summary else mo.md(""),
             mo.md("**Evidence**"),

@@ -108,3 +108,26 @@ def first_line(text: str | None, *, max_chars: int = 160) -> str:
         return ""
     line = text.strip().splitlines()[0] if text.strip() else ""
     return line if len(line) <= max_chars else line[: max_chars - 1] + "…"
+
+
+def people_frame(frame: Any) -> Any:
+    """A pandas frame with every cell as a person reads it (for tables beside charts).
+
+    Columns named ``*rate*`` are rates from 0 to 1 shown as percentages, ``*_ms`` are durations,
+    datetimes are minutes in UTC, other floats get two decimals, missing values are blank.
+    """
+    import pandas as pd
+
+    out = {}
+    for column in frame.columns:
+        values = frame[column]
+        name = str(column)
+        if "rate" in name and pd.api.types.is_float_dtype(values):
+            out[name] = [percent(v) for v in values]
+        elif name.endswith("_ms") and pd.api.types.is_numeric_dtype(values):
+            out[name.removesuffix("_ms")] = [duration(v) for v in values]
+        elif pd.api.types.is_datetime64_any_dtype(values):
+            out[name] = ["" if is_blank(v) else f"{v:%Y-%m-%d %H:%M}" for v in values]
+        else:
+            out[name] = [cell(v) for v in values]
+    return pd.DataFrame(out, index=frame.index).astype(object)
