@@ -19,18 +19,17 @@ from app.middleware import (
     ClientAddressMiddleware,
     RequestContextMiddleware,
 )
-from app.openapi import ERROR_RESPONSES, tidy_openapi
+from app.openapi import ERROR_RESPONSES, state_allowed_models, tidy_openapi
 from app.routers import ROUTERS, health
 from app.web import mount_web
 from scriptflow import __version__
 from scriptflow.auth.tokens import AccessTokenVerifier, TokenConfig
 from scriptflow.config import ConfigurationError, Settings, get_settings
 from scriptflow.db import migrate
-from scriptflow.db.engine import create_engine, create_sessionmaker
-from scriptflow.insights import subscriptions as insights
 from scriptflow.insights.warehouse_sync import close_warehouses
 from scriptflow.logs import configure_logging
 from scriptflow.ratelimit import RateLimiter
+from scriptflow.wiring import wire
 
 log = logging.getLogger("scriptflow")
 
@@ -50,11 +49,11 @@ def create_app(settings: Settings | None = None, *, run_background: bool = True)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = settings.resolved_database_url
         await asyncio.to_thread(migrate.upgrade, url)
-        engine = create_engine(url)
+        wiring = wire(settings)
+        engine = wiring.engine
+        app.state.wiring = wiring
         app.state.engine = engine
-        app.state.sessionmaker = create_sessionmaker(engine)
-        # The run-finished hook learns the data dir and limits that go with this database.
-        insights.bind_settings(app.state.sessionmaker, settings)
+        app.state.sessionmaker = wiring.sessionmaker
         stoppers: list[Stopper] = []
         try:
             if run_background:
@@ -113,7 +112,9 @@ def _document_our_errors_only(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = tidy_openapi(build())
+            app.openapi_schema = state_allowed_models(
+                tidy_openapi(build()), app.state.settings.openai_models
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

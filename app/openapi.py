@@ -86,9 +86,41 @@ def error_responses() -> dict[int | str, dict[str, Any]]:
 ERROR_RESPONSES = error_responses()
 
 
-def drop_fastapi_validation_schemas(schema: dict[str, Any]) -> dict[str, Any]:
-    """Remove FastAPI's HTTPValidationError components once nothing refers to them."""
+def tidy_openapi(schema: dict[str, Any]) -> dict[str, Any]:
+    """Our schema as clients should read it.
+
+    FastAPI's HTTPValidationError components go (nothing refers to them), and an optional
+    parameter is just optional: `anyOf: [X, null]` would tell clients to send the text "null".
+    """
     components = schema.get("components", {}).get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                parameter["schema"] = _without_null(parameter.get("schema", {}))
     return schema
+
+
+def state_allowed_models(schema: dict[str, Any], models: list[str]) -> dict[str, Any]:
+    """The enhance request's `model` is one of this server's configured models."""
+    enhance = schema.get("components", {}).get("schemas", {}).get("EnhanceIn", {})
+    model = enhance.get("properties", {}).get("model")
+    if model is not None:
+        description = model.get("description")
+        enhance["properties"]["model"] = {
+            "anyOf": [{"type": "string", "enum": list(models)}, {"type": "null"}],
+            "description": description or "one of the models this server allows",
+        }
+    return schema
+
+
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    options = schema.get("anyOf")
+    if not options:
+        return schema
+    kept = [option for option in options if option.get("type") != "null"]
+    if len(kept) != 1:
+        return schema
+    rest = {key: value for key, value in schema.items() if key != "anyOf"}
+    return {**kept[0], **rest}

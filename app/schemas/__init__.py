@@ -10,8 +10,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
+from email_validator import EmailNotValidError, validate_email
 from fastapi import Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+)
 
 from scriptflow.pagination import CURSOR_PATTERN, MAX_LIMIT
 
@@ -27,6 +35,22 @@ Limit = Annotated[int | None, Query(ge=1, le=MAX_LIMIT, description="items per p
 Cursor = Annotated[
     str | None,
     Query(pattern=CURSOR_PATTERN, description="opaque: the `cursor` of a `Link: rel=next` URL"),
+]
+
+
+def valid_email(value: str) -> str:
+    """A syntactically valid address (no DNS lookup); `.test` domains (RFC 6761) are allowed,
+    since QA setups use them and we never send mail."""
+    try:
+        return validate_email(value, check_deliverability=False, test_environment=True).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+Email = Annotated[
+    str,
+    AfterValidator(valid_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 254}),
 ]
 
 

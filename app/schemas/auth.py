@@ -3,19 +3,20 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import EmailStr, Field
+from pydantic import Field
 
-from app.schemas import RequestModel, ResponseModel
+from app.schemas import Email, RequestModel, ResponseModel
 from scriptflow.auth.service import MIN_PASSWORD_LENGTH
 
 
 class Credentials(RequestModel):
-    email: EmailStr
+    # Any string: an address that cannot exist simply does not log in (401, like a wrong one).
+    email: str = Field(min_length=1, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
 
 
 class Registration(RequestModel):
-    email: EmailStr
+    email: Email
     password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=1024)
 
 

@@ -4,9 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import EmailStr, Field
+from pydantic import Field
 
-from app.schemas import RequestModel, ResponseModel
+from app.schemas import Email, RequestModel, ResponseModel
 from scriptflow.auth.models import User
 from scriptflow.projects.models import Project, ProjectMember
 from scriptflow.projects.roles import Role
@@ -49,7 +49,7 @@ class ProjectOut(ResponseModel):
 
 
 class MemberIn(RequestModel):
-    email: EmailStr
+    email: Email
     role: Role
 
 

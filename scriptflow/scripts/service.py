@@ -10,7 +10,7 @@ from scriptflow.errors import Conflict, NotFound, PayloadTooLarge
 from scriptflow.pagination import Page, clamp_limit, keyset, page_of
 from scriptflow.projects.roles import Role
 from scriptflow.projects.service import require_role
-from scriptflow.scripts.diffing import unified_diff
+from scriptflow.scripts.diffing import unified_diff_async
 from scriptflow.scripts.models import Script, ScriptRevision
 from scriptflow.scripts.repository import ScriptReadRepository, ScriptRepository, VisibleScript
 
@@ -92,7 +92,7 @@ async def create_script(
         ScriptRevision(
             script_id=script.id,
             version=1,
-            diff=unified_diff("", content, script_filename(script)),
+            diff=await unified_diff_async("", content, script_filename(script)),
             content=content,
             source=source,
             applied_by=user_id,
@@ -114,7 +114,7 @@ async def commit_revision(
 ) -> ScriptRevision:
     """Make `new_content` the script's next version, fenced on the version it was read at."""
     base_version = script.version
-    diff = unified_diff(script.content, new_content, script_filename(script))
+    diff = await unified_diff_async(script.content, new_content, script_filename(script))
     bumped = await ScriptRepository(session).bump_version(script.id, base_version, new_content)
     if not bumped:
         raise Conflict(

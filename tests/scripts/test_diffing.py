@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import time
 
 import pytest
 from hypothesis import assume, given, settings
@@ -83,8 +84,29 @@ def test_a_diff_still_applies_when_unrelated_lines_were_added_on_top(
     assert apply_diff(header + base, diff) == header + new
 
 
+def _changed_lines(diff: str) -> int:
+    return sum(
+        1
+        for row in diff.split("\n")
+        if row[:1] in ("+", "-") and not row.startswith(("---", "+++"))
+    )
+
+
+@settings(max_examples=300)
+@given(script_texts(), script_texts())
+def test_the_diff_is_never_longer_than_difflibs(old: str, new: str) -> None:
+    # Myers finds a shortest edit script; difflib's matcher does not promise one.
+    matcher = difflib.SequenceMatcher(None, split_lines(old), split_lines(new), autojunk=False)
+    theirs = sum(
+        (i2 - i1) + (j2 - j1) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"
+    )
+    assert _changed_lines(unified_diff(old, new)) <= theirs
+
+
 @given(edited())
-def test_the_body_matches_what_difflib_would_print(pair: tuple[str, str]) -> None:
+def test_the_body_matches_what_difflib_would_print_when_the_edit_is_unambiguous(
+    pair: tuple[str, str],
+) -> None:
     base, new = pair
     ours = unified_diff(base, new)
     if not ours or not base.endswith("\n") or not new.endswith("\n") or not base or not new:
@@ -92,7 +114,40 @@ def test_the_body_matches_what_difflib_would_print(pair: tuple[str, str]) -> Non
     theirs = "".join(
         difflib.unified_diff(split_lines(base), split_lines(new), "a/script.py", "b/script.py")
     )
-    assert ours == "diff --git a/script.py b/script.py\n" + theirs
+    # Both print the same dialect; where the shortest edit is unique the bodies agree too.
+    if (
+        _changed_lines(ours) == _changed_lines(theirs)
+        and len(split_lines(base)) == len(set(split_lines(base)))
+        and len(split_lines(new)) == len(set(split_lines(new)))
+    ):
+        assert ours == "diff --git a/script.py b/script.py\n" + theirs
+
+
+def test_a_large_repetitive_script_diffs_in_well_under_the_time_budget() -> None:
+    block = "".join(f"    page.get_by_role('button', name='Step {i}').click()\n" for i in range(8))
+    base = ("def test_flow(page):\n" + block) * (1024 * 1024 // (len(block) + 21))
+    assert len(base.encode()) > 1000 * 1024
+    lines = split_lines(base)
+    edited_at = range(100, len(lines), len(lines) // 20)
+    for index in edited_at:
+        lines[index] = "    page.wait_for_timeout(100)\n"
+    new = "".join(lines)
+    started = time.perf_counter()
+    diff = unified_diff(base, new)
+    elapsed = time.perf_counter() - started
+    assert apply_diff(base, diff) == new
+    assert _changed_lines(diff) == 2 * len(edited_at)
+    # The goal is < 300 ms on a quiet machine; the bound leaves room for a busy CI box.
+    assert elapsed < 1.0, f"{elapsed:.3f}s"
+
+
+def test_two_unrelated_large_scripts_still_diff_quickly_and_correctly() -> None:
+    base = "".join(f"old line {i % 97}\n" for i in range(20_000))
+    new = "".join(f"new line {i % 89}\n" for i in range(20_000))
+    started = time.perf_counter()
+    diff = unified_diff(base, new)
+    assert time.perf_counter() - started < 2.0
+    assert apply_diff(base, diff) == new
 
 
 def test_the_header_is_git_style() -> None:
