@@ -1,13 +1,15 @@
-"""Benchmark: the demo login test through scriptflow's queue vs plain `pytest --browser chromium`.
+"""Benchmark: the demo login test through scriptflow's queue (sandboxed) vs plain `pytest`.
 
 Run from the repository root::
 
     .venv/bin/python -m benchmarks.runs [--samples 5] [--batch 12] [--workers N]
 
-In one invocation it serves the demo app on loopback and starts the server (`uvicorn
+In one invocation it serves the demo app on loopback and starts two servers (`uvicorn
 app.main:app`, embedded SQLite, the embedded worker pool with ``workers`` tasks, default: the
-number of cores), seeds a user, an environment pointing at the demo app and the script through
-the API, then measures both sides alternately so they see the same machine load:
+number of cores): one running runs in the bubblewrap namespaces (``SCRIPTFLOW_RUN_ISOLATION=
+namespaces``), one in the legacy Landlock sandbox (``legacy``). It seeds a user, an environment
+pointing at the demo app and the script through each server's API, then measures the three sides
+in turn so they see the same machine load:
 
 - latency: one `pytest --browser chromium --base-url …` invocation of the same test file in a
   scratch folder (its conftest points pytest-playwright at the same Chromium executable and
@@ -16,8 +18,9 @@ the API, then measures both sides alternately so they see the same machine load:
 - throughput: ``batch`` direct invocations back to back (what a user scripting pytest in a loop
   gets) against ``batch`` runs posted at once to the pool.
 
-Prints the figures and the ratios against the goal (latency <= 1.3x direct, throughput >= 1.5x
-direct). Every run must pass, or the figures would be meaningless and it says so.
+Prints the figures and the ratios against the goals (sandboxed latency <= 1.0x direct,
+throughput >= 1.5x direct, isolation costs at most 150 ms per run over the legacy sandbox).
+Every run must pass, or the figures would be meaningless and it says so.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -46,8 +49,10 @@ from scriptflow.runs.browsers import find_chromium
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCH_SECRET = "bench-" + "s" * 48
 BENCH_PASSWORD = "correct horse battery staple"
-LATENCY_GOAL = 1.3
+LATENCY_GOAL = 1.0
 THROUGHPUT_GOAL = 1.5
+ISOLATION_COST_GOAL_S = 0.150
+SANDBOXES = ("namespaces", "legacy")
 TERMINAL = {"passed", "failed", "error", "cancelled"}
 
 LOGIN_TEST = """from playwright.sync_api import Page, expect
@@ -82,7 +87,7 @@ def free_port() -> int:
 class Server:
     """`uvicorn app.main:app` on a free port with its own data dir and embedded SQLite."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, isolation: str) -> None:
         self.port = free_port()
         self.data_dir = Path(tempfile.mkdtemp(prefix="bench-runs-"))
         env = {
@@ -93,6 +98,7 @@ class Server:
             "SCRIPTFLOW_WORKERS": str(workers),
             "SCRIPTFLOW_LOG_LEVEL": "WARNING",
             "SCRIPTFLOW_RATE_LIMIT_RUNS_PER_MINUTE": "100000",
+            "SCRIPTFLOW_RUN_ISOLATION": isolation,
         }
         self.proc = subprocess.Popen(
             [
@@ -228,58 +234,62 @@ def direct_folder() -> Path:
 
 
 @dataclass
-class Figures:
-    direct_latency: list[float]
-    our_latency: list[float]
-    direct_batch_s: float = 0.0
-    our_batch_s: float = 0.0
-    direct_cpu_s: float = 0.0  # CPU seconds of every direct invocation
-    our_cpu_s: float = 0.0  # CPU seconds of the server and its run processes, start to stop
-    direct_runs: int = 0
-    our_runs: int = 0
+class Side:
+    """What one way of running the test measured."""
+
+    latency: list[float] = field(default_factory=list)
+    batch_s: float = 0.0
+    cpu_s: float = 0.0  # direct: every invocation; a server: it and its run processes
+    runs: int = 0
 
 
-async def measure(base_url: str, samples: int, batch: int, workers: int) -> Figures:
-    """Alternate direct and queued runs so both see the same machine load."""
+async def measure(base_url: str, samples: int, batch: int, workers: int) -> dict[str, Side]:
+    """Alternate direct and queued runs (both sandboxes) so all see the same machine load."""
     folder = direct_folder()
-    figures = Figures([], [])
+    sides = {"direct": Side(), **{name: Side() for name in SANDBOXES}}
 
     def direct() -> float:
         before = children_cpu_s()
         seconds = direct_one(folder, base_url)
-        figures.direct_cpu_s += children_cpu_s() - before
-        figures.direct_runs += 1
+        sides["direct"].cpu_s += children_cpu_s() - before
+        sides["direct"].runs += 1
         return seconds
 
-    server = Server(workers)
+    servers = {name: Server(workers, name) for name in SANDBOXES}
     try:
         async with httpx.AsyncClient(timeout=300) as client:
-            await server.wait_ready(client)
-            headers, script_id = await seed(client, server.url, base_url)
-            # Warm-up of both sides, not counted.
+            seeded = {}
+            for name, server in servers.items():
+                await server.wait_ready(client)
+                seeded[name] = await seed(client, server.url, base_url)
+            # Warm-up of every side, not counted.
             await asyncio.to_thread(direct)
-            await run_to_end(client, server.url, headers, script_id)
+            for name, server in servers.items():
+                await run_to_end(client, server.url, *seeded[name])
             for _ in range(samples):
-                figures.direct_latency.append(await asyncio.to_thread(direct))
-                seconds, status = await run_to_end(client, server.url, headers, script_id)
-                if status != "passed":
-                    raise SystemExit(f"a run ended {status}; figures would be meaningless")
-                figures.our_latency.append(seconds)
+                sides["direct"].latency.append(await asyncio.to_thread(direct))
+                for name, server in servers.items():
+                    seconds, status = await run_to_end(client, server.url, *seeded[name])
+                    if status != "passed":
+                        raise SystemExit(f"a {name} run ended {status}; figures meaningless")
+                    sides[name].latency.append(seconds)
             started = time.perf_counter()
             for _ in range(batch):
                 await asyncio.to_thread(direct)
-            figures.direct_batch_s = time.perf_counter() - started
-            started = time.perf_counter()
-            results = await asyncio.gather(
-                *(run_to_end(client, server.url, headers, script_id) for _ in range(batch))
-            )
-            figures.our_batch_s = time.perf_counter() - started
-            if {status for _, status in results} != {"passed"}:
-                raise SystemExit(f"batch statuses: {sorted(s for _, s in results)}")
-            figures.our_runs = 1 + samples + batch
+            sides["direct"].batch_s = time.perf_counter() - started
+            for name, server in servers.items():
+                started = time.perf_counter()
+                results = await asyncio.gather(
+                    *(run_to_end(client, server.url, *seeded[name]) for _ in range(batch))
+                )
+                sides[name].batch_s = time.perf_counter() - started
+                if {status for _, status in results} != {"passed"}:
+                    raise SystemExit(f"{name} batch statuses: {sorted(s for _, s in results)}")
+                sides[name].runs = 1 + samples + batch
     finally:
-        figures.our_cpu_s = server.stop()
-    return figures
+        for name, server in servers.items():
+            sides[name].cpu_s = server.stop()
+    return sides
 
 
 def main() -> None:
@@ -289,30 +299,34 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     with DemoServer(flaky_rate=0.0) as demo:
-        figures = asyncio.run(measure(demo.base_url, args.samples, args.batch, args.workers))
-    direct_latency = statistics.median(figures.direct_latency)
-    our_latency = statistics.median(figures.our_latency)
-    direct_per_min = args.batch * 60 / figures.direct_batch_s
-    our_per_min = args.batch * 60 / figures.our_batch_s
-    latency_ratio = our_latency / direct_latency
-    throughput_ratio = our_per_min / direct_per_min
+        sides = asyncio.run(measure(demo.base_url, args.samples, args.batch, args.workers))
+    latency = {name: statistics.median(side.latency) for name, side in sides.items()}
+    per_min = {name: args.batch * 60 / side.batch_s for name, side in sides.items()}
+    labels = {
+        "direct": "pytest --browser chromium (direct)",
+        "namespaces": "scriptflow, namespaces sandbox",
+        "legacy": "scriptflow, legacy sandbox",
+    }
     print(f"cores: {os.cpu_count()}, embedded workers: {args.workers}, samples: {args.samples}")
-    print(f"{'':34}{'latency p50':>12}{'runs/min':>10}")
-    print(
-        f"{'pytest --browser chromium (direct)':34}{direct_latency:>11.2f}s{direct_per_min:>10.1f}"
-    )
-    print(f"{'scriptflow POST -> terminal':34}{our_latency:>11.2f}s{our_per_min:>10.1f}")
-    direct_cpu = figures.direct_cpu_s / max(figures.direct_runs, 1)
-    our_cpu = figures.our_cpu_s / max(figures.our_runs, 1)
-    print(
-        f"CPU seconds per run: direct {direct_cpu:.2f}, scriptflow {our_cpu:.2f} "
-        "(server, workers and run processes included)"
-    )
-    verdict_latency = "ok" if latency_ratio <= LATENCY_GOAL else "MISSED"
-    verdict_throughput = "ok" if throughput_ratio >= THROUGHPUT_GOAL else "MISSED"
-    print(f"latency ratio    {latency_ratio:.2f}x (goal <= {LATENCY_GOAL}x) {verdict_latency}")
-    goal = f"(goal >= {THROUGHPUT_GOAL}x)"
-    print(f"throughput ratio {throughput_ratio:.2f}x {goal} {verdict_throughput}")
+    print(f"{'':36}{'latency p50':>12}{'runs/min':>10}{'CPU s/run':>11}")
+    for name, side in sides.items():
+        cpu = side.cpu_s / max(side.runs, 1)
+        print(f"{labels[name]:36}{latency[name]:>11.2f}s{per_min[name]:>10.1f}{cpu:>11.2f}")
+    print("(CPU per scriptflow run includes its server, workers and run processes)")
+    for name in SANDBOXES:
+        latency_ratio = latency[name] / latency["direct"]
+        throughput_ratio = per_min[name] / per_min["direct"]
+        verdict = "ok" if latency_ratio <= LATENCY_GOAL else "MISSED"
+        goal = f"(goal <= {LATENCY_GOAL}x)" if name == "namespaces" else ""
+        print(f"{name:10} latency ratio    {latency_ratio:.2f}x {goal} {verdict if goal else ''}")
+        verdict = "ok" if throughput_ratio >= THROUGHPUT_GOAL else "MISSED"
+        goal = f"(goal >= {THROUGHPUT_GOAL}x)"
+        print(f"{name:10} throughput ratio {throughput_ratio:.2f}x {goal} {verdict}")
+    cost = latency["namespaces"] - latency["legacy"]
+    verdict = "ok" if cost <= ISOLATION_COST_GOAL_S else "MISSED"
+    goal_ms = ISOLATION_COST_GOAL_S * 1000
+    print(f"isolation cost per run (p50, namespaces - legacy): {cost * 1000:+.0f} ms "
+          f"(goal <= {goal_ms:.0f} ms) {verdict}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -48,6 +49,8 @@ WRAP_UP_GRACE_S = 2.0
 # A timeout has no one waiting on a promise, and its trace is the evidence of where the test
 # hung, so it gets longer to save it on a busy machine.
 TIMEOUT_WRAP_UP_GRACE_S = 6.0
+# From killing a sandbox's init until bwrap has reaped it and exited.
+KILL_WAIT_S = 3.0
 # Traces and screenshots of one run: at most this many per-artifact caps (as the plugin keeps).
 RUN_ARTIFACT_CAPS = 4
 
@@ -407,6 +410,58 @@ def _signal_exit(code: int, isolated: bool) -> int:
     return code
 
 
+async def _namespace_init(info_fd: int) -> int | None:
+    """A pidfd of the sandbox's PID-namespace init, from bwrap's info (None without one)."""
+    loop = asyncio.get_running_loop()
+    data = b""
+    while True:
+        try:
+            chunk = await loop.run_in_executor(None, os.read, info_fd, 4096)
+        except OSError:
+            return None
+        if not chunk:
+            return None
+        data += chunk
+        found = re.search(rb'"child-pid":\s*(\d+)', data)
+        if found:
+            try:
+                return os.pidfd_open(int(found.group(1)))
+            except OSError:
+                return None
+
+
+def _kill_init(pidfd: int | None) -> None:
+    if pidfd is not None:
+        with contextlib.suppress(OSError):
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+
+
+async def _reap_namespace(namespace_init: asyncio.Future[int | None], timeout_s: float = 5) -> None:
+    """Kill the namespace's init (if bwrap's death did not) and wait until it has exited:
+    the kernel ends an init only after every process of its namespace is gone."""
+    if not namespace_init.done():
+        namespace_init.cancel()
+        return
+    pidfd = namespace_init.result()
+    if pidfd is None:
+        return
+    loop = asyncio.get_running_loop()
+    exited: asyncio.Future[None] = loop.create_future()
+
+    def mark_exited() -> None:
+        if not exited.done():
+            exited.set_result(None)
+
+    try:
+        _kill_init(pidfd)
+        loop.add_reader(pidfd, mark_exited)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(exited, timeout_s)
+    finally:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+
+
 class SubprocessExecutor:
     """The real executor: one sandbox (namespaces, or the legacy process group) per run."""
 
@@ -448,7 +503,18 @@ class SubprocessExecutor:
         self, request: RunRequest, folders: RunFolders, cancel: asyncio.Event
     ) -> ExecutionResult:
         wrap_up_read, wrap_up_write = os.pipe()
-        keep_fds = [wrap_up_read]
+        info_read, info_write = os.pipe()
+        keep_fds = [wrap_up_read, info_write] if self.isolated else [wrap_up_read]
+        # Every fd we opened, closed exactly once: runs execute side by side, and closing a
+        # number twice would close another run's socket or log.
+        owned = {wrap_up_read, wrap_up_write, info_read, info_write}
+
+        def close(*fds: int) -> None:
+            for fd in fds:
+                if fd in owned:
+                    owned.discard(fd)
+                    os.close(fd)
+
         launch_extra: dict[str, Any] = {}
         if self.isolated:
             launch_extra = {
@@ -472,9 +538,12 @@ class SubprocessExecutor:
                 launch_extra=launch_extra,
             )
             if self.isolated:
-                argv, env, cwd = await asyncio.to_thread(
-                    self._sandbox_command, request, folders, keep_fds
-                )
+                try:
+                    argv, env, cwd = await asyncio.to_thread(
+                        self._sandbox_command, request, folders, keep_fds, info_write
+                    )
+                finally:
+                    owned.update(keep_fds)  # the seccomp program's pipe
             else:
                 argv = [self.python, "-m", "scriptflow.runs.run_process", "launch.json"]
                 env, cwd = run_environment(os.environ, folders.work, folders.tmp), folders.work
@@ -490,27 +559,37 @@ class SubprocessExecutor:
                     start_new_session=True,
                     pass_fds=keep_fds,
                 )
-                for fd in keep_fds:
-                    os.close(fd)
-                keep_fds = []
-                timed_out, cancelled = await self._wait(
-                    proc, request.timeout_s, cancel, wrap_up_write
-                )
-                # Whatever happened, nothing of this run outlives it: killing bwrap kills its
-                # namespace's init (--die-with-parent), and with it every process inside.
-                _kill_group(proc.pid)
-                exit_code = _signal_exit(await proc.wait(), self.isolated)
+                close(*keep_fds)
+                namespace_init: asyncio.Future[int | None] | None = None
+                if self.isolated:
+                    namespace_init = asyncio.ensure_future(_namespace_init(info_read))
+                else:
+                    close(info_read, info_write)
+                try:
+                    timed_out, cancelled = await self._wait(
+                        proc, request.timeout_s, cancel, wrap_up_write
+                    )
+                    # Whatever happened, nothing of this run outlives it: the namespace's init
+                    # is killed first (the kernel takes every process inside with it) and
+                    # bwrap, our child, reaps it and exits; then the group, whatever is left.
+                    if namespace_init is not None and namespace_init.done():
+                        _kill_init(namespace_init.result())
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(proc.wait(), KILL_WAIT_S)
+                    _kill_group(proc.pid)
+                    exit_code = _signal_exit(await proc.wait(), self.isolated)
+                finally:
+                    if namespace_init is not None:
+                        await _reap_namespace(namespace_init)
         finally:
-            for fd in [*keep_fds, wrap_up_write]:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+            close(*owned)
         duration_ms = int((time.monotonic() - started) * 1000)
         return await asyncio.to_thread(
             self._collect, request, folders, exit_code, timed_out, cancelled, duration_ms
         )
 
     def _sandbox_command(
-        self, request: RunRequest, folders: RunFolders, keep_fds: list[int]
+        self, request: RunRequest, folders: RunFolders, keep_fds: list[int], info_fd: int
     ) -> tuple[list[str], dict[str, str], Path]:
         """The bwrap command line for this run (and the fds it must inherit)."""
         browser_dirs = []
@@ -543,6 +622,7 @@ class SubprocessExecutor:
             tmp_bytes=request.tmp_mb * 1024 * 1024,
             shm_bytes=request.shm_mb * 1024 * 1024,
             seccomp_fd=seccomp_fd,
+            info_fd=info_fd,
             stage_dir=stage,
         )
         etc = isolation.write_synthetic_etc(folders.private / "etc")
@@ -580,7 +660,8 @@ class SubprocessExecutor:
         grace = WRAP_UP_GRACE_S if cancel_task in done else TIMEOUT_WRAP_UP_GRACE_S
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(done_task), timeout=grace)
-        _kill_group(proc.pid)
+        if not self.isolated:
+            _kill_group(proc.pid)
         done_task.cancel()
         return (cancel_task not in done), (cancel_task in done)
 

@@ -156,6 +156,7 @@ class SandboxPlan:
     tmp_bytes: int
     shm_bytes: int
     seccomp_fd: int | None = None
+    info_fd: int | None = None  # bwrap writes {"child-pid": …}, the namespace's init, here
     stage_dir: Path | None = None  # empty folders for paths uid 65534 cannot traverse
     keep_fds: Sequence[int] = field(default_factory=tuple)
 
@@ -205,6 +206,8 @@ def bwrap_command(plan: SandboxPlan, etc_dir: Path) -> list[str]:
     argv += ["--remount-ro", "/dev", "--remount-ro", "/"]
     if plan.seccomp_fd is not None:
         argv += ["--seccomp", str(plan.seccomp_fd)]
+    if plan.info_fd is not None:
+        argv += ["--info-fd", str(plan.info_fd)]
     argv += ["--chdir", str(plan.cwd), "--clearenv"]
     for key, value in plan.env.items():
         argv += ["--setenv", key, value]

@@ -44,17 +44,24 @@ SHM_MB = 8
 ARTIFACT_MAX_BYTES = 64 * 1024
 
 
-def namespace_alive(namespace: str) -> bool:
-    """Whether any host process lives in this PID namespace (``pid:[4026531836]``)."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            if os.readlink(f"/proc/{entry}/ns/pid") == namespace:
-                return True
-        except OSError:
-            continue
-    return False
+def namespace_alive(namespace: str, within_s: float = 0.0) -> bool:
+    """Whether any host process still runs in this PID namespace (``pid:[4026531836]``),
+    still after ``within_s`` seconds. The namespace's dead init may linger as a zombie until
+    the host's init reaps it; it runs nothing and holds nothing, so it does not count."""
+    deadline = time.monotonic() + within_s
+    while True:
+        alive = False
+        for entry in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if os.readlink(f"/proc/{entry}/ns/pid") != namespace:
+                    continue
+                state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            alive = alive or state not in ("Z", "X")
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.1)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from scriptflow.db.engine import transaction
 from scriptflow.runs.models import TestRun
 from tests.conftest import signup
 from tests.runs.helpers import queue_run, wait_for_status
+from tests.runs.test_escape import namespace_alive
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,6 +36,7 @@ class Workers:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.egress_allow = ""  # runs reach their origin only, unless listed here
 
     def start(self, concurrency: int = 1) -> subprocess.Popen[bytes]:
         env = {
@@ -44,6 +46,7 @@ class Workers:
             "SCRIPTFLOW_DATA_DIR": str(self.settings.data_dir),
             "SCRIPTFLOW_RUN_LEASE_S": "5",
             "SCRIPTFLOW_LOG_LEVEL": "WARNING",
+            "SCRIPTFLOW_RUN_EGRESS_ALLOW": self.egress_allow,
         }
         proc = subprocess.Popen(
             [sys.executable, "-m", "scriptflow.cli", "worker", "--concurrency", str(concurrency)],
@@ -114,17 +117,6 @@ async def worker_of(app: FastAPI, run_id: str) -> str:
         return run.worker_id or ""
 
 
-def group_gone(pgid: int, within_s: float) -> bool:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.mark.browser
 @pytest.mark.slow
 async def test_a_sigkilled_worker_run_is_finished_by_another_worker(
@@ -139,24 +131,26 @@ async def test_a_sigkilled_worker_run_is_finished_by_another_worker(
         "import os, time, urllib.request\n\n"
         "def test_slow_the_first_time(page):\n"
         "    page.goto('/')\n"
-        f"    answer = urllib.request.urlopen('{probe.url}/start?pgid=%d' % os.getpgid(0)).read()\n"
+        "    namespace = os.readlink('/proc/self/ns/pid')\n"
+        f"    answer = urllib.request.urlopen('{probe.url}/start?ns=' + namespace).read()\n"
         "    if answer == b'first':\n"
         "        time.sleep(60)\n"
     )
     account = await signup(client)
     run = await queue_run(client, account, script, base_url=demo.base_url)
+    workers.egress_allow = probe.url
     doomed = workers.start()
     deadline = time.monotonic() + 30
     while not probe.hits:
         assert time.monotonic() < deadline, "the first worker never started the run"
         await asyncio.sleep(0.1)
-    pgid = int(probe.hits[0].split("pgid=", 1)[1])
+    namespace = probe.hits[0].split("ns=", 1)[1]
     await wait_for_status(client, account, run["id"], {"running"})
     assert f":{doomed.pid}:" in (await worker_of(app, run["id"]))
     doomed.send_signal(signal.SIGKILL)
     doomed.wait()
-    # The orphaned run process group dies with its worker instead of running on.
-    assert group_gone(pgid, within_s=5)
+    # The orphaned run (its whole PID namespace) dies with its worker instead of running on.
+    assert not namespace_alive(namespace, within_s=5)
 
     workers.start()
     body = await wait_for_status(
@@ -173,15 +167,18 @@ async def test_two_worker_processes_never_execute_a_run_twice(
     client: httpx.AsyncClient, app: FastAPI, workers: Workers, probe: Probe
 ) -> None:
     # No browser: the point is the queue, so each run is a tiny pytest session that reports
-    # its run id (the name of its run folder).
-    script = (
-        "import os, urllib.request\n\n"
-        "def test_report():\n"
-        "    run_id = os.path.basename(os.path.dirname(os.getcwd()))\n"
-        f"    urllib.request.urlopen('{probe.url}/' + run_id).read()\n"
-    )
+    # a token of its own (a sandboxed run cannot see its run id).
+    tokens = [uuid.uuid4().hex for _ in range(50)]
     account = await signup(client)
-    ids = [(await queue_run(client, account, script))["id"] for _ in range(50)]
+    ids = []
+    for token in tokens:
+        script = (
+            "import urllib.request\n\n"
+            "def test_report():\n"
+            f"    urllib.request.urlopen('{probe.url}/{token}').read()\n"
+        )
+        ids.append((await queue_run(client, account, script))["id"])
+    workers.egress_allow = probe.url
     first, second = workers.start(concurrency=2), workers.start(concurrency=2)
     runs = [
         await wait_for_status(client, account, run_id, {"passed", "failed", "error"}, timeout_s=120)
@@ -190,6 +187,6 @@ async def test_two_worker_processes_never_execute_a_run_twice(
     assert {r["status"] for r in runs} == {"passed"}
     assert {r["attempt"] for r in runs} == {1}
     executed = [hit.strip("/") for hit in probe.hits]
-    assert sorted(executed) == sorted(ids)  # each run exactly once
+    assert sorted(executed) == sorted(tokens)  # each run exactly once
     pids = {int((await worker_of(app, run_id)).split(":")[1]) for run_id in ids}
     assert pids == {first.pid, second.pid}
