@@ -114,6 +114,7 @@ def worker(
 ) -> None:
     """Execute queued test runs until SIGINT/SIGTERM (any number of these share one database)."""
     from scriptflow.runs.isolation import IsolationUnavailable, choose_isolation
+    from scriptflow.runs.pool import run_worker_process
 
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -122,30 +123,7 @@ def worker(
     except IsolationUnavailable as exc:
         typer.echo(f"scriptflow worker refuses to start: {exc.message}", err=True)
         raise typer.Exit(2) from None
-    asyncio.run(_run_workers(settings, concurrency))
-
-
-async def _run_workers(settings: Settings, concurrency: int | None) -> None:
-    """The `scriptflow worker` process: migrate, run a pool until SIGINT or SIGTERM."""
-    import signal
-
-    from scriptflow.db import migrate
-    from scriptflow.runs.pool import WorkerPool
-    from scriptflow.wiring import wire
-
-    await asyncio.to_thread(migrate.upgrade, settings.resolved_database_url)
-    wiring = wire(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    count = concurrency if concurrency is not None else max(settings.workers, 1)
-    pool = WorkerPool(wiring.sessionmaker, settings, count=count).start()
-    try:
-        await stop.wait()
-    finally:
-        await pool.stop()
-        await wiring.close()
+    asyncio.run(run_worker_process(settings, concurrency))
 
 
 @cli.command()
