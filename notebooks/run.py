@@ -209,14 +209,18 @@ async def _(ctx, live, me, run_id):
 def _(cancel, detail, get_cancelled, live):
     _run = detail.run
     _now = datetime.now(UTC)
-    _has_trace = any(a.kind == "trace" or a.name.endswith(".zip") for a in detail.artifacts)
+    _trace = next(
+        (a.name for a in detail.artifacts if a.kind == "trace" or a.name.endswith(".zip")), None
+    )
     _parts = [
         f"**{elapsed_text(_run, _now)}** · version {_run.script_version} · "
         f"{_run.environment} ({_run.base_url}) · {_run.browser} · attempt {_run.attempt} · "
         f"{_run.trigger} · created {timestamp(_run.created_at, _now)}"
     ]
-    if _has_trace:
-        _parts.append(f'<a href="{trace_viewer_url(_run.id)}" target="_blank">Open the trace</a>')
+    if _trace is not None:
+        _parts.append(
+            f'<a href="{trace_viewer_url(_run.id, _trace)}" target="_blank">Open the trace</a>'
+        )
     _parts.append(f'<a href="{permalink("run", run=_run.id)}">Link to this run</a>')
     _note = get_cancelled()
     _running = _run.status not in TERMINAL
