@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from scriptflow.config import ConfigurationError, get_settings
+from scriptflow.config import ConfigurationError, Settings, get_settings
 from scriptflow.logs import configure_logging
 
 cli = typer.Typer(
@@ -114,7 +114,6 @@ def worker(
 ) -> None:
     """Execute queued test runs until SIGINT/SIGTERM (any number of these share one database)."""
     from scriptflow.runs.isolation import IsolationUnavailable, choose_isolation
-    from scriptflow.runs.pool import run_worker_process
 
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -123,7 +122,30 @@ def worker(
     except IsolationUnavailable as exc:
         typer.echo(f"scriptflow worker refuses to start: {exc.message}", err=True)
         raise typer.Exit(2) from None
-    asyncio.run(run_worker_process(settings, concurrency))
+    asyncio.run(_run_workers(settings, concurrency))
+
+
+async def _run_workers(settings: Settings, concurrency: int | None) -> None:
+    """The `scriptflow worker` process: migrate, run a pool until SIGINT or SIGTERM."""
+    import signal
+
+    from scriptflow.db import migrate
+    from scriptflow.runs.pool import WorkerPool
+    from scriptflow.wiring import wire
+
+    await asyncio.to_thread(migrate.upgrade, settings.resolved_database_url)
+    wiring = wire(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    count = concurrency if concurrency is not None else max(settings.workers, 1)
+    pool = WorkerPool(wiring.sessionmaker, settings, count=count).start()
+    try:
+        await stop.wait()
+    finally:
+        await pool.stop()
+        await wiring.close()
 
 
 @cli.command()

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.main import create_app
 from scriptflow.config import Settings
 from scriptflow.db import migrate
-from scriptflow.db.engine import create_engine, create_sessionmaker
+from scriptflow.db.engine import create_engine
+from scriptflow.wiring import wired_sessionmaker
 from tests.enhance.openai_stub import OpenAIStub
 from tests.support.postgres import PostgresCluster, PostgresUnavailable, start_cluster
 
@@ -123,7 +124,7 @@ def stub(openai_stub: OpenAIStub) -> OpenAIStub:
 async def sessionmaker(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     engine = create_engine(settings.resolved_database_url)
     try:
-        yield create_sessionmaker(engine)
+        yield wired_sessionmaker(engine, settings)
     finally:
         await engine.dispose()
 

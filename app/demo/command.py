@@ -22,10 +22,10 @@ from scriptflow.auth.service import authenticate, normalise_email, register
 from scriptflow.changesets.service import accept_changeset
 from scriptflow.config import Settings
 from scriptflow.db import migrate
-from scriptflow.db.engine import create_engine, create_sessionmaker, transaction
+from scriptflow.db.engine import create_engine, transaction
 from scriptflow.enhance.service import (
     EnhanceRequest,
-    propose_changeset,
+    enhance_script,
     providers_from_settings,
 )
 from scriptflow.errors import GuardrailViolation, ScriptflowError
@@ -42,6 +42,7 @@ from scriptflow.projects.service import (
 from scriptflow.runs.service import RunFilters, create_run, get_run, list_runs
 from scriptflow.scripts.models import Script
 from scriptflow.scripts.service import create_script, list_scripts
+from scriptflow.wiring import seen_locators, wired_sessionmaker
 
 DEFAULT_EMAIL = "demo@scriptflow.dev"
 DEFAULT_PASSWORD = "scriptflow-demo"
@@ -130,7 +131,7 @@ async def prepare_workspace(
     await asyncio.to_thread(migrate.upgrade, url)
     engine = create_engine(url)
     try:
-        async with transaction(create_sessionmaker(engine)) as session:
+        async with transaction(wired_sessionmaker(engine, settings)) as session:
             user = await _demo_user(session, email, password)
             project = await _demo_project(session, user)
             await _point_environment(session, user, project, demo_base_url)
@@ -199,7 +200,7 @@ async def build_history(
 ) -> list[str]:
     """Run, enhance, accept, run again; then more flaky rounds until insights exist."""
     engine = create_engine(settings.resolved_database_url)
-    sessionmaker = create_sessionmaker(engine)
+    sessionmaker = wired_sessionmaker(engine, settings)
     total = planned_runs(workspace)
     done = 0
     notes: list[str] = []
@@ -277,16 +278,16 @@ async def accept_enhancements(
     notes = []
     providers = providers_from_settings(settings)
     for script_id in workspace.script_ids:
-        async with transaction(sessionmaker) as session:
-            proposal = await propose_changeset(
-                session,
-                workspace.user_id,
-                script_id,
-                EnhanceRequest(prompt="Improve waits and selectors"),
-                providers=providers,
-                allowed_models=settings.openai_models,
-                max_script_bytes=settings.max_script_bytes,
-            )
+        proposal = await enhance_script(
+            sessionmaker,
+            workspace.user_id,
+            script_id,
+            EnhanceRequest(prompt="Improve waits and selectors"),
+            providers=providers,
+            allowed_models=settings.openai_models,
+            max_script_bytes=settings.max_script_bytes,
+            seen_locators=seen_locators,
+        )
         if proposal.id is None:
             continue
         try:
@@ -373,7 +374,7 @@ async def _demo(
             echo(f"Reusing the demo history ({workspace.finished_runs} finished runs).")
             engine = create_engine(settings.resolved_database_url)
             try:
-                await sync_analytics(create_sessionmaker(engine), settings)
+                await sync_analytics(wired_sessionmaker(engine, settings), settings)
             finally:
                 await engine.dispose()
         else:

@@ -27,6 +27,7 @@ from app.schemas.changesets import (
 from scriptflow.changesets import service as changesets
 from scriptflow.enhance import service
 from scriptflow.enhance.proposal import LocatorHint
+from scriptflow.wiring import seen_locators
 
 router = APIRouter(prefix="/scripts", tags=["changesets"])
 
@@ -59,6 +60,7 @@ async def enhance_script(
         providers=service.providers_from_settings(settings),
         allowed_models=settings.openai_models,
         max_script_bytes=settings.max_script_bytes,
+        seen_locators=seen_locators,
     )
     # 200 either way, as in the seed: a stored change set, or "no_changes" (nothing stored).
     return ChangeSetOut.model_validate(outcome)

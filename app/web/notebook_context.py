@@ -20,17 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from scriptflow.auth.models import User
 from scriptflow.auth.repository import UserRepository
 from scriptflow.config import Settings
-from scriptflow.db.engine import create_engine, create_sessionmaker, transaction
+from scriptflow.db.engine import create_engine, transaction
 from scriptflow.errors import ScriptflowError, Unauthorized
 from scriptflow.insights.models import AIInsight
 from scriptflow.insights.service import InsightFilters, list_project_insights
-from scriptflow.insights.subscriptions import bind_settings
 from scriptflow.insights.warehouse import ScopedReader
 from scriptflow.insights.warehouse_sync import warehouse_for
 from scriptflow.projects.models import Project
 from scriptflow.projects.service import list_projects
 from scriptflow.scripts.models import Script
 from scriptflow.scripts.service import list_scripts
+from scriptflow.wiring import wired_sessionmaker
 
 LOCAL_USER_ENV = "SCRIPTFLOW_LOCAL_USER"
 SERVED_MODE = "run"
@@ -96,9 +96,8 @@ class NotebookContext:
         # Created lazily inside the kernel's own event loop, which owns its connections.
         if self._sessionmaker is None:
             self._engine = create_engine(self.settings.resolved_database_url)
-            self._sessionmaker = create_sessionmaker(self._engine)
-            # So a change set accepted here reaches the warehouse at once, as through the API.
-            bind_settings(self._sessionmaker, self.settings)
+            # Wired as the API is, so an accept here reaches the warehouse at once.
+            self._sessionmaker = wired_sessionmaker(self._engine, self.settings)
         return self._sessionmaker
 
     @asynccontextmanager

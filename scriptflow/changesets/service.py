@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scriptflow import events
+from scriptflow.changesets.events import ChangesetAccepted
 from scriptflow.changesets.models import ScriptChangeSet
 from scriptflow.changesets.repository import ChangeSetRepository
 from scriptflow.db.base import utcnow
@@ -21,7 +23,6 @@ from scriptflow.errors import (
     StaleChangeset,
     ValidationFailed,
 )
-from scriptflow.insights.subscriptions import revision_accepted
 from scriptflow.pagination import Page, clamp_limit, keyset, page_of
 from scriptflow.projects.models import Project
 from scriptflow.projects.roles import Role
@@ -155,7 +156,15 @@ async def accept_changeset(
     )
     await repo.link_revision(changeset.id, revision.id)
     await session.refresh(changeset)
-    await revision_accepted(session, script.id)
+    events.record(
+        session,
+        ChangesetAccepted(
+            project_id=script.project_id,
+            script_id=script.id,
+            changeset_id=changeset.id,
+            revision_id=revision.id,
+        ),
+    )
     return revision
 
 

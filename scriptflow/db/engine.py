@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from scriptflow import events
+
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
@@ -89,7 +91,11 @@ async def begin_for_writing(session: AsyncSession) -> None:
 async def transaction(
     sessionmaker: async_sessionmaker[AsyncSession], *, write: bool = True
 ) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commit on success, roll back on any error."""
+    """One unit of work: commit on success, roll back on any error.
+
+    Events the use cases recorded (`scriptflow.events.record`) are dispatched after the commit,
+    and dropped on a rollback.
+    """
     async with sessionmaker() as session:
         try:
             if write:
@@ -97,8 +103,10 @@ async def transaction(
             yield session
             await session.commit()
         except BaseException:
+            events.discard_pending(session)
             await session.rollback()
             raise
+        await events.dispatch_pending(session)
 
 
 @asynccontextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,7 +16,6 @@ from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
 from scriptflow.enhance.confidence import changeset_confidence
 from scriptflow.enhance.guardrails import classify_diff, risk_of
-from scriptflow.enhance.hints import hints_from_run_results
 from scriptflow.enhance.openai_provider import DEFAULT_MODEL, OpenAIProvider
 from scriptflow.enhance.proposal import EnhanceOptions, LocatorHints, Proposal, Provider
 from scriptflow.enhance.rules import RulesProvider, script_syntax_error
@@ -26,10 +25,13 @@ from scriptflow.errors import (
 )
 from scriptflow.projects.repository import ProjectRepository
 from scriptflow.projects.roles import Role
-from scriptflow.runs.repository import RunRepository
 from scriptflow.scripts.diffing import DiffDoesNotApply, apply_diff, parse_hunks, unified_diff
 from scriptflow.scripts.models import Script
 from scriptflow.scripts.service import get_script, script_filename
+
+# What runs have seen of a script's elements (``scriptflow.wiring.seen_locators``): runs come
+# after enhance in the workflow, so the lookup is handed in rather than imported.
+SeenLocators = Callable[[AsyncSession, uuid.UUID], Awaitable[LocatorHints]]
 
 
 @dataclass(frozen=True)
@@ -105,10 +107,11 @@ async def propose_changeset(
     providers: Mapping[str, Provider],
     allowed_models: list[str],
     max_script_bytes: int,
+    seen_locators: SeenLocators | None = None,
 ) -> ScriptChangeSet | NoChanges:
     """Ask a provider for an improved script; store it as a proposed change set if it differs."""
     script = await get_script(session, user_id, script_id, Role.EDITOR)
-    draft = await _prepare(session, script, request, providers, allowed_models)
+    draft = await _prepare(session, script, request, providers, allowed_models, seen_locators)
     proposal = await draft.provider.propose(draft.base, draft.options)
     return await _store_proposal(
         session, user_id, script, draft, proposal, max_script_bytes=max_script_bytes
@@ -124,6 +127,7 @@ async def enhance_script(
     providers: Mapping[str, Provider],
     allowed_models: list[str],
     max_script_bytes: int,
+    seen_locators: SeenLocators | None = None,
 ) -> ScriptChangeSet | NoChanges:
     """Like `propose_changeset`, but holds no transaction while the provider works.
 
@@ -132,7 +136,7 @@ async def enhance_script(
     """
     async with transaction(sessionmaker, write=False) as session:
         script = await get_script(session, user_id, script_id, Role.EDITOR)
-        draft = await _prepare(session, script, request, providers, allowed_models)
+        draft = await _prepare(session, script, request, providers, allowed_models, seen_locators)
     proposal = await draft.provider.propose(draft.base, draft.options)
     async with transaction(sessionmaker) as session:
         # Still there, and the caller still allowed to propose?
@@ -159,6 +163,7 @@ async def _prepare(
     request: EnhanceRequest,
     providers: Mapping[str, Provider],
     allowed_models: list[str],
+    seen_locators: SeenLocators | None,
 ) -> _Draft:
     provider = providers.get(request.provider)
     if provider is None:
@@ -170,7 +175,7 @@ async def _prepare(
     check_syntax(script.content)
     environments = await ProjectRepository(session).environments(script.project_id)
     # What the last run saw of the elements, overridden by what the caller says.
-    seen = hints_from_run_results(await RunRepository(session).last_results(script.id))
+    seen = await seen_locators(session, script.id) if seen_locators else {}
     options = EnhanceOptions(
         prompt=request.prompt,
         model=model,

@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import logging
 import uuid
-import weakref
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from scriptflow.config import Settings, get_settings
+from scriptflow.changesets.events import ChangesetAccepted
+from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
 from scriptflow.errors import ScriptflowError
+from scriptflow.events import HandlerContext
 from scriptflow.insights.models import AIInsight
 from scriptflow.insights.refresh import refresh_script_insights
 from scriptflow.insights.thresholds import Thresholds
 from scriptflow.insights.warehouse import WarehouseBusy
 from scriptflow.insights.warehouse_sync import sync_runs, sync_script_state, warehouse_for
 from scriptflow.projects.repository import ProjectRepository
-from scriptflow.runs.hooks import RunFinished, register_run_finished
+from scriptflow.runs.events import RunFinished
 from scriptflow.runs.repository import RunRepository
 from scriptflow.runs.service import create_run
 
@@ -32,67 +33,36 @@ log = logging.getLogger("scriptflow.insights")
 FLAKY_TYPES = frozenset({"flaky-test", "flaky-selector"})
 
 
-# Weak keys: a sessionmaker that is gone (a finished test, a stopped app) drops its settings.
-_bound_settings: weakref.WeakKeyDictionary[async_sessionmaker[AsyncSession], Settings] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-# The same, by engine: a request's session (an accept) knows its engine, not its sessionmaker.
-_bound_engines: weakref.WeakKeyDictionary[AsyncEngine, Settings] = weakref.WeakKeyDictionary()
-
-
-def bind_settings(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
-    """Tell the run-finished hook which settings go with a sessionmaker (data dir, run limits)."""
-    _bound_settings[sessionmaker] = settings
-    engine = sessionmaker.kw.get("bind")
-    if isinstance(engine, AsyncEngine):
-        _bound_engines[engine] = settings
-
-
-def _settings_for(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[Settings, bool]:
-    bound = _bound_settings.get(sessionmaker)
-    return (bound, True) if bound is not None else (get_settings(), False)
-
-
-@register_run_finished
-async def refresh_after_run(
-    sessionmaker: async_sessionmaker[AsyncSession], event: RunFinished
-) -> None:
-    """The run-finished hook: refresh the script's insights, confirm new flaky suspicions."""
+async def refresh_after_run(context: HandlerContext, event: RunFinished) -> None:
+    """Refresh the script's insights, confirm new flaky suspicions, sync the warehouse."""
     if event.status == "cancelled":
         return
-    settings, bound = _settings_for(sessionmaker)
-    async with transaction(sessionmaker) as session:
+    async with transaction(context.sessionmaker) as session:
         result = await refresh_script_insights(session, event.script_id)
         if event.trigger != "confirmation":
-            await queue_confirmation_reruns(session, settings, event.run_id, result.created)
-    if bound:
-        try:
-            async with transaction(sessionmaker, write=False) as session:
-                warehouse = warehouse_for(settings.data_dir)
-                await sync_runs(session, warehouse, [event.run_id])
-                # The refresh may have changed insights, and the run may follow an accept.
-                await sync_script_state(session, warehouse, event.script_id)
-        except WarehouseBusy:
-            log.info("warehouse busy; run %s will be synced by the next catch-up", event.run_id)
+            await queue_confirmation_reruns(session, context.settings, event.run_id, result.created)
+    try:
+        async with transaction(context.sessionmaker, write=False) as session:
+            warehouse = warehouse_for(context.settings.data_dir)
+            await sync_runs(session, warehouse, [event.run_id])
+            # The refresh may have changed insights, and the run may follow an accept.
+            await sync_script_state(session, warehouse, event.script_id)
+    except WarehouseBusy:
+        log.info("warehouse busy; run %s will be synced by the next catch-up", event.run_id)
 
 
-async def revision_accepted(session: AsyncSession, script_id: uuid.UUID) -> None:
+async def sync_after_accept(context: HandlerContext, event: ChangesetAccepted) -> None:
     """Show an accepted revision in this process's warehouse at once (best-effort).
 
-    Runs inside the accept's transaction, so it sees the new revision. Should that transaction
-    then fail, the next sync of the script replaces the script's revisions again.
+    Dispatched after the accept committed; should the sync fail, the next catch-up or sync of
+    the script replaces the script's revisions again.
     """
-    settings = _bound_engines.get(session.bind) if isinstance(session.bind, AsyncEngine) else None
-    if settings is None:  # not a served app (a script, a test without one): catch_up does it
-        return
     try:
-        await sync_script_state(session, warehouse_for(settings.data_dir), script_id)
+        async with transaction(context.sessionmaker, write=False) as session:
+            warehouse = warehouse_for(context.settings.data_dir)
+            await sync_script_state(session, warehouse, event.script_id)
     except WarehouseBusy:
-        log.info("warehouse busy; script %s will be synced by the next catch-up", script_id)
-    except Exception:  # the warehouse is a copy: never fail an accept on it
-        log.exception("warehouse sync after accepting on script %s failed", script_id)
+        log.info("warehouse busy; script %s will be synced by the next catch-up", event.script_id)
 
 
 async def queue_confirmation_reruns(

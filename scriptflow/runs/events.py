@@ -1,6 +1,8 @@
-"""In-process notice of run status changes, so watchers wake at once instead of at their next poll.
+"""What runs tell the rest of the house: a run finished, and in-process status-change notices.
 
-Workers in this process publish after each committed change; watchers still poll the database
+`RunFinished` is dispatched (after commit) to the handlers of the event table in
+`scriptflow.wiring`. Status-change notices wake watchers at once instead of at their next poll:
+workers in this process publish after each committed change; watchers still poll the database
 on a timeout, which covers workers in other processes.
 """
 
@@ -9,6 +11,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    """A run reached a terminal status (read anything else from the database)."""
+
+    run_id: uuid.UUID
+    project_id: uuid.UUID
+    script_id: uuid.UUID
+    status: str
+    trigger: str
 
 
 class RunStatusChanges:

@@ -1,4 +1,7 @@
-"""N run workers as asyncio tasks in one process: the embedded pool and `scriptflow worker`."""
+"""N run workers as asyncio tasks in one process: the embedded pool and `scriptflow worker`.
+
+Build it on a sessionmaker from `scriptflow.wiring`, so finished runs reach the event table.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,10 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from scriptflow import events
 from scriptflow.config import Settings
+from scriptflow.runs.events import RunFinished
 from scriptflow.runs.executor import Executor
-from scriptflow.runs.hooks import RunFinished, notify_run_finished
 from scriptflow.runs.worker import RunWorker, new_worker_id
 
 log = logging.getLogger("scriptflow.runs")
@@ -58,11 +62,11 @@ class WorkerPool:
         return self
 
     async def _run_hooks(self) -> None:
-        """Run-finished hooks, one at a time, in the order runs finished."""
+        """Run-finished handlers (the event table's), one at a time, in the order runs finished."""
         while True:
             event = await self._finished.get()
             try:
-                await notify_run_finished(self.sessionmaker, event)
+                await events.dispatch(self.sessionmaker, event)
             finally:
                 self._finished.task_done()
 
@@ -88,27 +92,3 @@ class WorkerPool:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._hooks
             self._hooks = None
-
-
-async def run_worker_process(settings: Settings, concurrency: int | None = None) -> None:
-    """The `scriptflow worker` process: migrate, run a pool until SIGINT or SIGTERM."""
-    import signal
-
-    from scriptflow.db import migrate
-    from scriptflow.db.engine import create_engine, create_sessionmaker
-    from scriptflow.insights import subscriptions as _insights  # noqa: F401  (registers its hook)
-
-    url = settings.resolved_database_url
-    await asyncio.to_thread(migrate.upgrade, url)
-    engine = create_engine(url)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    count = concurrency if concurrency is not None else max(settings.workers, 1)
-    pool = WorkerPool(create_sessionmaker(engine), settings, count=count).start()
-    try:
-        await stop.wait()
-    finally:
-        await pool.stop()
-        await engine.dispose()

@@ -18,13 +18,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from scriptflow import events
 from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
 from scriptflow.enhance.hints import hint_from_aria_snapshot
 from scriptflow.errors import ScriptflowError
 from scriptflow.runs.artifacts import store_folder
 from scriptflow.runs.browsers import resolve_browser
-from scriptflow.runs.events import run_status_changes
+from scriptflow.runs.events import RunFinished, run_status_changes
 from scriptflow.runs.executor import (
     ExecutionResult,
     Executor,
@@ -32,7 +33,6 @@ from scriptflow.runs.executor import (
     SubprocessExecutor,
     TestResult,
 )
-from scriptflow.runs.hooks import RunFinished, notify_run_finished
 from scriptflow.runs.isolation import choose_isolation
 from scriptflow.runs.models import RunArtifact, RunStep, RunTest, TestRun
 from scriptflow.runs.queue import (
@@ -272,7 +272,7 @@ class RunWorker:
         if self.finished is not None:
             self.finished.put_nowait(event)
         else:
-            await notify_run_finished(self.sessionmaker, event)
+            await events.dispatch(self.sessionmaker, event)
 
     async def _notify(self, run_id: uuid.UUID) -> None:
         run_status_changes.publish(run_id)

@@ -19,6 +19,7 @@ from scriptflow.enhance.service import (
     providers_from_settings,
 )
 from scriptflow.runs import models as run_models
+from scriptflow.wiring import seen_locators
 from tests.conftest import create_script, signup
 
 FLAKY = "def test_x(page):\n    page.wait_for_timeout(500)\n    page.click('#go')\n"
@@ -30,6 +31,7 @@ def service_settings(settings: Settings) -> dict[str, Any]:
         "providers": providers_from_settings(settings),
         "allowed_models": settings.openai_models,
         "max_script_bytes": settings.max_script_bytes,
+        "seen_locators": seen_locators,
     }
 
 

@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from scriptflow import events
 from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
-from scriptflow.insights import queries, subscriptions, warehouse_sync
-from scriptflow.runs.hooks import RunFinished, notify_run_finished
+from scriptflow.insights import queries, warehouse_sync
+from scriptflow.runs.events import RunFinished
 from scriptflow.scripts.models import ScriptRevision
 from tests.conftest import Account, create_environment, create_script, signup
 from tests.insights.history import login_steps
@@ -75,8 +76,8 @@ async def finish(
     run_id: uuid.UUID,
     status: str = "passed",
 ) -> None:
-    """What the worker does after storing a run: call the run-finished hooks."""
-    await notify_run_finished(
+    """What the worker does after storing a run: dispatch RunFinished to the event table."""
+    await events.dispatch(
         sessionmaker,
         RunFinished(run_id, uuid.UUID(account.project_id), uuid.UUID(script_id), status, "manual"),
     )
@@ -333,7 +334,6 @@ async def test_a_new_flaky_suspicion_queues_confirmation_reruns_when_enabled(
     account = await signup(client)
     await create_environment(client, account, "http://127.0.0.1:9")
     script = await create_script(client, account, content=CLEAN)
-    subscriptions.bind_settings(sessionmaker, settings)
 
     # Off by default: nothing is queued.
     runs = await flaky_runs(sessionmaker, account, str(script["id"]))
@@ -403,7 +403,6 @@ async def test_insights_are_kept_when_confirmation_reruns_cannot_be_queued(
     )
     assert r.status_code == 200, r.text
     script = await create_script(client, account, content=CLEAN)
-    subscriptions.bind_settings(sessionmaker, settings)
     runs = await flaky_runs(sessionmaker, account, str(script["id"]))
     await finish(sessionmaker, account, str(script["id"]), runs[-1])
     items = (
@@ -422,7 +421,6 @@ async def test_an_accepted_change_set_reaches_the_fix_impact_chart_without_a_cat
     script = await create_script(client, account, content=HARD_WAIT)
     script_id = str(script["id"])
     before = await flaky_runs(sessionmaker, account, script_id, count=4, fail_every=0)
-    subscriptions.bind_settings(sessionmaker, settings)  # what the server's lifespan does
     try:
         for run_id in before:
             await finish(sessionmaker, account, script_id, run_id)

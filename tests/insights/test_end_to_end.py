@@ -13,12 +13,13 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.demo.site import create_demo_app
 from scriptflow.config import Settings
-from scriptflow.runs.hooks import RunFinished, on_run_finished
+from scriptflow.events import HandlerContext
+from scriptflow.runs.events import RunFinished
 from scriptflow.runs.pool import WorkerPool
+from scriptflow.wiring import EVENT_TABLE, wired_sessionmaker
 from tests.conftest import Account, create_script, signup
 from tests.runs.conftest import LOGIN_TEST, chromium  # noqa: F401  (fixture)
 from tests.runs.helpers import create_environment, wait_for_status
@@ -69,23 +70,22 @@ def misbehaving_demo() -> Iterator[str]:
     sock.close()
 
 
-# Hooks run in registration order, so this one runs after the insights refresh is done.
 hooks_done: set[str] = set()
 
 
-async def _after_insights(_sessionmaker: object, event: RunFinished) -> None:
+async def _after_insights(_context: HandlerContext, event: RunFinished) -> None:
     hooks_done.add(str(event.run_id))
 
 
 @pytest.fixture
 async def pool(app: FastAPI, settings: Settings) -> AsyncIterator[WorkerPool]:
-    sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
-    on_run_finished.append(_after_insights)
+    # Handlers run in table order, so this one runs after the insights refresh is done.
+    table = {**EVENT_TABLE, RunFinished: (*EVENT_TABLE[RunFinished], _after_insights)}
+    sessionmaker = wired_sessionmaker(app.state.engine, settings, table=table)
     pool = WorkerPool(sessionmaker, settings, count=1).start()
     app.state.run_pool = pool
     yield pool
     await pool.stop()
-    on_run_finished.remove(_after_insights)
 
 
 async def run_to_end(client: httpx.AsyncClient, account: Account, script_id: str) -> dict:

@@ -9,12 +9,13 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.demo.server import DemoServer
 from scriptflow.config import Settings
-from scriptflow.runs.hooks import RunFinished, on_run_finished
+from scriptflow.events import HandlerContext
+from scriptflow.runs.events import RunFinished
 from scriptflow.runs.pool import WorkerPool
+from scriptflow.wiring import EVENT_TABLE, wired_sessionmaker
 from tests.conftest import create_script, signup
 from tests.runs.conftest import LOGIN_TEST, MISSING_BUTTON_TEST
 from tests.runs.helpers import create_environment, queue_run, wait_for_status
@@ -144,8 +145,20 @@ async def test_list_filters_and_paginates_with_a_link_header(client: httpx.Async
 
 
 @pytest.fixture
-async def pool(app: FastAPI, settings: Settings) -> AsyncIterator[WorkerPool]:
-    sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+def finished() -> list[RunFinished]:
+    """The RunFinished events the pool dispatched, after the event table's own handlers."""
+    return []
+
+
+@pytest.fixture
+async def pool(
+    app: FastAPI, settings: Settings, finished: list[RunFinished]
+) -> AsyncIterator[WorkerPool]:
+    async def record(_context: HandlerContext, event: RunFinished) -> None:
+        finished.append(event)
+
+    table = {**EVENT_TABLE, RunFinished: (*EVENT_TABLE[RunFinished], record)}
+    sessionmaker = wired_sessionmaker(app.state.engine, settings, table=table)
     pool = WorkerPool(sessionmaker, settings, count=1).start()
     app.state.run_pool = pool
     yield pool
@@ -154,33 +167,24 @@ async def pool(app: FastAPI, settings: Settings) -> AsyncIterator[WorkerPool]:
 
 @pytest.mark.browser
 async def test_a_run_executes_end_to_end_with_events_results_and_artifacts(
-    client: httpx.AsyncClient, pool: WorkerPool, demo: DemoServer
+    client: httpx.AsyncClient, pool: WorkerPool, demo: DemoServer, finished: list[RunFinished]
 ) -> None:
-    finished: list[RunFinished] = []
-
-    async def record(_sessionmaker: object, event: RunFinished) -> None:
-        finished.append(event)
-
-    on_run_finished.append(record)
-    try:
-        account = await signup(client)
-        run = await queue_run(client, account, LOGIN_TEST, base_url=demo.base_url)
-        r = await client.get(f"/v1/test-runs/{run['id']}/events", headers=account.headers)
-        assert r.headers["content-type"].startswith("text/event-stream")
-        events = [
-            json.loads(line.removeprefix("data: "))
-            for line in r.text.splitlines()
-            if line.startswith("data: ")
-        ]
-        assert events[-1]["status"] == "passed"
-        assert len({e["status"] for e in events}) == len(events)  # one event per change
-        body = (await client.get(f"/v1/test-runs/{run['id']}", headers=account.headers)).json()
-        for _ in range(50):  # hooks run right after the status is visible
-            if finished:
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        on_run_finished.remove(record)
+    account = await signup(client)
+    run = await queue_run(client, account, LOGIN_TEST, base_url=demo.base_url)
+    r = await client.get(f"/v1/test-runs/{run['id']}/events", headers=account.headers)
+    assert r.headers["content-type"].startswith("text/event-stream")
+    events = [
+        json.loads(line.removeprefix("data: "))
+        for line in r.text.splitlines()
+        if line.startswith("data: ")
+    ]
+    assert events[-1]["status"] == "passed"
+    assert len({e["status"] for e in events}) == len(events)  # one event per change
+    body = (await client.get(f"/v1/test-runs/{run['id']}", headers=account.headers)).json()
+    for _ in range(50):  # hooks run right after the status is visible
+        if finished:
+            break
+        await asyncio.sleep(0.1)
     assert body["status"] == "passed" and body["attempt"] == 1
     assert body["results"]["summary"]["passed"] == 1
     (test,) = body["tests"]
