@@ -210,21 +210,16 @@ def plugin_config(
     """What the in-process plugin reads (see ``engine.record.RunConfig``); paths as the run
     sees them."""
     target = request.browser
-    launch_args = list(target.launch_args)
-    if isolated:
-        # The browser's only way out is the egress bridge; <-loopback> sends even loopback
-        # origins (the demo app) through it, where the policy decides.
-        launch_args += [
-            f"--proxy-server=http://127.0.0.1:{PROXY_PORT}",
-            "--proxy-bypass-list=<-loopback>",
-        ]
     return {
         "results_path": str(work / "results.json"),
         "artifacts_dir": str(artifacts),
         "browser": target.name,
         "base_url": request.base_url,
         "executable_path": str(target.executable_path) if target.executable_path else None,
-        "launch_args": launch_args,
+        "launch_args": list(target.launch_args),
+        # The browser's only way out is the egress bridge, where the policy decides; loopback
+        # origins (the demo app) go through it too.
+        "proxy_server": f"http://127.0.0.1:{PROXY_PORT}" if isolated else None,
         "ws_endpoint": target.ws_endpoint,
         "retries": request.retries,
         "trace": request.trace,

@@ -241,6 +241,8 @@ async def test_chromium_and_python_in_a_run_share_the_one_gate(
         "    page.goto('/login')  # the origin, through the proxy\n"
         f"    refused = page.goto('http://127.0.0.1:{forbidden.port}/')\n"
         "    assert refused.status == 403 and 'egress policy refused' in page.content()\n"
+        "    assert page.request.get('/login').ok  # Playwright's API client: the same way out\n"
+        f"    assert page.request.get('http://127.0.0.1:{forbidden.port}/').status == 403\n"
         "    with pytest.raises(urllib.error.HTTPError):\n"
         f"        urllib.request.urlopen('http://127.0.0.1:{forbidden.port}/', timeout=10)\n"
         "    with pytest.raises(OSError):\n"

@@ -54,11 +54,10 @@ def test_a_sandboxed_browser_goes_through_the_proxy_even_for_loopback(tmp_path: 
         block_private_egress=True,
     )
     sandboxed = plugin_config(request, tmp_path, tmp_path, isolated=True)
-    assert "--proxy-server=http://127.0.0.1:3128" in sandboxed["launch_args"]
-    assert "--proxy-bypass-list=<-loopback>" in sandboxed["launch_args"]
+    assert sandboxed["proxy_server"] == "http://127.0.0.1:3128"
     assert sandboxed["block_private_egress"] is False  # the proxy decides, for every client
     legacy = plugin_config(request, tmp_path, tmp_path)
-    assert not any(a.startswith("--proxy") for a in legacy["launch_args"])
+    assert legacy["proxy_server"] is None
     assert legacy["block_private_egress"] is True
 
 

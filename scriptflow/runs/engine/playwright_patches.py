@@ -227,6 +227,10 @@ def force_launch_options(config: RunConfig, options: dict[str, Any]) -> dict[str
         options["executable_path"] = config.executable_path
     if config.launch_args:
         options["args"] = [*config.launch_args, *(options.get("args") or [])]
+    if config.proxy_server:
+        # Playwright's option, not a Chromium flag: its API client (page.request) follows it
+        # too, and loopback origins are proxied as well (it adds <-loopback>).
+        options["proxy"] = {"server": config.proxy_server}
     return options
 
 

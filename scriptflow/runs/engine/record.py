@@ -34,6 +34,7 @@ class RunConfig:
     base_url: str | None = None
     executable_path: str | None = None
     launch_args: list[str] = field(default_factory=list)
+    proxy_server: str | None = None  # the sandbox's egress bridge, for browser and page.request
     ws_endpoint: str | None = None
     retries: int = 0
     trace: str = "on"  # on | retain-on-failure | off
