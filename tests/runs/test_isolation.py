@@ -145,3 +145,31 @@ def test_only_regular_files_in_the_store_are_served(tmp_path: Path) -> None:
     assert served_path(tmp_path, store / "link.zip") is None
     assert served_path(tmp_path, run_dir / "trace.zip") is None  # a run's own folder: never
     assert served_path(tmp_path, tmp_path / "scriptflow.db") is None
+
+
+def test_the_jwt_secret_can_come_from_a_file_instead_of_the_environment(tmp_path: Path) -> None:
+    from scriptflow.config import ConfigurationError
+
+    secret = tmp_path / "jwt"
+    secret.write_text("f" * 48 + "\n")
+    secret.chmod(0o600)
+    settings = Settings(JWT_SECRET_FILE=secret, env="production", data_dir=tmp_path)
+    assert settings.resolve_jwt_secret() == "f" * 48
+    missing = Settings(JWT_SECRET_FILE=tmp_path / "missing", env="production", data_dir=tmp_path)
+    with pytest.raises(ConfigurationError, match="JWT_SECRET_FILE"):
+        missing.resolve_jwt_secret()
+
+
+def test_the_server_process_is_not_dumpable_once_it_can_execute_runs() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import ctypes; from scriptflow.runs.executor import SubprocessExecutor\n"
+        "SubprocessExecutor()\n"
+        "print(ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))\n"  # PR_GET_DUMPABLE
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "0"
