@@ -688,15 +688,21 @@ class SubprocessExecutor:
             ArtifactFile(a.name, a.kind, a.content_type, a.size_bytes, a.path, a.truncated)
             for a in stored
         )
-        result = interpret(
-            raw,
-            exit_code=exit_code,
-            timed_out=timed_out,
-            cancelled=cancelled,
-            timeout_s=request.timeout_s,
-            artifacts=files,
-            duration_ms=duration_ms,
-        )
+        options: dict[str, Any] = {
+            "exit_code": exit_code,
+            "timed_out": timed_out,
+            "cancelled": cancelled,
+            "timeout_s": request.timeout_s,
+            "artifacts": files,
+            "duration_ms": duration_ms,
+        }
+        try:
+            result = interpret(raw, **options)
+        except (TypeError, ValueError, KeyError, AttributeError):
+            # The run wrote results.json itself and may have written anything into it.
+            raw = {}
+            result = interpret(raw, **options)
+            result = replace(result, status="error", error="The run's results are malformed")
         if result.status == "error" and not raw.get("tests") and log is not None:
             tail = log.path.read_text(errors="replace")[-1500:].strip()
             if tail and result.error and tail not in result.error:

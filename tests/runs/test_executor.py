@@ -122,3 +122,21 @@ def test_locator_hints_keep_role_name_and_test_id_only() -> None:
         "#pay": {"role": "button", "name": "Pay now", "test_id": "pay"},
         "div.x": {"role": "generic"},
     }
+
+
+def test_a_manifest_the_run_forged_cannot_break_the_worker(tmp_path: Path) -> None:
+    from scriptflow.runs.browsers import BrowserTarget
+    from scriptflow.runs.executor import RunFolders, RunRequest, SubprocessExecutor
+    from scriptflow.runs.isolation import Isolation
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "results.json").write_text('{"tests": [{"name": "t", "steps": [{"evil": 1}]}]}')
+    folders = RunFolders(tmp_path, work, tmp_path / "artifacts", tmp_path / "store", tmp_path)
+    request = RunRequest(
+        script="", base_url="http://127.0.0.1:9", browser=BrowserTarget("chromium", "x"),
+        workdir=tmp_path,
+    )  # fmt: skip
+    executor = SubprocessExecutor(isolation_mode=Isolation("legacy", "test"))
+    result = executor._collect(request, folders, 0, False, False, 5)
+    assert (result.status, result.error) == ("error", "The run's results are malformed")
