@@ -28,11 +28,11 @@ sys.path.insert(0, str(ROOT))
 from app.main import create_app  # noqa: E402
 from app.threaded_server import ThreadedServer  # noqa: E402
 from benchmarks.synthetic_history import synthetic_batches  # noqa: E402
-from scriptflow.auth.service import register  # noqa: E402
 from scriptflow.config import Settings  # noqa: E402
 from scriptflow.db import migrate  # noqa: E402
 from scriptflow.db.engine import create_engine, create_sessionmaker, transaction  # noqa: E402
 from scriptflow.insights.warehouse import Warehouse  # noqa: E402
+from scriptflow.projects.accounts import register  # noqa: E402
 from scriptflow.projects.service import create_environment, member_project_ids  # noqa: E402
 from scriptflow.runs.browsers import BrowserTarget, find_chromium  # noqa: E402
 from scriptflow.scripts.service import create_script  # noqa: E402

@@ -19,13 +19,13 @@ with app.setup:
     )
     from app.web.shell import header, permalink, pin, query_uuid
     from app.web.tables import error_block_html, percent, timestamp
+    from scriptflow.changesets.guardrails import classify_hunk
     from scriptflow.changesets.service import (
         accept_changeset,
         get_changeset,
         list_changesets,
         reject_changeset,
     )
-    from scriptflow.enhance.guardrails import classify_hunk
     from scriptflow.errors import InvalidChangesetState, ScriptflowError
     from scriptflow.projects.service import list_members
     from scriptflow.scripts.hunks import review_hunks

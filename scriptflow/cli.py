@@ -81,10 +81,10 @@ def user_create(
     ],
 ) -> None:
     """Create a user with a personal project."""
-    from scriptflow.auth.service import create_user
     from scriptflow.db import migrate as migrations
     from scriptflow.db.engine import create_engine, create_sessionmaker, transaction
     from scriptflow.errors import ScriptflowError
+    from scriptflow.projects.accounts import register
 
     settings = get_settings()
     migrations.upgrade(settings.resolved_database_url)
@@ -93,7 +93,7 @@ def user_create(
         engine = create_engine(settings.resolved_database_url)
         try:
             async with transaction(create_sessionmaker(engine)) as session:
-                user = await create_user(session, email, password)
+                user = await register(session, email, password)
                 return str(user.id)
         finally:
             await engine.dispose()

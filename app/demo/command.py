@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scriptflow.auth.models import User
 from scriptflow.auth.repository import UserRepository
-from scriptflow.auth.service import authenticate, normalise_email, register
+from scriptflow.auth.service import authenticate, normalise_email
 from scriptflow.changesets.service import accept_changeset
 from scriptflow.config import Settings
 from scriptflow.db import migrate
@@ -31,6 +31,7 @@ from scriptflow.enhance.service import (
 from scriptflow.errors import GuardrailViolation, ScriptflowError
 from scriptflow.insights.service import InsightFilters, list_project_insights
 from scriptflow.insights.warehouse_sync import catch_up, warehouse_for
+from scriptflow.projects.accounts import register
 from scriptflow.projects.models import Environment, Project
 from scriptflow.projects.service import (
     create_environment,

@@ -8,6 +8,7 @@ from app.deps import CurrentUser, SessionDep, SettingsDep, TokenConfigDep, clien
 from app.schemas.auth import Credentials, LogoutIn, RefreshIn, Registration, TokenOut, UserOut
 from scriptflow.auth import service
 from scriptflow.auth.emails import normalise_email
+from scriptflow.projects import accounts
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -15,7 +16,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 @router.post("/register", response_model=UserOut, status_code=status.HTTP_201_CREATED)
 async def register(body: Registration, request: Request, session: SessionDep) -> UserOut:
     limiter(request, "register").check(client_ip(request))
-    user = await service.register(session, body.email, body.password)
+    user = await accounts.register(session, body.email, body.password)
     return UserOut.model_validate(user)
 
 

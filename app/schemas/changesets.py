@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, computed_field
 
 from app.schemas import RequestModel, ResponseModel
-from scriptflow.enhance.guardrails import classify_hunk
+from scriptflow.changesets.guardrails import classify_hunk
 from scriptflow.scripts.diffing import DiffDoesNotApply
 from scriptflow.scripts.hunks import format_hunk, review_hunks
 

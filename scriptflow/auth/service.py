@@ -1,4 +1,4 @@
-"""Registration, login, token rotation and logout."""
+"""Accounts, login, token rotation and logout."""
 
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from scriptflow.auth.tokens import (
     new_refresh_token,
 )
 from scriptflow.errors import Conflict, Unauthorized, ValidationFailed
-from scriptflow.projects.service import create_project
 
 MIN_PASSWORD_LENGTH = 8
 INVALID_CREDENTIALS = "Invalid email or password"
@@ -40,8 +39,8 @@ class TokenPair:
     token_type: str = "bearer"
 
 
-async def register(session: AsyncSession, email: str, password: str) -> User:
-    """Create a user and their personal project.
+async def create_account(session: AsyncSession, email: str, password: str) -> User:
+    """Create a user (signing up also gives them a project: `projects.accounts.register`).
 
     Emails are unique after normalisation (NFKC, case), and an address that looks like an
     existing one (same UTS #39 skeleton: Cyrillic U+0430 for `a`, `1` for `l`) is refused too.
@@ -65,13 +64,7 @@ async def register(session: AsyncSession, email: str, password: str) -> User:
             )
     except IntegrityError as exc:  # a concurrent registration won the race
         raise Conflict("Email already registered", details={"field": "email"}) from exc
-    await create_project(session, user.id, name="Personal")
     return user
-
-
-async def create_user(session: AsyncSession, email: str, password: str) -> User:
-    """Same as register; for the CLI."""
-    return await register(session, email, password)
 
 
 async def authenticate(session: AsyncSession, email: str, password: str) -> User:

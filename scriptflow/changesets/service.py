@@ -9,13 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scriptflow import events
 from scriptflow.changesets.events import ChangesetAccepted
-from scriptflow.changesets.models import ScriptChangeSet
-from scriptflow.changesets.repository import ChangeSetRepository
-from scriptflow.db.base import utcnow
 
 # The guardrails judge change sets (DESIGN lists them under change sets); they still live
 # beside the providers that first needed them.
-from scriptflow.enhance.guardrails import classify_hunk
+from scriptflow.changesets.guardrails import classify_hunk
+from scriptflow.changesets.models import ScriptChangeSet
+from scriptflow.changesets.repository import ChangeSetRepository
+from scriptflow.db.base import utcnow
 from scriptflow.errors import (
     GuardrailViolation,
     InvalidChangesetState,

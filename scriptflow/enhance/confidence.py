@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from scriptflow.enhance.guardrails import Risk, changed_old_lines
+from scriptflow.changesets.guardrails import Risk, changed_old_lines
 from scriptflow.enhance.proposal import Finding
 from scriptflow.scripts.diffing import Hunk
 

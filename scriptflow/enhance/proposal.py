@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
-Category = Literal["locator", "wait", "assertion", "flow", "url"]
-CATEGORIES: tuple[Category, ...] = ("locator", "wait", "assertion", "flow", "url")
+from scriptflow.changesets.guardrails import Category
 
 RuleFamily = Literal["waits", "selectors", "assertions", "urls"]
 RULE_FAMILIES: tuple[RuleFamily, ...] = ("waits", "selectors", "assertions", "urls")

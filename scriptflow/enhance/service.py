@@ -11,11 +11,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from scriptflow.changesets.guardrails import classify_diff, risk_of
 from scriptflow.changesets.models import ScriptChangeSet
 from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
 from scriptflow.enhance.confidence import changeset_confidence
-from scriptflow.enhance.guardrails import classify_diff, risk_of
 from scriptflow.enhance.openai_provider import DEFAULT_MODEL, OpenAIProvider
 from scriptflow.enhance.proposal import EnhanceOptions, LocatorHints, Proposal, Provider
 from scriptflow.enhance.rules import RulesProvider, script_syntax_error

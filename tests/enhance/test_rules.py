@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scriptflow.enhance.guardrails import classify_diff, risk_of
+from scriptflow.changesets.guardrails import classify_diff, risk_of
 from scriptflow.enhance.proposal import EnhanceOptions, LocatorHint
 from scriptflow.enhance.rules import RulesProvider, enhance_with_rules, families_for_prompt
 from scriptflow.errors import ScriptSyntaxError

@@ -7,13 +7,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from scriptflow.auth.service import register
 from scriptflow.config import Settings, sync_database_url
 from scriptflow.db import migrate
 from scriptflow.db.engine import create_engine, create_sessionmaker, transaction
 from scriptflow.enhance.service import EnhanceRequest, propose_changeset, providers_from_settings
 from scriptflow.insights.refresh import refresh_script_insights
 from scriptflow.insights.warehouse_sync import rebuild_warehouse
+from scriptflow.projects.accounts import register
 from scriptflow.projects.service import create_environment, member_project_ids
 from scriptflow.runs.models import RunStep, RunTest, TestRun
 from scriptflow.scripts.service import create_script

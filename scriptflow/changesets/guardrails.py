@@ -11,7 +11,6 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from scriptflow.enhance.proposal import Category
 from scriptflow.scripts.diffing import Hunk, parse_hunks
 
 Risk = Literal["low", "high"]
@@ -38,6 +37,9 @@ _STEP = re.compile(
 _TEST_DEF = re.compile(r"^\s*(?:async\s+)?def\s+test\w*\s*\(")
 _LOCATOR = re.compile(r"\b(?:locator|get_by_\w+|frame_locator|query_selector\w*)\s*\(|[\"'][#.\[/]")
 _URL = re.compile(r"\b(?:goto|wait_for_url|to_have_url|route)\s*\(|https?://")
+
+# What a change touches: the category of a hunk here, of a finding in enhance.
+Category = Literal["locator", "wait", "assertion", "flow", "url"]
 
 
 @dataclass(frozen=True)

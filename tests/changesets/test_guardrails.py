@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scriptflow.enhance.guardrails import classify_diff, risk_of
+from scriptflow.changesets.guardrails import classify_diff, risk_of
 from scriptflow.scripts.diffing import unified_diff
 
 BASE = (
