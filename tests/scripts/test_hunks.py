@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-import difflib
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scriptflow.scripts.diffing import split_lines, unified_diff
-from scriptflow.scripts.hunks import UnknownHunks, apply_review_hunks, review_hunks
+from scriptflow.scripts.diffing import parse_hunks, unified_diff
+from scriptflow.scripts.hunks import ReviewHunk, UnknownHunks, apply_review_hunks, review_hunks
 
 _line = st.sampled_from(["a\n", "b\n", "c\n", "\n", "  page.click('#x')\n", "café ✓\n", "x\r\n"])
 _texts = st.lists(_line, max_size=25).map("".join)
 
 
-def changed_runs(old: str, new: str) -> int:
-    matcher = difflib.SequenceMatcher(None, split_lines(old), split_lines(new), autojunk=False)
-    return sum(tag != "equal" for tag, *_ in matcher.get_opcodes())
+def changed_lines(diff: str) -> int:
+    return sum(line.tag != " " for hunk in parse_hunks(diff) for line in hunk.lines)
+
+
+def net_lines(review: ReviewHunk) -> int:
+    return sum({"+": 1, "-": -1}.get(line.tag, 0) for line in review.hunk.lines)
+
+
+def changed_lines_of(review: ReviewHunk) -> int:
+    return sum(line.tag != " " for line in review.hunk.lines)
 
 
 BASE = "".join(f"line {n}\n" for n in range(1, 13))
@@ -66,13 +71,18 @@ def test_any_subset_of_review_hunks_applies_to_the_base(
 ) -> None:
     diff = unified_diff(old, new)
     hunks = review_hunks(diff)
-    assert len(hunks) == changed_runs(old, new)
+    # Each review hunk is one run of changed lines (context only around it), and together
+    # they hold every changed line of the diff.
+    for hunk in hunks:
+        tags = "".join(line.tag for line in hunk.hunk.lines).strip()
+        assert tags and " " not in tags
+    assert sum(changed_lines_of(h) for h in hunks) == changed_lines(diff)
     if not hunks:
         return
     assert apply_review_hunks(old, diff, range(len(hunks))) == new
     chosen = data.draw(st.sets(st.integers(0, len(hunks) - 1), min_size=1))
     partial = apply_review_hunks(old, diff, chosen)
-    # Taking the rest afterwards, from the partial result, reaches the proposal too.
-    rest = sorted(set(range(len(hunks))) - chosen)
-    if rest:
-        assert apply_review_hunks(partial, diff, rest) == new
+    # The base grows or shrinks by exactly the chosen hunks' lines, no more.
+    assert len(partial.splitlines()) == len(old.splitlines()) + sum(
+        net_lines(hunks[i]) for i in chosen
+    )
