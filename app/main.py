@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from app.background import BACKGROUND_SERVICES, Stopper
 from app.errors import install_error_handlers
+from app.hot_reads import HotScriptReads
 from app.metrics import Metrics
 from app.middleware import (
     BodySizeLimitMiddleware,
@@ -26,6 +27,7 @@ from scriptflow import __version__
 from scriptflow.auth.tokens import AccessTokenVerifier, TokenConfig
 from scriptflow.config import ConfigurationError, Settings, get_settings
 from scriptflow.db import migrate
+from scriptflow.db.read_pool import DriverReadPool
 from scriptflow.insights.warehouse_sync import close_warehouses
 from scriptflow.logs import configure_logging
 from scriptflow.ratelimit import RateLimiter
@@ -54,6 +56,7 @@ def create_app(settings: Settings | None = None, *, run_background: bool = True)
         app.state.wiring = wiring
         app.state.engine = engine
         app.state.sessionmaker = wiring.sessionmaker
+        app.state.read_pool = await DriverReadPool.open(url)
         stoppers: list[Stopper] = []
         try:
             if run_background:
@@ -69,6 +72,7 @@ def create_app(settings: Settings | None = None, *, run_background: bool = True)
             for stop in reversed(stoppers):
                 await stop()
             await asyncio.to_thread(close_warehouses)
+            await app.state.read_pool.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -101,6 +105,7 @@ def create_app(settings: Settings | None = None, *, run_background: bool = True)
     mount_web(app, settings)
     _document_our_errors_only(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HotScriptReads, state=app.state)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     # Outermost: every layer and the rate limits see the real client.
     app.add_middleware(ClientAddressMiddleware, trusted=settings.trusted_proxies)

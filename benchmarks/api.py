@@ -2,14 +2,16 @@
 
 Run from the repository root::
 
-    .venv/bin/python -m benchmarks.api [--duration 10] [--connections 16]
+    .venv/bin/python -m benchmarks.api [--duration 10] [--connections 16,64]
 
 For each backend (SQLite in a temp file, PostgreSQL in a throw-away cluster) it starts our
 server (`uvicorn app.main:app`, one process, real settings from the environment), seeds one
 user and one script through the API, loads the endpoint with `wrk` on loopback, stops it, then
 does the same against a bare Starlette app (one uvicorn process) that runs the same single-row
-select with the raw driver and returns the same JSON. Prints req/s, p50, p99 and the ratios
-against the goal (ours >= 0.5x the bare throughput, ours p99 <= 2x the bare p99). Always exits 0.
+select with the raw driver and returns the same JSON. Each server is loaded at every
+connection count in turn (16 and 64 by default). Prints req/s, p50, p99 and, per backend and
+connection count, the ratios against the goal (ours >= 0.5x the bare throughput, ours p99 <= 2x
+the bare p99). Always exits 0.
 """
 
 from __future__ import annotations
@@ -284,8 +286,9 @@ def parse_wrk(output: str) -> Load:
 
 
 def run_wrk(url: str, token: str, args: argparse.Namespace, seconds: float) -> Load:
+    threads = min(args.threads, args.connections)
     cmd = [
-        "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{max(1, round(seconds))}s",
+        "wrk", f"-t{threads}", f"-c{args.connections}", f"-d{max(1, round(seconds))}s",
         "--timeout", "5s", "--latency", "-H", f"Authorization: Bearer {token}", url,
     ]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30)
@@ -347,6 +350,7 @@ class Row:
     backend: str
     server: str
     load: Load
+    connections: int = 0
 
 
 def measure(base: str, pid: int, seeded: Seeded, args: argparse.Namespace) -> Load:
@@ -362,6 +366,21 @@ def measure(base: str, pid: int, seeded: Seeded, args: argparse.Namespace) -> Lo
     return replace(load, cpu_us_per_request=per_request)
 
 
+def measure_each(
+    base: str, pid: int, seeded: Seeded, args: argparse.Namespace, backend: str, name: str
+) -> list[Row]:
+    """One measurement per connection count, on the running server."""
+    rows = []
+    for connections in args.connection_counts:
+        load = measure(base, pid, seeded, replace_connections(args, connections))
+        rows.append(Row(backend, name, load, connections))
+    return rows
+
+
+def replace_connections(args: argparse.Namespace, connections: int) -> argparse.Namespace:
+    return argparse.Namespace(**{**vars(args), "connections": connections})
+
+
 def bench_backend(
     backend: str, our_url: str, bare_target: str, workdir: Path, args: argparse.Namespace
 ) -> list[Row]:
@@ -373,7 +392,7 @@ def bench_backend(
         pid,
     ):
         seeded = seed(base)
-        ours = measure(base, pid, seeded, args)
+        ours = measure_each(base, pid, seeded, args, backend, "ours")
     port = free_port()
     env = dict(os.environ, **{BARE_DB_ENV: bare_target})
     cmd = uvicorn_command("benchmarks.api:create_bare_app", port, factory=True)
@@ -381,8 +400,8 @@ def bench_backend(
         bare_body = httpx.get(f"{base}/v1/scripts/{seeded.script_id}", timeout=10).json()
         if bare_body != seeded.body:
             print(f"warning: bare JSON differs from ours on {backend}:\n{bare_body}\n{seeded.body}")
-        bare = measure(base, pid, seeded, args)
-    return [Row(backend, "ours", ours), Row(backend, "bare", bare)]
+        bare = measure_each(base, pid, seeded, args, backend, "bare")
+    return ours + bare
 
 
 def bench_sqlite(args: argparse.Namespace) -> list[Row]:
@@ -413,25 +432,27 @@ def verdicts(ours: Load, bare: Load) -> tuple[float, float, bool, bool]:
 
 def render(rows: list[Row]) -> str:
     lines = [
-        f"{'backend':<9}{'server':<7}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'backend':<9}{'server':<7}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'CPU us/req':>12}{'errors':>8}"
     ]
     for r in rows:
         lines.append(
-            f"{r.backend:<9}{r.server:<7}{r.load.requests_per_s:>10.0f}"
+            f"{r.backend:<9}{r.server:<7}{r.connections:>6}{r.load.requests_per_s:>10.0f}"
             f"{r.load.p50_ms:>9.2f}{r.load.p99_ms:>9.2f}"
             f"{r.load.cpu_us_per_request:>12.0f}{r.load.errors:>8}"
         )
     lines.append("")
-    by_key = {(r.backend, r.server): r.load for r in rows}
-    for backend in dict.fromkeys(r.backend for r in rows):
-        if (backend, "ours") not in by_key or (backend, "bare") not in by_key:
+    by_key = {(r.backend, r.server, r.connections): r.load for r in rows}
+    for backend, connections in dict.fromkeys((r.backend, r.connections) for r in rows):
+        ours = by_key.get((backend, "ours", connections))
+        bare = by_key.get((backend, "bare", connections))
+        if ours is None or bare is None:
             continue
-        t, p, t_ok, p_ok = verdicts(by_key[backend, "ours"], by_key[backend, "bare"])
+        t, p, t_ok, p_ok = verdicts(ours, bare)
         lines.append(
-            f"{backend:<9}ours/bare throughput {t:5.2f}x (goal >= {THROUGHPUT_GOAL}x) "
-            f"{'PASS' if t_ok else 'MISS'}   ours/bare p99 {p:5.2f}x (goal <= {P99_GOAL}x) "
-            f"{'PASS' if p_ok else 'MISS'}"
+            f"{backend:<9}{connections:>3} conns  ours/bare throughput {t:5.2f}x "
+            f"(goal >= {THROUGHPUT_GOAL}x) {'PASS' if t_ok else 'MISS'}   ours/bare p99 "
+            f"{p:5.2f}x (goal <= {P99_GOAL}x) {'PASS' if p_ok else 'MISS'}"
         )
     return "\n".join(lines)
 
@@ -440,7 +461,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per run")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds discarded before")
-    parser.add_argument("--connections", type=int, default=16, help="concurrent keep-alive conns")
+    parser.add_argument(
+        "--connections",
+        default="16,64",
+        help="comma-separated concurrent keep-alive connection counts, each measured in turn",
+    )
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument(
         "--backends", default="sqlite,postgres", help="comma-separated: sqlite,postgres"
@@ -451,7 +476,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--loadgen", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.connection_counts = [int(c) for c in str(args.connections).split(",") if c.strip()]
+    args.connections = args.connection_counts[0]
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -469,7 +497,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     cpus = os.cpu_count() or 1
     print(
-        f"GET /v1/scripts/{{id}} — {args.connections} connections, {args.warmup:g}s warm-up + "
+        f"GET /v1/scripts/{{id}} — {'/'.join(map(str, args.connection_counts))} connections, "
+        f"{args.warmup:g}s warm-up + "
         f"{args.duration:g}s measured per run, load generator: {args.loadgen_tool}, "
         f"{cpus} CPUs (load average {os.getloadavg()[0]:.1f}), one uvicorn process per server",
         flush=True,

@@ -7,19 +7,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Select, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scriptflow.db.engine import driver_connection
+from scriptflow.db.read_pool import DriverReadPool
+from scriptflow.db.repository import Repository
 from scriptflow.projects.models import ProjectMember
 from scriptflow.scripts.models import Script, ScriptRevision
 
 
-class ScriptRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def get(self, script_id: uuid.UUID) -> Script | None:
-        return await self.session.get(Script, script_id)
+class ScriptRepository(Repository[Script]):
+    model = Script
 
     async def member_role(self, script: Script, user_id: uuid.UUID) -> str | None:
         membership = await self.session.get(ProjectMember, (script.project_id, user_id))
@@ -67,6 +65,23 @@ class ScriptRepository:
         )
         return list((await self.session.execute(stmt)).scalars())
 
+    async def content_at(self, script_id: uuid.UUID, version: int) -> str | None:
+        """The script's content at a version: its revision's, else the script's own if current."""
+        content = (
+            await self.session.execute(
+                select(ScriptRevision.content).where(
+                    ScriptRevision.script_id == script_id, ScriptRevision.version == version
+                )
+            )
+        ).scalar_one_or_none()
+        if content is None:
+            content = (
+                await self.session.execute(
+                    select(Script.content).where(Script.id == script_id, Script.version == version)
+                )
+            ).scalar_one_or_none()
+        return content
+
     async def revision(self, script_id: uuid.UUID, version: int) -> ScriptRevision | None:
         stmt = select(ScriptRevision).where(
             ScriptRevision.script_id == script_id, ScriptRevision.version == version
@@ -92,15 +107,17 @@ class ScriptReadRepository:
         "WHERE s.id = $3"
     )
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, pool: DriverReadPool | None = None) -> None:
         self.engine = engine
+        self.pool = pool
         self.sqlite = engine.dialect.name == "sqlite"
 
     async def visible_script(
         self, user_id: uuid.UUID, token_version: int, script_id: uuid.UUID
     ) -> VisibleScript | None:
         """The script if the user is an active member of its project at this token version."""
-        async with driver_connection(self.engine) as conn:
+        connection = self.pool.acquire() if self.pool else driver_connection(self.engine)
+        async with connection as conn:
             if self.sqlite:
                 params = (user_id.hex, token_version, script_id.hex)
                 rows = await conn.execute_fetchall(self._SQLITE, params)

@@ -6,8 +6,9 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from scriptflow.db.read_pool import DriverReadPool
 from scriptflow.errors import Conflict, NotFound, PayloadTooLarge
-from scriptflow.pagination import Page, clamp_limit, keyset, page_of
+from scriptflow.pagination import Page, clamp_limit
 from scriptflow.projects.roles import Role
 from scriptflow.projects.service import require_role
 from scriptflow.scripts.diffing import unified_diff_async
@@ -43,14 +44,19 @@ async def get_script(
 
 
 async def read_script(
-    engine: AsyncEngine, user_id: uuid.UUID, token_version: int, script_id: uuid.UUID
+    engine: AsyncEngine,
+    user_id: uuid.UUID,
+    token_version: int,
+    script_id: uuid.UUID,
+    pool: DriverReadPool | None = None,
 ) -> VisibleScript:
     """The hot read path of `get_script`: one statement, no unit of work.
 
     The statement also checks the caller's token was not revoked (`token_version`), so the
     read needs no user lookup of its own.
     """
-    script = await ScriptReadRepository(engine).visible_script(user_id, token_version, script_id)
+    repository = ScriptReadRepository(engine, pool)
+    script = await repository.visible_script(user_id, token_version, script_id)
     if script is None:
         raise NotFound("script", script_id)
     return script
@@ -66,9 +72,9 @@ async def list_scripts(
     cursor: str | None = None,
 ) -> Page[Script]:
     n = clamp_limit(limit)
-    stmt = ScriptRepository(session).visible_to(user_id, project_id=project_id, q=q)
-    rows = list((await session.execute(keyset(stmt, Script, cursor, n))).scalars())
-    return page_of(rows, n)
+    repository = ScriptRepository(session)
+    stmt = repository.visible_to(user_id, project_id=project_id, q=q)
+    return await repository.paginate(stmt, cursor=cursor, limit=n)
 
 
 async def create_script(
@@ -133,7 +139,7 @@ async def commit_revision(
     )
     session.add(revision)
     await session.flush()
-    await session.refresh(script)
+    await ScriptRepository(session).refresh(script)
     return revision
 
 
@@ -161,7 +167,7 @@ async def update_script(
                 "The script changed while this edit was being saved; reload and try again",
                 details={"expected_version": script.version},
             )
-        await session.refresh(script)
+        await ScriptRepository(session).refresh(script)
     if content is not None and content != script.content:
         check_content_size(content, max_bytes)
         await commit_revision(session, script, content, source="edit", applied_by=user_id)
@@ -170,7 +176,7 @@ async def update_script(
 
 async def delete_script(session: AsyncSession, user_id: uuid.UUID, script_id: uuid.UUID) -> None:
     script = await get_script(session, user_id, script_id, Role.EDITOR)
-    await session.delete(script)
+    await ScriptRepository(session).delete(script)
     await session.flush()
 
 

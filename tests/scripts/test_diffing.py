@@ -52,13 +52,13 @@ def edited(draw: st.DrawFn) -> tuple[str, str]:
     return base, new
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 @given(script_texts(), script_texts())
 def test_applying_the_diff_of_two_texts_gives_the_new_text(old: str, new: str) -> None:
     assert apply_diff(old, unified_diff(old, new)) == new
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 @given(edited())
 def test_applying_the_diff_of_an_edit_gives_the_edit(pair: tuple[str, str]) -> None:
     base, new = pair
@@ -92,7 +92,7 @@ def _changed_lines(diff: str) -> int:
     )
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(script_texts(), script_texts())
 def test_the_diff_is_never_longer_than_difflibs(old: str, new: str) -> None:
     # Myers finds a shortest edit script; difflib's matcher does not promise one.

@@ -1,0 +1,52 @@
+"""Driver connections for the hottest single-row reads, without SQLAlchemy's pool between.
+
+Checking a connection out of SQLAlchemy's async pool (greenlet hop, pool events, reset
+bookkeeping) costs more than the read itself. This pool hands out the drivers' own
+connections: an asyncpg pool on PostgreSQL, one read-only aiosqlite connection on SQLite
+(aiosqlite runs its statements one at a time on its thread anyway, and WAL lets it read
+while others write).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+class DriverReadPool:
+    """Open with `DriverReadPool.open(url)`, read with `acquire()`, end with `close()`."""
+
+    def __init__(self, dialect: str, handle: Any) -> None:
+        self.dialect = dialect
+        self._handle = handle
+
+    @classmethod
+    async def open(cls, database_url: str, *, size: int = 10) -> DriverReadPool:
+        url = make_url(database_url)
+        if url.get_backend_name() == "sqlite":
+            import aiosqlite
+
+            connection = await aiosqlite.connect(url.database or ":memory:")
+            await connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            await connection.execute("PRAGMA query_only = ON")
+            return cls("sqlite", connection)
+        import asyncpg
+
+        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return cls("postgresql", await asyncpg.create_pool(dsn, min_size=1, max_size=size))
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        if self.dialect == "sqlite":
+            yield self._handle
+            return
+        async with self._handle.acquire() as connection:
+            yield connection
+
+    async def close(self) -> None:
+        await self._handle.close()
