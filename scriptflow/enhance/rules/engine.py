@@ -17,7 +17,9 @@ from typing import Literal
 import libcst as cst
 
 from scriptflow.enhance.proposal import EnhanceOptions, Finding, RuleFamily
-from scriptflow.enhance.rules.codemod import CONFIDENCE, FLAG_CONFIDENCE, StatementCodemod, _strip
+from scriptflow.enhance.rules.catalogue import CONFIDENCE, FLAG_CONFIDENCE
+from scriptflow.enhance.rules.codemod import StatementCodemod
+from scriptflow.enhance.rules.expressions import strip_parens
 from scriptflow.enhance.rules.facts import ScriptFacts, gather_facts
 from scriptflow.enhance.rules.shapes import SELECTOR_FIRST, URL_TAKING
 
@@ -326,7 +328,7 @@ class _Engine:
         if step is None:
             return None
         action, target, state = step
-        text = self.printer.code_for_node(_strip(target)) if target is not None else None
+        text = self.printer.code_for_node(strip_parens(target)) if target is not None else None
         return action, text, state
 
     def remove_lines(self, stmt: ast.stmt, *, keep_comment: bool) -> None:

@@ -1,0 +1,72 @@
+"""The base of the statement codemods: what a rewrite knows, how it records a finding."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import libcst as cst
+
+from scriptflow.enhance.proposal import Category, EnhanceOptions, Finding, RuleFamily
+from scriptflow.enhance.rules.catalogue import CONFIDENCE, FLAG_CONFIDENCE
+from scriptflow.enhance.rules.facts import Api, ScriptFacts
+from scriptflow.enhance.rules.shapes import (
+    LOCATOR_FACTORIES,
+    LOCATOR_PROPERTIES,
+    is_page_name,
+)
+
+Kind = Literal["page", "locator"]
+
+
+class StatementRewriter:
+    """The state every family's rewrites share while one statement is rewritten."""
+
+    def __init__(
+        self, families: list[RuleFamily], options: EnhanceOptions, facts: ScriptFacts
+    ) -> None:
+        self.families = set(families)
+        self.options = options
+        self.facts = facts
+        self.findings: list[Finding] = []
+        self.expect_wanted: Api | None = None
+        # Set by the engine before each statement.
+        self.lines: tuple[int, int] = (1, 1)
+        self.in_async = False
+
+    # -- what an expression is -----------------------------------------------------------------
+
+    def _kind(self, expr: cst.BaseExpression) -> Kind | None:
+        if isinstance(expr, cst.Name):
+            if expr.value in self.facts.locator_names:
+                return "locator"
+            if expr.value in self.facts.page_names or is_page_name(expr.value):
+                return "page"
+            return None
+        if isinstance(expr, cst.Attribute):
+            attr = expr.attr.value
+            if attr in LOCATOR_PROPERTIES and self._kind(expr.value) == "locator":
+                return "locator"
+            if isinstance(expr.value, cst.Name) and expr.value.value == "self":
+                return "page" if is_page_name(attr) else None
+            return None
+        if (
+            isinstance(expr, cst.Call)
+            and isinstance(expr.func, cst.Attribute)
+            and expr.func.attr.value in LOCATOR_FACTORIES
+            and self._kind(expr.func.value)
+        ):
+            return "locator"
+        return None
+
+    def _record(
+        self,
+        node: cst.CSTNode,
+        rule: str,
+        category: Category,
+        rationale: str,
+        *,
+        changed: bool = True,
+    ) -> None:
+        confidence = CONFIDENCE.get(rule, FLAG_CONFIDENCE) if changed else FLAG_CONFIDENCE
+        start, end = self.lines
+        self.findings.append(Finding(rule, start, end, category, rationale, confidence, changed))
