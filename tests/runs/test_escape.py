@@ -32,8 +32,9 @@ from scriptflow.auth.tokens import TokenConfig, issue_access_token
 from scriptflow.config import Settings
 from scriptflow.runs.executor import PACKAGE_DIR
 from scriptflow.runs.pool import WorkerPool
-from tests.conftest import TEST_SECRET, Account, settings_for, signup
+from tests.factories import Account, signup
 from tests.runs.helpers import queue_run, wait_for_status
+from tests.support.settings import TEST_SECRET, settings_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("chromium")]
 # Storage attacks run on both databases; the others do not touch storage.
@@ -46,8 +47,9 @@ ARTIFACT_MAX_BYTES = 64 * 1024
 
 def namespace_alive(namespace: str, within_s: float = 0.0) -> bool:
     """Whether any host process still runs in this PID namespace (``pid:[4026531836]``),
-    still after ``within_s`` seconds. The namespace's dead init may linger as a zombie until
-    the host's init reaps it; it runs nothing and holds nothing, so it does not count."""
+    still after ``within_s`` seconds. When a worker itself is killed, its sandbox's dead init
+    may linger as a zombie until the host's init reaps it; it runs nothing and holds nothing,
+    so it does not count."""
     deadline = time.monotonic() + within_s
     while True:
         alive = False
