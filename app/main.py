@@ -84,6 +84,9 @@ def create_app(settings: Settings | None = None, *, run_background: bool = True)
         openapi_url="/openapi.json" if settings.serves_docs else None,
         docs_url=None,
         redoc_url=None,
+        # Our own Prometheus metrics and JSON logs cover this; FastAPI's OpenTelemetry hooks
+        # would otherwise look up providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.token_config = token_config
