@@ -306,7 +306,7 @@ async def test_invalid_project_settings_name_their_fields(client: httpx.AsyncCli
     assert "settings.colour" in fields
 
 
-async def test_ai_calls_share_one_rate_limit_per_user(settings: Settings, app: FastAPI) -> None:
+async def test_ai_calls_share_one_rate_limit_per_user(settings: Settings) -> None:
     async for c in _client(settings, rate_limit_enhance_per_minute=2):
         account: Account = await signup(c)
         script = await create_script(
