@@ -27,6 +27,28 @@ with app.setup:
     ALL = "All"
 
 
+@app.function
+def evidence_run_ids(details: object) -> list[str]:
+    """Every run id an insight's evidence names (keys ``run_id`` / ``*run_ids``), in order."""
+    found: list[str] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "run_id" and isinstance(item, str):
+                    found.append(item)
+                elif str(key).endswith("run_ids") and isinstance(item, list):
+                    found.extend(str(run) for run in item)
+                else:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(details)
+    return list(dict.fromkeys(found))
+
+
 @app.cell
 async def _():
     ctx, me, projects = await open_notebook()
@@ -183,6 +205,15 @@ def _(chosen):
             ),
             mo.md(f"> {chosen.ai_summary}") if chosen.ai_summary else mo.md(""),
             mo.md("**Evidence**"),
+            mo.md(
+                "Runs behind it (each opens with its steps and trace): "
+                + " · ".join(
+                    f"[{n}]({permalink('run', run=run)})"
+                    for n, run in enumerate(evidence_run_ids(chosen.details), start=1)
+                )
+            )
+            if evidence_run_ids(chosen.details)
+            else mo.md(""),
             mo.json(chosen.details),
             resolve,
         ]
