@@ -10,6 +10,7 @@ A second start finds the demo project and reuses its history.
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -361,7 +362,10 @@ async def _demo(
             settings, email=email, password=password, demo_base_url=target.base_url
         )
         # By import string, as `scriptflow serve` does: the same settings, and scriptflow itself
-        # stays free of the web framework.
+        # stays free of the web framework. The app sets up logging from the environment as it is
+        # imported: JSON lines would cut through the progress bar, so warnings only unless
+        # SCRIPTFLOW_LOG_LEVEL asks for more.
+        os.environ.setdefault("SCRIPTFLOW_LOG_LEVEL", "WARNING")
         server = uvicorn.Server(
             uvicorn.Config("app.main:app", host=host, port=port, log_level="warning")
         )
@@ -371,6 +375,17 @@ async def _demo(
                 serving.result()
                 raise SystemExit(f"scriptflow demo could not listen on {host}:{port}")
             await asyncio.sleep(0.05)
+        # The server answers now: say where and as whom at once; the history (real runs,
+        # a minute or two on a first start) is built while it serves.
+        base = f"http://{host}:{port}"
+        echo("")
+        echo(f"  Dashboard  {base}/dashboard/")
+        echo(f"  Notebooks  {base}/notebooks/review/  (generate, enhance, review, run, insights)")
+        echo(f"  Runs       {base}/notebooks/runs/")
+        echo(f"  API        {base}/docs")
+        shown = password if password == DEFAULT_PASSWORD else "(the password you gave)"
+        echo(f"  Sign in as {workspace.email} / {shown}")
+        echo("")
         if workspace.finished_runs >= planned_runs(workspace):
             echo(f"Reusing the demo history ({workspace.finished_runs} finished runs).")
             engine = create_engine(settings.resolved_database_url)
@@ -395,14 +410,7 @@ async def _demo(
                         echo(note)
                 except ScriptflowError as exc:
                     echo(f"Could not build the history: {describe_error(exc)}")
-        base = f"http://{host}:{port}"
-        echo("")
-        echo(f"  Dashboard  {base}/dashboard/")
-        echo(f"  Notebooks  {base}/notebooks/review/  (generate, enhance, review, run, insights)")
-        echo(f"  API        {base}/docs")
-        shown = password if password == DEFAULT_PASSWORD else "(the password you gave)"
-        echo(f"  Sign in as {workspace.email} / {shown}")
-        echo("Press Ctrl+C to stop.")
+        echo("Ready. Press Ctrl+C to stop.")
         await serving
     finally:
         target.stop()
