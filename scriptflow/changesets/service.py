@@ -9,9 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scriptflow import events
 from scriptflow.changesets.events import ChangesetAccepted
-
-# The guardrails judge change sets (DESIGN lists them under change sets); they still live
-# beside the providers that first needed them.
 from scriptflow.changesets.guardrails import classify_hunk
 from scriptflow.changesets.models import ScriptChangeSet
 from scriptflow.changesets.repository import ChangeSetRepository
