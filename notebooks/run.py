@@ -23,6 +23,7 @@ with app.setup:
     from scriptflow.errors import ScriptflowError
     from scriptflow.projects.service import list_environments
     from scriptflow.runs.browsers import available_browsers
+    from scriptflow.runs.failure_class import failure_class
     from scriptflow.runs.models import TestRun
     from scriptflow.runs.service import (
         RunFilters,
@@ -35,6 +36,11 @@ with app.setup:
 
     TERMINAL = ("passed", "failed", "error", "cancelled")
     STATUS_KIND = {"passed": "success", "failed": "danger", "error": "danger", "cancelled": "warn"}
+    CLASS_MEANING = {
+        "system": "the environment or the browser failed, not the product",
+        "automation": "the test code: a locator, a wait or the script itself",
+        "product": "an assertion failed on a page that answered",
+    }
 
 
 @app.function
@@ -222,6 +228,9 @@ def _(cancel, detail, get_cancelled, live):
             f'<a href="{trace_viewer_url(_run.id, _trace)}" target="_blank">Open the trace</a>'
         )
     _parts.append(f'<a href="{permalink("run", run=_run.id)}">Link to this run</a>')
+    _class = failure_class(_run.status, _run.error)
+    if _class is not None:
+        _parts.append(f"failure class **{_class}** ({CLASS_MEANING[_class]})")
     _note = get_cancelled()
     _running = _run.status not in TERMINAL
     mo.vstack(
@@ -253,6 +262,7 @@ def _(detail):
             "duration": duration(t.duration_ms),
             "attempts": t.attempts,
             "steps": len(steps),
+            "class": failure_class(t.outcome, t.error) or "",
             "error": first_line(t.error),
         }
         for t, steps in detail.tests

@@ -11,6 +11,7 @@ with app.setup:
     from app.web.notebook_context import open_notebook, project_scripts
     from app.web.shell import header, permalink
     from app.web.tables import duration, first_line, timestamp
+    from scriptflow.runs.failure_class import failure_class
     from scriptflow.runs.service import RUN_STATUSES, RunFilters, list_runs
 
     ALL = "All"
@@ -90,6 +91,7 @@ def _(more, project_names, runs, titles, trigger):
         {
             "created": timestamp(r.created_at, _now),
             "status": r.status,
+            "class": failure_class(r.status, r.error) or "",
             "run": mo.Html(f'<a href="{permalink("run", run=r.id)}">open</a>'),
             "script": titles.get(r.script_id, ""),
             "version": r.script_version,
