@@ -219,7 +219,7 @@ def _(frames, window):
 
 
 @app.cell
-def _(frames):
+def _(frames, window):
     _data = (
         frames["pass_rate"].assign(series=lambda f: f["script"] + " · " + f["environment"])
         if len(frames["pass_rate"])
@@ -236,7 +236,7 @@ def _(frames):
         _data = _data.assign(series=_data["series"].map(_names))
     pass_rate_chart = trend(
         _data,
-        "Pass rate over time, per script and environment",
+        f"Pass rate per script and environment · {window.selected_key.lower()}",
         alt.Y(
             "pass_rate:Q",
             title="Pass rate",
@@ -267,7 +267,7 @@ def _(frames, pass_rate_chart):
 
 
 @app.cell
-def _(frames):
+def _(frames, window):
     _data = frames["durations"]
     _long = (
         _data.assign(series=_data["script"] + " · " + _data["environment"]).melt(
@@ -281,7 +281,7 @@ def _(frames):
     )
     duration_chart = trend(
         _long,
-        "Run duration p50 / p95",
+        f"Run duration p50 / p95 · {window.selected_key.lower()}",
         alt.Y("ms:Q", title="Duration (ms)"),
         strokeDash=alt.StrokeDash("quantile:N", title="Quantile"),
         shape=alt.Shape("quantile:N", title="Quantile"),
@@ -307,7 +307,7 @@ def _(duration_chart, frames):
 
 
 @app.cell
-def _(frames):
+def _(frames, window):
     _data = frames["flaky_tests"]
     _data = (
         _data.assign(
@@ -318,10 +318,14 @@ def _(frames):
     )
     flaky_tests_chart = bars(
         _data,
-        "Flakiest tests (flip rate)",
+        f"Flakiest tests (flip rate) · {window.selected_key.lower()}",
         x=alt.X("flip_rate:Q", title="Flip rate", axis=alt.Axis(format="%")),
         y=alt.Y("label:N", sort="-x", title=None),
-        color=alt.Color("retry_passes:Q", title="Passed on retry"),
+        color=alt.Color(
+            "retry_passes:Q",
+            title="Passed on retry",
+            legend=alt.Legend(format="d", tickMinStep=1),
+        ),
         tooltip=[
             "script:N",
             "test_name:N",
@@ -344,10 +348,10 @@ def _(flaky_tests_chart, frames):
 
 
 @app.cell
-def _(frames):
+def _(frames, window):
     flaky_selectors_chart = bars(
         frames["flaky_selectors"],
-        "Flakiest selectors (failure rate)",
+        f"Flakiest selectors (failure rate) · {window.selected_key.lower()}",
         x=alt.X("failure_rate:Q", title="Failure rate", axis=alt.Axis(format="%")),
         y=alt.Y("locator:N", sort="-x", title=None),
         color=alt.Color("environment:N", title="Environment"),
@@ -374,7 +378,7 @@ def _(flaky_selectors_chart, frames):
 
 
 @app.cell
-def _(frames):
+def _(frames, window):
     _data = frames["clusters"]
     _data = (
         _data.assign(short=_data["signature"].str.slice(0, 70))
@@ -383,10 +387,12 @@ def _(frames):
     )
     clusters_chart = bars(
         _data,
-        "Failure clusters (by error signature)",
+        f"Failure clusters (by error signature) · {window.selected_key.lower()}",
         x=alt.X("occurrences:Q", title="Failures"),
         y=alt.Y("short:N", sort="-x", title=None),
-        color=alt.Color("scripts:Q", title="Scripts affected"),
+        color=alt.Color(
+            "scripts:Q", title="Scripts affected", legend=alt.Legend(format="d", tickMinStep=1)
+        ),
         tooltip=[
             "signature:N",
             "occurrences:Q",
