@@ -4,6 +4,7 @@ __generated_with = "0.25.2"
 app = marimo.App(width="full", app_title="Insights · scriptflow")
 
 with app.setup:
+    import contextlib
     from datetime import UTC, datetime
 
     import altair as alt
@@ -20,7 +21,7 @@ with app.setup:
     from app.web.shell import header, permalink, pin, query_uuid
     from app.web.tables import timestamp
     from scriptflow.errors import ScriptflowError
-    from scriptflow.insights.service import InsightFilters, resolve_insight
+    from scriptflow.insights.service import InsightFilters, get_insight, resolve_insight
 
     SEVERITY_ORDER = ["critical", "high", "medium", "low"]
     SEVERITY_COLORS = ["#7f1d1d", "#dc2626", "#f59e0b", "#60a5fa"]
@@ -92,6 +93,14 @@ async def _(ctx, get_resolved, me, project, status_filter):
             _rows = await project_insights(
                 _session, me.id, project.value, InsightFilters(status=status_filter.value)
             )
+            # The pinned insight stays listed when resolving it moves it out of the filter: a
+            # state change never moves the reader to another insight.
+            _pinned = query_uuid("insight")
+            if _pinned is not None and all(i.id != _pinned for i in _rows):
+                with contextlib.suppress(ScriptflowError):
+                    _extra = await get_insight(_session, me.id, _pinned)
+                    if _extra.project_id == project.value:
+                        _rows.insert(0, _extra)
     except ScriptflowError as _exc:
         stop_with(_exc.message)
     insights = {str(i.id): i for i in _rows}
