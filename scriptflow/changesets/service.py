@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 
@@ -25,7 +26,7 @@ from scriptflow.projects.models import Project
 from scriptflow.projects.roles import Role
 from scriptflow.projects.service import require_role
 from scriptflow.projects.settings import read_settings
-from scriptflow.scripts.diffing import DiffDoesNotApply, apply_diff, apply_hunks
+from scriptflow.scripts.diffing import DiffDoesNotApply, apply_diff_async, apply_hunks
 from scriptflow.scripts.hunks import ReviewHunk, review_hunks
 from scriptflow.scripts.models import Script, ScriptRevision
 from scriptflow.scripts.service import commit_revision, get_script
@@ -136,10 +137,10 @@ async def accept_changeset(
     # Read the script again: another transaction may have moved it on while we waited.
     await session.refresh(script)
     if chosen is None:
-        new_content = _content_to_commit(script, changeset)
+        new_content = await _content_to_commit(script, changeset)
         message = f"Accepted change set {changeset.id}"
     else:
-        new_content = _chosen_content(script, changeset, [pieces[i] for i in chosen])
+        new_content = await _chosen_content(script, changeset, [pieces[i] for i in chosen])
         numbers = ", ".join(str(i) for i in chosen)
         message = f"Accepted hunks {numbers} of {len(pieces)} from change set {changeset.id}"
     revision = await commit_revision(
@@ -190,9 +191,13 @@ def _chosen_hunks(pieces: list[ReviewHunk], hunks: Sequence[int] | None) -> list
     return None if len(chosen) == len(pieces) else chosen
 
 
-def _chosen_content(script: Script, changeset: ScriptChangeSet, chosen: list[ReviewHunk]) -> str:
+async def _chosen_content(
+    script: Script, changeset: ScriptChangeSet, chosen: list[ReviewHunk]
+) -> str:
     try:
-        content = apply_hunks(script.content, [piece.hunk for piece in chosen])
+        content = await asyncio.to_thread(
+            apply_hunks, script.content, [piece.hunk for piece in chosen]
+        )
     except DiffDoesNotApply as exc:
         raise StaleChangeset(
             f"The chosen hunks no longer apply to version {script.version}; enhance the current "
@@ -207,11 +212,11 @@ def _chosen_content(script: Script, changeset: ScriptChangeSet, chosen: list[Rev
     return content
 
 
-def _content_to_commit(script: Script, changeset: ScriptChangeSet) -> str:
+async def _content_to_commit(script: Script, changeset: ScriptChangeSet) -> str:
     if script.version == changeset.base_version:
         return changeset.proposed_content
     try:
-        content = apply_diff(script.content, changeset.proposed_diff)
+        content = await apply_diff_async(script.content, changeset.proposed_diff)
     except DiffDoesNotApply as exc:
         raise StaleChangeset(
             f"The script moved on from version {changeset.base_version} to {script.version} and "

@@ -25,7 +25,12 @@ from scriptflow.errors import (
 )
 from scriptflow.projects.repository import ProjectRepository
 from scriptflow.projects.roles import Role
-from scriptflow.scripts.diffing import DiffDoesNotApply, apply_diff, parse_hunks, unified_diff
+from scriptflow.scripts.diffing import (
+    DiffDoesNotApply,
+    apply_diff_async,
+    parse_hunks,
+    unified_diff_async,
+)
 from scriptflow.scripts.models import Script
 from scriptflow.scripts.service import get_script, script_filename
 
@@ -167,9 +172,10 @@ async def _prepare(
 ) -> _Draft:
     provider = providers.get(request.provider)
     if provider is None:
-        raise ValidationFailed(
-            f"Unknown provider {request.provider!r}",
-            details={"fields": [{"field": "provider", "message": f"one of {sorted(providers)}"}]},
+        raise ValidationFailed.for_field(
+            "provider",
+            f"one of {sorted(providers)}",
+            message=f"Unknown provider {request.provider!r}",
         )
     model = _model_for(request, provider, allowed_models)
     check_syntax(script.content)
@@ -192,9 +198,10 @@ def _model_for(request: EnhanceRequest, provider: Provider, allowed: list[str]) 
         return None
     model = request.model or getattr(provider, "default_model", DEFAULT_MODEL)
     if model not in allowed:
-        raise ValidationFailed(
-            f"Model {model!r} is not allowed; allowed models: {', '.join(allowed)}",
-            details={"fields": [{"field": "model", "message": f"one of {allowed}"}]},
+        raise ValidationFailed.for_field(
+            "model",
+            f"one of {allowed}",
+            message=f"Model {model!r} is not allowed; allowed models: {', '.join(allowed)}",
         )
     return model
 
@@ -211,7 +218,7 @@ async def _store_proposal(
     request, base, base_version = draft.request, draft.base, draft.base_version
     provider_name = draft.provider.name
     findings = [finding.to_dict() for finding in proposal.findings]
-    diff = unified_diff(base, proposal.content, script_filename(script))
+    diff = await unified_diff_async(base, proposal.content, script_filename(script))
     if not diff:
         return NoChanges(
             script_id=script.id,
@@ -228,7 +235,7 @@ async def _store_proposal(
             details={"max_bytes": max_script_bytes},
         )
     try:
-        applies = apply_diff(base, diff) == proposal.content
+        applies = await apply_diff_async(base, diff) == proposal.content
     except DiffDoesNotApply:
         applies = False
     if not applies:

@@ -42,9 +42,10 @@ class InsightFilters:
             ("status", self.status, INSIGHT_STATUSES),
         ):
             if value is not None and value not in allowed:
-                raise ValidationFailed(
-                    f"{name} must be one of {', '.join(allowed)}",
-                    details={"fields": [{"field": name, "message": f"one of {list(allowed)}"}]},
+                raise ValidationFailed.for_field(
+                    name,
+                    f"one of {list(allowed)}",
+                    message=f"{name} must be one of {', '.join(allowed)}",
                 )
         return self
 

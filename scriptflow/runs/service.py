@@ -53,9 +53,7 @@ class RunFilters:
 
 
 def _invalid(field: str, message: str, **details: object) -> ValidationFailed:
-    return ValidationFailed(
-        message, details={"fields": [{"field": field, "message": message}], **details}
-    )
+    return ValidationFailed.for_field(field, message, message=message, **details)
 
 
 async def create_run(
