@@ -1,4 +1,4 @@
-"""Keyset pagination with opaque cursors (newest first, ties broken by id)."""
+"""Pages and their opaque cursors (newest first, ties broken by id; see db.repository.paginate)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
-
-from sqlalchemy import Select, and_, or_
+from typing import Generic, TypeVar
 
 from scriptflow.errors import ValidationFailed
 
@@ -54,25 +52,3 @@ def clamp_limit(limit: int | None) -> int:
             message=f"limit must be between 1 and {MAX_LIMIT}",
         )
     return limit
-
-
-def keyset(stmt: Select[Any], model: Any, cursor: str | None, limit: int) -> Select[Any]:
-    """Order newest first and start after `cursor`; fetches one extra row to detect a next page."""
-    if cursor:
-        created_at, ident = decode_cursor(cursor)
-        stmt = stmt.where(
-            or_(
-                model.created_at < created_at,
-                and_(model.created_at == created_at, model.id < ident),
-            )
-        )
-    return stmt.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
-
-
-def page_of(rows: list[Any], limit: int) -> Page[Any]:
-    """Cut the extra row fetched by `keyset` and turn it into a cursor."""
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        return Page(rows, encode_cursor(last.created_at, last.id))
-    return Page(rows, None)

@@ -41,6 +41,7 @@ from scriptflow.projects.service import (
     list_projects,
     update_environment,
 )
+from scriptflow.runs.models import TERMINAL_STATUSES
 from scriptflow.runs.service import RunFilters, create_run, get_run, list_runs
 from scriptflow.scripts.models import Script
 from scriptflow.scripts.service import create_script, list_scripts
@@ -56,7 +57,6 @@ ROUNDS_AFTER = 3
 EXTRA_ROUNDS_FOR_INSIGHTS = 6
 FLAKY_RATE = 0.4
 HISTORY_INSIGHTS = ("flaky-test", "flaky-selector", "recurring-failure")
-TERMINAL = frozenset({"passed", "failed", "error", "cancelled"})
 POLL_S = 0.5
 
 # title → content; written the way people write them, warts included.
@@ -189,7 +189,7 @@ async def _demo_scripts(session: AsyncSession, user: User, project: Project) -> 
 
 async def _finished_runs(session: AsyncSession, user: User, project_id: uuid.UUID) -> int:
     page = await list_runs(session, user.id, RunFilters(project_id=project_id), limit=200)
-    return sum(1 for run in page.items if run.status in TERMINAL)
+    return sum(1 for run in page.items if run.status in TERMINAL_STATUSES)
 
 
 def planned_runs(workspace: DemoWorkspace) -> int:
@@ -266,7 +266,7 @@ async def _wait_for(
         async with transaction(sessionmaker) as session:
             for run_id in list(pending):
                 detail = await get_run(session, user_id, run_id)
-                if detail.run.status in TERMINAL:
+                if detail.run.status in TERMINAL_STATUSES:
                     pending.discard(run_id)
                     done += 1
                     progress(done, total, f"run {done}/{total}: {detail.run.status}")

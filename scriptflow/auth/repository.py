@@ -9,14 +9,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scriptflow.auth.models import RefreshToken, User
+from scriptflow.db.repository import Repository
 
 
-class UserRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def get(self, user_id: uuid.UUID) -> User | None:
-        return await self.session.get(User, user_id)
+class UserRepository(Repository[User]):
+    model = User
 
     async def by_email(self, email: str) -> User | None:
         return (

@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import Any, Literal
 
 from scriptflow.scripts.diffing import Hunk, parse_hunks
 
-Risk = Literal["low", "high"]
+
+class Risk(StrEnum):
+    """A change set is high risk when any of its hunks is (see RiskReason)."""
+
+    LOW = "low"
+    HIGH = "high"
+
+
 RiskReason = Literal[
     "removes_assertion", "weakens_assertion", "adds_hard_wait", "skips_test", "deletes_steps"
 ]
@@ -97,7 +105,7 @@ def classify_hunk(hunk: Hunk, index: int = 1) -> HunkReport:
 
 def risk_of(reports: list[HunkReport]) -> Risk:
     """High as soon as one hunk takes a risk."""
-    return "high" if any(report.risks for report in reports) else "low"
+    return Risk.HIGH if any(report.risks for report in reports) else Risk.LOW
 
 
 def changed_old_lines(hunk: Hunk) -> tuple[int, int]:

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from scriptflow.changesets.guardrails import Risk
 from scriptflow.db.base import Base, IdMixin, JSONType, TimestampMixin
+
+
+class ChangesetStatus(StrEnum):
+    """A change set waits for a decision, then is accepted or rejected, once."""
+
+    PROPOSED = "proposed"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
 
 
 class ScriptChangeSet(IdMixin, TimestampMixin, Base):
@@ -27,9 +37,8 @@ class ScriptChangeSet(IdMixin, TimestampMixin, Base):
     confidence: Mapped[float] = mapped_column(Float)
     findings: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     hunks: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
-    risk: Mapped[str] = mapped_column(String(8), default="low")
-    # proposed | accepted | rejected
-    status: Mapped[str] = mapped_column(String(16), default="proposed")
+    risk: Mapped[str] = mapped_column(String(8), default=Risk.LOW)
+    status: Mapped[str] = mapped_column(String(16), default=ChangesetStatus.PROPOSED)
     proposed_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )

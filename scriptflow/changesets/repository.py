@@ -7,16 +7,17 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from scriptflow.changesets.models import ScriptChangeSet
+from scriptflow.changesets.models import ChangesetStatus, ScriptChangeSet
+from scriptflow.db.repository import Repository
 
 
-class ChangeSetRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class ChangeSetRepository(Repository[ScriptChangeSet]):
+    model = ScriptChangeSet
 
-    async def get(self, script_id: uuid.UUID, changeset_id: uuid.UUID) -> ScriptChangeSet | None:
+    async def of_script(
+        self, script_id: uuid.UUID, changeset_id: uuid.UUID
+    ) -> ScriptChangeSet | None:
         stmt = select(ScriptChangeSet).where(
             ScriptChangeSet.id == changeset_id, ScriptChangeSet.script_id == script_id
         )
@@ -46,7 +47,10 @@ class ChangeSetRepository:
         """
         result = await self.session.execute(
             update(ScriptChangeSet)
-            .where(ScriptChangeSet.id == changeset_id, ScriptChangeSet.status == "proposed")
+            .where(
+                ScriptChangeSet.id == changeset_id,
+                ScriptChangeSet.status == ChangesetStatus.PROPOSED,
+            )
             .values(
                 status=status,
                 decided_by=decided_by,

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from scriptflow import events
 from scriptflow.changesets.events import ChangesetAccepted
 from scriptflow.changesets.guardrails import classify_hunk
-from scriptflow.changesets.models import ScriptChangeSet
+from scriptflow.changesets.models import ChangesetStatus, ScriptChangeSet
 from scriptflow.changesets.repository import ChangeSetRepository
 from scriptflow.db.base import utcnow
 from scriptflow.errors import (
@@ -21,17 +21,18 @@ from scriptflow.errors import (
     StaleChangeset,
     ValidationFailed,
 )
-from scriptflow.pagination import Page, clamp_limit, keyset, page_of
-from scriptflow.projects.models import Project
+from scriptflow.pagination import Page, clamp_limit
+from scriptflow.projects.repository import ProjectRepository
 from scriptflow.projects.roles import Role
 from scriptflow.projects.service import require_role
 from scriptflow.projects.settings import read_settings
 from scriptflow.scripts.diffing import DiffDoesNotApply, apply_diff_async, apply_hunks
 from scriptflow.scripts.hunks import ReviewHunk, review_hunks
 from scriptflow.scripts.models import Script, ScriptRevision
+from scriptflow.scripts.repository import ScriptRepository
 from scriptflow.scripts.service import commit_revision, get_script
 
-CHANGESET_STATUSES = ("proposed", "accepted", "rejected")
+CHANGESET_STATUSES = tuple(status.value for status in ChangesetStatus)
 
 
 async def list_changesets(
@@ -46,14 +47,14 @@ async def list_changesets(
     """A script's change sets, newest first, optionally of one status."""
     await get_script(session, user_id, script_id)
     if status is not None and status not in CHANGESET_STATUSES:
-        raise ValidationFailed(
-            f"Unknown status {status!r}",
-            details={"fields": [{"field": "status", "message": f"one of {CHANGESET_STATUSES}"}]},
+        raise ValidationFailed.for_field(
+            "status", f"one of {CHANGESET_STATUSES}", message=f"Unknown status {status!r}"
         )
     n = clamp_limit(limit)
-    stmt = ChangeSetRepository(session).for_script(script_id, status)
-    rows = list((await session.execute(keyset(stmt, ScriptChangeSet, cursor, n))).scalars())
-    return page_of(rows, n)
+    repository = ChangeSetRepository(session)
+    return await repository.paginate(
+        repository.for_script(script_id, status), cursor=cursor, limit=n
+    )
 
 
 async def get_changeset(
@@ -67,14 +68,14 @@ async def get_changeset(
 async def _changeset(
     session: AsyncSession, script_id: uuid.UUID, changeset_id: uuid.UUID
 ) -> ScriptChangeSet:
-    changeset = await ChangeSetRepository(session).get(script_id, changeset_id)
+    changeset = await ChangeSetRepository(session).of_script(script_id, changeset_id)
     if changeset is None:
         raise NotFound("changeset", changeset_id)
     return changeset
 
 
 def _require_proposed(changeset: ScriptChangeSet) -> None:
-    if changeset.status != "proposed":
+    if changeset.status != ChangesetStatus.PROPOSED:
         raise InvalidChangesetState(
             f"The change set is {changeset.status}; only a proposed change set can be decided",
             details={"status": changeset.status},
@@ -116,7 +117,7 @@ async def accept_changeset(
             "acknowledging the risk",
             details={"risks": risks, "your_role": role.value, "acknowledge_risk": False},
         )
-    project = await session.get(Project, script.project_id)
+    project = await ProjectRepository(session).get(script.project_id)
     policy = read_settings(project.settings if project is not None else None)
     if policy.require_distinct_reviewer and changeset.proposed_by == user_id:
         raise GuardrailViolation(
@@ -126,16 +127,16 @@ async def accept_changeset(
     repo = ChangeSetRepository(session)
     if not await repo.decide(
         changeset.id,
-        status="accepted",
+        status=ChangesetStatus.ACCEPTED,
         decided_by=user_id,
         decided_at=utcnow(),
         accepted_hunks=list(range(len(pieces))) if chosen is None else chosen,
     ):
-        await session.refresh(changeset)
+        await ChangeSetRepository(session).refresh(changeset)
         _require_proposed(changeset)
         raise InvalidChangesetState("The change set was decided by someone else meanwhile")
     # Read the script again: another transaction may have moved it on while we waited.
-    await session.refresh(script)
+    await ScriptRepository(session).refresh(script)
     if chosen is None:
         new_content = await _content_to_commit(script, changeset)
         message = f"Accepted change set {changeset.id}"
@@ -153,7 +154,7 @@ async def accept_changeset(
         message=message,
     )
     await repo.link_revision(changeset.id, revision.id)
-    await session.refresh(changeset)
+    await ChangeSetRepository(session).refresh(changeset)
     events.record(
         session,
         ChangesetAccepted(
@@ -252,8 +253,12 @@ async def reject_changeset(
             details={"fields": [{"field": "reason", "message": "required"}]},
         )
     if not await ChangeSetRepository(session).decide(
-        changeset.id, status="rejected", decided_by=user_id, decided_at=utcnow(), reason=reason
+        changeset.id,
+        status=ChangesetStatus.REJECTED,
+        decided_by=user_id,
+        decided_at=utcnow(),
+        reason=reason,
     ):
         raise InvalidChangesetState("The change set was decided by someone else meanwhile")
-    await session.refresh(changeset)
+    await ChangeSetRepository(session).refresh(changeset)
     return changeset

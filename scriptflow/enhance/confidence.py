@@ -28,7 +28,7 @@ def changeset_confidence(
     value = min(scores, default=1.0)
     if any(not _explained(hunk, changing) for hunk in hunks):
         value = min(value, UNEXPLAINED_CAP)
-    if risk == "high":
+    if risk == Risk.HIGH:
         value = min(value, HIGH_RISK_CAP)
     return round(max(0.0, min(1.0, value)), 2)
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scriptflow.changesets.guardrails import classify_diff, risk_of
-from scriptflow.changesets.models import ScriptChangeSet
+from scriptflow.changesets.models import ChangesetStatus, ScriptChangeSet
 from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
 from scriptflow.enhance.confidence import changeset_confidence
@@ -103,26 +103,6 @@ def check_syntax(content: str) -> None:
         raise script_syntax_error(exc) from exc
 
 
-async def propose_changeset(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    script_id: uuid.UUID,
-    request: EnhanceRequest,
-    *,
-    providers: Mapping[str, Provider],
-    allowed_models: list[str],
-    max_script_bytes: int,
-    seen_locators: SeenLocators | None = None,
-) -> ScriptChangeSet | NoChanges:
-    """Ask a provider for an improved script; store it as a proposed change set if it differs."""
-    script = await get_script(session, user_id, script_id, Role.EDITOR)
-    draft = await _prepare(session, script, request, providers, allowed_models, seen_locators)
-    proposal = await draft.provider.propose(draft.base, draft.options)
-    return await _store_proposal(
-        session, user_id, script, draft, proposal, max_script_bytes=max_script_bytes
-    )
-
-
 async def enhance_script(
     sessionmaker: async_sessionmaker[AsyncSession],
     user_id: uuid.UUID,
@@ -134,10 +114,11 @@ async def enhance_script(
     max_script_bytes: int,
     seen_locators: SeenLocators | None = None,
 ) -> ScriptChangeSet | NoChanges:
-    """Like `propose_changeset`, but holds no transaction while the provider works.
+    """Ask a provider for an improved script; store it as a proposed change set if it differs.
 
-    A model call can take as long as its timeout; holding a transaction meanwhile would keep
-    SQLite's write lock (stalling every other writer) or a PostgreSQL connection.
+    No transaction is held while the provider works: a model call can take as long as its
+    timeout, and holding one meanwhile would keep SQLite's write lock (stalling every other
+    writer) or a PostgreSQL connection.
     """
     async with transaction(sessionmaker, write=False) as session:
         script = await get_script(session, user_id, script_id, Role.EDITOR)
@@ -257,7 +238,7 @@ async def _store_proposal(
         findings=findings,
         hunks=[report.to_dict() for report in reports],
         risk=risk,
-        status="proposed",
+        status=ChangesetStatus.PROPOSED,
         proposed_by=user_id,
     )
     session.add(changeset)

@@ -19,10 +19,9 @@ from sqlalchemy import Connection, Select, select
 from sqlalchemy.orm import Session
 
 from scriptflow.insights.signatures import error_signature
-from scriptflow.runs.models import RunStep, RunTest, TestRun
+from scriptflow.runs.models import TERMINAL_STATUSES, RunStep, RunTest, TestRun
 from scriptflow.scripts.models import Script, ScriptRevision
 
-FINISHED_STATUSES = ("passed", "failed", "error", "cancelled")
 CHUNK_RUNS = 20_000
 
 RUNS_SCHEMA = pa.schema(
@@ -122,7 +121,7 @@ def finished_runs_query() -> Select[*tuple[Any, ...]]:
             TestRun.completed_at,
             TestRun.error,
         )
-        .where(TestRun.status.in_(FINISHED_STATUSES))
+        .where(TestRun.status.in_(sorted(TERMINAL_STATUSES)))
         .order_by(TestRun.created_at, TestRun.id)
     )
 

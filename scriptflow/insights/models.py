@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scriptflow.db.base import Base, IdMixin, JSONType, TimestampMixin, utcnow
+
+
+class InsightStatus(StrEnum):
+    """Open until someone resolves it; new evidence reopens a resolved insight."""
+
+    OPEN = "open"
+    RESOLVED = "resolved"
 
 
 class AIInsight(IdMixin, TimestampMixin, Base):
@@ -34,7 +42,7 @@ class AIInsight(IdMixin, TimestampMixin, Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     fingerprint: Mapped[str] = mapped_column(String(64))
     # open | resolved
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default=InsightStatus.OPEN)
     occurrences: Mapped[int] = mapped_column(Integer, default=1)
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)

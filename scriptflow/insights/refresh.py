@@ -25,7 +25,7 @@ from scriptflow.errors import NotFound
 from scriptflow.insights.analysis import DEFAULT_LOOKBACK_DAYS, MemoryHistory, compute_findings
 from scriptflow.insights.extract import RunBatch, extract_runs
 from scriptflow.insights.fix_impact import impact_report, thresholds_of
-from scriptflow.insights.models import AIInsight
+from scriptflow.insights.models import AIInsight, InsightStatus
 from scriptflow.insights.repository import HistoryRepository, InsightRepository
 from scriptflow.insights.rules import Finding, brittle_code_findings, fix_regression_findings
 from scriptflow.insights.thresholds import Thresholds
@@ -160,7 +160,7 @@ def _new_insight(finding: Finding, now: datetime) -> AIInsight:
         summary=finding.summary,
         details=finding.details,
         fingerprint=finding.fingerprint,
-        status="open",
+        status=InsightStatus.OPEN,
         occurrences=1,
         first_seen=now,
         last_seen=now,
@@ -174,9 +174,9 @@ def _apply(insight: AIInsight, finding: Finding, now: datetime) -> bool:
         return False
     if _new_evidence(insight.details, finding.details):
         insight.occurrences += 1
-        if insight.status == "resolved":
+        if insight.status == InsightStatus.RESOLVED:
             # It came back after being resolved: reopen, with the new evidence.
-            insight.status = "open"
+            insight.status = InsightStatus.OPEN
             insight.resolved_at = None
             insight.resolved_by = None
     insight.severity = finding.severity

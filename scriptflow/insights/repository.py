@@ -11,21 +11,17 @@ from sqlalchemy import Row, Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scriptflow.insights.extract import FINISHED_STATUSES
+from scriptflow.db.repository import Repository
 from scriptflow.insights.models import AIInsight
-from scriptflow.runs.models import RunStep, TestRun
+from scriptflow.runs.models import TERMINAL_STATUSES, RunStatus, RunStep, TestRun
 from scriptflow.scripts.models import ScriptRevision
 
 # The runs a before/after comparison counts: those that reached a verdict.
-DECIDED_STATUSES = ("passed", "failed")
+DECIDED_STATUSES = (RunStatus.PASSED, RunStatus.FAILED)
 
 
-class InsightRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def get(self, insight_id: uuid.UUID) -> AIInsight | None:
-        return await self.session.get(AIInsight, insight_id)
+class InsightRepository(Repository[AIInsight]):
+    model = AIInsight
 
     async def by_fingerprints(
         self, project_id: uuid.UUID, fingerprints: Sequence[str]
@@ -130,7 +126,7 @@ class HistoryRepository:
         return steps
 
     async def finished_run_ids(self, completed_since: datetime | None) -> list[uuid.UUID]:
-        stmt = select(TestRun.id).where(TestRun.status.in_(FINISHED_STATUSES))
+        stmt = select(TestRun.id).where(TestRun.status.in_(sorted(TERMINAL_STATUSES)))
         if completed_since is not None:
             stmt = stmt.where(TestRun.completed_at >= completed_since)
         return list((await self.session.scalars(stmt)).all())

@@ -13,16 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scriptflow.db.base import utcnow
 from scriptflow.errors import NotFound, ValidationFailed
-from scriptflow.insights.models import AIInsight
+from scriptflow.insights.models import AIInsight, InsightStatus
 from scriptflow.insights.repository import InsightRepository
 from scriptflow.insights.rules import INSIGHT_TYPES, SEVERITIES
 from scriptflow.insights.summary import Summarizer
-from scriptflow.pagination import Page, clamp_limit, keyset, page_of
+from scriptflow.pagination import Page, clamp_limit
 from scriptflow.projects.roles import Role
 from scriptflow.projects.service import member_project_ids, require_role
 from scriptflow.scripts.service import get_script
 
-INSIGHT_STATUSES = ("open", "resolved")
+INSIGHT_STATUSES = tuple(status.value for status in InsightStatus)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,15 +88,15 @@ async def _page(
 ) -> Page[AIInsight]:
     filters.validate()
     size = clamp_limit(limit)
-    query = InsightRepository(session).listing(
+    repository = InsightRepository(session)
+    query = repository.listing(
         project_ids,
         script_id=script_id,
         type=filters.type,
         severity=filters.severity,
         status=filters.status,
     )
-    rows = list((await session.execute(keyset(query, AIInsight, cursor, size))).scalars())
-    return page_of(rows, size)
+    return await repository.paginate(query, cursor=cursor, limit=size)
 
 
 async def get_insight(
@@ -115,8 +115,8 @@ async def resolve_insight(
 ) -> AIInsight:
     """Mark an insight resolved (editors and up); it reopens if new evidence arrives."""
     insight = await get_insight(session, user_id, insight_id, Role.EDITOR)
-    if insight.status != "resolved":
-        insight.status = "resolved"
+    if insight.status != InsightStatus.RESOLVED:
+        insight.status = InsightStatus.RESOLVED
         insight.resolved_at = utcnow()
         insight.resolved_by = user_id
         await session.flush()

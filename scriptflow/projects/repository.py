@@ -5,18 +5,14 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from scriptflow.auth.models import User
+from scriptflow.db.repository import Repository
 from scriptflow.projects.models import Environment, Project, ProjectMember
 
 
-class ProjectRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def get(self, project_id: uuid.UUID) -> Project | None:
-        return await self.session.get(Project, project_id)
+class ProjectRepository(Repository[Project]):
+    model = Project
 
     def for_member(self, user_id: uuid.UUID) -> Select[Project]:
         return select(Project).join(

@@ -14,7 +14,7 @@ from scriptflow.auth.emails import normalise_email
 from scriptflow.auth.models import User
 from scriptflow.auth.repository import UserRepository
 from scriptflow.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from scriptflow.pagination import Page, clamp_limit, keyset, page_of
+from scriptflow.pagination import Page, clamp_limit
 from scriptflow.projects.models import Environment, Project, ProjectMember
 from scriptflow.projects.repository import ProjectRepository
 from scriptflow.projects.roles import Role
@@ -57,9 +57,10 @@ async def list_projects(
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Page[Project]:
-    n = clamp_limit(limit)
-    stmt = keyset(ProjectRepository(session).for_member(user_id), Project, cursor, n)
-    return page_of(list((await session.execute(stmt)).scalars()), n)
+    repository = ProjectRepository(session)
+    return await repository.paginate(
+        repository.for_member(user_id), cursor=cursor, limit=clamp_limit(limit)
+    )
 
 
 async def list_projects_with_roles(
@@ -119,8 +120,7 @@ async def delete_project(session: AsyncSession, user_id: uuid.UUID, project_id: 
     await require_role(session, user_id, project_id, Role.OWNER)
     project = await ProjectRepository(session).get(project_id)
     if project is not None:
-        await session.delete(project)
-        await session.flush()
+        await ProjectRepository(session).delete(project)
 
 
 async def list_members(
@@ -161,8 +161,7 @@ async def remove_member(
         raise NotFound("member", member_user_id)
     if membership.role == Role.OWNER:
         await _keep_an_owner(repo, project_id)
-    await session.delete(membership)
-    await session.flush()
+    await repo.delete(membership)
 
 
 async def _keep_an_owner(repo: ProjectRepository, project_id: uuid.UUID) -> None:
@@ -228,8 +227,7 @@ async def delete_environment(
     env = await ProjectRepository(session).environment(project_id, env_id)
     if env is None:
         raise NotFound("environment", env_id)
-    await session.delete(env)
-    await session.flush()
+    await ProjectRepository(session).delete(env)
 
 
 async def _save_environment(session: AsyncSession, env: Environment) -> None:

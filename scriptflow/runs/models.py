@@ -4,12 +4,30 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scriptflow.db.base import Base, IdMixin, JSONType, TimestampMixin
+
+
+class RunStatus(StrEnum):
+    """Where a run is: waiting, executing, or one of the four ways a run ends."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+
+
+# A run in one of these never changes again.
+TERMINAL_STATUSES = frozenset(
+    {RunStatus.PASSED, RunStatus.FAILED, RunStatus.ERROR, RunStatus.CANCELLED}
+)
 
 
 class TestRun(IdMixin, TimestampMixin, Base):
@@ -30,8 +48,7 @@ class TestRun(IdMixin, TimestampMixin, Base):
     environment: Mapped[str] = mapped_column(String(100))
     base_url: Mapped[str] = mapped_column(String(2048))
     browser: Mapped[str] = mapped_column(String(32))
-    # queued | running | passed | failed | error | cancelled
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED)
     retries: Mapped[int] = mapped_column(Integer, default=0)
     timeout_s: Mapped[int] = mapped_column(Integer, default=300)
     attempt: Mapped[int] = mapped_column(Integer, default=0)

@@ -21,8 +21,6 @@ from scriptflow.db.base import utcnow
 from scriptflow.db.engine import is_sqlite, transaction
 from scriptflow.runs.models import TestRun
 
-TERMINAL_STATUSES = frozenset({"passed", "failed", "error", "cancelled"})
-
 
 @dataclass(frozen=True)
 class Claim:

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, select, update
 
-from scriptflow.runs.models import TestRun
+from scriptflow.db.repository import Repository
+from scriptflow.runs.models import RunArtifact, RunStatus, RunStep, RunTest, TestRun
 
 
-class RunRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+@dataclass(frozen=True)
+class RunFilters:
+    """Optional filters of a run listing."""
 
-    async def get(self, run_id: uuid.UUID) -> TestRun | None:
-        return await self.session.get(TestRun, run_id)
+    script_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+    status: str | None = None
+    environment: str | None = None
+    since: datetime | None = None
+
+
+class RunRepository(Repository[TestRun]):
+    model = TestRun
 
     async def last_results(self, script_id: uuid.UUID) -> dict[str, Any] | None:
         """The results of the script's most recently finished run (where locator hints live)."""
@@ -28,3 +38,56 @@ class RunRepository:
         )
         results = (await self.session.execute(stmt)).scalar_one_or_none()
         return results if isinstance(results, dict) else None
+
+    def visible(self, project_ids: Sequence[uuid.UUID], filters: RunFilters) -> Select[Any]:
+        """Runs of these projects, narrowed by the listing's filters."""
+        stmt = select(TestRun).where(TestRun.project_id.in_(project_ids))
+        if filters.project_id is not None:
+            stmt = stmt.where(TestRun.project_id == filters.project_id)
+        if filters.script_id is not None:
+            stmt = stmt.where(TestRun.script_id == filters.script_id)
+        if filters.status is not None:
+            stmt = stmt.where(TestRun.status == filters.status)
+        if filters.environment is not None:
+            stmt = stmt.where(TestRun.environment == filters.environment)
+        if filters.since is not None:
+            stmt = stmt.where(TestRun.created_at >= filters.since)
+        return stmt
+
+    async def tests(self, run_id: uuid.UUID) -> list[RunTest]:
+        stmt = select(RunTest).where(RunTest.run_id == run_id).order_by(RunTest.position)
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def steps(self, run_id: uuid.UUID) -> list[RunStep]:
+        stmt = select(RunStep).where(RunStep.run_id == run_id).order_by(RunStep.position)
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def artifacts(self, run_id: uuid.UUID) -> list[RunArtifact]:
+        stmt = select(RunArtifact).where(RunArtifact.run_id == run_id).order_by(RunArtifact.name)
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def artifact(self, run_id: uuid.UUID, name: str) -> RunArtifact | None:
+        stmt = select(RunArtifact).where(RunArtifact.run_id == run_id, RunArtifact.name == name)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def request_cancel(self, run_id: uuid.UUID, now: datetime) -> None:
+        """Cancel a queued run now; flag a running one for its worker to stop."""
+        queued = await self.session.execute(
+            update(TestRun)
+            .where(TestRun.id == run_id, TestRun.status == RunStatus.QUEUED)
+            .values(
+                status=RunStatus.CANCELLED,
+                cancel_requested=True,
+                completed_at=now,
+                error="Run cancelled",
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if not queued.rowcount:  # type: ignore[attr-defined]
+            # Claimed meanwhile (or already running): the worker sees the flag on its next check.
+            await self.session.execute(
+                update(TestRun)
+                .where(TestRun.id == run_id, TestRun.status == RunStatus.RUNNING)
+                .values(cancel_requested=True)
+                .execution_options(synchronize_session=False)
+            )

@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scriptflow.config import Settings
 from scriptflow.db.base import utcnow
 from scriptflow.db.engine import transaction
 from scriptflow.errors import InvalidRunState, NotFound, ValidationFailed
-from scriptflow.pagination import Page, clamp_limit, keyset, page_of
+from scriptflow.pagination import Page, clamp_limit
 from scriptflow.projects.repository import ProjectRepository
 from scriptflow.projects.roles import Role
 from scriptflow.projects.service import member_project_ids, require_role
@@ -24,15 +23,22 @@ from scriptflow.runs.artifacts import served_path
 from scriptflow.runs.browsers import resolve_browser
 from scriptflow.runs.egress import blocked_reason
 from scriptflow.runs.events import run_status_changes
-from scriptflow.runs.models import RunArtifact, RunStep, RunTest, TestRun
-from scriptflow.runs.queue import TERMINAL_STATUSES
+from scriptflow.runs.models import (
+    TERMINAL_STATUSES,
+    RunArtifact,
+    RunStatus,
+    RunStep,
+    RunTest,
+    TestRun,
+)
+from scriptflow.runs.repository import RunFilters, RunRepository
 from scriptflow.runs.script_forms import prepare_script
 from scriptflow.scripts.repository import ScriptRepository
 from scriptflow.scripts.service import get_script
 
 MAX_RETRIES = 5
 MAX_TIMEOUT_S = 3600
-RUN_STATUSES = ("queued", "running", "passed", "failed", "error", "cancelled")
+RUN_STATUSES = tuple(status.value for status in RunStatus)
 WATCH_POLL_S = 0.5
 
 
@@ -41,15 +47,6 @@ class RunDetail:
     run: TestRun
     tests: list[tuple[RunTest, list[RunStep]]]
     artifacts: list[RunArtifact]
-
-
-@dataclass(frozen=True)
-class RunFilters:
-    script_id: uuid.UUID | None = None
-    project_id: uuid.UUID | None = None
-    status: str | None = None
-    environment: str | None = None
-    since: datetime | None = None
 
 
 def _invalid(field: str, message: str, **details: object) -> ValidationFailed:
@@ -134,7 +131,7 @@ async def _content_at(
 async def _visible_run(
     session: AsyncSession, user_id: uuid.UUID, run_id: uuid.UUID, minimum: Role = Role.VIEWER
 ) -> TestRun:
-    run = await session.get(TestRun, run_id)
+    run = await RunRepository(session).get(run_id)
     if run is None:
         raise NotFound("test run", run_id)
     try:
@@ -147,30 +144,12 @@ async def _visible_run(
 async def get_run(session: AsyncSession, user_id: uuid.UUID, run_id: uuid.UUID) -> RunDetail:
     """A run with its tests, steps and artifacts; other people's runs are not found."""
     run = await _visible_run(session, user_id, run_id)
-    tests = list(
-        (
-            await session.execute(
-                select(RunTest).where(RunTest.run_id == run.id).order_by(RunTest.position)
-            )
-        ).scalars()
-    )
-    steps = list(
-        (
-            await session.execute(
-                select(RunStep).where(RunStep.run_id == run.id).order_by(RunStep.position)
-            )
-        ).scalars()
-    )
+    runs = RunRepository(session)
+    tests = await runs.tests(run.id)
     by_test: dict[uuid.UUID, list[RunStep]] = {}
-    for step in steps:
+    for step in await runs.steps(run.id):
         by_test.setdefault(step.test_id, []).append(step)
-    artifacts = list(
-        (
-            await session.execute(
-                select(RunArtifact).where(RunArtifact.run_id == run.id).order_by(RunArtifact.name)
-            )
-        ).scalars()
-    )
+    artifacts = await runs.artifacts(run.id)
     return RunDetail(run, [(t, by_test.get(t.id, [])) for t in tests], artifacts)
 
 
@@ -187,19 +166,8 @@ async def list_runs(
     if filters.status is not None and filters.status not in RUN_STATUSES:
         raise _invalid("status", f"status must be one of {', '.join(RUN_STATUSES)}")
     projects = await member_project_ids(session, user_id)
-    stmt = select(TestRun).where(TestRun.project_id.in_(projects))
-    if filters.project_id is not None:
-        stmt = stmt.where(TestRun.project_id == filters.project_id)
-    if filters.script_id is not None:
-        stmt = stmt.where(TestRun.script_id == filters.script_id)
-    if filters.status is not None:
-        stmt = stmt.where(TestRun.status == filters.status)
-    if filters.environment is not None:
-        stmt = stmt.where(TestRun.environment == filters.environment)
-    if filters.since is not None:
-        stmt = stmt.where(TestRun.created_at >= filters.since)
-    rows = list((await session.execute(keyset(stmt, TestRun, cursor, n))).scalars())
-    return page_of(rows, n)
+    runs = RunRepository(session)
+    return await runs.paginate(runs.visible(projects, filters), cursor=cursor, limit=n)
 
 
 async def cancel_run(session: AsyncSession, user_id: uuid.UUID, run_id: uuid.UUID) -> TestRun:
@@ -211,22 +179,9 @@ async def cancel_run(session: AsyncSession, user_id: uuid.UUID, run_id: uuid.UUI
             f"The run already ended with status {run.status!r}",
             details={"status": run.status},
         )
-    now = utcnow()
-    queued = await session.execute(
-        update(TestRun)
-        .where(TestRun.id == run.id, TestRun.status == "queued")
-        .values(status="cancelled", cancel_requested=True, completed_at=now, error="Run cancelled")
-        .execution_options(synchronize_session=False)
-    )
-    if not queued.rowcount:  # type: ignore[attr-defined]
-        # Claimed meanwhile (or already running): the worker sees the flag on its next check.
-        await session.execute(
-            update(TestRun)
-            .where(TestRun.id == run.id, TestRun.status == "running")
-            .values(cancel_requested=True)
-            .execution_options(synchronize_session=False)
-        )
-    await session.refresh(run)
+    runs = RunRepository(session)
+    await runs.request_cancel(run.id, utcnow())
+    await runs.refresh(run)
     if run.status not in ("cancelled", "running"):
         raise InvalidRunState(
             f"The run already ended with status {run.status!r}", details={"status": run.status}
@@ -239,11 +194,7 @@ async def artifact_file(
 ) -> tuple[RunArtifact, Path]:
     """The artifact row and its file; missing or others' → 404."""
     await _visible_run(session, user_id, run_id)
-    artifact = (
-        await session.execute(
-            select(RunArtifact).where(RunArtifact.run_id == run_id, RunArtifact.name == name)
-        )
-    ).scalar_one_or_none()
+    artifact = await RunRepository(session).artifact(run_id, name)
     if artifact is None:
         raise NotFound("artifact", name)
     path = await asyncio.to_thread(_inside, data_dir, artifact.path)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scriptflow import events
@@ -34,7 +33,7 @@ from scriptflow.runs.executor import (
     TestResult,
 )
 from scriptflow.runs.isolation import choose_isolation
-from scriptflow.runs.models import RunArtifact, RunStep, RunTest, TestRun
+from scriptflow.runs.models import RunArtifact, RunStep, RunTest
 from scriptflow.runs.queue import (
     Claim,
     claim_next_run,
@@ -44,7 +43,8 @@ from scriptflow.runs.queue import (
     release_claim,
     renew_lease,
 )
-from scriptflow.scripts.models import Script, ScriptRevision
+from scriptflow.runs.repository import RunRepository
+from scriptflow.scripts.repository import ScriptRepository
 
 log = logging.getLogger("scriptflow.runs")
 
@@ -221,23 +221,8 @@ class RunWorker:
 
     async def _load_plan(self, claim: Claim) -> RunPlan:
         async with transaction(self.sessionmaker, write=False) as session:
-            run = await session.get_one(TestRun, claim.run_id)
-            content = (
-                await session.execute(
-                    select(ScriptRevision.content).where(
-                        ScriptRevision.script_id == run.script_id,
-                        ScriptRevision.version == run.script_version,
-                    )
-                )
-            ).scalar_one_or_none()
-            if content is None:
-                content = (
-                    await session.execute(
-                        select(Script.content).where(
-                            Script.id == run.script_id, Script.version == run.script_version
-                        )
-                    )
-                ).scalar_one_or_none()
+            run = await RunRepository(session).get_one(claim.run_id)
+            content = await ScriptRepository(session).content_at(run.script_id, run.script_version)
             return RunPlan(
                 run.id,
                 run.project_id,
@@ -277,7 +262,7 @@ class RunWorker:
     async def _notify(self, run_id: uuid.UUID) -> None:
         run_status_changes.publish(run_id)
         async with transaction(self.sessionmaker, write=False) as session:
-            run = await session.get(TestRun, run_id)
+            run = await RunRepository(session).get(run_id)
         if run is not None:
             event = RunFinished(run.id, run.project_id, run.script_id, run.status, run.trigger)
             await self._announce(event)

@@ -25,8 +25,9 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.python import asgi as schemathesis_asgi
 
 from app.main import create_app
-from tests.conftest import DEFAULT_PASSWORD, settings_with_openai
-from tests.enhance.openai_stub import OpenAIStub
+from tests.factories import DEFAULT_PASSWORD
+from tests.support.openai_stub import OpenAIStub
+from tests.support.settings import settings_with_openai
 
 SEED = 20261201
 # Enough draws per operation to reach the boundary bugs (10**30 versions, year-1 cursors,

@@ -11,7 +11,7 @@ import httpx
 from app.main import create_app
 from scriptflow.config import Settings
 from scriptflow.logs import JsonFormatter, RequestIdFilter
-from tests.conftest import signup
+from tests.factories import signup
 
 
 def assert_error_shape(body: dict[str, object], code: str) -> None:

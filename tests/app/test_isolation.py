@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import Account, create_script, signup
+from tests.factories import Account, create_script, signup
 
 # A valid body per (method, path template): the request must get past validation so that
 # the 404 comes from the ownership check, not from a 422.

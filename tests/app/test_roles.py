@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from scriptflow.db.engine import transaction
 from scriptflow.insights.models import AIInsight
 from tests.app.test_isolation import BODIES
-from tests.conftest import Account, create_environment, create_script, signup
+from tests.factories import Account, create_environment, create_script, signup
 
 WRITES = ("post", "put", "patch", "delete")
 # Writes that are not about a project someone else owns: the caller acts on their own account.
@@ -57,7 +57,7 @@ async def owner_world(
         headers=owner.headers,
     )
     assert r.status_code == 201, r.text
-    env = await create_environment(client, owner, "http://127.0.0.1:9")
+    env = await create_environment(client, owner, base_url="http://127.0.0.1:9")
     script = await create_script(
         client,
         owner,

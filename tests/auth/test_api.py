@@ -10,7 +10,7 @@ import pytest
 
 from app.main import create_app
 from scriptflow.config import Settings
-from tests.conftest import DEFAULT_PASSWORD, create_script, signup
+from tests.factories import DEFAULT_PASSWORD, create_script, signup
 
 
 async def test_register_login_me_follow_the_seed_shapes(client: httpx.AsyncClient) -> None:

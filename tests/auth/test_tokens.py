@@ -14,7 +14,8 @@ import pytest
 
 from app.main import create_app
 from scriptflow.config import ConfigurationError, Settings
-from tests.conftest import TEST_SECRET, signup
+from tests.factories import signup
+from tests.support.settings import TEST_SECRET
 
 ISS, AUD = "scriptflow", "scriptflow-api"
 

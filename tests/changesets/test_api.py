@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import Account, create_script, signup
+from tests.factories import Account, create_script, signup
 
 # Three changes a line or two apart: one diff hunk, three review hunks.
 SPREAD = """from playwright.sync_api import Page, expect

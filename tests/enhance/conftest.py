@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from scriptflow.config import Settings
-from tests.conftest import settings_with_openai
-from tests.enhance.openai_stub import OpenAIStub
+from tests.support.openai_stub import OpenAIStub
+from tests.support.settings import settings_with_openai
 
 
 @pytest.fixture

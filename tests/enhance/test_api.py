@@ -12,8 +12,8 @@ from fastapi import FastAPI
 
 from app.main import create_app
 from scriptflow.config import Settings
-from tests.conftest import Account, create_environment, create_script, signup
-from tests.enhance.openai_stub import OpenAIStub
+from tests.factories import Account, create_environment, create_script, signup
+from tests.support.openai_stub import OpenAIStub
 
 FLAKY = (
     "import time\n"
@@ -78,7 +78,7 @@ async def test_enhance_proposes_a_change_set_with_the_seed_fields_and_more(
     client: httpx.AsyncClient,
 ) -> None:
     owner = await signup(client)
-    await create_environment(client, owner, "https://staging.example.com")
+    await create_environment(client, owner, base_url="https://staging.example.com")
     script = await create_script(client, owner, content=FLAKY)
     r = await enhance(client, owner, script["id"], prompt="Improve waits and selectors")
     assert r.status_code == 200, r.text

@@ -1,4 +1,4 @@
-"""The service as notebooks and the showcase call it: in the caller's unit of work."""
+"""The enhance service as the notebooks and the demo command call it, with the decisions after."""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ from scriptflow.db.engine import transaction
 from scriptflow.enhance.service import (
     EnhanceRequest,
     NoChanges,
-    propose_changeset,
+    enhance_script,
     providers_from_settings,
 )
 from scriptflow.runs import models as run_models
 from scriptflow.wiring import seen_locators
-from tests.conftest import create_script, signup
+from tests.factories import create_script, signup
 
 FLAKY = "def test_x(page):\n    page.wait_for_timeout(500)\n    page.click('#go')\n"
 
@@ -35,7 +35,7 @@ def service_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
-async def test_propose_then_accept_in_the_callers_transactions(
+async def test_propose_then_accept_then_nothing_left_to_propose(
     client: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
@@ -44,8 +44,7 @@ async def test_propose_then_accept_in_the_callers_transactions(
     script = await create_script(client, owner, content=FLAKY)
     user_id, script_id = uuid.UUID(owner.user_id), uuid.UUID(str(script["id"]))
     kwargs = service_settings(settings)
-    async with transaction(sessionmaker) as session:
-        proposal = await propose_changeset(session, user_id, script_id, EnhanceRequest(), **kwargs)
+    proposal = await enhance_script(sessionmaker, user_id, script_id, EnhanceRequest(), **kwargs)
     assert not isinstance(proposal, NoChanges) and proposal.status == "proposed"
     async with transaction(sessionmaker) as session:
         revision = await accept_changeset(session, user_id, script_id, proposal.id)
@@ -53,8 +52,8 @@ async def test_propose_then_accept_in_the_callers_transactions(
         revision.version == 2
         and revision.content == "def test_x(page):\n    page.locator('#go').click()\n"
     )
+    again = await enhance_script(sessionmaker, user_id, script_id, EnhanceRequest(), **kwargs)
     async with transaction(sessionmaker) as session:
-        again = await propose_changeset(session, user_id, script_id, EnhanceRequest(), **kwargs)
         page = await list_changesets(session, user_id, script_id, status="accepted")
     assert isinstance(again, NoChanges)
     assert [c.id for c in page.items] == [proposal.id]
@@ -68,14 +67,13 @@ async def test_reject_keeps_the_reason(
     owner = await signup(client)
     script = await create_script(client, owner, content=FLAKY)
     user_id, script_id = uuid.UUID(owner.user_id), uuid.UUID(str(script["id"]))
-    async with transaction(sessionmaker) as session:
-        proposal = await propose_changeset(
-            session,
-            user_id,
-            script_id,
-            EnhanceRequest(prompt="waits"),
-            **service_settings(settings),
-        )
+    proposal = await enhance_script(
+        sessionmaker,
+        user_id,
+        script_id,
+        EnhanceRequest(prompt="waits"),
+        **service_settings(settings),
+    )
     assert not isinstance(proposal, NoChanges)
     async with transaction(sessionmaker) as session:
         rejected = await reject_changeset(
@@ -109,13 +107,8 @@ async def test_hints_from_the_last_finished_run_replace_brittle_selectors(
                 results={"locator_hints": {".css-1x2y3z": {"role": "button", "name": "Payer"}}},
             )
         )
-    async with transaction(sessionmaker) as session:
-        proposal = await propose_changeset(
-            session,
-            user_id,
-            script_id,
-            EnhanceRequest(),
-            **service_settings(settings),
-        )
+    proposal = await enhance_script(
+        sessionmaker, user_id, script_id, EnhanceRequest(), **service_settings(settings)
+    )
     assert not isinstance(proposal, NoChanges)
     assert 'page.get_by_role("button", name="Payer").click()' in proposal.proposed_content

@@ -16,7 +16,7 @@ from scriptflow.db.engine import transaction
 from scriptflow.insights import queries, warehouse_sync
 from scriptflow.runs.events import RunFinished
 from scriptflow.scripts.models import ScriptRevision
-from tests.conftest import Account, create_environment, create_script, signup
+from tests.factories import Account, create_environment, create_script, signup
 from tests.insights.history import login_steps
 from tests.insights.recording import record_run
 
@@ -332,7 +332,7 @@ async def test_a_new_flaky_suspicion_queues_confirmation_reruns_when_enabled(
     settings: Settings,
 ) -> None:
     account = await signup(client)
-    await create_environment(client, account, "http://127.0.0.1:9")
+    await create_environment(client, account, base_url="http://127.0.0.1:9")
     script = await create_script(client, account, content=CLEAN)
 
     # Off by default: nothing is queued.

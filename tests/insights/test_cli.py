@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scriptflow.config import Settings
 from scriptflow.insights.warehouse import Warehouse
-from tests.conftest import create_script, signup
+from tests.factories import create_script, signup
 from tests.insights.history import login_steps
 from tests.insights.recording import record_run
 

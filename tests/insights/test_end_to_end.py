@@ -20,7 +20,7 @@ from scriptflow.events import HandlerContext
 from scriptflow.runs.events import RunFinished
 from scriptflow.runs.pool import WorkerPool
 from scriptflow.wiring import EVENT_TABLE, wired_sessionmaker
-from tests.conftest import Account, create_script, signup
+from tests.factories import Account, create_script, signup
 from tests.runs.conftest import LOGIN_TEST, chromium  # noqa: F401  (fixture)
 from tests.runs.helpers import create_environment, wait_for_status
 
@@ -117,7 +117,7 @@ async def test_runs_of_the_demo_app_become_evidenced_insights(
     client: httpx.AsyncClient, pool: WorkerPool, misbehaving_demo: str
 ) -> None:
     account = await signup(client)
-    await create_environment(client, account, misbehaving_demo, name="demo")
+    await create_environment(client, account, base_url=misbehaving_demo, name="demo")
     flaky = await create_script(client, account, title="Flaky", content=FLAKY_TEST)
     stable = await create_script(client, account, title="Stable", content=LOGIN_TEST)
     waits = await create_script(client, account, title="Hard wait", content=HARD_WAIT_TEST)

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scriptflow.config import Settings
-from tests.conftest import create_script, settings_with_openai, signup
-from tests.enhance.openai_stub import OpenAIStub
+from tests.factories import create_script, signup
 from tests.insights.test_api import CLEAN, finish, flaky_runs
+from tests.support.openai_stub import OpenAIStub
+from tests.support.settings import settings_with_openai
 
 
 @pytest.fixture

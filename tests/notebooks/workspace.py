@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from scriptflow.config import Settings, sync_database_url
 from scriptflow.db import migrate
 from scriptflow.db.engine import create_engine, create_sessionmaker, transaction
-from scriptflow.enhance.service import EnhanceRequest, propose_changeset, providers_from_settings
+from scriptflow.enhance.service import EnhanceRequest, enhance_script, providers_from_settings
 from scriptflow.insights.refresh import refresh_script_insights
 from scriptflow.insights.warehouse_sync import rebuild_warehouse
 from scriptflow.projects.accounts import register
@@ -86,28 +86,23 @@ async def seed_workspace(settings: Settings, *, runs: int = 24) -> Workspace:
             home = await create_script(
                 session, user.id, project_id=project_id, title="Home", content=STABLE_SCRIPT
             )
-            changeset = await propose_changeset(
-                session,
-                user.id,
-                login.id,
-                EnhanceRequest(prompt="Improve waits and selectors"),
-                providers=providers_from_settings(settings),
-                allowed_models=settings.openai_models,
-                max_script_bytes=settings.max_script_bytes,
-            )
             checkout = await create_script(
                 session, user.id, project_id=project_id, title="Checkout", content=CHECKOUT_SCRIPT
             )
-            checkout_changeset = await propose_changeset(
-                session,
+        changeset, checkout_changeset = [
+            await enhance_script(
+                sessionmaker,
                 user.id,
-                checkout.id,
+                script_id,
                 EnhanceRequest(prompt="Improve waits and selectors"),
                 providers=providers_from_settings(settings),
                 allowed_models=settings.openai_models,
                 max_script_bytes=settings.max_script_bytes,
             )
-            assert changeset.id is not None and checkout_changeset.id is not None
+            for script_id in (login.id, checkout.id)
+        ]
+        assert changeset.id is not None and checkout_changeset.id is not None
+        async with transaction(sessionmaker) as session:
             start = datetime.now(UTC) - timedelta(days=3)
             for index in range(runs):
                 for script, flaky in ((login, True), (home, False)):

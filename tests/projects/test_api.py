@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import Account, create_script, signup
+from tests.factories import Account, create_script, signup
 
 
 async def _add_member(

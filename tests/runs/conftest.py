@@ -9,7 +9,7 @@ import pytest
 from app.demo.server import DemoServer
 from scriptflow.config import Settings
 from scriptflow.runs.browsers import BrowserTarget, find_chromium
-from tests.conftest import need
+from tests.support.ci import need
 
 LOGIN_TEST = """
 from playwright.sync_api import Page, expect

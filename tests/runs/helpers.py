@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import Account, create_environment, create_script
+from tests.factories import Account, create_environment, create_script
 
 
 async def queue_run(
@@ -25,7 +25,7 @@ async def queue_run(
         await client.get(f"/v1/projects/{account.project_id}/environments", headers=account.headers)
     ).json()
     if not any(e["name"] == environment for e in envs):
-        await create_environment(client, account, base_url, name=environment)
+        await create_environment(client, account, base_url=base_url, name=environment)
     created = await create_script(client, account, content=script)
     r = await client.post(
         "/v1/test-runs",

@@ -16,7 +16,7 @@ from scriptflow.events import HandlerContext
 from scriptflow.runs.events import RunFinished
 from scriptflow.runs.pool import WorkerPool
 from scriptflow.wiring import EVENT_TABLE, wired_sessionmaker
-from tests.conftest import create_script, signup
+from tests.factories import create_script, signup
 from tests.runs.conftest import LOGIN_TEST, MISSING_BUTTON_TEST
 from tests.runs.helpers import create_environment, queue_run, wait_for_status
 
@@ -43,8 +43,8 @@ async def test_create_pins_version_and_base_url_and_reads_back(
 
 async def test_unknown_environment_is_422_listing_the_known_ones(client: httpx.AsyncClient) -> None:
     account = await signup(client)
-    await create_environment(client, account, "http://a.test", name="staging")
-    await create_environment(client, account, "http://b.test", name="prod")
+    await create_environment(client, account, base_url="http://a.test", name="staging")
+    await create_environment(client, account, base_url="http://b.test", name="prod")
     script = await create_script(client, account)
     r = await client.post(
         "/v1/test-runs",
@@ -60,7 +60,7 @@ async def test_unknown_environment_is_422_listing_the_known_ones(client: httpx.A
 
 async def test_a_browser_that_is_not_installed_is_422(client: httpx.AsyncClient) -> None:
     account = await signup(client)
-    await create_environment(client, account, "http://a.test")
+    await create_environment(client, account, base_url="http://a.test")
     script = await create_script(client, account)
     r = await client.post(
         "/v1/test-runs",
@@ -76,7 +76,7 @@ async def test_a_browser_that_is_not_installed_is_422(client: httpx.AsyncClient)
 
 async def test_invalid_python_and_unknown_versions_are_rejected(client: httpx.AsyncClient) -> None:
     account = await signup(client)
-    await create_environment(client, account, "http://a.test")
+    await create_environment(client, account, base_url="http://a.test")
     bad = await create_script(client, account, content="def test_x(page):\n    page.goto(\n")
     r = await client.post(
         "/v1/test-runs",

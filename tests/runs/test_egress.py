@@ -22,7 +22,7 @@ from scriptflow.runs.browsers import BrowserTarget
 from scriptflow.runs.egress import EgressPolicy, blocked_reason, is_public_address, parse_allow_list
 from scriptflow.runs.egress_proxy import BadRequest, EgressProxy, parse_request_head
 from scriptflow.runs.executor import RunRequest, SubprocessExecutor
-from tests.conftest import create_script, signup
+from tests.factories import create_script, signup
 from tests.runs.helpers import create_environment
 
 
@@ -58,7 +58,7 @@ async def test_runs_against_private_environments_are_refused_when_egress_is_off(
     client: httpx.AsyncClient, app: FastAPI, settings: Settings, chromium: object
 ) -> None:
     account = await signup(client)
-    await create_environment(client, account, "http://127.0.0.1:9")
+    await create_environment(client, account, base_url="http://127.0.0.1:9")
     script = await create_script(client, account)
     strict = settings.model_copy(update={"allow_private_egress": False})
     async with transaction(app.state.sessionmaker) as session:

@@ -21,7 +21,7 @@ from scriptflow.runs.queue import (
     release_claim,
     renew_lease,
 )
-from tests.conftest import signup
+from tests.factories import signup
 from tests.runs.conftest import LOGIN_TEST
 from tests.runs.helpers import queue_run
 

@@ -23,7 +23,7 @@ from app.demo.server import DemoServer
 from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
 from scriptflow.runs.models import TestRun
-from tests.conftest import signup
+from tests.factories import signup
 from tests.runs.helpers import queue_run, wait_for_status
 from tests.runs.test_escape import namespace_alive
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from scriptflow.scripts.diffing import apply_diff
-from tests.conftest import create_script, signup
+from tests.factories import create_script, signup
 
 
 async def test_seed_crud_shapes_and_revisions(client: httpx.AsyncClient) -> None:

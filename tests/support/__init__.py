@@ -1,1 +1,1 @@
-"""Test tools that are not tests: a throw-away PostgreSQL cluster."""
+"""Test tools that are not tests: a throw-away PostgreSQL cluster, the OpenAI stub, settings."""

@@ -15,7 +15,7 @@ from app.threaded_server import ThreadedServer
 from app.web import mount_web
 from scriptflow.config import Settings
 from scriptflow.runs.browsers import find_chromium
-from tests.conftest import need
+from tests.support.ci import need
 
 ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "test-artifacts"
 

@@ -7,7 +7,7 @@ import re
 import httpx
 
 from app.web.session_auth import SESSION_COOKIE
-from tests.conftest import DEFAULT_PASSWORD, signup
+from tests.factories import DEFAULT_PASSWORD, signup
 
 HTML = {"accept": "text/html,application/xhtml+xml"}
 
