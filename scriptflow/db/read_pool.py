@@ -18,6 +18,12 @@ from sqlalchemy.engine import make_url
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
+async def _keep_session(connection: Any) -> None:
+    """asyncpg resets a connection on release with a round trip (RESET ALL, UNLISTEN, ...).
+    These connections only ever run single read statements outside a transaction and never
+    change session state, so there is nothing to reset."""
+
+
 class DriverReadPool:
     """Open with `DriverReadPool.open(url)`, read with `acquire()`, end with `close()`."""
 
@@ -38,7 +44,14 @@ class DriverReadPool:
         import asyncpg
 
         dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return cls("postgresql", await asyncpg.create_pool(dsn, min_size=1, max_size=size))
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=1,
+            max_size=size,
+            reset=_keep_session,
+            server_settings={"default_transaction_read_only": "on"},
+        )
+        return cls("postgresql", pool)
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[Any]:

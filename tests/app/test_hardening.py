@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from app.main import create_app
 from scriptflow.config import Settings
+from scriptflow.db.read_pool import DriverReadPool
 from tests.factories import Account, create_script, signup
 
 HUGE = 10**30
@@ -340,3 +341,13 @@ async def test_the_hot_read_answers_exactly_like_the_routed_endpoints(
     assert_validation_error(bad, "script_id")
     anonymous = await client.get(f"/v1/scripts/{script['id']}")
     assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"] == "Bearer"
+
+
+async def test_the_hot_reads_pool_cannot_write(settings: Settings) -> None:
+    pool = await DriverReadPool.open(settings.resolved_database_url)
+    try:
+        async with pool.acquire() as connection:
+            with pytest.raises(Exception, match=r"(?i)read.only|readonly"):
+                await connection.execute("CREATE TABLE hot_reads_probe (x integer)")
+    finally:
+        await pool.close()
