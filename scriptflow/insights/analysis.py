@@ -29,13 +29,15 @@ from scriptflow.insights.extract import (
     TESTS_SCHEMA,
     RunBatch,
 )
-from scriptflow.insights.rules import (
+from scriptflow.insights.findings import Finding
+from scriptflow.insights.rows import (
     EnvironmentSplit,
     FailureCluster,
-    Finding,
     LocatorStats,
     StepTimings,
     TestHistory,
+)
+from scriptflow.insights.rules import (
     environment_specific_findings,
     flaky_selector_findings,
     flaky_test_findings,

@@ -24,10 +24,11 @@ from scriptflow.enhance.rules import enhance_with_rules
 from scriptflow.errors import NotFound
 from scriptflow.insights.analysis import DEFAULT_LOOKBACK_DAYS, MemoryHistory, compute_findings
 from scriptflow.insights.extract import RunBatch, extract_runs
-from scriptflow.insights.fix_impact import impact_report, thresholds_of
+from scriptflow.insights.findings import Finding
+from scriptflow.insights.fix_impact import fix_regression_findings, impact_report, thresholds_of
 from scriptflow.insights.models import AIInsight, InsightStatus
 from scriptflow.insights.repository import HistoryRepository, InsightRepository
-from scriptflow.insights.rules import Finding, brittle_code_findings, fix_regression_findings
+from scriptflow.insights.rules import brittle_code_findings
 from scriptflow.insights.thresholds import Thresholds
 from scriptflow.scripts.models import Script
 from scriptflow.scripts.repository import ScriptRepository

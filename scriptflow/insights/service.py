@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scriptflow.db.base import utcnow
 from scriptflow.errors import NotFound, ValidationFailed
+from scriptflow.insights.findings import INSIGHT_TYPES, SEVERITIES
 from scriptflow.insights.models import AIInsight, InsightStatus
 from scriptflow.insights.repository import InsightRepository
-from scriptflow.insights.rules import INSIGHT_TYPES, SEVERITIES
 from scriptflow.insights.summary import Summarizer
 from scriptflow.pagination import Page, clamp_limit
 from scriptflow.projects.roles import Role

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from scriptflow.insights.rules import (
+from scriptflow.insights.fix_impact import (
+    RevisionSample,
+    fix_regression_findings,
+    revision_impact,
+)
+from scriptflow.insights.rows import (
     EnvironmentSplit,
     FailureCluster,
     LocatorStats,
-    RevisionSample,
     StepTimings,
     TestHistory,
+)
+from scriptflow.insights.rules import (
     brittle_code_findings,
     environment_specific_findings,
-    fix_regression_findings,
     flaky_selector_findings,
     flaky_test_findings,
     recurring_failure_findings,
-    revision_impact,
     slow_step_findings,
 )
 from scriptflow.insights.thresholds import Thresholds
