@@ -5,6 +5,7 @@ app = marimo.App(width="full", app_title="Review · scriptflow")
 
 with app.setup:
     import contextlib
+    import html
 
     import marimo as mo
 
@@ -22,8 +23,10 @@ with app.setup:
     from scriptflow.changesets.guardrails import classify_hunk
     from scriptflow.changesets.service import (
         accept_changeset,
+        add_comment,
         get_changeset,
         list_changesets,
+        list_comments,
         reject_changeset,
     )
     from scriptflow.errors import InvalidChangesetState, ScriptflowError
@@ -64,7 +67,9 @@ def _():
     # The last decision: (change set id, kind, message). Setting it reloads the lists, which
     # stay on the same script and change set (both are pinned in the URL).
     get_outcome, set_outcome = mo.state(None)
-    return get_outcome, set_outcome
+    # Bumped after a comment, so the comments (and an empty comment box) reload.
+    get_noted, set_noted = mo.state(0)
+    return get_noted, get_outcome, set_noted, set_outcome
 
 
 @app.cell
@@ -175,7 +180,31 @@ def _(changeset_picker, script):
 
 
 @app.cell
-def _(changeset, layout, picks, pieces, reports):
+async def _(changeset, ctx, get_noted, me, script):
+    get_noted()
+    async with ctx.session(write=False) as _session:
+        comments = await list_comments(_session, me.id, script.value.id, changeset.id)
+    return (comments,)
+
+
+@app.function
+def comment_block(notes: list, members: dict) -> object:
+    """Comments as a quiet thread: who, when, what (the text is never markdown)."""
+    if not notes:
+        return mo.md("")
+    rows = "".join(
+        f'<div style="margin:.2rem 0"><strong>{html.escape(members.get(n.author_id, ("", "a former member"))[1])}</strong>'
+        f' <span style="color:#6e7781">{html.escape(timestamp(n.created_at))}</span><br>'
+        f'<span style="white-space:pre-wrap">{html.escape(n.body)}</span></div>'
+        for n in notes
+    )
+    return mo.Html(
+        f'<div style="border-left:3px solid #d0d7de;padding:.2rem .6rem;margin:.3rem 0">{rows}</div>'
+    )
+
+
+@app.cell
+def _(changeset, comments, layout, members, picks, pieces, reports):
     _taken = changeset.accepted_hunks
     _blocks = []
     for _piece, _report, _box in zip(pieces, reports, picks, strict=True):
@@ -196,6 +225,7 @@ def _(changeset, layout, picks, pieces, reports):
                     if _risks
                     else mo.md(""),
                     mo.Html(_render(_piece.shown)),
+                    comment_block([c for c in comments if c.hunk == _piece.index], members),
                 ],
                 gap=0.25,
             )
@@ -254,6 +284,53 @@ def _(changeset, members):
             else mo.md("No findings recorded."),
         ]
     )
+    return
+
+
+@app.cell
+def _(changeset, comments, get_noted, members, pieces, script):
+    get_noted()
+    comment_on = mo.ui.dropdown(
+        options={"The whole change set": None, **{f"Hunk {p.index}": p.index for p in pieces}},
+        value="The whole change set",
+        label="Comment on",
+    )
+    comment_text = mo.ui.text_area(placeholder="What should the author know?", full_width=True)
+    # Carries the change set it was shown with, like every action here.
+    comment = mo.ui.button(
+        label="Add comment", value=None, on_click=lambda _: (changeset.id, script.value.id)
+    )
+    mo.vstack(
+        [
+            mo.md("**Comments on the whole change set**")
+            if any(c.hunk is None for c in comments)
+            else mo.md(""),
+            comment_block([c for c in comments if c.hunk is None], members),
+            mo.hstack([comment_on, comment], justify="start"),
+            comment_text,
+        ]
+    )
+    return comment, comment_on, comment_text
+
+
+@app.cell
+async def _(comment, comment_on, comment_text, ctx, me, set_noted, set_outcome):
+    mo.stop(comment.value is None)
+    _changeset_id, _script_id = comment.value
+    try:
+        async with ctx.session() as _session:
+            await add_comment(
+                _session,
+                me.id,
+                _script_id,
+                _changeset_id,
+                body=comment_text.value,
+                hunk=comment_on.value,
+            )
+    except ScriptflowError as _exc:
+        set_outcome((_changeset_id, "danger", _exc.message))
+        mo.stop(True)
+    set_noted(lambda n: n + 1)
     return
 
 

@@ -20,6 +20,8 @@ from app.schemas.changesets import (
     AcceptIn,
     AcceptOut,
     ChangeSetOut,
+    CommentIn,
+    CommentOut,
     EnhanceIn,
     RejectIn,
     RejectOut,
@@ -129,3 +131,31 @@ async def reject_changeset(
         expected_version=body.expected_version if body else None,
     )
     return RejectOut()
+
+
+@router.get("/{script_id}/changesets/{changeset_id}/comments", response_model=list[CommentOut])
+async def list_changeset_comments(
+    script_id: uuid.UUID, changeset_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> list[CommentOut]:
+    """Reviewers' comments on a change set and its review hunks, oldest first."""
+    comments = await changesets.list_comments(session, user.id, script_id, changeset_id)
+    return [CommentOut.model_validate(comment) for comment in comments]
+
+
+@router.post(
+    "/{script_id}/changesets/{changeset_id}/comments",
+    response_model=CommentOut,
+    status_code=201,
+)
+async def add_changeset_comment(
+    script_id: uuid.UUID,
+    changeset_id: uuid.UUID,
+    body: CommentIn,
+    user: CurrentUser,
+    session: SessionDep,
+) -> CommentOut:
+    """Comment on one review hunk (`hunk`, numbered from 0) or on the whole change set."""
+    comment = await changesets.add_comment(
+        session, user.id, script_id, changeset_id, body=body.body, hunk=body.hunk
+    )
+    return CommentOut.model_validate(comment)

@@ -139,3 +139,18 @@ class RejectIn(RequestModel):
 
 class RejectOut(ResponseModel):
     status: Literal["rejected"] = "rejected"
+
+
+class CommentIn(RequestModel):
+    body: str = Field(min_length=1, max_length=4000, description="The note, in plain text.")
+    hunk: int | None = Field(
+        default=None, ge=0, le=100_000, description="A review hunk's number; omit for the whole."
+    )
+
+
+class CommentOut(ResponseModel):
+    id: uuid.UUID
+    hunk: int | None
+    author_id: uuid.UUID | None
+    body: str
+    created_at: datetime

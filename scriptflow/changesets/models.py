@@ -52,3 +52,17 @@ class ScriptChangeSet(IdMixin, TimestampMixin, Base):
     revision_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("script_revisions.id", ondelete="SET NULL")
     )
+
+
+class ChangeSetComment(IdMixin, TimestampMixin, Base):
+    """A reviewer's note on a change set, on one of its review hunks or on the whole."""
+
+    __tablename__ = "changeset_comments"
+
+    changeset_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("script_changesets.id", ondelete="CASCADE"), index=True
+    )
+    # A review hunk's number (from 0); null for a comment on the change set as a whole.
+    hunk: Mapped[int | None] = mapped_column(Integer)
+    author_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Select, select, update
 
-from scriptflow.changesets.models import ChangesetStatus, ScriptChangeSet
+from scriptflow.changesets.models import ChangeSetComment, ChangesetStatus, ScriptChangeSet
 from scriptflow.db.repository import Repository
 
 
@@ -69,3 +69,26 @@ class ChangeSetRepository(Repository[ScriptChangeSet]):
             .values(revision_id=revision_id)
             .execution_options(synchronize_session=False)
         )
+
+
+class ChangeSetCommentRepository(Repository[ChangeSetComment]):
+    model = ChangeSetComment
+
+    async def of_changeset(self, changeset_id: uuid.UUID) -> list[ChangeSetComment]:
+        """A change set's comments, oldest first (they read as a conversation)."""
+        stmt = (
+            select(ChangeSetComment)
+            .where(ChangeSetComment.changeset_id == changeset_id)
+            .order_by(ChangeSetComment.created_at, ChangeSetComment.id)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def add(
+        self, changeset_id: uuid.UUID, *, hunk: int | None, author_id: uuid.UUID, body: str
+    ) -> ChangeSetComment:
+        comment = ChangeSetComment(
+            changeset_id=changeset_id, hunk=hunk, author_id=author_id, body=body
+        )
+        self.session.add(comment)
+        await self.session.flush()
+        return comment

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from scriptflow import events
 from scriptflow.changesets.events import ChangesetAccepted
 from scriptflow.changesets.guardrails import classify_hunk
-from scriptflow.changesets.models import ChangesetStatus, ScriptChangeSet
-from scriptflow.changesets.repository import ChangeSetRepository
+from scriptflow.changesets.models import ChangeSetComment, ChangesetStatus, ScriptChangeSet
+from scriptflow.changesets.repository import ChangeSetCommentRepository, ChangeSetRepository
 from scriptflow.db.base import utcnow
 from scriptflow.errors import (
     GuardrailViolation,
@@ -262,3 +262,40 @@ async def reject_changeset(
         raise InvalidChangesetState("The change set was decided by someone else meanwhile")
     await ChangeSetRepository(session).refresh(changeset)
     return changeset
+
+
+MAX_COMMENT_CHARS = 4000
+
+
+async def list_comments(
+    session: AsyncSession, user_id: uuid.UUID, script_id: uuid.UUID, changeset_id: uuid.UUID
+) -> list[ChangeSetComment]:
+    """The comments on a change set anyone in its project may see, oldest first."""
+    changeset = await get_changeset(session, user_id, script_id, changeset_id)
+    return await ChangeSetCommentRepository(session).of_changeset(changeset.id)
+
+
+async def add_comment(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    script_id: uuid.UUID,
+    changeset_id: uuid.UUID,
+    *,
+    body: str,
+    hunk: int | None = None,
+) -> ChangeSetComment:
+    """A reviewer's note on one review hunk (numbered from 0) or, without one, the whole."""
+    await get_script(session, user_id, script_id, Role.REVIEWER)
+    changeset = await _changeset(session, script_id, changeset_id)
+    text = body.strip()
+    if not text or len(text) > MAX_COMMENT_CHARS:
+        raise ValidationFailed.for_field("body", f"1 to {MAX_COMMENT_CHARS} characters")
+    if hunk is not None:
+        count = len(await asyncio.to_thread(review_hunks, changeset.proposed_diff))
+        if not 0 <= hunk < count:
+            raise ValidationFailed.for_field(
+                "hunk", f"a review hunk between 0 and {count - 1}", review_hunks=count
+            )
+    return await ChangeSetCommentRepository(session).add(
+        changeset.id, hunk=hunk, author_id=user_id, body=text
+    )

@@ -1,7 +1,7 @@
 """Every ORM model, imported in one place so the metadata is complete (Alembic, tests)."""
 
 from scriptflow.auth.models import RefreshToken, User
-from scriptflow.changesets.models import ScriptChangeSet
+from scriptflow.changesets.models import ChangeSetComment, ScriptChangeSet
 from scriptflow.db.base import Base
 from scriptflow.insights.models import AIInsight
 from scriptflow.projects.models import Environment, Project, ProjectMember
@@ -11,6 +11,7 @@ from scriptflow.scripts.models import Script, ScriptRevision
 __all__ = [
     "AIInsight",
     "Base",
+    "ChangeSetComment",
     "Environment",
     "Project",
     "ProjectMember",

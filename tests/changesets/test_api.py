@@ -103,3 +103,25 @@ async def test_a_rejection_needs_a_reason_and_keeps_it_on_record(
     assert decided["status"] == "rejected"
     assert decided["decision_reason"] == "the wait covers an animation"
     assert decided["decided_by"] == owner.user_id and decided["accepted_hunks"] is None
+
+
+async def test_comments_attach_to_a_hunk_or_the_whole_and_read_in_order(
+    client: httpx.AsyncClient,
+) -> None:
+    owner = await signup(client)
+    script_id, changeset = await proposal(client, owner)
+    base = f"/v1/scripts/{script_id}/changesets/{changeset['id']}/comments"
+    r = await client.post(
+        base, json={"hunk": 1, "body": "  keep page.click here  "}, headers=owner.headers
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(base, json={"body": "fine otherwise"}, headers=owner.headers)
+    assert r.status_code == 201, r.text
+    for bad in ({"hunk": 3, "body": "no such hunk"}, {"body": "   "}):
+        r = await client.post(base, json=bad, headers=owner.headers)
+        assert r.status_code == 422, (bad, r.text)
+    comments = (await client.get(base, headers=owner.headers)).json()
+    assert [(c["hunk"], c["body"], c["author_id"]) for c in comments] == [
+        (1, "keep page.click here", owner.user_id),
+        (None, "fine otherwise", owner.user_id),
+    ]

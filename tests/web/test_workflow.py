@@ -95,9 +95,15 @@ async def test_accepting_the_ticked_hunks_makes_a_revision_with_exactly_those(
     )
     try:
         await sign_in(page, live_server.base_url, workspace, target)
-        await page.get_by_text("Hunk 2", exact=True).wait_for(timeout=TIMEOUT_MS)
+        await page.get_by_label("Take hunk 2").wait_for(timeout=TIMEOUT_MS)
         await page.get_by_text("Side by side").click()
         await page.screenshot(path=str(artifacts_dir / "review-side-by-side.png"), full_page=True)
+        # A comment on the hunk left out says why, under that hunk, escaped.
+        await page.get_by_role("combobox", name="Comment on").select_option("Hunk 1")
+        await page.get_by_placeholder("What should the author know?").fill("<b>keep</b> it")
+        await page.wait_for_timeout(600)
+        await page.get_by_role("button", name="Add comment").click()
+        await page.get_by_text("<b>keep</b> it").wait_for(timeout=TIMEOUT_MS)
         await page.get_by_label("Take hunk 1").uncheck()
         await page.get_by_role("button", name="Accept 2 of 3 hunks").click()
         await page.get_by_text("the script is now at version 2").wait_for(timeout=TIMEOUT_MS)
@@ -112,6 +118,14 @@ async def test_accepting_the_ticked_hunks_makes_a_revision_with_exactly_those(
         script = (
             await api.get(f"/v1/scripts/{workspace.checkout_script_id}", headers=headers)
         ).json()
+        comments = (
+            await api.get(
+                f"/v1/scripts/{workspace.checkout_script_id}/changesets/"
+                f"{workspace.checkout_changeset_id}/comments",
+                headers=headers,
+            )
+        ).json()
+    assert [(c["hunk"], c["body"]) for c in comments] == [(1, "<b>keep</b> it")]
     assert script["version"] == 2
     assert script["content"] == CHECKOUT_SCRIPT.replace(
         "    page.wait_for_timeout(1000)\n", ""
