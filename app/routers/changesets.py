@@ -120,15 +120,15 @@ async def reject_changeset(
     changeset_id: uuid.UUID,
     user: CurrentUser,
     session: SessionDep,
-    body: Annotated[RejectIn | None, Body()] = None,
+    body: RejectIn,
 ) -> RejectOut:
     await changesets.reject_changeset(
         session,
         user.id,
         script_id,
         changeset_id,
-        reason=body.reason if body else None,
-        expected_version=body.expected_version if body else None,
+        reason=body.reason,
+        expected_version=body.expected_version,
     )
     return RejectOut()
 

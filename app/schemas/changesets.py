@@ -129,9 +129,8 @@ class AcceptOut(ResponseModel):
 
 
 class RejectIn(RequestModel):
-    reason: str | None = Field(
-        default=None, max_length=2000, description="Why; required (422 without it)."
-    )
+    # Required, and not blank: the reason is the decision trail's "why".
+    reason: str = Field(min_length=1, max_length=2000, pattern=r"\S", description="Why.")
     expected_version: int | None = Field(
         default=None, ge=1, description="The script version reviewed; 409 if it moved on."
     )
@@ -142,7 +141,9 @@ class RejectOut(ResponseModel):
 
 
 class CommentIn(RequestModel):
-    body: str = Field(min_length=1, max_length=4000, description="The note, in plain text.")
+    body: str = Field(
+        min_length=1, max_length=4000, pattern=r"\S", description="The note, in plain text."
+    )
     hunk: int | None = Field(
         default=None, ge=0, le=100_000, description="A review hunk's number; omit for the whole."
     )

@@ -27,7 +27,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/scripts/{script_id}/revert"): {"version": 1},
     ("post", "/v1/scripts/{script_id}/enhance"): {"prompt": "waits", "provider": "rules"},
     ("post", "/v1/scripts/{script_id}/changesets/{changeset_id}/accept"): {},
-    ("post", "/v1/scripts/{script_id}/changesets/{changeset_id}/reject"): {},
+    ("post", "/v1/scripts/{script_id}/changesets/{changeset_id}/reject"): {"reason": "not mine"},
     ("post", "/v1/scripts/{script_id}/changesets/{changeset_id}/comments"): {"body": "mine"},
     ("post", "/v1/test-runs/{run_id}/cancel"): {},
     ("post", "/v1/insights/{insight_id}/resolve"): {},

@@ -253,7 +253,7 @@ async def test_reject_with_a_reason_then_the_change_set_is_closed(
     assert detail["status"] == "rejected" and detail["decision_reason"] == "keep the sleep"
     r = await client.post(f"{base}/accept", headers=owner.headers)
     assert r.status_code == 409 and error_code(r) == "INVALID_CHANGESET_STATE"
-    r = await client.post(f"{base}/reject", headers=owner.headers)
+    r = await client.post(f"{base}/reject", json={"reason": "again"}, headers=owner.headers)
     assert r.status_code == 409
 
 
