@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, computed_field
 
@@ -112,8 +112,9 @@ class ChangeSetOut(ResponseModel):
 
 class AcceptIn(RequestModel):
     acknowledge_risk: bool = False
-    hunks: list[int] | None = Field(
+    hunks: list[Annotated[int, Field(ge=0, le=100_000)]] | None = Field(
         default=None,
+        min_length=1,
         max_length=10_000,
         description="Review hunks to take (numbers from `review_hunks`); all when omitted.",
     )
