@@ -161,9 +161,11 @@ def demo(
 
     from app.demo.command import run_demo
 
+    # The terminal shows progress and URLs; logs only when asked for. Set before the settings
+    # are read (and cached): the served app configures logging from them again.
+    os.environ.setdefault("SCRIPTFLOW_LOG_LEVEL", "WARNING")
     settings = get_settings()
-    # The terminal shows progress and URLs; request logs only when asked for.
-    configure_logging(settings.log_level if "SCRIPTFLOW_LOG_LEVEL" in os.environ else "WARNING")
+    configure_logging(settings.log_level)
     run_demo(settings, email=email, password=password, host=host, port=port, echo=typer.echo)
 
 

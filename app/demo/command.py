@@ -10,7 +10,6 @@ A second start finds the demo project and reuses its history.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -361,11 +360,8 @@ async def _demo(
         workspace = await prepare_workspace(
             settings, email=email, password=password, demo_base_url=target.base_url
         )
-        # By import string, as `scriptflow serve` does: the same settings, and scriptflow itself
-        # stays free of the web framework. The app sets up logging from the environment as it is
-        # imported: JSON lines would cut through the progress bar, so warnings only unless
-        # SCRIPTFLOW_LOG_LEVEL asks for more.
-        os.environ.setdefault("SCRIPTFLOW_LOG_LEVEL", "WARNING")
+        # By import string, as `scriptflow serve` does: the same settings (and log level, which
+        # `scriptflow demo` keeps at warnings unless SCRIPTFLOW_LOG_LEVEL asks for more).
         server = uvicorn.Server(
             uvicorn.Config("app.main:app", host=host, port=port, log_level="warning")
         )
