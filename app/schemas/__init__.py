@@ -97,8 +97,13 @@ def _declare_no_nul(schema: dict[str, Any]) -> None:
     def visit(node: Any) -> None:
         if not isinstance(node, dict):
             return
-        if node.get("type") == "string" and not ({"pattern", "format", "enum"} & node.keys()):
-            node["pattern"] = NO_NUL_PATTERN
+        if node.get("type") == "string" and not ({"format", "enum"} & node.keys()):
+            pattern = node.get("pattern")
+            if pattern is None:
+                node["pattern"] = NO_NUL_PATTERN
+            elif not (pattern.startswith("^") and pattern.endswith("$")):
+                # A search pattern (e.g. `\S`, "not blank") says nothing about NUL: state both.
+                node.setdefault("allOf", []).append({"pattern": NO_NUL_PATTERN})
         for key in ("anyOf", "oneOf", "allOf"):
             for option in node.get(key, []):
                 visit(option)

@@ -138,7 +138,13 @@ async def add_member(
     repo = ProjectRepository(session)
     target = await UserRepository(session).by_email(normalise_email(email))
     if target is None:
-        raise NotFound("user")
+        # Not 404: the project in the URL exists; what is missing is the account the body
+        # names, and only registered users can be members.
+        raise Conflict(
+            "No account is registered with this email; ask them to register first",
+            details={"field": "email"},
+            code="USER_NOT_REGISTERED",
+        )
     membership = await repo.membership(project_id, target.id)
     if membership is None:
         membership = ProjectMember(project_id=project_id, user_id=target.id, role=role.value)

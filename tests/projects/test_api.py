@@ -96,8 +96,8 @@ async def test_members_list_change_and_remove(client: httpx.AsyncClient) -> None
         json={"email": "nobody@example.com", "role": "viewer"},
         headers=owner.headers,
     )
-    assert r.status_code == 404
-    assert r.json()["error"]["code"] == "USER_NOT_FOUND"
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "USER_NOT_REGISTERED"
 
 
 async def test_environments_crud_with_unique_names(client: httpx.AsyncClient) -> None:
