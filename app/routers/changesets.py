@@ -120,15 +120,16 @@ async def reject_changeset(
     changeset_id: uuid.UUID,
     user: CurrentUser,
     session: SessionDep,
-    body: RejectIn,
+    body: RejectIn | None = None,
 ) -> RejectOut:
+    """Reject a proposed change set; a body records why (the seed's bodiless reject still works)."""
     await changesets.reject_changeset(
         session,
         user.id,
         script_id,
         changeset_id,
-        reason=body.reason,
-        expected_version=body.expected_version,
+        reason=body.reason if body else None,
+        expected_version=body.expected_version if body else None,
     )
     return RejectOut()
 

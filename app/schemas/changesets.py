@@ -130,7 +130,8 @@ class AcceptOut(ResponseModel):
 
 
 class RejectIn(RequestModel):
-    # Required, and not blank: the reason is the decision trail's "why".
+    # Not blank when a body is sent: the reason is the decision trail's "why". The seed's
+    # reject has no body, so a bodiless reject stays valid and records no reason.
     reason: str = Field(min_length=1, max_length=2000, pattern=r"\S", description="Why.")
     expected_version: int | None = Field(
         default=None, ge=1, description="The script version reviewed; 409 if it moved on."

@@ -241,13 +241,17 @@ async def reject_changeset(
     reason: str | None = None,
     expected_version: int | None = None,
 ) -> ScriptChangeSet:
-    """Mark a proposed change set rejected; the reason is required, for the decision trail."""
+    """Mark a proposed change set rejected, with the reviewer's reason when one is given.
+
+    The seed's reject carries no body, so ``None`` is allowed; a blank reason is refused.
+    """
     script = await get_script(session, user_id, script_id, Role.REVIEWER)
     changeset = await _changeset(session, script_id, changeset_id)
     _require_proposed(changeset)
     _require_version(script, expected_version)
-    reason = (reason or "").strip()
-    if not reason:
+    if reason is not None:
+        reason = reason.strip()
+    if reason == "":
         raise ValidationFailed(
             "Say why the change set is rejected",
             details={"fields": [{"field": "reason", "message": "required"}]},

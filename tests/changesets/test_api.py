@@ -86,13 +86,13 @@ async def test_unknown_or_no_hunks_and_a_stale_version_are_refused(
     assert still["status"] == "proposed"
 
 
-async def test_a_rejection_needs_a_reason_and_keeps_it_on_record(
+async def test_a_rejection_refuses_a_blank_reason_and_keeps_a_given_one_on_record(
     client: httpx.AsyncClient,
 ) -> None:
     owner = await signup(client)
     script_id, changeset = await proposal(client, owner)
     base = f"/v1/scripts/{script_id}/changesets/{changeset['id']}"
-    for body in (None, {"reason": "   "}):
+    for body in ({}, {"reason": "   "}):
         r = await client.post(f"{base}/reject", json=body, headers=owner.headers)
         assert r.status_code == 422, r.text
     r = await client.post(
@@ -125,3 +125,19 @@ async def test_comments_attach_to_a_hunk_or_the_whole_and_read_in_order(
         (1, "keep page.click here", owner.user_id),
         (None, "fine otherwise", owner.user_id),
     ]
+
+
+async def test_the_seeds_bodiless_reject_still_rejects(client: httpx.AsyncClient) -> None:
+    owner = await signup(client)
+    script_id, changeset = await proposal(client, owner)
+    r = await client.post(
+        f"/scripts/{script_id}/changesets/{changeset['id']}/reject", headers=owner.headers
+    )
+    assert r.status_code == 200, r.text
+    assert r.json() == {"status": "rejected"}
+    decided = (
+        await client.get(
+            f"/v1/scripts/{script_id}/changesets/{changeset['id']}", headers=owner.headers
+        )
+    ).json()
+    assert decided["status"] == "rejected" and decided["decision_reason"] is None
