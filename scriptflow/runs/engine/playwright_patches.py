@@ -204,6 +204,8 @@ def _instrument(recorder: Recorder, cls: type, name: str, kind: str) -> None:
         recorder.add_step(
             StepRecord(recorder.attempt, action, locator, _ms_since(started), "passed")
         )
+        if name in HINT_ACTIONS and kind in ("page", "locator"):
+            _note_written_selector(recorder, kind, self, args, kwargs)  # if the first try missed
         return result
 
     wrapper._scriptflow_wrapped = True  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ MAX_STEPS_PER_TEST = 2000
 SCREENSHOT_TIMEOUT_MS = 5000
 HINT_TIMEOUT_MS = 250
 MAX_HINTS = 200
+HINT_ATTEMPTS = 2
 CONSOLE_TRUNCATED = b"[scriptflow] console log truncated at the size cap\n"
 RUN_ARTIFACT_CAPS = 4  # traces and screenshots of one run: at most this many per-artifact caps
 
@@ -94,7 +95,7 @@ class Recorder:
         self._console_truncated = False
         self._egress_verdicts: dict[str, str | None] = {}
         self.locator_hints: dict[str, dict[str, str]] = {}
-        self._hinted: set[str] = set()
+        self._hinted: dict[str, int] = {}  # selector -> attempts at reading its element
 
     # --- steps -----------------------------------------------------------------------------
 
@@ -194,10 +195,16 @@ class Recorder:
             context.tracing.start(title=test_name, snapshots=True, screenshots=False, sources=False)
 
     def note_element(self, selector: str, locator: Locator) -> None:
-        """Remember the ARIA snapshot and test id of what a hand-written selector matches."""
-        if selector in self._hinted or len(self._hinted) >= MAX_HINTS:
+        """Remember the ARIA snapshot and test id of what a hand-written selector matches.
+
+        Called before the action and, when that missed (the page was still loading), once more
+        after the action succeeded, when the element is known to be there.
+        """
+        if selector in self.locator_hints or self._hinted.get(selector, 0) >= HINT_ATTEMPTS:
             return
-        self._hinted.add(selector)
+        if selector not in self._hinted and len(self._hinted) >= MAX_HINTS:
+            return
+        self._hinted[selector] = self._hinted.get(selector, 0) + 1
         self.depth += 1  # these calls are ours, not steps of the test
         try:
             snapshot = locator.aria_snapshot(timeout=HINT_TIMEOUT_MS)
