@@ -192,6 +192,14 @@ def _chosen_hunks(pieces: list[ReviewHunk], hunks: Sequence[int] | None) -> list
     return None if len(chosen) == len(pieces) else chosen
 
 
+def _stale(script: Script, changeset: ScriptChangeSet, message: str) -> StaleChangeset:
+    """A change set that cannot be taken onto the script's current version, and why."""
+    return StaleChangeset(
+        message,
+        details={"base_version": changeset.base_version, "current_version": script.version},
+    )
+
+
 async def _chosen_content(
     script: Script, changeset: ScriptChangeSet, chosen: list[ReviewHunk]
 ) -> str:
@@ -200,15 +208,17 @@ async def _chosen_content(
             apply_hunks, script.content, [piece.hunk for piece in chosen]
         )
     except DiffDoesNotApply as exc:
-        raise StaleChangeset(
+        raise _stale(
+            script,
+            changeset,
             f"The chosen hunks no longer apply to version {script.version}; enhance the current "
             "version again",
-            details={"base_version": changeset.base_version, "current_version": script.version},
         ) from exc
     if content == script.content:
-        raise StaleChangeset(
+        raise _stale(
+            script,
+            changeset,
             "The script already contains the chosen changes",
-            details={"base_version": changeset.base_version, "current_version": script.version},
         )
     return content
 
@@ -219,15 +229,17 @@ async def _content_to_commit(script: Script, changeset: ScriptChangeSet) -> str:
     try:
         content = await apply_diff_async(script.content, changeset.proposed_diff)
     except DiffDoesNotApply as exc:
-        raise StaleChangeset(
+        raise _stale(
+            script,
+            changeset,
             f"The script moved on from version {changeset.base_version} to {script.version} and "
             "the change set no longer applies; enhance the current version again",
-            details={"base_version": changeset.base_version, "current_version": script.version},
         ) from exc
     if content == script.content:
-        raise StaleChangeset(
+        raise _stale(
+            script,
+            changeset,
             "The script already contains these changes",
-            details={"base_version": changeset.base_version, "current_version": script.version},
         )
     return content
 

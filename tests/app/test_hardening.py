@@ -23,6 +23,8 @@ HUGE = 10**30
 async def _client(settings: Settings, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
     application = create_app(settings.model_copy(update=overrides), run_background=False)
     async with application.router.lifespan_context(application):
+        # A documentation-range address (RFC 5737) claimed as the ASGI scope's client: the app
+        # is called in-process, so no packet is ever sent anywhere.
         transport = httpx.ASGITransport(app=application, client=("203.0.113.7", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             yield c
