@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from scriptflow.client.commands import register as register_client_commands
 from scriptflow.config import ConfigurationError, Settings, get_settings
 from scriptflow.logs import configure_logging
 
@@ -191,6 +192,9 @@ def analytics_rebuild() -> None:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"warehouse rebuilt: {done.runs} runs, {done.tests} tests, {done.steps} steps")
+
+
+register_client_commands(cli)
 
 
 def main() -> None:
