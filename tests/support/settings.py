@@ -36,3 +36,16 @@ def settings_with_openai(db_url: str, tmp_path: Path, stub: OpenAIStub) -> Setti
         openai_max_retries=0,
         openai_timeout_s=10,
     )
+
+
+def enhance_service_kwargs(settings: Settings) -> dict[str, Any]:
+    """The providers and limits the API hands the enhance service, from the same settings."""
+    from scriptflow.enhance.service import providers_from_settings
+    from scriptflow.wiring import seen_locators
+
+    return {
+        "providers": providers_from_settings(settings),
+        "allowed_models": settings.openai_models,
+        "max_script_bytes": settings.max_script_bytes,
+        "seen_locators": seen_locators,
+    }
