@@ -128,6 +128,12 @@ def main(argv: list[str]) -> int:
 
         applied = restrict_filesystem(sandbox["read"], sandbox["write"])
         print(f"[scriptflow] filesystem sandbox: {'on' if applied else 'unavailable'}", flush=True)
+    tree = launch.get("cwd")
+    if tree:
+        # A tree runs from its root, and its modules import each other from there, as under
+        # `python -m pytest` in the repository (our ini replaces theirs, `pythonpath = .` too).
+        os.chdir(tree)
+        sys.path.insert(0, tree)
     import pytest
 
     return int(pytest.main(list(launch["pytest_args"])))

@@ -88,6 +88,25 @@ class RunSession:
             self.recorder.collection_errors.append(str(report.longrepr)[-MAX_ERROR_CHARS:])
             self.recorder.write()
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        """A shard keeps its part of what every shard collected (after -k/-m deselected)."""
+        shard = self.recorder.config.shard
+        if not shard:
+            return
+        from scriptflow.runs.shards import shard_part
+
+        durations = {str(k): int(v) for k, v in dict(shard.get("durations") or {}).items()}
+        node_ids = [item.nodeid for item in items]
+        mine = shard_part(node_ids, durations, int(shard["index"]), int(shard["count"]))
+        kept = [item for item in items if item.nodeid in mine]
+        deselected = [item for item in items if item.nodeid not in mine]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
@@ -108,7 +127,7 @@ class RunSession:
 
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool:
         recorder = self.recorder
-        record = TestRecord(name=test_display_name(item))
+        record = TestRecord(name=test_display_name(item), nodeid=item.nodeid)
         recorder.tests.append(record)
         recorder.current = record
         recorder.write()

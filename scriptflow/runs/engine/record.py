@@ -11,6 +11,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from playwright.sync_api import BrowserContext, Locator, Page, Route
@@ -42,6 +43,8 @@ class RunConfig:
     artifact_max_bytes: int = 50 * 1024 * 1024
     action_timeout_ms: int | None = None
     block_private_egress: bool = False
+    tree_root: str | None = None  # where the project's files are: hints name files from here
+    shard: dict[str, Any] | None = None  # {"index", "count", "durations"}: see runs.shards
 
 
 @dataclass
@@ -57,6 +60,7 @@ class StepRecord:
 @dataclass
 class TestRecord:
     name: str
+    nodeid: str = ""
     outcome: str = "running"
     duration_ms: int = 0
     attempts: int = 0
