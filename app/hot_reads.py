@@ -25,6 +25,7 @@ from scriptflow.auth.service import user_for_claims
 from scriptflow.auth.tokens import AccessTokenVerifier, bearer_token
 from scriptflow.db.engine import transaction
 from scriptflow.errors import NotFound, ScriptflowError
+from scriptflow.scripts.paths import FileKind
 from scriptflow.scripts.service import read_script
 
 _SCRIPT_PATH = re.compile(r"^/(?:v1/)?scripts/([0-9A-Fa-f-]{32,36})$")
@@ -100,6 +101,8 @@ class HotScriptReads:
             id=script.id,
             project_id=script.project_id,
             title=script.title,
+            path=script.path,
+            kind=FileKind(script.kind),
             content=script.content,
             version=script.version,
             created_at=script.created_at,

@@ -75,6 +75,7 @@ async def create_script(
         project_id=body.project_id,
         title=body.title,
         content=body.content,
+        path=body.path,
         max_bytes=settings.max_script_bytes,
     )
     _etag(response, script.version)
@@ -117,6 +118,7 @@ async def update_script(
         script_id,
         title=body.title,
         content=body.content,
+        path=body.path,
         expected_version=expected,
         max_bytes=settings.max_script_bytes,
     )

@@ -32,7 +32,7 @@ from scriptflow.scripts.diffing import (
     unified_diff_async,
 )
 from scriptflow.scripts.models import Script
-from scriptflow.scripts.service import get_script, script_filename
+from scriptflow.scripts.service import get_script, require_python, script_filename
 
 # What runs have seen of a script's elements (``scriptflow.wiring.seen_locators``): runs come
 # after enhance in the workflow, so the lookup is handed in rather than imported.
@@ -122,6 +122,7 @@ async def enhance_script(
     """
     async with transaction(sessionmaker, write=False) as session:
         script = await get_script(session, user_id, script_id, Role.EDITOR)
+        require_python(script, "enhanced")
         draft = await _prepare(session, script, request, providers, allowed_models, seen_locators)
     proposal = await draft.provider.propose(draft.base, draft.options)
     async with transaction(sessionmaker) as session:

@@ -34,7 +34,7 @@ from scriptflow.runs.models import (
 from scriptflow.runs.repository import RunFilters, RunRepository
 from scriptflow.runs.script_forms import prepare_script
 from scriptflow.scripts.repository import ScriptRepository
-from scriptflow.scripts.service import get_script
+from scriptflow.scripts.service import get_script, require_python
 
 MAX_RETRIES = 5
 MAX_TIMEOUT_S = 3600
@@ -68,6 +68,7 @@ async def create_run(
 ) -> TestRun:
     """Queue a run of a script version against a named environment; pins version and base URL."""
     script = await get_script(session, user_id, script_id, Role.EDITOR)
+    require_python(script, "run")
     projects = ProjectRepository(session)
     env = await projects.environment_by_name(script.project_id, environment)
     if env is None:

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Select, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from scriptflow.db.engine import driver_connection
 from scriptflow.db.read_pool import DriverReadPool
 from scriptflow.db.repository import Repository
+from scriptflow.errors import ScriptflowError
 from scriptflow.projects.models import ProjectMember
 from scriptflow.scripts.models import Script, ScriptRevision
 
@@ -34,8 +36,44 @@ class ScriptRepository(Repository[Script]):
             stmt = stmt.where(Script.project_id == project_id)
         if q:
             escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            stmt = stmt.where(Script.title.ilike(f"%{escaped}%", escape="\\"))
+            pattern = f"%{escaped}%"
+            stmt = stmt.where(
+                Script.title.ilike(pattern, escape="\\") | Script.path.ilike(pattern, escape="\\")
+            )
         return stmt
+
+    async def by_path(self, project_id: uuid.UUID, path: str) -> Script | None:
+        stmt = select(Script).where(Script.project_id == project_id, Script.path == path)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def paths_like(self, project_id: uuid.UUID, prefix: str) -> set[str]:
+        """The project's paths that start with `prefix` (taken names when numbering a new one)."""
+        stmt = select(Script.path).where(
+            Script.project_id == project_id, Script.path.startswith(prefix, autoescape=True)
+        )
+        return set((await self.session.execute(stmt)).scalars())
+
+    async def tree(self, project_id: uuid.UUID) -> list[Script]:
+        """Every file of the project, ordered by path."""
+        stmt = select(Script).where(Script.project_id == project_id).order_by(Script.path)
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def flush_unique(self, error: ScriptflowError) -> None:
+        """Flush; a unique-path race lost to a concurrent writer is `error`, not a 500."""
+        try:
+            await self.session.flush()
+        except IntegrityError as exc:
+            raise error from exc
+
+    async def set_path(self, script_id: uuid.UUID, expected: int, path: str, kind: str) -> bool:
+        """Move the file, only if it is still at version `expected`."""
+        result = await self.session.execute(
+            update(Script)
+            .where(Script.id == script_id, Script.version == expected)
+            .values(path=path, kind=kind)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def bump_version(self, script_id: uuid.UUID, expected: int, content: str) -> bool:
         """Set new content as the next version, only if the script is still at `expected`."""
@@ -93,14 +131,16 @@ class ScriptReadRepository:
     """The hot read path: one visible script in one statement on the driver connection."""
 
     _SQLITE = (
-        "SELECT s.id, s.project_id, s.title, s.content, s.version, s.created_at, s.updated_at "
+        "SELECT s.id, s.project_id, s.title, s.path, s.kind, s.content, s.version, "
+        "s.created_at, s.updated_at "
         "FROM scripts s "
         "JOIN project_members m ON m.project_id = s.project_id AND m.user_id = ? "
         "JOIN users u ON u.id = m.user_id AND u.is_active AND u.token_version = ? "
         "WHERE s.id = ?"
     )
     _POSTGRES = (
-        "SELECT s.id, s.project_id, s.title, s.content, s.version, s.created_at, s.updated_at "
+        "SELECT s.id, s.project_id, s.title, s.path, s.kind, s.content, s.version, "
+        "s.created_at, s.updated_at "
         "FROM scripts s "
         "JOIN project_members m ON m.project_id = s.project_id AND m.user_id = $1 "
         "JOIN users u ON u.id = m.user_id AND u.is_active AND u.token_version = $2 "
@@ -128,10 +168,12 @@ class ScriptReadRepository:
                     id=uuid.UUID(r[0]),
                     project_id=uuid.UUID(r[1]),
                     title=r[2],
-                    content=r[3],
-                    version=r[4],
-                    created_at=_sqlite_datetime(r[5]),
-                    updated_at=_sqlite_datetime(r[6]),
+                    path=r[3],
+                    kind=r[4],
+                    content=r[5],
+                    version=r[6],
+                    created_at=_sqlite_datetime(r[7]),
+                    updated_at=_sqlite_datetime(r[8]),
                 )
             row = await conn.fetchrow(self._POSTGRES, user_id, token_version, script_id)
             if row is None:
@@ -144,6 +186,8 @@ class VisibleScript:
     id: uuid.UUID
     project_id: uuid.UUID
     title: str
+    path: str
+    kind: str
     content: str
     version: int
     created_at: datetime

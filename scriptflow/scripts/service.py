@@ -1,4 +1,4 @@
-"""Scripts and their revision history; every content change is a revision."""
+"""A project's files (scripts) and their revision history; every content change is a revision."""
 
 from __future__ import annotations
 
@@ -7,19 +7,52 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from scriptflow.db.read_pool import DriverReadPool
-from scriptflow.errors import Conflict, NotFound, PayloadTooLarge
+from scriptflow.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from scriptflow.pagination import Page, clamp_limit
 from scriptflow.projects.roles import Role
 from scriptflow.projects.service import require_role
 from scriptflow.scripts.diffing import unified_diff_async
 from scriptflow.scripts.models import Script, ScriptRevision
+from scriptflow.scripts.paths import (
+    FileKind,
+    is_python,
+    kind_for_path,
+    normalise_path,
+    path_for_title,
+    slug_for_title,
+)
 from scriptflow.scripts.repository import ScriptReadRepository, ScriptRepository, VisibleScript
 
 DEFAULT_MAX_SCRIPT_BYTES = 1024 * 1024
 
 
 def script_filename(script: Script) -> str:
-    return f"script_{script.id.hex[:8]}.py"
+    """The name diffs carry: the file's path in the tree, so a diff applies at the root."""
+    return script.path
+
+
+class NotAPythonFile(ValidationFailed):
+    code = "NOT_A_PYTHON_FILE"
+
+
+def require_python(script: Script | VisibleScript, action: str) -> None:
+    """Enhance and runs work on Python files; a data file is a clear 422, not a failed run."""
+    if not is_python(script.kind):
+        raise NotAPythonFile.for_field(
+            "script_id",
+            f"is a {script.kind} file",
+            message=f"{script.path} is a {script.kind} file; only Python files can be {action}",
+            path=script.path,
+            kind=script.kind,
+        )
+
+
+def _path_taken(path: str) -> Conflict:
+    return Conflict(
+        f"The project already has a file at {path}",
+        details={"fields": [{"field": "path", "message": "already exists"}], "path": path},
+        code="PATH_TAKEN",
+    )
 
 
 def check_content_size(content: str, max_bytes: int) -> None:
@@ -84,16 +117,33 @@ async def create_script(
     project_id: uuid.UUID,
     title: str,
     content: str,
+    path: str | None = None,
     max_bytes: int = DEFAULT_MAX_SCRIPT_BYTES,
     source: str = "create",
 ) -> Script:
+    """A new file in the project's tree; without a path, a test path made from the title."""
     await require_role(session, user_id, project_id, Role.EDITOR)
     check_content_size(content, max_bytes)
+    repo = ScriptRepository(session)
+    if path is None:
+        slug = slug_for_title(title)
+        path = path_for_title(title, await repo.paths_like(project_id, f"tests/test_{slug}"))
+    else:
+        path = normalise_path(path)
+        if await repo.by_path(project_id, path) is not None:
+            raise _path_taken(path)
+    kind = kind_for_path(path) or FileKind.TEST
     script = Script(
-        project_id=project_id, title=title, content=content, version=1, created_by=user_id
+        project_id=project_id,
+        title=title,
+        path=path,
+        kind=kind,
+        content=content,
+        version=1,
+        created_by=user_id,
     )
     session.add(script)
-    await session.flush()
+    await repo.flush_unique(_path_taken(path))
     session.add(
         ScriptRevision(
             script_id=script.id,
@@ -150,10 +200,14 @@ async def update_script(
     *,
     title: str | None = None,
     content: str | None = None,
+    path: str | None = None,
     expected_version: int | None = None,
     max_bytes: int = DEFAULT_MAX_SCRIPT_BYTES,
 ) -> Script:
-    """Partial update; a content change writes a revision; a stale expected_version is 409."""
+    """Partial update; a content change writes a revision; a stale expected_version is 409.
+
+    A new path moves the file (its kind follows the path); history stays with the file.
+    """
     script = await get_script(session, user_id, script_id, Role.EDITOR)
     if expected_version is not None and expected_version != script.version:
         raise Conflict(
@@ -168,10 +222,28 @@ async def update_script(
                 details={"expected_version": script.version},
             )
         await ScriptRepository(session).refresh(script)
+    if path is not None:
+        await _move(session, script, normalise_path(path))
     if content is not None and content != script.content:
         check_content_size(content, max_bytes)
         await commit_revision(session, script, content, source="edit", applied_by=user_id)
     return script
+
+
+async def _move(session: AsyncSession, script: Script, path: str) -> None:
+    if path == script.path:
+        return
+    repo = ScriptRepository(session)
+    if await repo.by_path(script.project_id, path) is not None:
+        raise _path_taken(path)
+    kind = kind_for_path(path) or FileKind.TEST
+    if not await repo.set_path(script.id, script.version, path, kind):
+        raise Conflict(
+            "The script changed while this edit was being saved; reload and try again",
+            details={"expected_version": script.version},
+        )
+    await repo.flush_unique(_path_taken(path))
+    await repo.refresh(script)
 
 
 async def delete_script(session: AsyncSession, user_id: uuid.UUID, script_id: uuid.UUID) -> None:
