@@ -2,13 +2,23 @@
 
 from fastapi import APIRouter
 
-from app.routers import auth, browsers, changesets, insights, projects, scripts, test_runs
+from app.routers import (
+    auth,
+    browsers,
+    changesets,
+    files,
+    insights,
+    projects,
+    scripts,
+    test_runs,
+)
 
 # Matched in order: the hottest reads first.
 ROUTERS: list[APIRouter] = [
     scripts.router,
     auth.router,
     projects.router,
+    files.router,
     changesets.router,
     test_runs.router,
     browsers.router,

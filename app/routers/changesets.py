@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Request, Response
+from fastapi.responses import PlainTextResponse
 
 from app.deps import (
     CurrentUser,
@@ -27,6 +28,7 @@ from app.schemas.changesets import (
     RejectOut,
 )
 from scriptflow.changesets import service as changesets
+from scriptflow.changesets.export import changeset_patch
 from scriptflow.enhance import service
 from scriptflow.enhance.proposal import LocatorHint
 from scriptflow.wiring import seen_locators
@@ -92,6 +94,19 @@ async def get_changeset(
 ) -> ChangeSetOut:
     changeset = await changesets.get_changeset(session, user.id, script_id, changeset_id)
     return ChangeSetOut.model_validate(changeset)
+
+
+@router.get(
+    "/{script_id}/changesets/{changeset_id}/patch",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/x-patch": {"schema": {"type": "string"}}}}},
+)
+async def get_changeset_patch(
+    script_id: uuid.UUID, changeset_id: uuid.UUID, user: CurrentUser, session: SessionDep
+) -> PlainTextResponse:
+    """An accepted change set as a git patch: `git apply` it at the repository root."""
+    patch = await changeset_patch(session, user.id, script_id, changeset_id)
+    return PlainTextResponse(patch, media_type="text/x-patch")
 
 
 @router.post("/{script_id}/changesets/{changeset_id}/accept", response_model=AcceptOut)

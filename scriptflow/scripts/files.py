@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from scriptflow.errors import NotFound
 from scriptflow.projects.roles import Role
 from scriptflow.projects.service import require_role
-from scriptflow.scripts.archives import ArchiveLimits, SkippedFile, read_archive
+from scriptflow.scripts.archives import ArchiveContents, ArchiveLimits, SkippedFile, read_archive
 from scriptflow.scripts.models import Script
 from scriptflow.scripts.paths import normalise_path
 from scriptflow.scripts.repository import ScriptRepository
@@ -167,25 +167,35 @@ async def _save(
     return SavedFile(existing, FileChange.UPDATED)
 
 
-async def import_archive(
+async def require_importer(
+    session: AsyncSession, user_id: uuid.UUID, project_id: uuid.UUID
+) -> None:
+    """Only editors and above import; checked before an archive is even opened."""
+    await require_role(session, user_id, project_id, Role.EDITOR)
+
+
+async def read_import(data: bytes, limits: ArchiveLimits) -> ArchiveContents:
+    """The archive's files, decompressed in a worker thread (never on the event loop)."""
+    return await asyncio.to_thread(read_archive, data, limits)
+
+
+async def store_import(
     session: AsyncSession,
     user_id: uuid.UUID,
     project_id: uuid.UUID,
-    data: bytes,
+    contents: ArchiveContents,
     *,
     max_bytes: int = DEFAULT_MAX_SCRIPT_BYTES,
-    limits: ArchiveLimits | None = None,
 ) -> ImportSummary:
-    """Store a `.zip` or `.tar.gz` of a folder into the project's tree, all or nothing.
-
-    The role is checked before the archive is even opened; a hostile archive is a 422 and
-    nothing is stored. Importing the same archive again changes nothing.
-    """
+    """Store an archive's files into the tree in the caller's one transaction."""
     await require_role(session, user_id, project_id, Role.EDITOR)
-    limits = limits or ArchiveLimits(max_file_bytes=max_bytes)
-    contents = await asyncio.to_thread(read_archive, data, limits)
-    summary = ImportSummary(skipped=list(contents.skipped))
+    summary = ImportSummary(skipped=sorted(contents.skipped, key=lambda skipped: skipped.path))
     tree = {script.path: script for script in await ScriptRepository(session).tree(project_id)}
+    lists = {
+        FileChange.CREATED: summary.created,
+        FileChange.UPDATED: summary.updated,
+        FileChange.UNCHANGED: summary.unchanged,
+    }
     for file in sorted(contents.files, key=lambda f: f.path):
         saved = await _save(
             session,
@@ -197,10 +207,25 @@ async def import_archive(
             max_bytes=max_bytes,
             source="import",
         )
-        {
-            FileChange.CREATED: summary.created,
-            FileChange.UPDATED: summary.updated,
-            FileChange.UNCHANGED: summary.unchanged,
-        }[saved.change].append(saved.script.path)
-    summary.skipped.sort(key=lambda skipped: skipped.path)
+        lists[saved.change].append(saved.script.path)
     return summary
+
+
+async def import_archive(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    project_id: uuid.UUID,
+    data: bytes,
+    *,
+    max_bytes: int = DEFAULT_MAX_SCRIPT_BYTES,
+    limits: ArchiveLimits | None = None,
+) -> ImportSummary:
+    """Store a `.zip` or `.tar.gz` of a folder into the project's tree, all or nothing.
+
+    The role is checked before the archive is opened; a hostile archive is a 422 and nothing
+    is stored; importing the same archive again changes nothing. (The API reads the archive
+    between two transactions instead, so no write lock is held while it decompresses.)
+    """
+    await require_importer(session, user_id, project_id)
+    contents = await read_import(data, limits or ArchiveLimits(max_file_bytes=max_bytes))
+    return await store_import(session, user_id, project_id, contents, max_bytes=max_bytes)
