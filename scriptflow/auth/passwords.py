@@ -1,11 +1,46 @@
-"""argon2id password hashing; callers run these in a thread (they are deliberately slow)."""
+"""argon2id password hashing; callers run these in a thread (they are deliberately slow).
+
+The cost is argon2-cffi's RFC 9106 low-memory profile (64 MiB, 3 passes). A test suite that
+signs up hundreds of users may set ``SCRIPTFLOW_PASSWORD_HASHING=fast-for-tests``: still
+argon2id, at the smallest cost the algorithm allows, the way Django's test settings swap in a
+fast hasher. Production refuses that profile. Every hash carries its own parameters, so a hash
+made under one profile verifies under the other, and a fast one is re-hashed at the next login
+with the standard cost (``needs_rehash``).
+"""
 
 from __future__ import annotations
+
+import os
+from collections.abc import Mapping
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
+STANDARD = "standard"
+FAST_FOR_TESTS = "fast-for-tests"
+
+
+class UnsafeHashingProfile(RuntimeError):
+    """The fast test profile was asked for in production."""
+
+
+def hasher_from_environment(environ: Mapping[str, str]) -> PasswordHasher:
+    """The hasher `SCRIPTFLOW_PASSWORD_HASHING` asks for; unknown names are refused."""
+    profile = environ.get("SCRIPTFLOW_PASSWORD_HASHING", STANDARD).strip().lower() or STANDARD
+    if profile == STANDARD:
+        return PasswordHasher()
+    if profile != FAST_FOR_TESTS:
+        raise UnsafeHashingProfile(
+            f"SCRIPTFLOW_PASSWORD_HASHING must be {STANDARD!r} or {FAST_FOR_TESTS!r}"
+        )
+    if environ.get("SCRIPTFLOW_ENV", "").strip().lower() == "production":
+        raise UnsafeHashingProfile(
+            f"SCRIPTFLOW_PASSWORD_HASHING={FAST_FOR_TESTS} is for test suites, never production"
+        )
+    return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+_hasher = hasher_from_environment(os.environ)
 
 # Verified against when the email is unknown, so both failures cost the same time.
 _DUMMY_HASH = _hasher.hash("scriptflow-timing-equaliser")

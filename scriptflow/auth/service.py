@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scriptflow.auth.emails import email_skeleton, normalise_email
 from scriptflow.auth.models import RefreshToken, User
-from scriptflow.auth.passwords import hash_password, verify_password
+from scriptflow.auth.passwords import hash_password, needs_rehash, verify_password
 from scriptflow.auth.repository import RefreshTokenRepository, UserRepository
 from scriptflow.auth.tokens import (
     TokenConfig,
@@ -73,6 +73,9 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> User
     ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
         raise Unauthorized(INVALID_CREDENTIALS)
+    if user.password_hash and needs_rehash(user.password_hash):
+        # Made at another cost (an older profile): stored again at today's, saved with the login.
+        user.password_hash = await asyncio.to_thread(hash_password, password)
     return user
 
 
