@@ -218,6 +218,88 @@ def test_urls_with_a_path_in_the_base_are_left_alone() -> None:
     assert enhance(base, EnhanceOptions(base_urls=("https://x.example.com/app",))) == base
 
 
+def test_a_hard_wait_before_a_text_read_stays_unless_the_assert_becomes_web_first() -> None:
+    # inner_text() waits for its element, not for the text: without the expect rewrite, the
+    # wait may be what makes the assert pass.
+    base = (
+        "def test_x(page):\n"
+        '    page.goto("/")\n'
+        "    page.wait_for_timeout(1000)\n"
+        '    assert page.locator("#msg").inner_text().strip() == "Ready"\n'
+    )
+    for prompt in (None, "fix the waits"):
+        proposal = enhance_with_rules(base, EnhanceOptions(prompt=prompt))
+        assert "page.wait_for_timeout(1000)" in proposal.content
+        assert ("waits.hard-wait", 3) in {(f.rule, f.line_start) for f in proposal.findings}
+    only_waits = enhance(base.replace(".strip()", ""), EnhanceOptions(prompt="fix the waits"))
+    assert "page.wait_for_timeout(1000)" in only_waits
+    everything = enhance(base.replace(".strip()", ""))
+    assert "wait_for_timeout" not in everything
+    assert 'expect(page.locator("#msg")).to_have_text("Ready")' in everything
+
+
+def test_legacy_text_and_nth_selectors_move_to_the_locator_api() -> None:
+    base = (
+        "def test_x(page):\n"
+        '    page.click("text=Log in")\n'
+        "    page.locator('text=\"Sign up\"').click()\n"
+        '    page.locator("li.item >> nth=2").click()\n'
+        '    page.locator("text=Cart >> nth=-1").click()\n'
+        '    page.locator("text=/^Total/i").click()\n'
+    )
+    proposal = enhance(base)
+    assert proposal.splitlines()[1:] == [
+        '    page.get_by_text("Log in").click()',
+        '    page.get_by_text("Sign up", exact=True).click()',
+        '    page.locator("li.item").nth(2).click()',
+        '    page.get_by_text("Cart").nth(-1).click()',
+        '    page.locator("text=/^Total/i").click()',
+    ]
+    assert enhance(proposal) == proposal
+
+
+def test_a_racy_url_prefix_check_becomes_a_web_first_url_assertion() -> None:
+    base = (
+        "def test_x(page):\n"
+        '    page.goto("/")\n'
+        f'    assert page.url.startswith("{BASE}/account")\n'
+        '    assert not page.url.endswith("/login")\n'
+        '    assert "?step=2" in page.url\n'
+    )
+    proposal = enhance(base)
+    assert proposal.splitlines()[:2] == ["import re", "from playwright.sync_api import expect"]
+    assert proposal.splitlines()[4:] == [
+        '    expect(page).to_have_url(re.compile(r"^[a-z][a-z0-9+.-]*://[^/]+/account"))',
+        '    expect(page).not_to_have_url(re.compile(r"/login$"))',
+        '    expect(page).to_have_url(re.compile(r"\\?step=2"))',
+    ]
+    assert enhance(proposal) == proposal
+    ast.parse(proposal)
+
+
+def test_a_codegen_recording_is_flagged_instead_of_nothing_to_improve() -> None:
+    recording = (
+        "from playwright.sync_api import Playwright, sync_playwright\n\n\n"
+        "def run(playwright: Playwright) -> None:\n"
+        "    browser = playwright.chromium.launch(headless=False)\n"
+        "    page = browser.new_page()\n"
+        f'    page.goto("{BASE}/login")\n'
+        '    page.get_by_role("button", name="Log in").click()\n'
+        "    browser.close()\n\n\n"
+        "with sync_playwright() as playwright:\n"
+        "    run(playwright)\n"
+    )
+    proposal = enhance_with_rules(recording, EnhanceOptions())
+    flag = next(f for f in proposal.findings if f.rule == "flow.codegen-recording")
+    assert (flag.line_start, flag.changed, flag.category) == (12, False, "flow")
+    for trait in ("headless=False", "absolute URL", "no assertion"):
+        assert trait in flag.rationale
+    test = "def test_x(page):\n    page.goto('/')\n"
+    assert not any(
+        f.rule == "flow.codegen-recording" for f in enhance_with_rules(test, OPTIONS).findings
+    )
+
+
 async def test_the_provider_reports_a_syntax_error_with_its_line() -> None:
     with pytest.raises(ScriptSyntaxError) as caught:
         await RulesProvider().propose("def test_x(page):\n    page.click(\n", EnhanceOptions())

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import libcst as cst
 
 from scriptflow.enhance.rules.expressions import (
     bare_arg,
+    string_value,
     strip_parens,
     unawait,
 )
@@ -69,6 +73,15 @@ class AssertionRewrites(UrlRewrites):
                 "assertions.web-first-state",
                 rationale,
             )
+        url_pattern = self._url_pattern(test)
+        if url_pattern is not None:
+            matcher = ("not_" if negated else "") + "to_have_url"
+            return (
+                self._expect(read_page(test), node.msg, matcher, [url_pattern]),
+                "assertions.web-first-url",
+                f"checking page.url once is racy; expect(page).{matcher}(re.compile(...)) "
+                "retries until the navigation lands",
+            )
         if negated or not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
             return None
         operator = test.comparisons[0].operator
@@ -107,6 +120,54 @@ class AssertionRewrites(UrlRewrites):
                 rationale,
             )
         return None
+
+    def _url_pattern(self, test: cst.BaseExpression) -> cst.BaseExpression | None:
+        """``re.compile(...)`` for ``page.url.startswith/endswith(lit)`` or ``lit in page.url``."""
+        literal: cst.BaseExpression | None = None
+        if (
+            isinstance(test, cst.Call)
+            and isinstance(test.func, cst.Attribute)
+            and test.func.attr.value in ("startswith", "endswith")
+            and len(test.args) == 1
+            and not test.args[0].keyword
+            and not test.args[0].star
+        ):
+            read = self._read(test.func.value)
+            if read is None or read.method != "url":
+                return None
+            literal, how = test.args[0].value, test.func.attr.value
+        elif (
+            isinstance(test, cst.Comparison)
+            and len(test.comparisons) == 1
+            and isinstance(test.comparisons[0].operator, cst.In)
+        ):
+            read = self._read(test.comparisons[0].comparator)
+            if read is None or read.method != "url":
+                return None
+            literal, how = test.left, "in"
+        if not isinstance(literal, cst.SimpleString):
+            return None
+        text = string_value(literal)
+        if text is None:
+            return None
+        pattern = re.escape(text)
+        if how == "startswith":
+            origin = next(
+                (b.rstrip("/") for b in self.options.base_urls if _starts_with_origin(text, b)),
+                None,
+            )
+            if origin is not None and "urls" in self.families:
+                # Any environment's origin, then the path the script expected.
+                pattern = r"^[a-z][a-z0-9+.-]*://[^/]+" + re.escape(text[len(origin) :])
+            else:
+                pattern = "^" + pattern
+        elif how == "endswith":
+            pattern += "$"
+        self.re_wanted = True
+        return cst.Call(
+            func=cst.Attribute(value=cst.Name("re"), attr=cst.Name("compile")),
+            args=[cst.Arg(cst.SimpleString(python_pattern(pattern)))],
+        )
 
     def _read(self, expr: cst.BaseExpression) -> Read | None:
         expr = unawait(expr)
@@ -175,3 +236,34 @@ class AssertionRewrites(UrlRewrites):
             args=[cst.Arg(arg) for arg in args],
         )
         return cst.Await(expression=call) if self.in_async else call
+
+
+def read_page(test: cst.BaseExpression) -> cst.BaseExpression:
+    """The page whose ``.url`` a URL check reads (``page`` in ``page.url.startswith(...)``)."""
+    if isinstance(test, cst.Call) and isinstance(test.func, cst.Attribute):
+        url = unawait(test.func.value)
+    else:
+        assert isinstance(test, cst.Comparison)
+        url = unawait(test.comparisons[0].comparator)
+    assert isinstance(url, cst.Attribute)
+    return url.value
+
+
+def python_pattern(pattern: str) -> str:
+    """A raw string literal for a regex when one can hold it, else an escaped one."""
+    if '"' not in pattern and not pattern.endswith("\\") and "\n" not in pattern:
+        return f'r"{pattern}"'
+    return json.dumps(pattern)
+
+
+def _starts_with_origin(text: str, base: str) -> bool:
+    parts = urlsplit(base)
+    if not parts.scheme or not parts.netloc or parts.path not in ("", "/"):
+        return False
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return text.lower().startswith(origin.lower()) and text[len(origin) : len(origin) + 1] in (
+        "",
+        "/",
+        "?",
+        "#",
+    )

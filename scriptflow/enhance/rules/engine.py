@@ -21,6 +21,7 @@ from scriptflow.enhance.rules.catalogue import CONFIDENCE, FLAG_CONFIDENCE
 from scriptflow.enhance.rules.codemod import StatementCodemod
 from scriptflow.enhance.rules.expressions import strip_parens
 from scriptflow.enhance.rules.facts import ScriptFacts, gather_facts
+from scriptflow.enhance.rules.recordings import recording_finding
 from scriptflow.enhance.rules.shapes import SELECTOR_FIRST, URL_TAKING
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
@@ -54,6 +55,9 @@ def rewrite(
     engine = _Engine(source, families, options, gather_facts(tree))
     engine.walk(tree.body, in_async=False, in_loop=False)
     engine.tidy_imports(tree)
+    recording = recording_finding(tree)
+    if recording is not None:
+        engine.findings.append(recording)
     return engine.result()
 
 
@@ -350,6 +354,9 @@ class _Engine:
     def tidy_imports(self, tree: ast.Module) -> None:
         if self.dropped_names:
             self.drop_unused_wait_imports(tree)
+        # re first: its edit lands before expect's when both go to the same place.
+        if self.codemod.re_wanted and not _imports_re(tree):
+            self.import_re(tree)
         if self.codemod.expect_wanted is not None and not self.facts.expect_bound:
             self.import_expect(tree, self.codemod.expect_wanted)
 
@@ -432,6 +439,33 @@ class _Engine:
             )
         )
 
+    def import_re(self, tree: ast.Module) -> None:
+        """``import re`` first among the imports (after a docstring and __future__)."""
+        at, line = 0, 1
+        for index, stmt in enumerate(tree.body):
+            docstring = (
+                index == 0 and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+            )
+            future = isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"
+            if not (docstring or future):
+                line = stmt.lineno
+                at = self.line_starts[stmt.lineno - 1]
+                break
+        for edit in self.edits:
+            if edit.start < at < edit.end or (edit.start < at == edit.end and not edit.text):
+                at = edit.start
+        self.edits.append(_Edit(at, at, "import re" + self.newline))
+        self.findings.append(
+            Finding(
+                "assertions.re-import",
+                line,
+                line,
+                "assertion",
+                "re is imported for the URL patterns of the web-first assertions.",
+                CONFIDENCE["assertions.re-import"],
+            )
+        )
+
     # -- the result ------------------------------------------------------------------------------
 
     def result(self) -> tuple[str, list[Finding]]:
@@ -446,3 +480,11 @@ class _Engine:
         text = "".join(pieces)
         findings = sorted(self.findings, key=lambda f: (f.line_start, f.line_end, f.rule))
         return text, findings
+
+
+def _imports_re(tree: ast.Module) -> bool:
+    return any(
+        isinstance(stmt, ast.Import)
+        and any(a.name == "re" and a.asname is None for a in stmt.names)
+        for stmt in tree.body
+    )

@@ -11,7 +11,12 @@ from scriptflow.enhance.rules.expressions import (
     TIGHT_EQUAL,
     string_value,
 )
-from scriptflow.enhance.rules.selectors import brittleness, preferred_locator
+from scriptflow.enhance.rules.selectors import (
+    LegacySelector,
+    brittleness,
+    legacy_selector,
+    preferred_locator,
+)
 from scriptflow.enhance.rules.shapes import (
     LOCATOR_RENAMES,
     PAGE_ONLY_KEYWORDS,
@@ -82,6 +87,8 @@ class SelectorRewrites(StatementRewriter):
         reason = brittleness(selector)
         hint = self.options.locator_hints.get(selector)
         replacement = preferred_locator(hint) if hint is not None else None
+        if replacement is None and (legacy := legacy_selector(selector)) is not None:
+            return self._legacy_locator(original_node, receiver, selector, legacy, reason)
         if reason is None:
             return None
         if replacement is None:
@@ -113,3 +120,52 @@ class SelectorRewrites(StatementRewriter):
                 for keyword, text in arguments
             ],
         )
+
+    def _legacy_locator(
+        self,
+        original_node: cst.CSTNode,
+        receiver: cst.BaseExpression,
+        selector: str,
+        legacy: LegacySelector,
+        reason: str | None,
+    ) -> cst.Call:
+        """``text=…`` as ``get_by_text(…)`` and ``>> nth=i`` as ``.nth(i)``."""
+        if legacy.text is not None:
+            args = [cst.Arg(cst.SimpleString(json.dumps(legacy.text, ensure_ascii=False)))]
+            if legacy.exact:
+                args.append(cst.Arg(cst.Name("True"), keyword=cst.Name("exact"), equal=TIGHT_EQUAL))
+            target = cst.Call(
+                func=cst.Attribute(value=receiver, attr=cst.Name("get_by_text")), args=args
+            )
+            said = "get_by_text(...)"
+        else:
+            target = cst.Call(
+                func=cst.Attribute(value=receiver, attr=cst.Name("locator")),
+                args=[cst.Arg(cst.SimpleString(json.dumps(legacy.base, ensure_ascii=False)))],
+            )
+            said = "locator(...)"
+        if legacy.index is not None:
+            target = cst.Call(
+                func=cst.Attribute(value=target, attr=cst.Name("nth")),
+                args=[
+                    cst.Arg(
+                        cst.Integer(str(legacy.index))
+                        if legacy.index >= 0
+                        else cst.UnaryOperation(cst.Minus(), cst.Integer(str(-legacy.index)))
+                    )
+                ],
+            )
+            said += ".nth(...)"
+        still = (
+            f" It is still positional ({reason}): prefer a role or test id."
+            if legacy.index is not None
+            else ""
+        )
+        self._record(
+            original_node,
+            "selectors.legacy-engine",
+            "locator",
+            f"Legacy selector {selector!r} written with the locator API as {said}, which "
+            f"means the same and reads as what the user sees.{still}",
+        )
+        return target

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from scriptflow.enhance.proposal import LocatorHint
 
@@ -68,6 +69,49 @@ def _descendant_steps(css: str) -> int:
         return 0
     steps = [part for part in re.split(r"\s*[>+~]\s*|\s+", stripped.strip()) if part]
     return len(steps)
+
+
+_NTH_SUFFIX = re.compile(r"^(?P<base>.*?\S)\s*>>\s*nth=(?P<index>-?\d+)$", re.DOTALL)
+_QUOTED = re.compile(r"""^(?P<q>["'])(?P<text>[^"'\\]*)(?P=q)$""")
+
+
+@dataclass(frozen=True)
+class LegacySelector:
+    """A legacy engine selector as the locator API says it: ``text=…`` and ``>> nth=…``."""
+
+    text: str | None  # get_by_text's argument; None: keep ``locator(base)``
+    exact: bool
+    base: str
+    index: int | None  # .nth(index)
+
+
+def legacy_selector(selector: str) -> LegacySelector | None:
+    """What ``text=Log in``, ``text="Log in"`` or ``li >> nth=2`` mean in the locator API.
+
+    Unquoted ``text=`` matches case-insensitively a substring with whitespace normalised, as
+    ``get_by_text(text)`` does; quoted it matches exactly, as ``exact=True``. Regex text
+    (``text=/…/``) and chains with other ``>>`` parts are left alone.
+    """
+    text = selector.strip()
+    index = None
+    nth = _NTH_SUFFIX.match(text)
+    if nth:
+        text, index = nth.group("base").strip(), int(nth.group("index"))
+    if ">>" in text:
+        return None
+    if text.startswith("text="):
+        value = text.removeprefix("text=").strip()
+        if not value or value.startswith("/"):
+            return None
+        quoted = _QUOTED.match(value)
+        if quoted:
+            return LegacySelector(quoted.group("text"), True, text, index)
+        if '"' in value or "'" in value:
+            return None
+        return LegacySelector(value, False, text, index)
+    if index is None or not text:
+        return None
+    return LegacySelector(None, False, text, index)
 
 
 def preferred_locator(hint: LocatorHint) -> tuple[str, list[tuple[str | None, str]]] | None:

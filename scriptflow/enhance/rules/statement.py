@@ -29,6 +29,7 @@ class StatementRewriter:
         self.facts = facts
         self.findings: list[Finding] = []
         self.expect_wanted: Api | None = None
+        self.re_wanted = False  # a rewrite wrote re.compile(...): the engine imports re
         # Set by the engine before each statement.
         self.lines: tuple[int, int] = (1, 1)
         self.in_async = False
