@@ -98,8 +98,14 @@ async def get_changeset(
 
 @router.get(
     "/{script_id}/changesets/{changeset_id}/patch",
-    response_class=PlainTextResponse,
-    responses={200: {"content": {"text/x-patch": {"schema": {"type": "string"}}}}},
+    response_model=None,
+    # Errors stay JSON in our error shape; only the patch itself is text.
+    responses={
+        200: {
+            "description": "The patch, as `git format-patch` writes it",
+            "content": {"text/x-patch": {"schema": {"type": "string"}}},
+        }
+    },
 )
 async def get_changeset_patch(
     script_id: uuid.UUID, changeset_id: uuid.UUID, user: CurrentUser, session: SessionDep
