@@ -63,7 +63,7 @@ SCRIPT_CONTENT = (
 # --- The bare endpoint: same select, same JSON, no auth, no ORM. ----------------------------
 
 SELECT_SCRIPT = (
-    "SELECT id, project_id, title, content, version, created_at, updated_at "
+    "SELECT id, project_id, title, path, kind, content, version, created_at, updated_at "
     "FROM scripts WHERE id = {placeholder}"
 )
 
@@ -86,10 +86,12 @@ def script_json(row: Any) -> dict[str, Any]:
         "id": _uuid_text(row[0]),
         "project_id": _uuid_text(row[1]),
         "title": row[2],
-        "content": row[3],
-        "version": row[4],
-        "created_at": _utc_text(row[5]),
-        "updated_at": _utc_text(row[6]),
+        "path": row[3],
+        "kind": row[4],
+        "content": row[5],
+        "version": row[6],
+        "created_at": _utc_text(row[7]),
+        "updated_at": _utc_text(row[8]),
     }
 
 
