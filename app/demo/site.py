@@ -5,7 +5,12 @@ Pages:
 - ``/login``       a login form (``demo`` / ``demo-password``) leading to ``/welcome``;
 - ``/delayed``     an element that appears after ``?ms=`` milliseconds (default 1500);
 - ``/flaky``       on a configurable fraction of loads the "Continue" button never appears
-                   (``?rate=`` overrides the app's fraction for one load).
+                   (``?rate=`` overrides the app's fraction for one load);
+- ``/signup``      a sign-up form with several field types (text, email, password, select,
+                   radio, checkbox, textarea) leading to ``/signup/done``;
+- ``/products``    a repeated list: every product has its own "Add to cart" button, so the
+                   button's role and name alone match several elements; ``/cart`` confirms;
+- ``/newsletter``  a form whose confirmation appears only after a delay, on the same URL.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import html
 import random
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -110,6 +116,86 @@ def _flaky_handler(default_rate: float, roll: Callable[[], float]) -> Callable[[
     return flaky
 
 
+PRODUCTS = ("Apple", "Banana", "Cherry")
+NEWSLETTER_DELAY_MS = 1200
+
+
+def _signup(_request: Request) -> Response:
+    return _page(
+        "Sign up",
+        "<h1>Sign up</h1>"
+        "<form method=post action='/signup'>"
+        "<label>Full name <input name=name required></label>"
+        "<label>Email <input name=email type=email required></label>"
+        "<label>Password <input name=password type=password minlength=8 required></label>"
+        "<label>Plan <select name=plan><option value=''>Choose a plan</option>"
+        "<option value=free>Free</option><option value=pro>Pro</option></select></label>"
+        "<fieldset><legend>Contact me by</legend>"
+        "<label><input type=radio name=contact value=email> Email me</label>"
+        "<label><input type=radio name=contact value=phone> Call me</label></fieldset>"
+        "<label>About you <textarea name=about></textarea></label>"
+        "<label><input type=checkbox name=terms required> I accept the terms</label>"
+        "<button type=submit data-testid=signup-submit>Create account</button>"
+        "</form>",
+    )
+
+
+async def _signup_post(request: Request) -> Response:
+    form = await request.form()
+    name = str(form.get("name", "")).strip()
+    if not name or not form.get("terms"):
+        return _page("Sign up", "<h1>Sign up</h1><p role=alert>Name and terms are required</p>")
+    plan = str(form.get("plan", "")) or "free"
+    query = urlencode({"name": name, "plan": plan})
+    return RedirectResponse(f"/signup/done?{query}", status_code=303)
+
+
+def _signup_done(request: Request) -> Response:
+    name = request.query_params.get("name", "")
+    plan = request.query_params.get("plan", "free")
+    return _page(
+        "Account created",
+        f"<h1>Welcome aboard, {html.escape(name)}</h1>"
+        f"<p role=status>Your {html.escape(plan)} account is ready</p>",
+    )
+
+
+def _products(_request: Request) -> Response:
+    items = "".join(
+        f"<li><h2>{name}</h2><form method=post action='/cart'>"
+        f"<input type=hidden name=item value={name.lower()}>"
+        "<button type=submit>Add to cart</button></form></li>"
+        for name in PRODUCTS
+    )
+    return _page("Products", f"<h1>Products</h1><ul>{items}</ul>")
+
+
+async def _cart(request: Request) -> Response:
+    if request.method == "POST":
+        form = await request.form()
+        item = str(form.get("item", ""))
+        return RedirectResponse(f"/cart?{urlencode({'added': item})}", status_code=303)
+    added = request.query_params.get("added", "")
+    known = {name.lower(): name for name in PRODUCTS}
+    message = f"{known[added]} is in your cart" if added in known else "Your cart is empty"
+    return _page("Cart", f"<h1>Cart</h1><p role=status>{html.escape(message)}</p>")
+
+
+def _newsletter(_request: Request) -> Response:
+    return _page(
+        "Newsletter",
+        "<h1>Newsletter</h1>"
+        "<form id=subscribe><label>Email <input name=email type=email required></label>"
+        "<button type=submit>Subscribe</button></form><div id=result></div>"
+        "<script>document.getElementById('subscribe').addEventListener('submit', (e) => {"
+        "e.preventDefault(); const email = e.target.email.value;"
+        "setTimeout(() => { const p = document.createElement('p');"
+        "p.setAttribute('role', 'status'); p.textContent = 'Subscribed ' + email;"
+        f"document.getElementById('result').appendChild(p); }}, {NEWSLETTER_DELAY_MS});"
+        "});</script>",
+    )
+
+
 def create_demo_app(
     *, flaky_rate: float = 0.3, roll: Callable[[], float] | None = None
 ) -> Starlette:
@@ -123,5 +209,11 @@ def create_demo_app(
             Route("/welcome", _welcome),
             Route("/delayed", _delayed),
             Route("/flaky", _flaky_handler(flaky_rate, roll or random.random)),
+            Route("/signup", _signup),
+            Route("/signup", _signup_post, methods=["POST"]),
+            Route("/signup/done", _signup_done),
+            Route("/products", _products),
+            Route("/cart", _cart, methods=["GET", "POST"]),
+            Route("/newsletter", _newsletter),
         ]
     )

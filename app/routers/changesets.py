@@ -77,7 +77,7 @@ async def list_changesets(
     response: Response,
     user: CurrentUser,
     session: SessionDep,
-    status: Literal["proposed", "accepted", "rejected"] | None = None,
+    status: Literal["proposed", "accepted", "rejected", "generating", "failed"] | None = None,
     limit: Limit = None,
     cursor: Cursor = None,
 ) -> list[ChangeSetOut]:

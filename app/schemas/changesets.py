@@ -29,6 +29,20 @@ class EnhanceIn(RequestModel):
     locator_hints: dict[str, LocatorHintIn] = Field(default_factory=dict, max_length=1000)
 
 
+class LocatorCandidateOut(ResponseModel):
+    locator: str
+    rank: int = Field(description="Playwright's priority: 1 test id … 7 CSS")
+    matches: int
+    unique: bool = Field(description="It matched exactly the element acted on")
+
+
+class VerificationOut(ResponseModel):
+    runs: int
+    passed: int
+    run_ids: list[uuid.UUID]
+    durations_ms: list[int]
+
+
 class FindingOut(ResponseModel):
     rule: str
     line_start: int
@@ -37,6 +51,12 @@ class FindingOut(ResponseModel):
     rationale: str
     confidence: float
     changed: bool
+    # Generated lines' provenance: the accessibility node, the chosen locator, every
+    # candidate considered (rank, matches, whether its one match was the element).
+    node: str | None = None
+    locator: str | None = None
+    candidates: list[LocatorCandidateOut] | None = None
+    unique: bool | None = None
 
 
 class HunkOut(ResponseModel):
@@ -68,7 +88,7 @@ class ChangeSetOut(ResponseModel):
     proposed_diff: str
     ai_model: str | None
     confidence: float
-    status: Literal["proposed", "accepted", "rejected", "no_changes"]
+    status: Literal["proposed", "accepted", "rejected", "no_changes", "generating", "failed"]
     created_at: datetime | None
     base_version: int
     provider: str
@@ -83,6 +103,10 @@ class ChangeSetOut(ResponseModel):
     decision_reason: str | None
     accepted_hunks: list[int] | None = None
     revision_id: uuid.UUID | None
+    # Generated change sets (a new file, base_version 0): where it goes, how it was verified.
+    target_path: str | None = None
+    verification: VerificationOut | None = None
+    failure_reason: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -15,11 +15,16 @@ from scriptflow.db.base import Base, IdMixin, JSONType, TimestampMixin
 
 
 class ChangesetStatus(StrEnum):
-    """A change set waits for a decision, then is accepted or rejected, once."""
+    """A change set waits for a decision, then is accepted or rejected, once.
+
+    A generated one is `generating` first (exploring, verifying), then `proposed` or `failed`.
+    """
 
     PROPOSED = "proposed"
     ACCEPTED = "accepted"
     REJECTED = "rejected"
+    GENERATING = "generating"
+    FAILED = "failed"
 
 
 class ScriptChangeSet(IdMixin, TimestampMixin, Base):
@@ -52,6 +57,18 @@ class ScriptChangeSet(IdMixin, TimestampMixin, Base):
     revision_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("script_revisions.id", ondelete="SET NULL")
     )
+    # Generated change sets (base version 0, a new file): where the accepted file goes, what
+    # was asked (environment, path, provider, verify_runs), the verification runs, and why a
+    # generation failed.
+    target_path: Mapped[str | None] = mapped_column(String(255))
+    generation: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    verification: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def is_new_file(self) -> bool:
+        """A generated file: its diff is from /dev/null and accepting it makes version 1."""
+        return self.base_version == 0
 
 
 class ChangeSetComment(IdMixin, TimestampMixin, Base):

@@ -10,6 +10,7 @@ from sqlalchemy import Select, select, update
 
 from scriptflow.changesets.models import ChangeSetComment, ChangesetStatus, ScriptChangeSet
 from scriptflow.db.repository import Repository
+from scriptflow.scripts.models import Script
 
 
 class ChangeSetRepository(Repository[ScriptChangeSet]):
@@ -61,6 +62,29 @@ class ChangeSetRepository(Repository[ScriptChangeSet]):
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def path_taken(self, project_id: uuid.UUID, path: str, script_id: uuid.UUID) -> bool:
+        """Whether another published file (version 1 or later) of the project has this path."""
+        if not hasattr(Script, "path"):
+            return False
+        stmt = select(Script.id).where(
+            Script.project_id == project_id,
+            Script.path == path,
+            Script.id != script_id,
+        )
+        return (await self.session.execute(stmt.limit(1))).first() is not None
+
+    async def place_new_file(self, script_id: uuid.UUID, path: str) -> None:
+        """A generated file takes its target path (and is titled by it)."""
+        values: dict[str, Any] = {"title": path}
+        if hasattr(Script, "path"):
+            values["path"] = path
+        await self.session.execute(
+            update(Script)
+            .where(Script.id == script_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
 
     async def link_revision(self, changeset_id: uuid.UUID, revision_id: uuid.UUID) -> None:
         await self.session.execute(

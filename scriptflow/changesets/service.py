@@ -15,6 +15,7 @@ from scriptflow.changesets.models import ChangeSetComment, ChangesetStatus, Scri
 from scriptflow.changesets.repository import ChangeSetCommentRepository, ChangeSetRepository
 from scriptflow.db.base import utcnow
 from scriptflow.errors import (
+    Conflict,
     GuardrailViolation,
     InvalidChangesetState,
     NotFound,
@@ -106,6 +107,10 @@ async def accept_changeset(
     _require_version(script, expected_version)
     pieces = review_hunks(changeset.proposed_diff)
     chosen = _chosen_hunks(pieces, hunks)
+    if changeset.is_new_file and chosen is not None:
+        raise ValidationFailed.for_field(
+            "hunks", "a new file is accepted whole", review_hunks=len(pieces)
+        )
     risks = (
         sorted({risk for hunk in changeset.hunks for risk in hunk["risks"]})
         if chosen is None
@@ -137,22 +142,10 @@ async def accept_changeset(
         raise InvalidChangesetState("The change set was decided by someone else meanwhile")
     # Read the script again: another transaction may have moved it on while we waited.
     await ScriptRepository(session).refresh(script)
-    if chosen is None:
-        new_content = await _content_to_commit(script, changeset)
-        message = f"Accepted change set {changeset.id}"
+    if changeset.is_new_file:
+        revision = await _publish_new_file(session, script, changeset, user_id)
     else:
-        new_content = await _chosen_content(script, changeset, [pieces[i] for i in chosen])
-        numbers = ", ".join(str(i) for i in chosen)
-        message = f"Accepted hunks {numbers} of {len(pieces)} from change set {changeset.id}"
-    revision = await commit_revision(
-        session,
-        script,
-        new_content,
-        source="changeset",
-        applied_by=user_id,
-        changeset_id=changeset.id,
-        message=message,
-    )
+        revision = await _commit_changes(session, script, changeset, pieces, chosen, user_id)
     await repo.link_revision(changeset.id, revision.id)
     await ChangeSetRepository(session).refresh(changeset)
     events.record(
@@ -164,6 +157,63 @@ async def accept_changeset(
             revision_id=revision.id,
         ),
     )
+    return revision
+
+
+async def _commit_changes(
+    session: AsyncSession,
+    script: Script,
+    changeset: ScriptChangeSet,
+    pieces: list[ReviewHunk],
+    chosen: list[int] | None,
+    user_id: uuid.UUID,
+) -> ScriptRevision:
+    if chosen is None:
+        new_content = await _content_to_commit(script, changeset)
+        message = f"Accepted change set {changeset.id}"
+    else:
+        new_content = await _chosen_content(script, changeset, [pieces[i] for i in chosen])
+        numbers = ", ".join(str(i) for i in chosen)
+        message = f"Accepted hunks {numbers} of {len(pieces)} from change set {changeset.id}"
+    return await commit_revision(
+        session,
+        script,
+        new_content,
+        source="changeset",
+        applied_by=user_id,
+        changeset_id=changeset.id,
+        message=message,
+    )
+
+
+async def _publish_new_file(
+    session: AsyncSession, script: Script, changeset: ScriptChangeSet, user_id: uuid.UUID
+) -> ScriptRevision:
+    """A generated file becomes version 1 of its script, at its target path (source
+    `generated`); until now the script was a draft at version 0, in no listing."""
+    repo = ChangeSetRepository(session)
+    target = changeset.target_path or script.title
+    if await repo.path_taken(script.project_id, target, script.id):
+        raise Conflict(
+            f"A file already exists at {target}; generate again with another target_path",
+            details={"target_path": target},
+        )
+    if not await ScriptRepository(session).bump_version(script.id, 0, changeset.proposed_content):
+        raise _stale(script, changeset, "The generated file was already published")
+    await repo.place_new_file(script.id, target)
+    revision = ScriptRevision(
+        script_id=script.id,
+        version=1,
+        diff=changeset.proposed_diff,
+        content=changeset.proposed_content,
+        source="generated",
+        applied_by=user_id,
+        changeset_id=changeset.id,
+        message=f"Generated from {(changeset.generation or {}).get('path', 'a page')}",
+    )
+    session.add(revision)
+    await session.flush()
+    await ScriptRepository(session).refresh(script)
     return revision
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -32,6 +33,8 @@ class ScriptRepository(Repository[Script]):
             ProjectMember,
             (ProjectMember.project_id == Script.project_id) & (ProjectMember.user_id == user_id),
         )
+        # Generated drafts (version 0) are in no listing until their change set is accepted.
+        stmt = stmt.where(Script.version > 0)
         if project_id is not None:
             stmt = stmt.where(Script.project_id == project_id)
         if q:
@@ -53,9 +56,19 @@ class ScriptRepository(Repository[Script]):
         )
         return set((await self.session.execute(stmt)).scalars())
 
-    async def tree(self, project_id: uuid.UUID) -> list[Script]:
-        """Every file of the project, ordered by path."""
-        stmt = select(Script).where(Script.project_id == project_id).order_by(Script.path)
+    async def tree(
+        self, project_id: uuid.UUID, drafts: Collection[uuid.UUID] = ()
+    ) -> list[Script]:
+        """Every file of the project, ordered by path; a generated draft (version 0, not yet
+        accepted) only when named in ``drafts`` (its verification runs)."""
+        published = Script.version > 0
+        if drafts:
+            published = published | Script.id.in_(list(drafts))
+        stmt = (
+            select(Script)
+            .where(Script.project_id == project_id, published)
+            .order_by(Script.path)
+        )
         return list((await self.session.execute(stmt)).scalars())
 
     async def flush_unique(self, error: ScriptflowError) -> None:
@@ -119,6 +132,9 @@ class ScriptRepository(Repository[Script]):
                 )
             ).scalar_one_or_none()
         return content
+
+    async def revision_by_id(self, revision_id: uuid.UUID) -> ScriptRevision | None:
+        return await self.session.get(ScriptRevision, revision_id)
 
     async def revision(self, script_id: uuid.UUID, version: int) -> ScriptRevision | None:
         stmt = select(ScriptRevision).where(

@@ -55,9 +55,9 @@ async def test_accepting_chosen_hunks_makes_a_revision_with_exactly_those(
     ]
     assert "wait_for_timeout" not in content  # hunk 0 taken
     assert 'page.click("#add-to-cart")' in content  # hunk 1 left out
-    assert 'page.locator("text=Thanks").is_visible()' in content  # hunk 2 taken
+    assert 'page.get_by_text("Thanks").is_visible()' in content  # hunk 2 taken
     assert content == SPREAD.replace("    page.wait_for_timeout(1000)\n", "").replace(
-        'page.is_visible("text=Thanks")', 'page.locator("text=Thanks").is_visible()'
+        'page.is_visible("text=Thanks")', 'page.get_by_text("Thanks").is_visible()'
     )
     decided = (await client.get(base, headers=owner.headers)).json()
     assert decided["status"] == "accepted"

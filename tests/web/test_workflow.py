@@ -129,7 +129,7 @@ async def test_accepting_the_ticked_hunks_makes_a_revision_with_exactly_those(
     assert script["version"] == 2
     assert script["content"] == CHECKOUT_SCRIPT.replace(
         "    page.wait_for_timeout(1000)\n", ""
-    ).replace('page.is_visible("text=Thanks")', 'page.locator("text=Thanks").is_visible()')
+    ).replace('page.is_visible("text=Thanks")', 'page.get_by_text("Thanks").is_visible()')
 
 
 async def test_saving_in_generate_shows_the_version_and_keeps_the_content(

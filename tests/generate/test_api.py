@@ -1,0 +1,172 @@
+"""Generation through the API against the demo app: real Chromium in the run sandbox, real runs.
+
+Browser work is expensive, so one test walks the whole rules flow (preview, generate, verify,
+provenance, same code twice, accept, a normal run) and one the openai flow; the cheap checks
+(roles, validation, the shared rate limit) share neither a browser nor a run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.demo.server import DemoServer
+from app.main import create_app
+from scriptflow.config import Settings
+from scriptflow.generate.jobs import GenerationJobs
+from scriptflow.runs.pool import WorkerPool
+from tests.factories import Account, create_environment, signup
+from tests.runs.helpers import wait_for_status
+
+
+@pytest.fixture(scope="module")
+def demo() -> Any:
+    with DemoServer(flaky_rate=0.0) as server:
+        yield server
+
+
+async def member(client: httpx.AsyncClient, owner: Account, role: str) -> Account:
+    other = await signup(client)
+    r = await client.post(
+        f"/v1/projects/{owner.project_id}/members",
+        json={"email": other.email, "role": role},
+        headers=owner.headers,
+    )
+    assert r.status_code == 201, r.text
+    return other
+
+
+async def wait_generated(
+    client: httpx.AsyncClient, account: Account, location: str, timeout_s: float = 180
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        r = await client.get(location, headers=account.headers)
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        if body["status"] != "generating":
+            return body
+        assert time.monotonic() < deadline, "still generating"
+        await asyncio.sleep(0.3)
+
+
+async def generate(client: httpx.AsyncClient, account: Account, **body: Any) -> httpx.Response:
+    return await client.post(
+        f"/v1/projects/{account.project_id}/generate",
+        json={"environment": "demo"} | body,
+        headers=account.headers,
+    )
+
+
+@pytest.fixture
+async def served(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
+    app = create_app(settings.model_copy(update={"workers": 2}), run_background=False)
+    async with app.router.lifespan_context(app):
+        pool = WorkerPool(app.state.sessionmaker, app.state.settings, count=2).start()
+        app.state.generation_jobs = GenerationJobs()
+        transport = httpx.ASGITransport(app=app)
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                yield client, app
+        finally:
+            await app.state.generation_jobs.stop()
+            await pool.stop()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_rules_generation_is_verified_deterministic_and_accepted_into_a_passing_test(
+    served: tuple[httpx.AsyncClient, FastAPI], demo: DemoServer
+) -> None:
+    client, _app = served
+    account = await signup(client)
+    await create_environment(client, account, base_url=demo.base_url, name="demo")
+
+    r = await client.get(
+        f"/v1/projects/{account.project_id}/generate/preview",
+        params={"environment": "demo", "path": "/signup"},
+        headers=account.headers,
+    )
+    assert r.status_code == 200, r.text
+    assert '- heading "Sign up" [level=1]' in r.json()["outline"]
+    assert 'textbox "Email"' in r.json()["outline"]
+
+    r = await generate(client, account, path="/signup", target_path="tests/test_signup.py")
+    assert r.status_code == 202, r.text
+    started = r.json()
+    assert started["status"] == "generating" and started["base_version"] == 0
+    location = r.headers["location"]
+    assert location == f"/v1/scripts/{started['script_id']}/changesets/{started['id']}"
+    assert started["proposed_diff"].startswith(
+        "diff --git a/tests/test_signup.py b/tests/test_signup.py\nnew file mode 100644\n"
+        "--- /dev/null\n+++ b/tests/test_signup.py\n"
+    )
+    # Nothing enters the suite before it is accepted: the draft is in no listing.
+    r = await client.get(f"/v1/scripts?project_id={account.project_id}", headers=account.headers)
+    assert started["script_id"] not in {s["id"] for s in r.json()}
+
+    done = await wait_generated(client, account, location)
+    assert done["status"] == "proposed", done
+    verification = done["verification"]
+    assert (verification["runs"], verification["passed"]) == (3, 3)
+    assert len(verification["run_ids"]) == 3 and all(d > 0 for d in verification["durations_ms"])
+    run = (
+        await client.get(f"/v1/test-runs/{verification['run_ids'][0]}", headers=account.headers)
+    ).json()
+    assert run["status"] == "passed"
+    assert any(a["name"].endswith(".zip") for a in run["artifacts"])  # the trace
+
+    content = done["proposed_diff"]
+    code = "\n".join(
+        line[1:]
+        for line in content.splitlines()
+        if line.startswith("+") and not line.startswith("+++")
+    )
+    assert 'page.goto("/signup")' in code
+    assert "locator(" not in code and "nth" not in code  # role, label or test id everywhere
+    assert 'page.get_by_test_id("signup-submit").click()' in code
+    assert 'expect(page).to_have_url(re.compile("/signup/done(?:[?#]|$)"))' in code
+    assert 'to_have_text("Your free account is ready")' in code
+    # Provenance: each generated locator line names its node and the candidates it beat.
+    click = next(
+        f for f in done["findings"] if f["locator"] == 'page.get_by_test_id("signup-submit")'
+    )
+    assert click["node"] == '- button "Create account"'
+    assert [c["rank"] for c in click["candidates"]] == sorted(
+        c["rank"] for c in click["candidates"]
+    )
+    assert click["candidates"][0]["matches"] == 1 and click["unique"] is True
+
+    # Same page in, same code out.
+    again = await generate(
+        client, account, path="/signup", target_path="tests/test_signup.py", verify_runs=1
+    )
+    assert again.status_code == 202
+    assert again.json()["proposed_diff"] == done["proposed_diff"]
+
+    r = await client.post(f"{location}/accept", headers=account.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == 1
+    script = (await client.get(f"/v1/scripts/{done['script_id']}", headers=account.headers)).json()
+    assert script["version"] == 1 and script["path"] == "tests/test_signup.py"
+    revisions = (
+        await client.get(f"/v1/scripts/{done['script_id']}/revisions", headers=account.headers)
+    ).json()
+    assert [(rev["version"], rev["source"]) for rev in revisions] == [(1, "generated")]
+
+    r = await client.post(
+        "/v1/test-runs",
+        json={"script_id": done["script_id"], "environment": "demo", "browser": "chromium"},
+        headers=account.headers,
+    )
+    assert r.status_code == 201, r.text
+    ran = await wait_for_status(
+        client, account, r.json()["id"], {"passed", "failed", "error"}, timeout_s=120
+    )
+    assert ran["status"] == "passed", ran
