@@ -20,8 +20,10 @@ from app.web.notebook_apps import (
 )
 from app.web.session_auth import SessionCookieMiddleware, WebUser, user_from_claims
 from app.web.trace_viewer import ARTIFACTS_PREFIX, TRACE_VIEWER_PATH, mount_trace_viewer
+from scriptflow.auth.service import user_for_claims
 from scriptflow.auth.tokens import TokenConfig, decode_access_token, issue_access_token
 from scriptflow.config import Settings
+from scriptflow.db.engine import transaction
 from scriptflow.ratelimit import RateLimiter
 
 GUARDED_PREFIXES = (DASHBOARD_PATH, NOTEBOOKS_PREFIX, TRACE_VIEWER_PATH, ARTIFACTS_PREFIX)
@@ -55,11 +57,16 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
         cfg: TokenConfig = app.state.token_config
         return cfg
 
-    def verify(token: str) -> WebUser:
-        return user_from_claims(decode_access_token(token_config(), token))
+    async def verify(token: str) -> WebUser:
+        """A session holds while its user is active and has not logged out since (any face:
+        the API's logout and a password change bump the token version the cookie carries)."""
+        claims = decode_access_token(token_config(), token)
+        async with transaction(app.state.sessionmaker, write=False) as session:
+            await user_for_claims(session, claims)
+        return user_from_claims(claims)
 
     def renew(user: WebUser) -> str:
-        return issue_access_token(token_config(), user.user_id)
+        return issue_access_token(token_config(), user.user_id, token_version=user.token_version)
 
     attributes = f"Path=/; Max-Age={settings.jwt_expires_in}; HttpOnly; SameSite=Lax"
     if settings.is_production:

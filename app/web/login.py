@@ -9,7 +9,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.web.session_auth import LOGIN_PATH, SESSION_COOKIE, safe_next_path, same_origin
-from scriptflow.auth.service import authenticate
+from scriptflow.auth.service import (
+    access_claims,
+    authenticate,
+    end_browser_session,
+    user_for_claims,
+)
 from scriptflow.auth.tokens import TokenConfig, issue_access_token
 from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
@@ -114,7 +119,7 @@ def build_login_router(
         limiter = login_limiter(request, fallback_limiter)
         client = request.client.host if request.client else "unknown"
         try:
-            limiter.check(f"web-login:{client}")
+            await limiter.acheck(f"web-login:{client}")
         except RateLimited as exc:
             response = login_page(
                 next_path, status=429, email=email, error="Too many attempts; wait a minute."
@@ -128,11 +133,14 @@ def build_login_router(
             return login_page(next_path, status=401, email=email, error=exc.message)
         token_config: TokenConfig = request.app.state.token_config
         redirect = RedirectResponse(next_path, status_code=303)
-        set_session_cookie(redirect, request, settings, issue_access_token(token_config, user.id))
+        token = issue_access_token(token_config, user.id, token_version=user.token_version)
+        set_session_cookie(redirect, request, settings, token)
         return redirect
 
     @router.api_route("/logout", methods=["GET", "POST"])
     async def logout(request: Request) -> Response:
+        if asked_by_this_site(request):
+            await end_session_of_cookie(request)
         response = RedirectResponse(LOGIN_PATH, status_code=303)
         response.delete_cookie(
             SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=is_secure(request)
@@ -140,6 +148,28 @@ def build_login_router(
         return response
 
     return router
+
+
+def asked_by_this_site(request: Request) -> bool:
+    """A logout this site asked for: a same-origin POST, or a navigation the browser marks as
+    ours or typed (`Sec-Fetch-Site`). A link on another site only clears the cookie here."""
+    if request.method == "POST":
+        return same_origin(request.scope)
+    return request.headers.get("sec-fetch-site", "").lower() in ("same-origin", "none")
+
+
+async def end_session_of_cookie(request: Request) -> None:
+    """Revoke the session token itself, so a copy of the cookie is worthless after logout."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return
+    try:
+        claims = access_claims(request.app.state.token_config, token)
+        async with transaction(request.app.state.sessionmaker) as session:
+            user = await user_for_claims(session, claims)
+            await end_browser_session(session, user.id)
+    except Unauthorized:
+        return  # already invalid: nothing to revoke
 
 
 def login_limiter(request: Request, fallback: RateLimiter) -> RateLimiter:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any
@@ -27,7 +27,8 @@ LOGIN_PATH = "/login"
 # Close code a browser sees when its websocket is refused (RFC 6455 "policy violation").
 WS_POLICY_VIOLATION = 1008
 
-TokenVerifier = Callable[[str], "WebUser"]
+# Verifying a session reads the user's token version, so it awaits the database.
+TokenVerifier = Callable[[str], Awaitable["WebUser"]]
 TokenRenewer = Callable[["WebUser"], str]
 
 
@@ -37,6 +38,8 @@ class WebUser(BaseUser):
 
     user_id: uuid.UUID
     email: str = ""
+    # The user's token version when the session was issued; a logout anywhere bumps it.
+    token_version: int = field(default=0, compare=False)
     issued_at: int = field(default=0, compare=False)
     expires_at: int = field(default=0, compare=False)
 
@@ -133,7 +136,7 @@ class SessionCookieMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        user = self.user_from_cookie(scope)
+        user = await self.user_from_cookie(scope)
         if scope["type"] == "websocket":
             if user is None or not same_origin(scope):
                 await refuse_websocket(receive, send)
@@ -156,12 +159,12 @@ class SessionCookieMiddleware:
 
         return send_with_cookie
 
-    def user_from_cookie(self, scope: Scope) -> WebUser | None:
+    async def user_from_cookie(self, scope: Scope) -> WebUser | None:
         token = cookie_value(scope)
         if not token:
             return None
         try:
-            return self.verify(token)
+            return await self.verify(token)
         except Unauthorized:
             return None
 
@@ -220,9 +223,11 @@ def user_from_claims(claims: dict[str, Any]) -> WebUser:
     except (KeyError, ValueError) as exc:
         raise Unauthorized("Invalid session") from exc
     email = claims.get("email")
+    version = claims.get("ver", 0)
     return WebUser(
         user_id=user_id,
         email=email if isinstance(email, str) else "",
+        token_version=version if isinstance(version, int) else -1,
         issued_at=int(claims.get("iat", 0)),
         expires_at=int(claims.get("exp", 0)),
     )

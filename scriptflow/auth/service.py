@@ -145,6 +145,12 @@ async def revoke_family(session: AsyncSession, user_id: uuid.UUID, family_id: uu
     await UserRepository(session).bump_token_version(user_id)
 
 
+async def end_browser_session(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """A browser logout: the session cookie, and with it every access token issued so far,
+    stops working; refresh tokens of other logins (CLI, CI) recover on their own."""
+    await UserRepository(session).bump_token_version(user_id)
+
+
 async def logout(session: AsyncSession, user: User, refresh_token: str | None) -> None:
     """Revoke one login (its refresh family) or, without a token, every login of the user.
 

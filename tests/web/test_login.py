@@ -91,6 +91,33 @@ async def test_logout_clears_the_cookie(web_client: httpx.AsyncClient) -> None:
     assert (await web_client.get("/dashboard/", headers=HTML)).status_code == 303
 
 
+async def test_a_copy_of_the_cookie_is_worthless_after_logout(
+    web_client: httpx.AsyncClient,
+) -> None:
+    account = await signup(web_client)
+    await web_client.post("/login", data={"email": account.email, "password": DEFAULT_PASSWORD})
+    copy = web_client.cookies[SESSION_COOKIE]
+    # A link on another site may clear the cookie but revokes nothing.
+    await web_client.get("/logout", headers={"Sec-Fetch-Site": "cross-site"})
+    web_client.cookies.set(SESSION_COOKIE, copy)
+    assert (await web_client.get("/dashboard/", headers=HTML)).status_code == 200
+    await web_client.post("/logout")
+    web_client.cookies.set(SESSION_COOKIE, copy)
+    r = await web_client.get("/dashboard/", headers=HTML)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+async def test_logging_out_through_the_api_ends_the_browser_session(
+    web_client: httpx.AsyncClient,
+) -> None:
+    account = await signup(web_client)
+    await web_client.post("/login", data={"email": account.email, "password": DEFAULT_PASSWORD})
+    assert (await web_client.get("/dashboard/", headers=HTML)).status_code == 200
+    r = await web_client.post("/auth/logout", json={}, headers=account.headers)
+    assert r.status_code in (200, 204), r.text
+    assert (await web_client.get("/dashboard/", headers=HTML)).status_code == 303
+
+
 async def test_a_forged_cookie_is_refused(
     web_client: httpx.AsyncClient,
 ) -> None:

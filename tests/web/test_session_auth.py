@@ -21,7 +21,7 @@ PREFIXES = ("/dashboard", "/notebooks")
 USER = WebUser(user_id=uuid.uuid4(), email="qa@example.com")
 
 
-def verify(token: str) -> WebUser:
+async def verify(token: str) -> WebUser:
     if token != "good":
         raise Unauthorized("Invalid token")
     return USER
