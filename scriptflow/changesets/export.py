@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from scriptflow.changesets.models import ChangesetStatus
 from scriptflow.changesets.service import get_changeset
 from scriptflow.errors import InvalidChangesetState
-from scriptflow.scripts.models import ScriptRevision
 from scriptflow.scripts.patches import PatchHeader, git_patch
 from scriptflow.scripts.repository import ScriptRepository
 from scriptflow.scripts.service import get_script
@@ -27,8 +26,9 @@ async def changeset_patch(
     accept exports only what was taken; paths are the file's current path in the tree.
     """
     changeset = await get_changeset(session, user_id, script_id, changeset_id)
+    repo = ScriptRepository(session)
     revision = (
-        await session.get(ScriptRevision, changeset.revision_id)
+        await repo.revision_by_id(changeset.revision_id)
         if changeset.status == ChangesetStatus.ACCEPTED and changeset.revision_id
         else None
     )
@@ -38,7 +38,6 @@ async def changeset_patch(
             details={"status": changeset.status},
         )
     script = await get_script(session, user_id, script_id)
-    repo = ScriptRepository(session)
     old = await repo.content_at(script_id, revision.version - 1) if revision.version > 1 else None
     model = f", {changeset.ai_model}" if changeset.ai_model else ""
     header = PatchHeader(
