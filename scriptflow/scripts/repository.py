@@ -136,9 +136,6 @@ class ScriptRepository(Repository[Script]):
     async def revision_by_id(self, revision_id: uuid.UUID) -> ScriptRevision | None:
         return await self.session.get(ScriptRevision, revision_id)
 
-    async def revision_by_id(self, revision_id: uuid.UUID) -> ScriptRevision | None:
-        return await self.session.get(ScriptRevision, revision_id)
-
     async def revision(self, script_id: uuid.UUID, version: int) -> ScriptRevision | None:
         stmt = select(ScriptRevision).where(
             ScriptRevision.script_id == script_id, ScriptRevision.version == version
