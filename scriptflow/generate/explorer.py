@@ -241,6 +241,8 @@ class _Explorer:
                 segment["level"] = int(facts["tag"][1])
             segment["exact"] = True
             out.append([segment])
+        elif role in ROLES and role not in ("generic", "none", "presentation", "text"):
+            out.append([{"method": "get_by_role", "role": role}])  # a status, alert, …
         for label in [*(facts.get("labels") or []), facts.get("aria_label")]:
             if label:
                 out.append([{"method": "get_by_label", "text": label, "exact": True}])

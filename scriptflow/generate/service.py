@@ -291,7 +291,11 @@ async def _generate(
             outline=str(outline.get("outline", "")),
             model=request.model,
         )
-        job = {"mode": "plan", "path": request.path, "steps": [s.model_dump() for s in plan.steps]}
+        job = {
+            "mode": "plan",
+            "path": request.path,
+            "steps": [s.model_dump(exclude_none=True) for s in plan.steps],
+        }
         report = await explorer.explore(target.base_url, job)
         tests = plan_tests(plan, report, request.path)
         return compile_module(tests, provider="openai", source=request.path), model

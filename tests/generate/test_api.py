@@ -8,21 +8,28 @@ provenance, same code twice, accept, a normal run) and one the openai flow; the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import func, select
 
 from app.demo.server import DemoServer
 from app.main import create_app
+from scriptflow.changesets.models import ScriptChangeSet
 from scriptflow.config import Settings
 from scriptflow.generate.jobs import GenerationJobs
 from scriptflow.runs.pool import WorkerPool
-from tests.factories import Account, create_environment, signup
+from tests.factories import Account, create_environment, create_script, signup
 from tests.runs.helpers import wait_for_status
+from tests.support.openai_stub import OpenAIStub
+from tests.support.settings import settings_with_openai
 
 
 @pytest.fixture(scope="module")
@@ -56,17 +63,21 @@ async def wait_generated(
         await asyncio.sleep(0.3)
 
 
-async def generate(client: httpx.AsyncClient, account: Account, **body: Any) -> httpx.Response:
+async def generate(
+    client: httpx.AsyncClient, account: Account, *, project: Account | None = None, **body: Any
+) -> httpx.Response:
+    """Generate in the account's own project (or in `project`'s, as a member of it)."""
     return await client.post(
-        f"/v1/projects/{account.project_id}/generate",
+        f"/v1/projects/{(project or account).project_id}/generate",
         json={"environment": "demo"} | body,
         headers=account.headers,
     )
 
 
-@pytest.fixture
-async def served(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
-    app = create_app(settings.model_copy(update={"workers": 2}), run_background=False)
+@contextlib.asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
+    """The app with two run workers (verification runs go side by side)."""
+    app = create_app(settings, run_background=False)
     async with app.router.lifespan_context(app):
         pool = WorkerPool(app.state.sessionmaker, app.state.settings, count=2).start()
         app.state.generation_jobs = GenerationJobs()
@@ -77,6 +88,17 @@ async def served(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, F
         finally:
             await app.state.generation_jobs.stop()
             await pool.stop()
+
+
+@pytest.fixture
+async def served(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
+    async with serve(settings) as served:
+        yield served
+
+
+async def stored_changesets(app: FastAPI) -> int:
+    async with app.state.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(ScriptChangeSet)) or 0)
 
 
 @pytest.mark.browser
@@ -170,3 +192,84 @@ async def test_rules_generation_is_verified_deterministic_and_accepted_into_a_pa
         client, account, r.json()["id"], {"passed", "failed", "error"}, timeout_s=120
     )
     assert ran["status"] == "passed", ran
+
+
+GOOD_PLAN = {
+    "test_name": "subscribe_to_the_newsletter",
+    "steps": [
+        {"action": "fill", "target": {"label": "Email"}, "value": "reader@example.com"},
+        {"action": "click", "target": {"role": "button", "name": "Subscribe"}},
+        {"action": "expect_text", "target": {"role": "status"}, "value": "Subscribed"},
+    ],
+}
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_openai_plans_are_run_live_compiled_by_us_and_refused_when_they_do_not_hold(
+    db_url: str, tmp_path: Path, openai_stub: OpenAIStub, demo: DemoServer
+) -> None:
+    settings = settings_with_openai(db_url, tmp_path, openai_stub)
+    async with serve(settings) as (client, app):
+        account = await signup(client)
+        await create_environment(client, account, base_url=demo.base_url, name="demo")
+        ask = {"path": "/newsletter", "provider": "openai", "description": "subscribe, see it"}
+
+        # An element the page does not have: found out on the live page, nothing stored.
+        missing = {"action": "click", "target": {"role": "button", "name": "Unsubscribe"}}
+        openai_stub.answer_raw(json.dumps(GOOD_PLAN | {"steps": [missing, *GOOD_PLAN["steps"]]}))
+        r = await generate(client, account, **ask)
+        assert r.status_code == 502, r.text
+        error = r.json()["error"]
+        assert error["details"]["step"] == 0 and "Unsubscribe" in error["message"]
+        assert await stored_changesets(app) == 0
+
+        openai_stub.answer_raw(json.dumps(GOOD_PLAN))
+        r = await generate(client, account, **ask, verify_runs=1)
+        assert r.status_code == 202, r.text
+        plan_request = openai_stub.behaviour.requests[-1]["body"]
+        assert 'textbox "Email"' in plan_request["messages"][1]["content"]  # the outline
+        done = await wait_generated(client, account, r.headers["location"])
+        assert done["status"] == "proposed", done
+        assert done["provider"] == "openai" and done["verification"]["passed"] == 1
+        code = done["proposed_diff"]
+        assert "def test_subscribe_to_the_newsletter(page: Page) -> None:" in code
+        # Our ranking, not the model's wording: role and name beat the label it named.
+        assert (
+            'page.get_by_role("textbox", name="Email", exact=True).fill("reader@example.com")'
+            in code
+        )
+        assert 'expect(page.get_by_role("status")).to_contain_text("Subscribed")' in code
+        assert "os.system" not in code
+
+
+async def test_roles_validation_and_the_rate_limit_shared_with_enhance(
+    settings: Settings, demo: DemoServer
+) -> None:
+    limited = settings.model_copy(update={"rate_limit_enhance_per_minute": 3})
+    async with serve(limited) as (client, _app):
+        owner = await signup(client)
+        await create_environment(client, owner, base_url=demo.base_url, name="demo")
+        viewer = await member(client, owner, "viewer")
+        r = await generate(client, viewer, project=owner, path="/signup")
+        assert r.status_code == 403 and r.json()["error"]["code"] == "FORBIDDEN"
+        stranger = await signup(client)
+        r = await client.post(
+            f"/v1/projects/{owner.project_id}/generate",
+            json={"environment": "demo", "path": "/signup"},
+            headers=stranger.headers,
+        )
+        assert r.status_code == 404
+        r = await generate(client, owner, path="https://evil.example/")
+        assert r.status_code == 422
+        r = await generate(client, owner, path="/signup", environment="nowhere")
+        assert r.status_code == 422
+        assert r.json()["error"]["details"]["known_environments"] == ["demo"]
+        r = await generate(client, owner, path="/signup", provider="openai")
+        assert r.status_code == 422  # a description is required
+        # Enhance and generate draw on one per-user budget.
+        script = await create_script(client, owner)
+        r = await client.post(f"/v1/scripts/{script['id']}/enhance", json={}, headers=owner.headers)
+        assert r.status_code == 200
+        r = await generate(client, owner, path="/signup", provider="openai")
+        assert r.status_code == 429 and r.json()["error"]["code"] == "RATE_LIMITED"
