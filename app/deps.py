@@ -112,9 +112,9 @@ def limiter(request: Request, name: str) -> RateLimiter:
     return limiters[name]
 
 
-def check_ai_rate_limit(request: Request, user_id: uuid.UUID) -> None:
+async def check_ai_rate_limit(request: Request, user_id: uuid.UUID) -> None:
     """Every billable AI call (enhance, insight summaries) counts against one key per user."""
-    limiter(request, "enhance").check(f"user:{user_id}")
+    await limiter(request, "enhance").acheck(f"user:{user_id}")
 
 
 def client_ip(request: Request) -> str:

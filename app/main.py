@@ -30,7 +30,7 @@ from scriptflow.db import migrate
 from scriptflow.db.read_pool import DriverReadPool
 from scriptflow.insights.warehouse_sync import close_warehouses
 from scriptflow.logs import configure_logging
-from scriptflow.ratelimit import RateLimiter
+from scriptflow.ratelimit import rate_limiters
 from scriptflow.wiring import wire
 
 log = logging.getLogger("scriptflow")
@@ -92,12 +92,8 @@ def create_app(settings: Settings | None = None, *, run_background: bool = True)
     app.state.token_config = token_config
     app.state.token_verifier = AccessTokenVerifier(token_config)
     app.state.metrics = Metrics()
-    app.state.rate_limiters = {
-        "login": RateLimiter(settings.rate_limit_login_per_minute),
-        "register": RateLimiter(settings.rate_limit_register_per_minute),
-        "enhance": RateLimiter(settings.rate_limit_enhance_per_minute),
-        "runs": RateLimiter(settings.rate_limit_runs_per_minute),
-    }
+    # Shared by every API process on PostgreSQL (one table, atomic upserts); in process otherwise.
+    app.state.rate_limiters = rate_limiters(settings, lambda: app.state.engine)
     install_error_handlers(app)
     app.include_router(health.router)
     for router in ROUTERS:

@@ -26,6 +26,14 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="API processes sharing the port. More than one needs PostgreSQL; notebook "
+            "sessions stay in the process that opened them (docs/deploy.md).",
+        ),
+    ] = 1,
 ) -> None:
     """Migrate the database and serve the API (OpenAPI UI at /docs)."""
     import uvicorn
@@ -37,6 +45,16 @@ def serve(
     except ConfigurationError as exc:
         typer.echo(f"scriptflow refuses to start: {exc.message}", err=True)
         raise typer.Exit(2) from None
+    if workers > 1 and not settings.resolved_database_url.startswith("postgresql"):
+        typer.echo(
+            "scriptflow refuses to start: --workers above 1 needs DATABASE_URL on PostgreSQL "
+            "(the embedded SQLite default is for one process)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    if workers > 1:
+        # Migrate and create the analytics catalog once here, not in N racing processes.
+        _migrate(settings)
     typer.echo(f"scriptflow API on http://{host}:{port}  (OpenAPI UI: http://{host}:{port}/docs)")
     from scriptflow.runs.isolation import harden_server_process
 
@@ -49,6 +67,7 @@ def serve(
         host=host,
         port=port,
         reload=reload,
+        workers=workers if workers > 1 else None,
         log_config=None,
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
@@ -59,12 +78,23 @@ def serve(
 def migrate(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
-    """Upgrade the database schema (DATABASE_URL, or the embedded SQLite under the data dir)."""
+    """Upgrade the database schema and create the analytics catalog once."""
     from scriptflow.db import migrate as migrations
 
-    url = get_settings().resolved_database_url
-    migrations.upgrade(url, revision)
+    settings = get_settings()
+    url = settings.resolved_database_url
+    created = _migrate(settings, revision)
     typer.echo(f"database at revision {migrations.current_revision(url)}")
+    typer.echo("analytics catalog created" if created else "analytics catalog present")
+
+
+def _migrate(settings: Settings, revision: str = "head") -> bool:
+    """Upgrade the SQL schema, then create the DuckLake catalog if missing (True if created)."""
+    from scriptflow.db import migrate as migrations
+    from scriptflow.insights.warehouse_sync import create_warehouse
+
+    migrations.upgrade(settings.resolved_database_url, revision)
+    return create_warehouse(settings)
 
 
 @user_cli.command("create")
@@ -130,11 +160,10 @@ async def _run_workers(settings: Settings, concurrency: int | None) -> None:
     """The `scriptflow worker` process: migrate, run a pool until SIGINT or SIGTERM."""
     import signal
 
-    from scriptflow.db import migrate
     from scriptflow.runs.pool import WorkerPool
     from scriptflow.wiring import wire
 
-    await asyncio.to_thread(migrate.upgrade, settings.resolved_database_url)
+    await asyncio.to_thread(_migrate, settings)
     wiring = wire(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -176,22 +205,39 @@ cli.add_typer(analytics_cli, name="analytics")
 
 @analytics_cli.command("rebuild")
 def analytics_rebuild() -> None:
-    """Recreate the DuckDB warehouse under the data dir from the SQL database."""
-    from scriptflow.config import sync_database_url
-    from scriptflow.db import migrate as migrations
+    """Recreate the analytics warehouse from the SQL database."""
     from scriptflow.errors import ScriptflowError
     from scriptflow.insights.warehouse_sync import rebuild_warehouse
 
     settings = get_settings()
-    migrations.upgrade(settings.resolved_database_url)
     try:
-        done = rebuild_warehouse(
-            sync_database_url(settings.resolved_database_url), settings.data_dir
-        )
+        _migrate(settings)
+        done = rebuild_warehouse(settings)
     except ScriptflowError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"warehouse rebuilt: {done.runs} runs, {done.tests} tests, {done.steps} steps")
+
+
+@analytics_cli.command("compact")
+def analytics_compact() -> None:
+    """Write small appends out as Parquet and merge small files (waits for a running one)."""
+    from scriptflow.errors import ScriptflowError
+    from scriptflow.insights.warehouse_sync import close_warehouses, compact_warehouse
+
+    settings = get_settings()
+    try:
+        _migrate(settings)
+        done = compact_warehouse(settings, wait=True)
+    except ScriptflowError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        close_warehouses()
+    typer.echo(
+        f"warehouse compacted in {done.seconds:.2f} s: {done.inlined_rows_before} inlined rows "
+        f"written out, {done.files_before} data files before, {done.files_after} after"
+    )
 
 
 register_client_commands(cli)

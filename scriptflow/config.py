@@ -107,6 +107,26 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     # The JWT secret read from a file (mode 0600), so it never sits in the environment.
     jwt_secret_file: Path | None = Field(default=None, validation_alias="JWT_SECRET_FILE")
+    # Scale-out (docs/deploy.md). Analytics data files (Parquet): a local or shared directory,
+    # or s3://bucket/prefix; default <data dir>/analytics/lake. The DuckLake catalog lives in
+    # the PostgreSQL database (schema ``analytics_catalog_schema``) or, on the embedded default,
+    # in a SQLite file under <data dir>/analytics.
+    analytics_data_path: str | None = None
+    analytics_catalog_schema: str = Field(default="scriptflow_analytics", pattern=r"^[a-z_]{1,48}$")
+    # Seconds between compactions of small appends (0: never; `scriptflow analytics compact`).
+    analytics_compact_every_s: int = Field(default=600, ge=0)
+    # Where artifacts go: a directory (default <data dir>/artifacts, may be a shared mount) or
+    # s3://bucket/prefix with the AWS_* variables below.
+    artifacts_url: str | None = None
+    # When > 0 and the store is S3, downloads redirect to a URL presigned for this many seconds.
+    artifacts_presign_s: int = Field(default=0, ge=0, le=7 * 86400)
+    # The usual S3 variables (any S3-compatible server: AWS, MinIO, Ceph...).
+    s3_endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
+    s3_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
+    s3_access_key_id: str | None = Field(default=None, validation_alias="AWS_ACCESS_KEY_ID")
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None, validation_alias="AWS_SECRET_ACCESS_KEY"
+    )
 
     @field_validator("data_dir")
     @classmethod
@@ -141,6 +161,27 @@ class Settings(BaseSettings):
         if self.database_url:
             return normalise_database_url(self.database_url)
         return f"sqlite+aiosqlite:///{(self.data_dir / 'scriptflow.db').as_posix()}"
+
+    @property
+    def libpq_database_url(self) -> str | None:
+        """DATABASE_URL as a plain ``postgresql://`` URI (libpq, psycopg), None off PostgreSQL."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(sync_database_url(self.resolved_database_url))
+        if url.get_backend_name() != "postgresql":
+            return None
+        return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    @property
+    def resolved_analytics_data_path(self) -> str:
+        """Where DuckLake writes Parquet files (a directory ending in / or an s3:// prefix)."""
+        path = self.analytics_data_path or str(self.data_dir / "analytics" / "lake")
+        return path if path.endswith("/") else path + "/"
+
+    @property
+    def resolved_artifacts_url(self) -> str:
+        """The artifact store: a directory path or ``s3://bucket/prefix``."""
+        return self.artifacts_url or str(self.data_dir / "artifacts")
 
     @property
     def serves_docs(self) -> bool:

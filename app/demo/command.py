@@ -320,7 +320,7 @@ async def sync_analytics(
 ) -> None:
     """Bring the dashboard's warehouse up to date: runs, revisions and insights."""
     async with transaction(sessionmaker, write=False) as session:
-        await catch_up(session, warehouse_for(settings.data_dir))
+        await catch_up(session, warehouse_for(settings))
 
 
 def describe_error(exc: ScriptflowError) -> str:

@@ -15,7 +15,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 @router.post("/register", response_model=UserOut, status_code=status.HTTP_201_CREATED)
 async def register(body: Registration, request: Request, session: SessionDep) -> UserOut:
-    limiter(request, "register").check(client_ip(request))
+    await limiter(request, "register").acheck(client_ip(request))
     user = await accounts.register(session, body.email, body.password)
     return UserOut.model_validate(user)
 
@@ -28,7 +28,7 @@ async def login(
     cfg: TokenConfigDep,
     settings: SettingsDep,
 ) -> TokenOut:
-    limiter(request, "login").check(f"{client_ip(request)}:{normalise_email(body.email)}")
+    await limiter(request, "login").acheck(f"{client_ip(request)}:{normalise_email(body.email)}")
     user = await service.authenticate(session, body.email, body.password)
     pair = await service.issue_tokens(session, cfg, user, refresh_ttl_s=settings.refresh_expires_in)
     return TokenOut.model_validate(pair)

@@ -46,7 +46,7 @@ async def enhance_script(
 ) -> ChangeSetOut:
     # No request-wide session here: the provider may be a slow network call, and the service
     # opens its own short transactions around it.
-    check_ai_rate_limit(request, user.id)
+    await check_ai_rate_limit(request, user.id)
     outcome = await service.enhance_script(
         request.app.state.sessionmaker,
         user.id,

@@ -41,7 +41,7 @@ async def generate(
     """Generate a test module live; 202 with the change set, `generating` until its
     verification runs end (`proposed` when all pass, `failed` otherwise)."""
     # Shared with enhance: every generation is AI-priced work on the same per-user key.
-    check_ai_rate_limit(request, user.id)
+    await check_ai_rate_limit(request, user.id)
     sessionmaker = request.app.state.sessionmaker
     changeset = await service.generate_test(
         sessionmaker,

@@ -108,7 +108,7 @@ async def summarize_insight(
     settings: SettingsDep,
 ) -> InsightOut:
     """Optional: a plain-language summary from the configured AI provider, kept on the insight."""
-    check_ai_rate_limit(request, user.id)
+    await check_ai_rate_limit(request, user.id)
     insight = await service.summarize_insight(
         session, user.id, insight_id, OpenAISummarizer(settings)
     )

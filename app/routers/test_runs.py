@@ -11,6 +11,7 @@ from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response, 
 from fastapi.responses import FileResponse, StreamingResponse
 
 from app.deps import CurrentUser, SessionDep, SettingsDep, limiter
+from app.routers.artifact_downloads import artifact_response
 from app.pagination import link_next, public_url_for
 from app.schemas import NO_NUL_PATTERN, Cursor, Limit, Moment
 from app.schemas.test_runs import (
@@ -74,7 +75,7 @@ async def create_test_run(
     session: SessionDep,
     settings: SettingsDep,
 ) -> TestRunOut:
-    limiter(request, "runs").check(str(user.id))
+    await limiter(request, "runs").acheck(str(user.id))
     run = await service.create_run(
         session,
         user.id,
@@ -139,15 +140,10 @@ async def download_artifact(
     user: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
-) -> FileResponse:
-    artifact, path = await service.artifact_file(session, user.id, run_id, name, settings.data_dir)
-    # An attachment that is never sniffed: a run's bytes must not render as a page of ours.
-    return FileResponse(
-        path,
-        media_type=artifact.content_type,
-        filename=artifact.name,
-        headers={"X-Content-Type-Options": "nosniff"},
-    )
+) -> Response:
+    # From the deployment's artifact store (any worker may have run it): an attachment that is
+    # never sniffed, so a run's bytes cannot render as a page of ours.
+    return await artifact_response(session, user.id, run_id, name, settings)
 
 
 @router.get(

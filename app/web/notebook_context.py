@@ -129,7 +129,7 @@ class NotebookContext:
     def warehouse_reader(self, project_ids: Sequence[uuid.UUID]) -> ScopedReader:
         """A read-only view of the analytics warehouse limited to these projects."""
         # The process's one warehouse owner, shared with the server that syncs it after runs.
-        return warehouse_for(self.settings.data_dir).reader(project_ids)
+        return warehouse_for(self.settings).reader(project_ids)
 
     async def close(self) -> None:
         if self._engine is not None:

@@ -18,10 +18,10 @@ from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
 from scriptflow.errors import ScriptflowError
 from scriptflow.events import HandlerContext
+from scriptflow.insights.lake import AnalyticsUnavailable
 from scriptflow.insights.models import AIInsight
 from scriptflow.insights.refresh import refresh_script_insights
 from scriptflow.insights.thresholds import Thresholds
-from scriptflow.insights.warehouse import WarehouseBusy
 from scriptflow.insights.warehouse_sync import sync_runs, sync_script_state, warehouse_for
 from scriptflow.projects.repository import ProjectRepository
 from scriptflow.runs.events import RunFinished
@@ -35,20 +35,20 @@ FLAKY_TYPES = frozenset({"flaky-test", "flaky-selector"})
 
 async def refresh_after_run(context: HandlerContext, event: RunFinished) -> None:
     """Refresh the script's insights, confirm new flaky suspicions, sync the warehouse."""
-    if event.status == "cancelled":
-        return
+    if event.status == "cancelled" or event.script_id is None:
+        return  # suite, shard and imported runs: no one script to refresh (issue 13)
     async with transaction(context.sessionmaker) as session:
         result = await refresh_script_insights(session, event.script_id)
         if event.trigger != "confirmation":
             await queue_confirmation_reruns(session, context.settings, event.run_id, result.created)
     try:
         async with transaction(context.sessionmaker, write=False) as session:
-            warehouse = warehouse_for(context.settings.data_dir)
+            warehouse = warehouse_for(context.settings)
             await sync_runs(session, warehouse, [event.run_id])
             # The refresh may have changed insights, and the run may follow an accept.
             await sync_script_state(session, warehouse, event.script_id)
-    except WarehouseBusy:
-        log.info("warehouse busy; run %s will be synced by the next catch-up", event.run_id)
+    except AnalyticsUnavailable:
+        log.warning("analytics unreachable; run %s waits for the next catch-up", event.run_id)
 
 
 async def sync_after_accept(context: HandlerContext, event: ChangesetAccepted) -> None:
@@ -59,10 +59,10 @@ async def sync_after_accept(context: HandlerContext, event: ChangesetAccepted) -
     """
     try:
         async with transaction(context.sessionmaker, write=False) as session:
-            warehouse = warehouse_for(context.settings.data_dir)
+            warehouse = warehouse_for(context.settings)
             await sync_script_state(session, warehouse, event.script_id)
-    except WarehouseBusy:
-        log.info("warehouse busy; script %s will be synced by the next catch-up", event.script_id)
+    except AnalyticsUnavailable:
+        log.warning("analytics unreachable; script %s waits for the next catch-up", event.script_id)
 
 
 async def queue_confirmation_reruns(
@@ -80,7 +80,7 @@ async def queue_confirmation_reruns(
     if reruns.confirmation_reruns <= 0:
         return []
     run = await RunRepository(session).get(run_id)
-    if run is None or run.created_by is None:
+    if run is None or run.created_by is None or run.script_id is None:
         return []
     queued = []
     try:

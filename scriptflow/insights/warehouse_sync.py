@@ -1,4 +1,4 @@
-"""Keep the DuckDB warehouse a copy of the SQL database: append runs, mirror state, rebuild."""
+"""Keep the DuckLake warehouse a copy of the SQL database: append runs, mirror state, rebuild."""
 
 from __future__ import annotations
 
@@ -7,35 +7,42 @@ import threading
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, timedelta
-from pathlib import Path
 
 import pyarrow as pa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scriptflow.config import Settings
+from scriptflow.config import Settings, sync_database_url
 from scriptflow.insights.extract import extract_revisions, extract_runs
+from scriptflow.insights.lake import LakeLocation, create_catalog
 from scriptflow.insights.repository import HistoryRepository, InsightRepository
-from scriptflow.insights.warehouse import INSIGHTS_SCHEMA, ScopedReader, SyncResult, Warehouse
+from scriptflow.insights.warehouse import (
+    INSIGHTS_SCHEMA,
+    CompactResult,
+    ScopedReader,
+    SyncResult,
+    Warehouse,
+)
+from scriptflow.insights.warehouse_schema import DDL
 from scriptflow.projects.service import member_project_ids
 from scriptflow.scripts.repository import ScriptRepository
 
 CATCH_UP_PAGE_RUNS = 2_000
 
-_warehouses: dict[Path, Warehouse] = {}
+_warehouses: dict[LakeLocation, Warehouse] = {}
 _warehouses_lock = threading.Lock()
 
 
-def warehouse_for(data_dir: Path) -> Warehouse:
-    """This process's owner of the data dir's warehouse (opened lazily)."""
-    key = data_dir.resolve()
+def warehouse_for(settings: Settings) -> Warehouse:
+    """This process's connection to the deployment's warehouse (attached lazily)."""
+    key = LakeLocation.for_settings(settings)
     with _warehouses_lock:
         if key not in _warehouses:
-            _warehouses[key] = Warehouse.for_data_dir(key)
+            _warehouses[key] = Warehouse(key)
         return _warehouses[key]
 
 
 def close_warehouses() -> None:
-    """Release every warehouse file this process holds (shutdown, tests)."""
+    """Detach every warehouse this process attached (shutdown, tests)."""
     with _warehouses_lock:
         for warehouse in _warehouses.values():
             warehouse.close()
@@ -127,21 +134,32 @@ async def open_analytics(
 
     Queries on it block: call them from a thread (``asyncio.to_thread``) in async code.
     """
-    warehouse = warehouse_for(settings.data_dir)
+    warehouse = warehouse_for(settings)
     await catch_up(session, warehouse)
     project_ids = await member_project_ids(session, user_id)
     return warehouse.reader(project_ids)
 
 
-def rebuild_warehouse(sync_database_url: str, data_dir: Path) -> SyncResult:
+def rebuild_warehouse(settings: Settings) -> SyncResult:
     """Recreate the warehouse from the SQL database (``scriptflow analytics rebuild``)."""
     from sqlalchemy import create_engine
 
-    engine = create_engine(sync_database_url)
+    engine = create_engine(sync_database_url(settings.resolved_database_url))
+    warehouse = Warehouse.for_settings(settings)
     try:
         with engine.connect() as connection:
             revisions = extract_revisions(connection)
-            warehouse = Warehouse.for_data_dir(data_dir)
             return warehouse.rebuild(extract_runs(connection), revisions)
     finally:
+        warehouse.close()
         engine.dispose()
+
+
+def create_warehouse(settings: Settings) -> bool:
+    """Create the warehouse's catalog and tables if missing (``scriptflow migrate``)."""
+    return create_catalog(LakeLocation.for_settings(settings), DDL)
+
+
+def compact_warehouse(settings: Settings, *, wait: bool = True) -> CompactResult:
+    """One compaction of the deployment's warehouse (``scriptflow analytics compact``)."""
+    return warehouse_for(settings).compact(wait=wait)

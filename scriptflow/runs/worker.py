@@ -45,6 +45,7 @@ from scriptflow.runs.queue import (
 )
 from scriptflow.runs.repository import RunRepository
 from scriptflow.scripts.repository import ScriptRepository
+from scriptflow.storage.artifact_store import publish_run_artifacts
 
 log = logging.getLogger("scriptflow.runs")
 
@@ -195,6 +196,8 @@ class RunWorker:
         if lost.is_set():
             log.warning("worker %s lost run %s; results dropped", self.worker_id, claim.run_id)
             return
+        # Into the deployment's store before the run reads as finished: any API serves them.
+        await publish_run_artifacts(self.settings, claim.run_id, result.artifacts)
         await self._finish(claim, plan, result)
 
     async def _watch_lease(self, claim: Claim, cancel: asyncio.Event, lost: asyncio.Event) -> None:

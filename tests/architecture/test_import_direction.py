@@ -16,7 +16,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "scriptflow"
 WORKFLOW = ["auth", "projects", "scripts", "changesets", "enhance", "runs", "generate", "insights"]
 # Shared by every domain, importing none.
-CORE = {"config", "errors", "events", "logs", "pagination", "ratelimit", "db"}
+CORE = {"config", "errors", "events", "logs", "pagination", "ratelimit", "db", "storage"}
 # Above every domain: they assemble (wiring), register every model (db.models, the migrations)
 # or serve a face (cli serves the app and runs the demo command).
 ROOTS = {"wiring", "cli", "db.models", "db.migrations"}

@@ -305,7 +305,7 @@ async def test_the_warehouse_catches_up_and_answers_dashboard_queries(
         assert set(summary["type"]) >= {"flaky-selector", "flaky-test"}
         # A second catch-up appends nothing new; a run synced twice is not duplicated.
         async with transaction(sessionmaker, write=False) as session:
-            warehouse = warehouse_sync.warehouse_for(settings.data_dir)
+            warehouse = warehouse_sync.warehouse_for(settings)
             again = await warehouse_sync.catch_up(session, warehouse)
             await warehouse_sync.sync_runs(session, warehouse, [runs[0]])
         assert again.runs == 0
@@ -424,7 +424,7 @@ async def test_an_accepted_change_set_reaches_the_fix_impact_chart_without_a_cat
     try:
         for run_id in before:
             await finish(sessionmaker, account, script_id, run_id)
-        warehouse = warehouse_sync.warehouse_for(settings.data_dir)
+        warehouse = warehouse_sync.warehouse_for(settings)
         with warehouse.reader([account.project_id]) as reader:
             assert queries.fix_impact(reader).empty
 

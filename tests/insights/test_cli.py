@@ -56,7 +56,7 @@ async def test_rebuild_recreates_the_warehouse_from_the_database(
     assert done.returncode == 0, done.stderr
     assert "warehouse rebuilt: 3 runs, 3 tests, 14 steps" in done.stdout
 
-    warehouse = Warehouse.for_data_dir(settings.data_dir)
+    warehouse = Warehouse.for_settings(settings)
     try:
         with warehouse.reader([uuid.UUID(account.project_id)]) as reader:
             rows = reader.rows("SELECT status, count(*) FROM runs GROUP BY status ORDER BY status")

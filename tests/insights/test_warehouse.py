@@ -1,10 +1,11 @@
-"""The DuckDB warehouse: idempotent appends, rebuilds, project scoping, one writer at a time."""
+"""The DuckLake warehouse: idempotent appends, rebuilds, project scoping, many processes."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,7 +19,7 @@ from scriptflow.insights import queries
 from scriptflow.insights.analysis import MemoryHistory, compute_findings
 from scriptflow.insights.extract import REVISIONS_SCHEMA
 from scriptflow.insights.thresholds import Thresholds
-from scriptflow.insights.warehouse import Warehouse, WarehouseBusy
+from scriptflow.insights.warehouse import Warehouse
 from tests.insights.history import START, Run, batch, login_steps
 
 P1, P2 = str(uuid.uuid4()), str(uuid.uuid4())
@@ -91,7 +92,9 @@ def test_a_reader_sees_only_its_projects(warehouse: Warehouse) -> None:
     [
         "DELETE FROM runs",
         "SELECT 1; DROP TABLE runs",
-        "SELECT * FROM warehouse.main.runs",
+        "SELECT * FROM analytics.main.runs",
+        "SELECT * FROM __ducklake_metadata_analytics.main.ducklake_data_file",
+        "SELECT * FROM ducklake_snapshots('analytics')",
         "SELECT * FROM main.runs",
         "SELECT * FROM read_csv('/etc/passwd')",
         "SELECT read_text('/etc/hostname')",
@@ -109,35 +112,43 @@ def test_a_reader_refuses_anything_but_a_select_over_its_views(
         reader.query(sql)
 
 
-def test_rebuild_swaps_in_a_fresh_file(warehouse: Warehouse) -> None:
+def test_rebuild_replaces_everything_at_once(warehouse: Warehouse) -> None:
     result = warehouse.rebuild([batch(flaky_history()[:6])], REVISIONS_SCHEMA.empty_table())
     assert (result.runs, result.tests) == (6, 6)
     with warehouse.reader([P1, P2]) as reader:
         assert reader.rows("SELECT count(*) FROM runs") == [(6,)]
 
 
-def test_a_second_process_gets_warehouse_busy_not_a_crash(warehouse: Warehouse) -> None:
-    warehouse.connection()  # this process holds the file
-    code = textwrap.dedent(
-        f"""
-        import sys
-        from pathlib import Path
-        from scriptflow.insights.warehouse import Warehouse, WarehouseBusy
+def test_another_process_appends_while_this_one_reads_and_compacts(warehouse: Warehouse) -> None:
+    """The single-file warehouse refused a second process (ANALYTICS_BUSY); DuckLake does not,
+    and no commit is lost while another process reads (it was, with the catalog in WAL mode)."""
+    with warehouse.reader([P1, P2]) as reader:
+        [(before,)] = reader.rows("SELECT count(*) FROM runs")
+        code = textwrap.dedent(
+            f"""
+            from pathlib import Path
+            from scriptflow.insights.warehouse import Warehouse
+            from tests.insights.history import Run, batch, login_steps
+            other = Warehouse.for_data_dir(Path({str(warehouse.location.data_path)!r}).parents[1])
+            for _ in range(3):
+                other.append(batch([Run({FLAKY!r}, {P1!r}, steps=login_steps())]))
+            other.close()
+            """
+        )
+        writer = subprocess.Popen([sys.executable, "-c", code])
         try:
-            Warehouse(Path({str(warehouse.path)!r})).connection()
-        except WarehouseBusy:
-            sys.exit(3)
-        """
-    )
-    done = subprocess.run([sys.executable, "-c", code], check=False, timeout=60)
-    assert done.returncode == 3
-    warehouse.close()
-    done = subprocess.run([sys.executable, "-c", code], check=False, timeout=60)
-    assert done.returncode == 0  # released: the other process may take it
-
-
-def test_busy_is_a_scriptflow_error_with_a_stable_code() -> None:
-    assert WarehouseBusy("x").code == "ANALYTICS_BUSY"
+            while writer.poll() is None:
+                reader.rows("SELECT count(*) FROM steps")  # reading alongside never fails
+                time.sleep(0.02)
+            assert writer.returncode == 0
+        finally:
+            writer.kill()
+        assert reader.rows("SELECT count(*) FROM runs") == [(before + 3,)]
+        done = warehouse.compact(wait=True)
+        assert done.ran and done.inlined_rows_before > 0 and done.files_after > 0
+        # Compaction moved the rows into Parquet files without changing a single one.
+        assert reader.rows("SELECT count(*) FROM runs") == [(before + 3,)]
+        assert warehouse.compact(wait=True).inlined_rows_before == 0
 
 
 def test_dashboard_queries_return_their_documented_columns(warehouse: Warehouse) -> None:

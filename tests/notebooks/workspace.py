@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from scriptflow.config import Settings, sync_database_url
+from scriptflow.config import Settings
 from scriptflow.db import migrate
 from scriptflow.db.engine import create_engine, create_sessionmaker, transaction
 from scriptflow.enhance.service import EnhanceRequest, enhance_script, providers_from_settings
@@ -148,7 +148,7 @@ async def seed_workspace(settings: Settings, *, runs: int = 24) -> Workspace:
         async with transaction(sessionmaker) as session:
             for script_id in (login.id, home.id):
                 await refresh_script_insights(session, script_id)
-        await asyncio.to_thread(rebuild_warehouse, sync_database_url(url), settings.data_dir)
+        await asyncio.to_thread(rebuild_warehouse, settings)
         return Workspace(
             email,
             PASSWORD,

@@ -1,0 +1,115 @@
+"""Project-scoped, read-only SQL over the warehouse: one SELECT over views of the caller's rows."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+
+from scriptflow.errors import ValidationFailed
+from scriptflow.insights.warehouse_schema import SCOPED_TABLES
+
+_FORBIDDEN_FUNCTIONS = (
+    "read_",
+    "glob",
+    "sniff_",
+    "query",
+    "parquet_",
+    "iceberg",
+    "delta_",
+    "getenv",
+    "write_",
+    "ducklake_",
+    "postgres_",
+    "sqlite_",
+)
+
+
+class ScopedReader:
+    """Queries over views of the warehouse that only show the given projects' rows.
+
+    The cursor's temporary views shadow the warehouse tables; every query is parsed first and
+    must be one SELECT over those views (no catalog-qualified names, no file or table functions),
+    so a caller cannot reach other projects' rows or change anything.
+    """
+
+    def __init__(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        catalog: str,
+        project_ids: Sequence[uuid.UUID | str],
+    ) -> None:
+        self._cursor = cursor
+        self.project_ids = [str(uuid.UUID(str(pid))) for pid in project_ids]
+        # Validated UUIDs only, so inlining them as literals is safe.
+        ids = ", ".join(f"'{pid}'::UUID" for pid in self.project_ids) or "NULL"
+        for table in SCOPED_TABLES:
+            cursor.execute(
+                f'CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM "{catalog}".main.{table} '
+                f"WHERE project_id IN ({ids})"
+            )
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run one validated SELECT and return a DataFrame."""
+        return self.relation(sql, params).df()
+
+    def arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+        """Run one validated SELECT and return an Arrow table."""
+        return self.relation(sql, params).to_arrow_table()
+
+    def relation(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        """The DuckDB relation of one validated SELECT."""
+        ensure_read_only_select(sql)
+        return self._cursor.sql(sql, params=params or None)
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run one validated SELECT and return its rows as tuples."""
+        ensure_read_only_select(sql)
+        return self._cursor.execute(sql, params or {}).fetchall()
+
+    def close(self) -> None:
+        """Drop the cursor."""
+        self._cursor.close()
+
+    def __enter__(self) -> ScopedReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@functools.lru_cache(maxsize=512)
+def ensure_read_only_select(sql: str) -> None:
+    """Reject anything but one SELECT over the scoped views (raises ValidationFailed).
+
+    Cached: parsing takes tens of milliseconds and the named queries repeat.
+    """
+    try:
+        statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
+    except sqlglot.errors.ParseError as error:
+        raise ValidationFailed("The query does not parse", details={"error": str(error)}) from None
+    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+        raise ValidationFailed("Only one SELECT query is allowed")
+    tree = statements[0]
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    for table in tree.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier):
+            raise ValidationFailed("Table functions are not allowed in analytics queries")
+        if table.args.get("db") or table.args.get("catalog"):
+            raise ValidationFailed("Qualified table names are not allowed in analytics queries")
+        name = table.name.lower()
+        if name not in SCOPED_TABLES and name not in ctes:
+            raise ValidationFailed(
+                f"Unknown table {table.name!r}", details={"tables": list(SCOPED_TABLES)}
+            )
+    for function in tree.find_all(exp.Func):
+        name = function.sql_name() if not isinstance(function, exp.Anonymous) else function.name
+        if name.lower().startswith(_FORBIDDEN_FUNCTIONS):
+            raise ValidationFailed(f"Function {name} is not allowed in analytics queries")

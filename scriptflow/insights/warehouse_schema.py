@@ -1,0 +1,92 @@
+"""The warehouse's tables: a columnar copy of run history, revisions and insights."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SCOPED_TABLES = ("runs", "tests", "steps", "revisions", "insights")
+
+_RUN_KEY_COLUMNS = """
+    project_id UUID NOT NULL,
+    script_id UUID NOT NULL,
+    script_version INTEGER NOT NULL,
+    environment VARCHAR NOT NULL,
+    browser VARCHAR NOT NULL,
+    trigger VARCHAR,
+    created_at TIMESTAMP NOT NULL"""
+
+# DuckLake keeps NOT NULL but no keys: a run's uniqueness is the writers' job (warehouse.py).
+DDL = f"""
+CREATE TABLE IF NOT EXISTS runs (
+    run_id UUID NOT NULL,
+    project_id UUID NOT NULL,
+    script_id UUID NOT NULL,
+    script_version INTEGER NOT NULL,
+    environment VARCHAR NOT NULL,
+    browser VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    trigger VARCHAR,
+    created_at TIMESTAMP NOT NULL,
+    completed_at TIMESTAMP,
+    duration_ms BIGINT,
+    error VARCHAR
+);
+CREATE TABLE IF NOT EXISTS tests (
+    run_id UUID NOT NULL,{_RUN_KEY_COLUMNS},
+    position INTEGER,
+    name VARCHAR,
+    outcome VARCHAR,
+    attempts INTEGER,
+    duration_ms BIGINT,
+    error VARCHAR,
+    signature VARCHAR
+);
+CREATE TABLE IF NOT EXISTS steps (
+    run_id UUID NOT NULL,{_RUN_KEY_COLUMNS},
+    test_position INTEGER,
+    position INTEGER,
+    attempt INTEGER,
+    action VARCHAR,
+    locator VARCHAR,
+    duration_ms BIGINT,
+    outcome VARCHAR,
+    error VARCHAR
+);
+CREATE TABLE IF NOT EXISTS revisions (
+    project_id UUID NOT NULL,
+    script_id UUID NOT NULL,
+    version INTEGER NOT NULL,
+    source VARCHAR,
+    changeset_id UUID,
+    created_at TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS insights (
+    id UUID NOT NULL,
+    project_id UUID NOT NULL,
+    script_id UUID,
+    type VARCHAR,
+    severity VARCHAR,
+    status VARCHAR,
+    fingerprint VARCHAR,
+    occurrences INTEGER,
+    summary VARCHAR,
+    first_seen TIMESTAMP,
+    last_seen TIMESTAMP
+);
+"""
+
+INSIGHTS_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("project_id", pa.string()),
+        ("script_id", pa.string()),
+        ("type", pa.string()),
+        ("severity", pa.string()),
+        ("status", pa.string()),
+        ("fingerprint", pa.string()),
+        ("occurrences", pa.int32()),
+        ("summary", pa.string()),
+        ("first_seen", pa.timestamp("us")),
+        ("last_seen", pa.timestamp("us")),
+    ]
+)

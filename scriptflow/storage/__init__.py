@@ -1,0 +1,1 @@
+"""Object storage shared by every process of a deployment (artifacts)."""
