@@ -10,12 +10,19 @@ from fastapi import APIRouter, Query, Request, Response, status
 from app.deps import SettingsDep, UserOutsideTransaction, check_ai_rate_limit
 from app.schemas.changesets import ChangeSetOut
 from app.schemas.generate import PAGE_PATH_PATTERN, GenerateIn, OutlineOut
+from scriptflow.config import Settings
 from scriptflow.generate import service
 from scriptflow.generate.jobs import GenerationJobs
-from scriptflow.generate.live import SandboxedExplorer
+from scriptflow.generate.live import PageExplorer, SandboxedExplorer
 from scriptflow.generate.wiring import planner_from_settings
 
 router = APIRouter(prefix="/projects", tags=["generate"])
+
+
+def _explorer(request: Request, settings: Settings) -> PageExplorer:
+    """The sandboxed explorer, unless the app was given another edge (tests, benchmarks)."""
+    explorer: PageExplorer | None = getattr(request.app.state, "page_explorer", None)
+    return explorer or SandboxedExplorer(settings)
 
 
 def _jobs(request: Request) -> GenerationJobs:
@@ -57,7 +64,7 @@ async def generate(
             verify_runs=body.verify_runs,
         ),
         settings=settings,
-        explorer=SandboxedExplorer(settings),
+        explorer=_explorer(request, settings),
         planner=planner_from_settings(settings),
     )
     _jobs(request).start(service.verify_generated(sessionmaker, changeset.id, settings=settings))
@@ -82,6 +89,6 @@ async def preview(
         environment=environment,
         path=path,
         settings=settings,
-        explorer=SandboxedExplorer(settings),
+        explorer=_explorer(request, settings),
     )
     return OutlineOut.model_validate(outline)

@@ -213,7 +213,11 @@ async def test_openai_plans_are_run_live_compiled_by_us_and_refused_when_they_do
     async with serve(settings) as (client, app):
         account = await signup(client)
         await create_environment(client, account, base_url=demo.base_url, name="demo")
-        ask = {"path": "/newsletter", "provider": "openai", "description": "subscribe, see it"}
+        ask: dict[str, Any] = {
+            "path": "/newsletter",
+            "provider": "openai",
+            "description": "subscribe, see it",
+        }
 
         # An element the page does not have: found out on the live page, nothing stored.
         missing = {"action": "click", "target": {"role": "button", "name": "Unsubscribe"}}
