@@ -30,6 +30,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/scripts/{script_id}/changesets/{changeset_id}/reject"): {"reason": "not mine"},
     ("post", "/v1/scripts/{script_id}/changesets/{changeset_id}/comments"): {"body": "mine"},
     ("post", "/v1/test-runs/{run_id}/cancel"): {},
+    # Any body: the role is checked before the archive is read.
+    ("post", "/v1/projects/{project_id}/import"): {},
     ("post", "/v1/insights/{insight_id}/resolve"): {},
 }
 
