@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
@@ -13,7 +13,7 @@ from app.schemas import MAX_DB_INT, Cursor, Limit
 from app.schemas.insights import InsightOut, RevisionImpactOut
 from scriptflow.insights import fix_impact, service
 from scriptflow.insights.service import InsightFilters
-from scriptflow.insights.summary import OpenAISummarizer
+from scriptflow.insights.summary import OpenAISummarizer, Summarizer
 
 router = APIRouter(tags=["insights"])
 
@@ -108,11 +108,25 @@ async def summarize_insight(
     settings: SettingsDep,
 ) -> InsightOut:
     """Optional: a plain-language summary from the configured AI provider, kept on the insight."""
-    await check_ai_rate_limit(request, user.id)
     insight = await service.summarize_insight(
-        session, user.id, insight_id, OpenAISummarizer(settings)
+        session,
+        user.id,
+        insight_id,
+        MeteredSummarizer(OpenAISummarizer(settings), request, user.id),
     )
     return InsightOut.model_validate(insight)
+
+
+class MeteredSummarizer:
+    """Counts the call against the caller's AI limit only once it is really made: after the
+    role check, so a refused viewer spends none of it."""
+
+    def __init__(self, inner: Summarizer, request: Request, user_id: uuid.UUID) -> None:
+        self._inner, self._request, self._user_id = inner, request, user_id
+
+    async def summarize(self, insight: dict[str, Any]) -> str:
+        await check_ai_rate_limit(self._request, self._user_id)
+        return await self._inner.summarize(insight)
 
 
 @router.get("/scripts/{script_id}/revisions/{version}/impact", response_model=RevisionImpactOut)

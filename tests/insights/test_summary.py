@@ -55,3 +55,36 @@ async def test_an_ai_summary_is_written_from_the_evidence_and_kept(
     stranger = await signup(client)
     r = await client.post(f"/v1/insights/{insight['id']}/summary", headers=stranger.headers)
     assert r.status_code == 404
+
+
+async def test_a_refused_summary_spends_none_of_the_ai_limit(
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    stub: OpenAIStub,
+) -> None:
+    owner = await signup(client)
+    script = await create_script(client, owner, content=CLEAN)
+    runs = await flaky_runs(sessionmaker, owner, str(script["id"]))
+    await finish(sessionmaker, owner, str(script["id"]), runs[-1])
+    [insight] = (
+        await client.get(f"/v1/scripts/{script['id']}/insights", headers=owner.headers)
+    ).json()[:1]
+    viewer = await signup(client)
+    added = await client.post(
+        f"/v1/projects/{owner.project_id}/members",
+        json={"email": viewer.email, "role": "viewer"},
+        headers=owner.headers,
+    )
+    assert added.status_code == 201, added.text
+    client._transport.app.state.rate_limiters["enhance"].per_minute = 1  # type: ignore[attr-defined]
+    stub.behaviour.requests.clear()
+    refused = [
+        (await client.post(f"/v1/insights/{insight['id']}/summary", headers=viewer.headers))
+        for _ in range(3)
+    ]
+    assert [r.status_code for r in refused] == [403, 403, 403]
+    assert stub.behaviour.requests == []
+    stub.answer_raw("A summary.")
+    first = await client.post(f"/v1/insights/{insight['id']}/summary", headers=owner.headers)
+    again = await client.post(f"/v1/insights/{insight['id']}/summary", headers=owner.headers)
+    assert (first.status_code, again.status_code) == (200, 429)
