@@ -56,7 +56,8 @@ async def generate(
         project_id,
         service.GenerateRequest(
             environment=body.environment,
-            path=body.path,
+            path=body.path or "",
+            recording=body.recording,
             description=body.description,
             provider=body.provider,
             model=body.model,

@@ -12,11 +12,18 @@ PAGE_PATH_PATTERN = r"^/([^/\s\x00-\x1f\\][^\s\x00-\x1f\\]*)?$"
 
 class GenerateIn(RequestModel):
     environment: str = Field(min_length=1, max_length=100, description="An environment's name.")
-    path: str = Field(
+    path: str | None = Field(
+        default=None,
         min_length=1,
         max_length=2000,
         pattern=PAGE_PATH_PATTERN,
-        description="The page on the environment, a relative URL such as /signup.",
+        description="The page on the environment, a relative URL such as /signup (with a "
+        "recording: where it starts, by default its first page).",
+    )
+    recording: str | None = Field(
+        default=None,
+        max_length=1024 * 1024,
+        description="A pasted `playwright codegen` recording to convert into a test.",
     )
     description: str | None = Field(
         default=None,

@@ -150,3 +150,47 @@ def _finding(step: ResolvedStep, line: int, provider: str) -> dict[str, Any]:
             else any(c.same and c.spec == step.locator for c in step.candidates)
         ),
     }
+
+
+def compile_recording(
+    body: Sequence[str],
+    imports: Sequence[str],
+    outcome: Sequence[ResolvedStep],
+    *,
+    name: str,
+    uses_re: bool,
+) -> GeneratedModule:
+    """A converted recording: its steps as written, then the outcome observed after them."""
+    needs_re = uses_re or any(step.action == Action.EXPECT_URL for step in outcome)
+    lines = [
+        '"""Converted by scriptflow from a playwright codegen recording; '
+        'verified by runs before review."""',
+        "",
+        *(["import re"] if needs_re else []),
+        *imports,
+        *([""] if needs_re or imports else []),
+        "from playwright.sync_api import Page, expect",
+        "",
+        "",
+        f"def {name}(page: Page) -> None:",
+    ]
+    first = len(lines) + 1
+    lines += [f"    {line}" if line.strip() else "" for line in body]
+    findings: list[dict[str, Any]] = []
+    if body:
+        findings.append(
+            {
+                "rule": "generate:recording",
+                "line_start": first,
+                "line_end": len(lines),
+                "category": "flow",
+                "rationale": "The recording's steps as written, inside pytest-playwright's page "
+                "fixture (no headed browser of its own); URLs on the recorded site made relative",
+                "confidence": 0.9,
+                "changed": True,
+            }
+        )
+    for step in outcome:
+        lines.append(f"    {step_line(step)}")
+        findings.append(_finding(step, len(lines), "recording"))
+    return GeneratedModule("\n".join(lines) + "\n", findings)

@@ -41,14 +41,27 @@ class PageExplorer(Protocol):
 
 
 def explorer_module(job: dict[str, Any]) -> str:
-    """The test module the sandbox runs: one test calling the explorer with this job."""
-    literal = json.dumps(json.dumps(job, sort_keys=True))
+    """The test module the sandbox runs: one test calling the explorer with this job.
+
+    A ``final`` job carries a converted recording (``recorded``: its imports and body), run
+    first; it is the user's code, and it runs where every run does.
+    """
+    literal = json.dumps(
+        json.dumps({k: v for k, v in job.items() if k != "recorded"}, sort_keys=True)
+    )
+    recorded = job.get("recorded")
+    head, call = "", "    explore(page, pytestconfig, JOB)\n"
+    if isinstance(recorded, dict):
+        body = "\n".join(f"    {line}" if line else "" for line in recorded["body"])
+        head = f"{recorded['imports']}\n\n\ndef _recorded(page):\n{body or '    pass'}\n\n\n"
+        call = "    explore(page, pytestconfig, JOB, recorded=_recorded)\n"
     return (
         "import json\n\n"
-        "from scriptflow.generate.explorer import explore\n\n"
+        "from scriptflow.generate.explorer import explore\n"
+        f"{head}\n"
         f"JOB = json.loads({literal})\n\n\n"
         "def test_explore(page, pytestconfig):\n"
-        "    explore(page, pytestconfig, JOB)\n"
+        f"{call}"
     )
 
 

@@ -17,7 +17,7 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,10 +27,16 @@ from scriptflow.changesets.models import ChangesetStatus, ScriptChangeSet
 from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
 from scriptflow.errors import AIOutputInvalid, ScriptflowError, ValidationFailed
-from scriptflow.generate.codegen import GeneratedModule, compile_module
+from scriptflow.generate.codegen import (
+    GeneratedModule,
+    compile_module,
+    compile_recording,
+    function_name_for,
+)
 from scriptflow.generate.live import ExplorationFailed, PageExplorer
 from scriptflow.generate.openai_planner import Planner, plan_tests
-from scriptflow.generate.plan import MalformedReport
+from scriptflow.generate.plan import MalformedReport, resolved_steps
+from scriptflow.generate.recording import parse_recording
 from scriptflow.generate.repository import GenerationRepository
 from scriptflow.generate.rules import NothingToAssert, generated_tests
 from scriptflow.projects.repository import ProjectRepository
@@ -67,6 +73,8 @@ class GenerateRequest:
     model: str | None = None
     target_path: str | None = None
     verify_runs: int = 3
+    # A pasted `playwright codegen` recording to convert (then `path` is where it starts).
+    recording: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,8 @@ def default_target_path(page_path: str) -> str:
 def _check_request(request: GenerateRequest, allowed_models: list[str]) -> None:
     if request.provider not in PROVIDERS:
         raise ValidationFailed.for_field("provider", f"one of {list(PROVIDERS)}")
+    if request.recording is not None and request.provider != "rules":
+        raise ValidationFailed.for_field("provider", "a recording is converted by the rules")
     if not _PAGE_PATH.match(request.path):
         raise ValidationFailed.for_field(
             "path",
@@ -211,6 +221,9 @@ async def generate_test(
     planner: Planner,
 ) -> ScriptChangeSet:
     """Generate the module live, store it as a `generating` change set, queue its runs."""
+    if request.recording is not None and not request.path:
+        start = (await asyncio.to_thread(parse_recording, request.recording)).start_path
+        request = replace(request, path=start)
     _check_request(request, settings.openai_models)
     async with transaction(sessionmaker, write=False) as session:
         target = await _target(
@@ -237,7 +250,7 @@ async def generate_test(
             base_version=0,
             proposed_diff=diff,
             proposed_content=module.content,
-            provider=request.provider,
+            provider="recording" if request.recording is not None else request.provider,
             ai_model=model,
             prompt=request.description,
             confidence=1.0 if request.provider == "rules" else 0.9,
@@ -251,6 +264,7 @@ async def generate_test(
                 "environment": target.environment,
                 "path": request.path,
                 "provider": request.provider,
+                "from_recording": request.recording is not None,
                 "verify_runs": request.verify_runs,
             },
             verification={
@@ -283,6 +297,8 @@ async def generate_test(
 async def _generate(
     request: GenerateRequest, target: _Target, explorer: PageExplorer, planner: Planner
 ) -> tuple[GeneratedModule, str | None]:
+    if request.recording is not None:
+        return await _from_recording(request.recording, target, explorer), None
     if request.provider == "openai":
         outline = await explorer.explore(target.base_url, {"mode": "outline", "path": request.path})
         plan, model = await planner.plan(
@@ -307,6 +323,40 @@ async def _generate(
     except MalformedReport as exc:
         raise ExplorationFailed(f"The page's exploration report is malformed: {exc}") from exc
     return compile_module(tests, provider="rules", source=request.path), None
+
+
+async def _from_recording(source: str, target: _Target, explorer: PageExplorer) -> GeneratedModule:
+    """The recording's steps run live, and where they leave the page becomes the assertion."""
+    recording = await asyncio.to_thread(parse_recording, source)
+    imports = [*recording.imports, "import re"] if recording.uses_re else list(recording.imports)
+    job = {
+        "mode": "final",
+        "path": recording.start_path,
+        "recorded": {"imports": "\n".join(imports), "body": recording.body},
+    }
+    report = await explorer.explore(target.base_url, job)
+    failed = report.get("failed")
+    if isinstance(failed, dict):
+        raise GenerationFailed(
+            f"The recording did not replay on the page: {str(failed.get('error'))[:500]}",
+            details={"path": recording.start_path},
+        )
+    try:
+        raw = report.get("outcome")
+        outcome = resolved_steps(raw if isinstance(raw, list) else [])
+    except MalformedReport as exc:
+        raise ExplorationFailed(f"The page's exploration report is malformed: {exc}") from exc
+    if not outcome:
+        raise GenerationFailed(
+            "The recording's last page shows nothing to assert (no new URL, heading or status)"
+        )
+    return compile_recording(
+        recording.body,
+        recording.imports,
+        outcome,
+        name=function_name_for("recording", recording.start_path),
+        uses_re=recording.uses_re,
+    )
 
 
 async def verify_generated(

@@ -154,3 +154,53 @@ async def test_a_generated_file_that_fails_one_verification_run_is_failed(
     assert "expect failed" in done["failure_reason"]
     r = await client.post(f"{location}/accept", headers=owner.headers)
     assert r.status_code == 409
+
+
+FINAL = json.loads((Path(__file__).parent / "reports" / "login_recording.json").read_text())
+RECORDING = """from playwright.sync_api import Playwright, sync_playwright
+
+
+def run(playwright: Playwright) -> None:
+    browser = playwright.chromium.launch(headless=False)
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto("http://127.0.0.1:8123/login")
+    page.get_by_label("Username").fill("demo")
+    page.get_by_label("Password").fill("demo-password")
+    page.get_by_role("button", name="Log in").click()
+    context.close()
+    browser.close()
+
+
+with sync_playwright() as playwright:
+    run(playwright)
+"""
+
+
+async def test_a_recording_becomes_a_test_asserting_where_it_left_the_page(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    page = ReplayedPage(FINAL)
+    app.state.page_explorer = page
+    owner = await signup(client)
+    await create_environment(client, owner, base_url="http://127.0.0.1:9", name="demo")
+    r = await client.post(
+        f"/v1/projects/{owner.project_id}/generate",
+        json={"environment": "demo", "recording": RECORDING, "verify_runs": 1},
+        headers=owner.headers,
+    )
+    assert r.status_code == 202, r.text
+    started = r.json()
+    await app.state.generation_jobs.stop()
+    # The steps ran in the sandbox first: the recording's, as written, with a relative URL.
+    assert page.jobs[0]["mode"] == "final"
+    assert page.jobs[0]["recorded"]["body"][0] == 'page.goto("/login")'
+    assert started["provider"] == "recording"
+    assert started["target_path"] == "tests/test_generated_login.py"
+    code = started["proposed_diff"]
+    assert "headless" not in code and "sync_playwright" not in code and "127.0.0.1" not in code
+    assert '+def test_recording_login(page: Page) -> None:\n+    page.goto("/login")\n' in code
+    assert '+    expect(page).to_have_url(re.compile("/welcome(?:[?#]|$)"))\n' in code
+    assert "+import re\n" in code
+    rules = {f["rule"] for f in started["findings"]}
+    assert rules == {"generate:recording"}
