@@ -22,4 +22,12 @@ async def start_run_workers(app: FastAPI) -> Stopper:
     return pool.stop
 
 
-BACKGROUND_SERVICES: list[Starter] = [start_run_workers]
+async def start_generation_jobs(app: FastAPI) -> Stopper:
+    """Where generated change sets wait for their verification runs; cancelled at shutdown."""
+    from scriptflow.generate.jobs import GenerationJobs
+
+    jobs = app.state.generation_jobs = GenerationJobs()
+    return jobs.stop
+
+
+BACKGROUND_SERVICES: list[Starter] = [start_run_workers, start_generation_jobs]
