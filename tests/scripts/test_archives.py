@@ -10,6 +10,8 @@ import zipfile
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scriptflow.scripts.archives import (
     ArchiveLimits,
@@ -147,3 +149,25 @@ def test_bombs_stop_at_the_caps_before_memory_fills() -> None:
 def test_the_format_comes_from_the_bytes() -> None:
     assert sniff_format(make_zip(dict(FILES))) == "zip"
     assert sniff_format(make_tar(dict(FILES))) == "tar.gz"
+
+
+_NAME = st.text(alphabet="abcz_-é", min_size=1, max_size=8)
+_TREE_PATH = st.builds(
+    lambda folders, name, suffix: "/".join([*folders, name]) + suffix,
+    st.lists(_NAME, max_size=3),
+    _NAME,
+    st.sampled_from([".py", ".json", ".csv", ".txt", ".yaml"]),
+)
+_TEXT = st.text(
+    st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=200
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.dictionaries(_TREE_PATH, _TEXT, max_size=6), st.sampled_from([make_zip, make_tar]))
+def test_any_tree_of_text_files_comes_back_exactly(
+    files: dict[str, str], make: Callable[..., bytes]
+) -> None:
+    contents = read_archive(make(dict(files)))
+    assert {f.path: f.content for f in contents.files} == files
+    assert contents.skipped == []
