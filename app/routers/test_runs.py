@@ -11,8 +11,8 @@ from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response, 
 from fastapi.responses import FileResponse, StreamingResponse
 
 from app.deps import CurrentUser, SessionDep, SettingsDep, limiter
-from app.routers.artifact_downloads import artifact_response
 from app.pagination import link_next, public_url_for
+from app.routers.artifact_downloads import artifact_response
 from app.schemas import NO_NUL_PATTERN, Cursor, Limit, Moment
 from app.schemas.test_runs import (
     CancelOut,
@@ -23,11 +23,14 @@ from app.schemas.test_runs import (
     TestRunOut,
     TestRunSummaryOut,
 )
-from scriptflow.runs import service
-from scriptflow.runs.events import run_status_changes
+from scriptflow import events
+from scriptflow.errors import PayloadTooLarge
+from scriptflow.runs import service, suites
+from scriptflow.runs.events import RunFinished, run_status_changes
+from scriptflow.runs.junit import MAX_JUNIT_BYTES
 from scriptflow.runs.service import RunDetail, RunFilters
 
-router = APIRouter(prefix="/test-runs", tags=["test-runs"])
+router = APIRouter(tags=["test-runs"])
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -40,9 +43,14 @@ def _wake_workers(request: Request) -> None:
 
 def _detail_out(request: Request, detail: RunDetail) -> TestRunOut:
     out = TestRunOut.model_validate(detail.run)
+    if out.selection:
+        # A shard's durations are for its plugin, not for readers.
+        out.selection = {k: v for k, v in out.selection.items() if k != "durations"}
     out.tests = [
         RunTestOut(
             name=t.name,
+            nodeid=t.nodeid,
+            file=t.file,
             outcome=t.outcome,
             duration_ms=t.duration_ms,
             attempts=t.attempts,
@@ -66,7 +74,7 @@ def _detail_out(request: Request, detail: RunDetail) -> TestRunOut:
     return out
 
 
-@router.post("", response_model=TestRunOut, status_code=status.HTTP_201_CREATED)
+@router.post("/test-runs", response_model=TestRunOut, status_code=status.HTTP_201_CREATED)
 async def create_test_run(
     body: TestRunIn,
     request: Request,
@@ -76,23 +84,40 @@ async def create_test_run(
     settings: SettingsDep,
 ) -> TestRunOut:
     await limiter(request, "runs").acheck(str(user.id))
-    run = await service.create_run(
-        session,
-        user.id,
-        settings,
-        script_id=body.script_id,
-        environment=body.environment,
-        browser=body.browser,
-        retries=body.retries,
-        version=body.version,
-        timeout_s=body.timeout_s,
-    )
+    if body.project_id is not None:
+        run = await suites.create_suite_run(
+            session,
+            user.id,
+            settings,
+            project_id=body.project_id,
+            environment=body.environment,
+            browser=body.browser,
+            select=body.select,
+            keyword=body.k,
+            markers=body.markers,
+            shards=body.shards,
+            retries=body.retries,
+            timeout_s=body.timeout_s,
+        )
+    else:
+        assert body.script_id is not None  # the schema asks for one of the two
+        run = await service.create_run(
+            session,
+            user.id,
+            settings,
+            script_id=body.script_id,
+            environment=body.environment,
+            browser=body.browser,
+            retries=body.retries,
+            version=body.version,
+            timeout_s=body.timeout_s,
+        )
     # Runs after the response, i.e. after the request's transaction committed the run.
     background.add_task(_wake_workers, request)
     return TestRunOut.model_validate(run)
 
 
-@router.get("", response_model=list[TestRunSummaryOut])
+@router.get("/test-runs", response_model=list[TestRunSummaryOut])
 async def list_test_runs(
     request: Request,
     response: Response,
@@ -112,14 +137,72 @@ async def list_test_runs(
     return [TestRunSummaryOut.model_validate(r) for r in page.items]
 
 
-@router.get("/{run_id}", response_model=TestRunOut)
+@router.get("/test-runs/{run_id}", response_model=TestRunOut)
 async def get_test_run(
     run_id: uuid.UUID, request: Request, user: CurrentUser, session: SessionDep
 ) -> TestRunOut:
     return _detail_out(request, await service.get_run(session, user.id, run_id))
 
 
-@router.post("/{run_id}/cancel", response_model=CancelOut)
+@router.get(
+    "/test-runs/{run_id}/junit.xml",
+    response_class=Response,
+    responses={200: {"content": {"application/xml": {}}, "description": "JUnit XML"}},
+)
+async def test_run_junit(run_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Response:
+    """The run's tests as pytest's ``--junitxml`` writes them (retries as Surefire's
+    ``flakyFailure`` / ``rerunFailure``)."""
+    document = await service.run_junit(session, user.id, run_id)
+    return Response(document, media_type="application/xml")
+
+
+@router.post(
+    "/projects/{project_id}/results",
+    response_model=list[TestRunSummaryOut],
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/xml": {"schema": {"type": "string"}}},
+            "description": "A JUnit XML report (pytest's --junitxml, Playwright's junit reporter)",
+        }
+    },
+)
+async def import_results(
+    project_id: uuid.UUID,
+    request: Request,
+    background: BackgroundTasks,
+    user: CurrentUser,
+    session: SessionDep,
+    environment: Annotated[str, Query(min_length=1, max_length=100, pattern=NO_NUL_PATTERN)] = (
+        "imported"
+    ),
+) -> list[TestRunSummaryOut]:
+    """Store another CI's JUnit report as imported runs (one per file of the tree it names,
+    one for the rest): history for insights, never executed."""
+    await limiter(request, "runs").acheck(str(user.id))
+    document = await read_capped_body(request, MAX_JUNIT_BYTES)
+    runs = await suites.import_junit(
+        session, user.id, project_id=project_id, document=document, environment=environment
+    )
+    for run in runs:  # after the commit, as a worker announces a finished run
+        finished = RunFinished(run.id, run.project_id, run.script_id, run.status, run.trigger)
+        background.add_task(events.dispatch, request.app.state.sessionmaker, finished)
+    return [TestRunSummaryOut.model_validate(run) for run in runs]
+
+
+async def read_capped_body(request: Request, limit: int) -> bytes:
+    """The request body, refused once it passes ``limit`` bytes (never read whole first)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The report may have at most {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post("/test-runs/{run_id}/cancel", response_model=CancelOut)
 async def cancel_test_run(
     run_id: uuid.UUID, background: BackgroundTasks, user: CurrentUser, session: SessionDep
 ) -> CancelOut:
@@ -130,7 +213,7 @@ async def cancel_test_run(
 
 
 @router.get(
-    "/{run_id}/artifacts/{name}",
+    "/test-runs/{run_id}/artifacts/{name}",
     response_class=FileResponse,
     responses={200: {"content": {"*/*": {}}, "description": "The artifact's bytes"}},
 )
@@ -147,7 +230,7 @@ async def download_artifact(
 
 
 @router.get(
-    "/{run_id}/events",
+    "/test-runs/{run_id}/events",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}, "description": "status events"}},
 )

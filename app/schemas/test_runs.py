@@ -2,22 +2,44 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from app.schemas import RequestModel, ResponseModel, Version
 
 
 class TestRunIn(RequestModel):
+    """A run of one file (``script_id``, the seed's) or of a selection of a project's tree
+    (``project_id``: a suite run, optionally sharded)."""
+
     __test__ = False
 
-    script_id: uuid.UUID
+    script_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
     environment: str = Field(min_length=1, max_length=100)
     browser: str = Field(default="chromium", min_length=1, max_length=32)
     retries: int = Field(default=0, ge=0, le=5)
     version: Version | None = None
     timeout_s: int | None = Field(default=None, ge=5, le=3600)
+    select: list[Annotated[str, Field(min_length=1, max_length=1000)]] | None = Field(
+        default=None,
+        max_length=200,
+        description="tree paths or node ids, e.g. tests/ or tests/test_cart.py::test_total",
+    )
+    k: str | None = Field(default=None, max_length=500, description="pytest -k expression")
+    markers: str | None = Field(default=None, max_length=500, description="pytest -m expression")
+    shards: int = Field(default=1, ge=1, le=16)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TestRunIn:
+        if (self.script_id is None) == (self.project_id is None):
+            raise ValueError("give either script_id (one file) or project_id (a suite run)")
+        if self.script_id is not None and (
+            self.select or self.k or self.markers or self.shards != 1
+        ):
+            raise ValueError("select, k, markers and shards go with project_id")
+        return self
 
 
 class RunStepOut(ResponseModel):
@@ -34,6 +56,8 @@ class RunTestOut(ResponseModel):
     __test__ = False
 
     name: str
+    nodeid: str | None = None
+    file: str | None = None
     outcome: str
     duration_ms: int
     attempts: int
@@ -55,8 +79,12 @@ class TestRunSummaryOut(ResponseModel):
 
     id: uuid.UUID
     project_id: uuid.UUID
-    script_id: uuid.UUID
-    script_version: int
+    script_id: uuid.UUID | None
+    script_version: int | None
+    kind: str = "script"
+    parent_id: uuid.UUID | None = None
+    shard_index: int | None = None
+    shard_count: int = 0
     environment: str
     base_url: str
     browser: str
@@ -75,6 +103,9 @@ class TestRunSummaryOut(ResponseModel):
 
 
 class TestRunOut(TestRunSummaryOut):
+    selection: dict[str, Any] | None = None
+    # The tree the run saw: {path: [script_id, version]}.
+    snapshot: dict[str, Any] | None = None
     tests: list[RunTestOut] = []
     artifacts: list[RunArtifactOut] = []
 

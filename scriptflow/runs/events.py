@@ -20,7 +20,7 @@ class RunFinished:
 
     run_id: uuid.UUID
     project_id: uuid.UUID
-    script_id: uuid.UUID
+    script_id: uuid.UUID | None  # None: a suite, shard or imported run
     status: str
     trigger: str
 

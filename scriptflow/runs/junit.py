@@ -60,6 +60,14 @@ def junit_address(node_id: str) -> tuple[str, str]:
     return ".".join(names[:-1]), names[-1]
 
 
+def display_name(node_id: str) -> str:
+    """A test's name as runs show it: ``test_total`` for ``tests/x.py::test_total[chromium]``
+    (the browser parameter pytest-playwright adds is dropped, as the run plugin does)."""
+    name = node_id.split("::")[-1]
+    name = re.sub(r"\[(chromium|firefox|webkit)\]$", "", name)
+    return re.sub(r"-(chromium|firefox|webkit)\]$", "]", name)
+
+
 def _seconds(ms: int) -> str:
     return f"{max(ms, 0) / 1000:.3f}"
 

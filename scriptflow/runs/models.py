@@ -24,6 +24,20 @@ class RunStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class RunKind(StrEnum):
+    """What a run is: one file, a selection of the tree, the parent of shards, one shard, or
+    results imported from another CI (never executed)."""
+
+    SCRIPT = "script"
+    SUITE = "suite"
+    SHARDED = "sharded"
+    SHARD = "shard"
+    IMPORTED = "imported"
+
+
+# Rows a worker never claims: a sharded run's work is done by its shards.
+NEVER_EXECUTED = frozenset({RunKind.SHARDED, RunKind.IMPORTED})
+
 # A run in one of these never changes again.
 TERMINAL_STATUSES = frozenset(
     {RunStatus.PASSED, RunStatus.FAILED, RunStatus.ERROR, RunStatus.CANCELLED}
@@ -40,8 +54,24 @@ class TestRun(IdMixin, TimestampMixin, Base):
     )
 
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    script_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scripts.id", ondelete="CASCADE"))
-    script_version: Mapped[int] = mapped_column(Integer)
+    # The file a script run runs; a suite, a shard or an imported run has none.
+    script_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("scripts.id", ondelete="CASCADE")
+    )
+    script_version: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(
+        String(16), default=RunKind.SCRIPT, server_default=RunKind.SCRIPT.value
+    )
+    # A shard's sharded run; the shards go with it.
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("test_runs.id", ondelete="CASCADE"), index=True
+    )
+    shard_index: Mapped[int | None] = mapped_column(Integer)  # 0-based
+    shard_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # {"select": [...], "k", "markers"} as validated, plus a shard's {"durations": {...}}.
+    selection: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # The tree at one moment: {path: [script_id, version]} for every file the run sees.
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     environment_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("environments.id", ondelete="SET NULL")
     )
@@ -77,6 +107,10 @@ class RunTest(IdMixin, Base):
     )
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(500))
+    # As pytest names it (tests/test_cart.py::test_total[chromium]); its file is the part
+    # before the first "::".
+    nodeid: Mapped[str | None] = mapped_column(String(1000))
+    file: Mapped[str | None] = mapped_column(String(255))
     # passed | failed | skipped | error | flaky
     outcome: Mapped[str] = mapped_column(String(16))
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)

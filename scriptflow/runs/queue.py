@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scriptflow.db.base import utcnow
 from scriptflow.db.engine import is_sqlite, transaction
-from scriptflow.runs.models import TestRun
+from scriptflow.runs.models import NEVER_EXECUTED, TestRun
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,12 @@ def _claimable(now: datetime) -> object:
         TestRun.attempt < TestRun.max_attempts,
         TestRun.cancel_requested.is_(False),
     )
-    return or_(and_(TestRun.status == "queued", TestRun.cancel_requested.is_(False)), expired)
+    queued = and_(
+        TestRun.status == "queued",
+        TestRun.cancel_requested.is_(False),
+        TestRun.kind.not_in(list(NEVER_EXECUTED)),
+    )
+    return or_(queued, expired)
 
 
 async def claim_next_run(
@@ -91,6 +96,14 @@ async def claim_next_run(
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return None
+        # A shard's sharded run is running from its first shard on.
+        parent = select(TestRun.parent_id).where(TestRun.id == run_id).scalar_subquery()
+        await session.execute(
+            update(TestRun)
+            .where(TestRun.id == parent, TestRun.status == "queued")
+            .values(status="running", started_at=now)
+            .execution_options(synchronize_session=False)
+        )
         return Claim(run_id, worker_id, attempt)
 
 
@@ -191,6 +204,8 @@ async def release_claim(sessionmaker: async_sessionmaker[AsyncSession], claim: C
 
 
 async def reap_abandoned_runs(sessionmaker: async_sessionmaker[AsyncSession]) -> list[uuid.UUID]:
+    from scriptflow.runs.suites import merge_shards  # suites builds on the queue, not back
+
     """End runs whose worker died for good: out of attempts → error; cancel requested → cancelled.
 
     Expired runs with attempts left are not touched here: ``claim_next_run`` takes them again.
@@ -233,4 +248,7 @@ async def reap_abandoned_runs(sessionmaker: async_sessionmaker[AsyncSession]) ->
             )
             if result.rowcount == 1:  # type: ignore[attr-defined]
                 ended.append(run_id)
+                parent = await merge_shards(session, run_id)
+                if parent is not None:
+                    ended.append(parent)
         return ended

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 
+from scriptflow.db.engine import is_sqlite
 from scriptflow.db.repository import Repository
-from scriptflow.runs.models import RunArtifact, RunStatus, RunStep, RunTest, TestRun
+from scriptflow.runs.models import RunArtifact, RunKind, RunStatus, RunStep, RunTest, TestRun
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,47 @@ class RunRepository(Repository[TestRun]):
             stmt = stmt.where(TestRun.created_at >= filters.since)
         return stmt
 
+    async def lock(self, run_id: uuid.UUID) -> TestRun | None:
+        """The run, locked for this transaction where the database can (PostgreSQL)."""
+        stmt = select(TestRun).where(TestRun.id == run_id).execution_options(populate_existing=True)
+        if not is_sqlite(self.session):
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def shards(self, parent_id: uuid.UUID) -> list[TestRun]:
+        stmt = (
+            select(TestRun)
+            .where(TestRun.parent_id == parent_id)
+            .order_by(TestRun.shard_index)
+            .execution_options(populate_existing=True)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def recent_durations(
+        self, project_id: uuid.UUID, runs: int, limit: int
+    ) -> dict[str, int]:
+        """Each node id's mean duration over the project's last ``runs`` finished runs."""
+        recent = (
+            select(TestRun.id)
+            .where(
+                TestRun.project_id == project_id,
+                TestRun.completed_at.is_not(None),
+                TestRun.kind != RunKind.SHARDED,  # its tests are its shards' tests again
+            )
+            .order_by(TestRun.completed_at.desc())
+            .limit(runs)
+            .scalar_subquery()
+        )
+        stmt = (
+            select(RunTest.nodeid, func.avg(RunTest.duration_ms))
+            .where(RunTest.run_id.in_(recent), RunTest.nodeid.is_not(None))
+            .where(RunTest.outcome != "skipped")
+            .group_by(RunTest.nodeid)
+            .limit(limit)
+        )
+        rows = (await self.session.execute(stmt)).all()
+        return {str(nodeid): int(mean or 0) for nodeid, mean in rows}
+
     async def tests(self, run_id: uuid.UUID) -> list[RunTest]:
         stmt = select(RunTest).where(RunTest.run_id == run_id).order_by(RunTest.position)
         return list((await self.session.execute(stmt)).scalars())
@@ -72,9 +114,31 @@ class RunRepository(Repository[TestRun]):
 
     async def request_cancel(self, run_id: uuid.UUID, now: datetime) -> None:
         """Cancel a queued run now; flag a running one for its worker to stop."""
+        # A sharded run's shards are cancelled with it (and it ends when the last one has).
+        await self.session.execute(
+            update(TestRun)
+            .where(TestRun.parent_id == run_id, TestRun.status == RunStatus.QUEUED)
+            .values(
+                status=RunStatus.CANCELLED,
+                cancel_requested=True,
+                completed_at=now,
+                error="Run cancelled",
+            )
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.execute(
+            update(TestRun)
+            .where(TestRun.parent_id == run_id, TestRun.status == RunStatus.RUNNING)
+            .values(cancel_requested=True)
+            .execution_options(synchronize_session=False)
+        )
         queued = await self.session.execute(
             update(TestRun)
-            .where(TestRun.id == run_id, TestRun.status == RunStatus.QUEUED)
+            .where(
+                TestRun.id == run_id,
+                TestRun.status == RunStatus.QUEUED,
+                TestRun.kind != RunKind.SHARDED,
+            )
             .values(
                 status=RunStatus.CANCELLED,
                 cancel_requested=True,
@@ -87,7 +151,10 @@ class RunRepository(Repository[TestRun]):
             # Claimed meanwhile (or already running): the worker sees the flag on its next check.
             await self.session.execute(
                 update(TestRun)
-                .where(TestRun.id == run_id, TestRun.status == RunStatus.RUNNING)
+                .where(
+                    TestRun.id == run_id,
+                    TestRun.status.in_([RunStatus.RUNNING, RunStatus.QUEUED]),
+                )
                 .values(cancel_requested=True)
                 .execution_options(synchronize_session=False)
             )

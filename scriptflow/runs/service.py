@@ -23,9 +23,11 @@ from scriptflow.runs.artifacts import served_path
 from scriptflow.runs.browsers import resolve_browser
 from scriptflow.runs.egress import blocked_reason
 from scriptflow.runs.events import run_status_changes
+from scriptflow.runs.junit import write_junit
 from scriptflow.runs.models import (
     TERMINAL_STATUSES,
     RunArtifact,
+    RunKind,
     RunStatus,
     RunStep,
     RunTest,
@@ -33,6 +35,7 @@ from scriptflow.runs.models import (
 )
 from scriptflow.runs.repository import RunFilters, RunRepository
 from scriptflow.runs.script_forms import prepare_script
+from scriptflow.runs.suites import merge_parent, pin_tree
 from scriptflow.scripts.repository import ScriptRepository
 from scriptflow.scripts.service import get_script, require_python
 
@@ -98,7 +101,12 @@ async def create_run(
     if content is None:
         raise _invalid("version", f"The script has no version {pinned}", current=script.version)
     prepare_script(content)  # a script that cannot parse is a 422 now, not an error run later
+    # The file runs within its tree: conftest, page objects and data files at this moment.
+    tree = await pin_tree(session, script.project_id, {script.id: pinned})
     run = TestRun(
+        kind=RunKind.SCRIPT,
+        snapshot=tree.files,
+        selection={"select": [script.path], "k": None, "markers": None},
         project_id=script.project_id,
         script_id=script.id,
         script_version=pinned,
@@ -154,6 +162,28 @@ async def get_run(session: AsyncSession, user_id: uuid.UUID, run_id: uuid.UUID) 
     return RunDetail(run, [(t, by_test.get(t.id, [])) for t in tests], artifacts)
 
 
+async def run_junit(session: AsyncSession, user_id: uuid.UUID, run_id: uuid.UUID) -> bytes:
+    """The run's tests as JUnit XML (a sharded run: every shard's tests)."""
+    run = await _visible_run(session, user_id, run_id)
+    tests = [
+        {
+            "nodeid": t.nodeid or t.name,
+            "outcome": t.outcome,
+            "duration_ms": t.duration_ms,
+            "attempts": t.attempts,
+            "error": t.error,
+        }
+        for t in await RunRepository(session).tests(run.id)
+    ]
+    duration = (run.results or {}).get("duration_ms")
+    return await asyncio.to_thread(
+        write_junit,
+        tests,
+        started_at=run.started_at,
+        duration_ms=int(duration) if isinstance(duration, int) else 0,
+    )
+
+
 async def list_runs(
     session: AsyncSession,
     user_id: uuid.UUID,
@@ -182,8 +212,10 @@ async def cancel_run(session: AsyncSession, user_id: uuid.UUID, run_id: uuid.UUI
         )
     runs = RunRepository(session)
     await runs.request_cancel(run.id, utcnow())
+    if run.kind == RunKind.SHARDED:
+        await merge_parent(session, run.id)  # ends now if every shard was still queued
     await runs.refresh(run)
-    if run.status not in ("cancelled", "running"):
+    if run.status not in ("cancelled", "running", "queued"):
         raise InvalidRunState(
             f"The run already ended with status {run.status!r}", details={"status": run.status}
         )

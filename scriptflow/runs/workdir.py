@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -110,8 +110,9 @@ def pytest_arguments(request: RunRequest, work: Path | None = None) -> list[str]
     ]
 
 
-def write_tree(root: Path, files: Mapping[str, str]) -> None:
-    """The project's files under ``root``; test modules in codegen form get their test.
+def write_tree(root: Path, files: Mapping[str, str], selected: Collection[str] = ()) -> None:
+    """The project's files under ``root``; test modules (and files selected by path) in
+    codegen form get their test.
 
     Paths were checked when the files were stored; checked again here because this writes.
     """
@@ -121,7 +122,7 @@ def write_tree(root: Path, files: Mapping[str, str]) -> None:
             raise ValueError(f"refusing to write {path!r} outside the run's tree")
         target = root.joinpath(*parts)
         target.parent.mkdir(parents=True, exist_ok=True)
-        if TEST_MODULE.search(path):
+        if TEST_MODULE.search(path) or path in selected:
             # A syntax error is left for pytest to report as this file's collection error.
             with contextlib.suppress(ScriptflowError):
                 content = prepare_script(content).source
@@ -212,7 +213,9 @@ def prepare_workdir(
     """Write the script, ini, plugin config and launch file into the run's work dir."""
     work = folders.work
     if request.files:
-        write_tree(work / TREE_DIR, request.files)
+        # A lone file selected by path is a test module whatever its name (pytest runs it).
+        selected = {arg.split("::", 1)[0] for arg in request.selection if arg[:1] != "-"}
+        write_tree(work / TREE_DIR, request.files, selected)
         # The run may write beside its files (reports, downloads), as it could locally.
         isolation.chown_for_run(*(work / TREE_DIR).rglob("*"), work / TREE_DIR)
     else:

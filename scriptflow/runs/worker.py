@@ -44,6 +44,7 @@ from scriptflow.runs.queue import (
     renew_lease,
 )
 from scriptflow.runs.repository import RunRepository
+from scriptflow.runs.suites import load_run_tree, merge_shards, test_file
 from scriptflow.scripts.repository import ScriptRepository
 from scriptflow.storage.artifact_store import publish_run_artifacts
 
@@ -70,13 +71,17 @@ class RunPlan:
 
     run_id: uuid.UUID
     project_id: uuid.UUID
-    script_id: uuid.UUID
+    script_id: uuid.UUID | None
     trigger: str
     script: str | None
     base_url: str
     browser: str
     retries: int
     timeout_s: int
+    # A tree's run: its files at the pinned snapshot, pytest's selection, the shard's part.
+    files: dict[str, str] | None = None
+    selection: tuple[str, ...] = ()
+    shard: dict[str, Any] | None = None
 
 
 class NotOurs(Exception):
@@ -153,7 +158,7 @@ class RunWorker:
 
     async def _execute(self, claim: Claim) -> None:
         plan = await self._load_plan(claim)
-        if plan.script is None:
+        if plan.script is None and plan.files is None:
             await self._finish(claim, plan, _failure("error", "The pinned script version is gone"))
             return
         try:
@@ -164,7 +169,10 @@ class RunWorker:
         folder = run_folder(self.settings.data_dir, claim.run_id)
         await asyncio.to_thread(shutil.rmtree, folder, True)
         request = RunRequest(
-            script=plan.script,
+            script=plan.script or "",
+            files=plan.files or {},
+            selection=plan.selection,
+            shard=plan.shard,
             base_url=plan.base_url,
             browser=browser,
             workdir=folder,
@@ -225,7 +233,12 @@ class RunWorker:
     async def _load_plan(self, claim: Claim) -> RunPlan:
         async with transaction(self.sessionmaker, write=False) as session:
             run = await RunRepository(session).get_one(claim.run_id)
-            content = await ScriptRepository(session).content_at(run.script_id, run.script_version)
+            tree = await load_run_tree(session, run)
+            content = None
+            if tree is None and run.script_id is not None and run.script_version is not None:
+                content = await ScriptRepository(session).content_at(
+                    run.script_id, run.script_version
+                )
             return RunPlan(
                 run.id,
                 run.project_id,
@@ -236,6 +249,7 @@ class RunWorker:
                 run.browser,
                 run.retries,
                 run.timeout_s,
+                *(tree or (None, (), None)),
             )
 
     async def _finish(self, claim: Claim, plan: RunPlan, result: ExecutionResult) -> None:
@@ -248,6 +262,7 @@ class RunWorker:
                 if status is None:
                     raise NotOurs
                 await store_details(session, claim.run_id, result, self.settings.data_dir)
+                merged = await merge_shards(session, claim.run_id)
         except NotOurs:
             log.warning("worker %s: run %s is no longer ours", self.worker_id, claim.run_id)
             return
@@ -255,6 +270,8 @@ class RunWorker:
         await self._announce(
             RunFinished(plan.run_id, plan.project_id, plan.script_id, status, plan.trigger)
         )
+        if merged is not None:
+            await self._notify(merged)
 
     async def _announce(self, event: RunFinished) -> None:
         if self.finished is not None:
@@ -282,6 +299,7 @@ def results_document(result: ExecutionResult, attempt: int) -> dict[str, Any]:
         "tests": [
             {
                 "name": t.name,
+                "nodeid": t.nodeid or None,
                 "outcome": t.outcome,
                 "duration_ms": t.duration_ms,
                 "attempts": t.attempts,
@@ -328,6 +346,8 @@ async def store_details(
             run_id=run_id,
             position=position,
             name=test.name[:500],
+            nodeid=test.nodeid or None,
+            file=test_file(test.nodeid),
             outcome=test.outcome,
             duration_ms=test.duration_ms,
             attempts=test.attempts,

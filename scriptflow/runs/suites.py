@@ -1,0 +1,454 @@
+"""Suite runs: a selection of the project's tree pinned at one snapshot, optionally sharded,
+merged back into one run; results imported from another CI as JUnit XML.
+
+A sharded run is a parent row no worker claims (``RunKind.SHARDED``) and N shard rows that are
+queue jobs like any run (claimed with a lease, retried when their worker dies). Each shard
+collects the same selection and keeps its part (``shards.plan_shards``); when the last shard
+ends, the parent gets every shard's tests and a status saying which shard did what.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scriptflow.config import Settings
+from scriptflow.db.base import utcnow
+from scriptflow.errors import ValidationFailed
+from scriptflow.projects.repository import ProjectRepository
+from scriptflow.projects.roles import Role
+from scriptflow.projects.service import require_role
+from scriptflow.runs.browsers import resolve_browser
+from scriptflow.runs.egress import blocked_reason
+from scriptflow.runs.junit import JUnitCase, display_name, parse_junit
+from scriptflow.runs.models import TERMINAL_STATUSES, RunKind, RunStatus, RunTest, TestRun
+from scriptflow.runs.repository import RunRepository
+from scriptflow.runs.selection import Selection, build_selection, entry_path
+from scriptflow.runs.shards import MAX_DURATIONS, MAX_SHARDS
+from scriptflow.scripts.repository import ScriptRepository
+
+MAX_RETRIES = 5
+MAX_TIMEOUT_S = 3600
+# Recent runs whose test durations balance the next sharded run.
+DURATION_HISTORY_RUNS = 20
+
+
+def _invalid(field: str, message: str, **details: object) -> ValidationFailed:
+    return ValidationFailed.for_field(field, message, message=message, **details)
+
+
+@dataclass(frozen=True)
+class PinnedTree:
+    """Every file of a project at one moment: ``{path: [script_id, version]}``."""
+
+    files: dict[str, list[Any]]
+
+    @property
+    def paths(self) -> list[str]:
+        return list(self.files)
+
+
+async def pin_tree(
+    session: AsyncSession, project_id: uuid.UUID, overrides: Mapping[uuid.UUID, int] | None = None
+) -> PinnedTree:
+    """The project's files at their current versions (``overrides``: a file at another one)."""
+    chosen = dict(overrides or {})
+    files = {
+        script.path: [str(script.id), chosen.get(script.id, script.version)]
+        for script in await ScriptRepository(session).tree(project_id, drafts=tuple(chosen))
+    }
+    return PinnedTree(files)
+
+
+async def load_tree(session: AsyncSession, snapshot: Mapping[str, Any]) -> dict[str, str] | None:
+    """The contents of a pinned tree, or None when a pinned version is gone."""
+    scripts = ScriptRepository(session)
+    files: dict[str, str] = {}
+    for path, (script_id, version) in snapshot.items():
+        content = await scripts.content_at(uuid.UUID(str(script_id)), int(version))
+        if content is None:
+            return None
+        files[path] = content
+    return files
+
+
+async def load_run_tree(
+    session: AsyncSession, run: TestRun
+) -> tuple[dict[str, str] | None, tuple[str, ...], dict[str, Any] | None] | None:
+    """What a claimed run executes when it has a pinned tree: (files, pytest selection, shard);
+    files is None when a pinned version is gone. None for a run from before trees."""
+    if not run.snapshot:
+        return None
+    files = await load_tree(session, run.snapshot)
+    return files, tuple(selection_of(run).pytest_args()), shard_of(run)
+
+
+def test_file(nodeid: str) -> str | None:
+    """The tree path a node id belongs to (``tests/test_a.py::test_x`` → ``tests/test_a.py``)."""
+    return entry_path(nodeid) if "::" in nodeid else None
+
+
+async def _check_target(
+    session: AsyncSession, settings: Settings, project_id: uuid.UUID, environment: str, browser: str
+) -> tuple[uuid.UUID, str, str]:
+    projects = ProjectRepository(session)
+    env = await projects.environment_by_name(project_id, environment)
+    if env is None:
+        known = [e.name for e in await projects.environments(project_id)]
+        listed = ", ".join(known) if known else "none; create one first"
+        raise _invalid(
+            "environment",
+            f"Unknown environment {environment!r}; known: {listed}",
+            known_environments=known,
+        )
+    resolve_browser(settings, browser)
+    if not settings.private_egress_allowed:
+        reason = await asyncio.to_thread(blocked_reason, env.base_url)
+        if reason:
+            raise _invalid(
+                "environment",
+                f"Environment {env.name!r} points at a private network ({reason}); this server "
+                "does not let runs reach private addresses",
+            )
+    return env.id, env.name, env.base_url
+
+
+async def create_suite_run(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    settings: Settings,
+    *,
+    project_id: uuid.UUID,
+    environment: str,
+    browser: str,
+    select: Sequence[str] | None = None,
+    keyword: str | None = None,
+    markers: str | None = None,
+    shards: int = 1,
+    retries: int = 0,
+    timeout_s: int | None = None,
+    trigger: str = "manual",
+) -> TestRun:
+    """Queue a run of a selection (or the whole suite) of the project's tree, pinned now;
+    with ``shards`` > 1 a parent run and that many shard runs balanced by recent durations."""
+    await require_role(session, user_id, project_id, Role.EDITOR)
+    env_id, env_name, base_url = await _check_target(
+        session, settings, project_id, environment, browser
+    )
+    if not 0 <= retries <= MAX_RETRIES:
+        raise _invalid("retries", f"retries must be between 0 and {MAX_RETRIES}")
+    timeout = settings.run_timeout_s if timeout_s is None else timeout_s
+    if not 5 <= timeout <= MAX_TIMEOUT_S:
+        raise _invalid("timeout_s", f"timeout_s must be between 5 and {MAX_TIMEOUT_S}")
+    if not 1 <= shards <= MAX_SHARDS:
+        raise _invalid("shards", f"shards must be between 1 and {MAX_SHARDS}")
+    tree = await pin_tree(session, project_id)
+    if not tree.files:
+        raise _invalid("project_id", "The project has no files to run; import or push some")
+    selection = build_selection(select, keyword, markers, tree.paths)
+    common: dict[str, Any] = {
+        "project_id": project_id,
+        "environment_id": env_id,
+        "environment": env_name,
+        "base_url": base_url,
+        "browser": browser,
+        "retries": retries,
+        "timeout_s": timeout,
+        "attempt": 0,
+        "max_attempts": settings.run_max_attempts,
+        "cancel_requested": False,
+        "trigger": trigger,
+        "created_by": user_id,
+        "snapshot": tree.files,
+    }
+    if shards == 1:
+        run = TestRun(kind=RunKind.SUITE, status="queued", selection=selection.as_dict(), **common)
+        session.add(run)
+        await session.flush()
+        return run
+    durations = await RunRepository(session).recent_durations(
+        project_id, DURATION_HISTORY_RUNS, MAX_DURATIONS
+    )
+    parent = TestRun(
+        kind=RunKind.SHARDED,
+        status="queued",
+        shard_count=shards,
+        selection=selection.as_dict(),
+        **common,
+    )
+    session.add(parent)
+    await session.flush()
+    for index in range(shards):
+        session.add(
+            TestRun(
+                kind=RunKind.SHARD,
+                status="queued",
+                parent_id=parent.id,
+                shard_index=index,
+                shard_count=shards,
+                selection={**selection.as_dict(), "durations": durations},
+                **common,
+            )
+        )
+    await session.flush()
+    return parent
+
+
+def selection_of(run: TestRun) -> Selection:
+    """The validated selection stored with a run (validated again: it is read back)."""
+    stored = run.selection or {}
+    entries = stored.get("select") or []
+    return build_selection(entries, stored.get("k"), stored.get("markers"), (run.snapshot or {}))
+
+
+def shard_of(run: TestRun) -> dict[str, Any] | None:
+    """What a shard's plugin needs to keep its part."""
+    if run.kind != RunKind.SHARD or run.shard_index is None:
+        return None
+    durations = (run.selection or {}).get("durations") or {}
+    return {"index": run.shard_index, "count": run.shard_count, "durations": durations}
+
+
+# --- merging shards -----------------------------------------------------------------------
+
+
+def merged_status(shards: Sequence[TestRun], cancel_requested: bool) -> tuple[str, str | None]:
+    """The sharded run's status from its shards': a shard that did not finish its part makes
+    the whole an error (or cancelled), failing tests make it failed."""
+    if cancel_requested or any(s.status == RunStatus.CANCELLED for s in shards):
+        cancelled = [s for s in shards if s.status == RunStatus.CANCELLED]
+        if cancel_requested:
+            return RunStatus.CANCELLED, "Run cancelled"
+        names = ", ".join(f"{(s.shard_index or 0) + 1}" for s in cancelled)
+        return RunStatus.ERROR, f"Shard {names} of {len(shards)} was cancelled"
+    broken = [s for s in shards if s.status == RunStatus.ERROR]
+    if broken:
+        first = broken[0]
+        return (
+            RunStatus.ERROR,
+            f"Shard {(first.shard_index or 0) + 1} of {len(shards)} ended in error: {first.error}",
+        )
+    failed = [s for s in shards if s.status == RunStatus.FAILED]
+    if failed:
+        return RunStatus.FAILED, failed[0].error
+    return RunStatus.PASSED, None
+
+
+async def merge_shards(session: AsyncSession, shard_id: uuid.UUID) -> uuid.UUID | None:
+    """After a shard ended (inside its finishing transaction): when it was the last one, end
+    the parent with every shard's tests. Returns the parent's id when it ended now."""
+    shard = await RunRepository(session).get(shard_id)
+    if shard is None or shard.parent_id is None:
+        return None
+    return await merge_parent(session, shard.parent_id)
+
+
+async def merge_parent(session: AsyncSession, parent_id: uuid.UUID) -> uuid.UUID | None:
+    """End a sharded run if all its shards have ended; else mark it running once one has begun."""
+    runs = RunRepository(session)
+    # Locks the parent (PostgreSQL): of two shards finishing at once, the later one sees the
+    # other's committed status and merges.
+    parent = await runs.lock(parent_id)
+    if parent is None or parent.status in TERMINAL_STATUSES:
+        return None
+    shards = await runs.shards(parent.id)
+    if any(s.status not in TERMINAL_STATUSES for s in shards):
+        begun = [s.started_at for s in shards if s.started_at]
+        if parent.status == RunStatus.QUEUED and begun:
+            parent.status = RunStatus.RUNNING
+            parent.started_at = min(begun)
+        return None
+    status, error = merged_status(shards, parent.cancel_requested)
+    tests: list[dict[str, Any]] = []
+    summary = {o: 0 for o in ("passed", "failed", "flaky", "skipped", "error")}
+    position = 0
+    for s in shards:
+        for test in await runs.tests(s.id):
+            session.add(
+                RunTest(
+                    run_id=parent.id,
+                    position=position,
+                    name=test.name,
+                    nodeid=test.nodeid,
+                    file=test.file,
+                    outcome=test.outcome,
+                    duration_ms=test.duration_ms,
+                    attempts=test.attempts,
+                    error=test.error,
+                )
+            )
+            position += 1
+            summary[test.outcome] = summary.get(test.outcome, 0) + 1
+            tests.append(_test_document(test, s.shard_index))
+    started = [s.started_at for s in shards if s.started_at]
+    parent.status = status
+    parent.error = error
+    parent.started_at = min(started) if started else parent.started_at
+    parent.completed_at = utcnow()
+    parent.results = {
+        "summary": {"total": len(tests), **summary},
+        "tests": tests,
+        "shards": [
+            {
+                "index": s.shard_index,
+                "run_id": str(s.id),
+                "status": s.status,
+                "error": s.error,
+                "attempt": s.attempt,
+                "tests": len((s.results or {}).get("tests") or []),
+                "duration_ms": (s.results or {}).get("duration_ms"),
+            }
+            for s in shards
+        ],
+        "duration_ms": _wall_ms(shards),
+    }
+    await session.flush()
+    return parent.id
+
+
+def _wall_ms(shards: Sequence[TestRun]) -> int | None:
+    starts = [s.started_at for s in shards if s.started_at]
+    ends = [s.completed_at for s in shards if s.completed_at]
+    if not starts or not ends:
+        return None
+    return int((max(ends) - min(starts)).total_seconds() * 1000)
+
+
+def _test_document(test: RunTest, shard: int | None) -> dict[str, Any]:
+    return {
+        "name": test.name,
+        "nodeid": test.nodeid,
+        "file": test.file,
+        "outcome": test.outcome,
+        "duration_ms": test.duration_ms,
+        "attempts": test.attempts,
+        "error": test.error,
+        "shard": shard,
+    }
+
+
+# --- imported results ---------------------------------------------------------------------
+
+
+async def import_junit(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    project_id: uuid.UUID,
+    document: bytes,
+    environment: str = "imported",
+    browser: str = "chromium",
+) -> list[TestRun]:
+    """Store another CI's JUnit report as finished runs marked ``imported`` (never executed):
+    one per file of the tree it names (so the file's insights see them), one for the rest."""
+    await require_role(session, user_id, project_id, Role.EDITOR)
+    scripts = {s.path: s for s in await ScriptRepository(session).tree(project_id)}
+    cases = await asyncio.to_thread(parse_junit, document, list(scripts))
+    groups: dict[str | None, list[JUnitCase]] = {}
+    for case in cases:
+        path = test_file(case.node_id)
+        groups.setdefault(path if path in scripts else None, []).append(case)
+    runs = []
+    for path, group in groups.items():
+        script = scripts.get(path) if path is not None else None
+        runs.append(
+            await _imported_run(
+                session,
+                user_id,
+                project_id,
+                group,
+                environment=environment,
+                browser=browser,
+                script_id=script.id if script else None,
+                script_version=script.version if script else None,
+            )
+        )
+    return runs
+
+
+async def _imported_run(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    project_id: uuid.UUID,
+    cases: Sequence[JUnitCase],
+    *,
+    environment: str,
+    browser: str,
+    script_id: uuid.UUID | None,
+    script_version: int | None,
+) -> TestRun:
+    now = utcnow()
+    status = _imported_status(cases)
+    summary = {o: 0 for o in ("passed", "failed", "flaky", "skipped", "error")}
+    for case in cases:
+        summary[case.outcome] = summary.get(case.outcome, 0) + 1
+    run = TestRun(
+        project_id=project_id,
+        script_id=script_id,
+        script_version=script_version,
+        kind=RunKind.IMPORTED,
+        environment=environment[:100],
+        base_url="",
+        browser=browser[:32],
+        status=status,
+        retries=0,
+        timeout_s=0,
+        attempt=1,
+        max_attempts=1,
+        cancel_requested=False,
+        trigger="import",
+        created_by=user_id,
+        started_at=now,
+        completed_at=now,
+        error=None if status == "passed" else _first_failure(cases),
+        results={
+            "summary": {"total": len(cases), **summary},
+            "tests": [
+                {
+                    "name": display_name(c.node_id),
+                    "nodeid": c.node_id,
+                    "outcome": c.outcome,
+                    "duration_ms": c.duration_ms,
+                    "attempts": c.attempts,
+                    "error": c.error,
+                }
+                for c in cases
+            ],
+            "duration_ms": sum(c.duration_ms for c in cases),
+            "imported": True,
+        },
+    )
+    session.add(run)
+    await session.flush()
+    for position, case in enumerate(cases):
+        session.add(
+            RunTest(
+                run_id=run.id,
+                position=position,
+                name=display_name(case.node_id)[:500],
+                nodeid=case.node_id,
+                file=test_file(case.node_id),
+                outcome=case.outcome,
+                duration_ms=case.duration_ms,
+                attempts=case.attempts,
+                error=case.error,
+            )
+        )
+    await session.flush()
+    return run
+
+
+def _imported_status(cases: Sequence[JUnitCase]) -> str:
+    if any(c.outcome in ("failed", "error") for c in cases):
+        return RunStatus.FAILED
+    return RunStatus.PASSED
+
+
+def _first_failure(cases: Sequence[JUnitCase]) -> str | None:
+    failing = next((c for c in cases if c.outcome in ("failed", "error")), None)
+    return f"{failing.node_id}: {failing.error}" if failing else None

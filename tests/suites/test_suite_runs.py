@@ -1,0 +1,134 @@
+"""The multi-file fixture suite run by scriptflow in real Chromium, next to plain pytest.
+
+One project, one pool of two workers and one demo app serve every run here: a file, a node, a
+``-k`` selection and the whole suite in two shards; each must give the outcomes plain pytest
+gives on the same folder, node id by node id. The sharded run's JUnit export is checked against
+the junit-10 schema pytest validates with, and plain pytest's own report is imported back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.demo.server import DemoServer
+from scriptflow.config import Settings
+from scriptflow.runs.browsers import BrowserTarget
+from scriptflow.runs.junit import parse_junit
+from scriptflow.runs.pool import WorkerPool
+from scriptflow.wiring import wired_sessionmaker
+from tests.factories import Account, create_environment, signup
+from tests.runs.helpers import wait_for_status
+from tests.suites.conftest import plain_pytest, upload_suite
+from tests.suites.junit_schema import assert_valid_junit
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.parametrize("db_url", ["sqlite"], indirect=True),  # the API parts: test_api.py
+]
+
+TERMINAL = {"passed", "failed", "error", "cancelled"}
+
+
+@pytest.fixture
+async def pool(app: FastAPI, settings: Settings) -> AsyncIterator[WorkerPool]:
+    sessionmaker = wired_sessionmaker(app.state.engine, settings)
+    pool = WorkerPool(sessionmaker, settings, count=2).start()
+    app.state.run_pool = pool
+    yield pool
+    await pool.stop()
+
+
+async def suite_run(
+    client: httpx.AsyncClient, account: Account, **body: object
+) -> dict[str, object]:
+    r = await client.post(
+        "/v1/test-runs",
+        json={"project_id": account.project_id, "environment": "demo"} | body,
+        headers=account.headers,
+    )
+    assert r.status_code == 201, r.text
+    return await wait_for_status(client, account, r.json()["id"], TERMINAL, timeout_s=240)
+
+
+def outcomes(run: dict[str, object]) -> dict[str, str]:
+    tests = run["tests"]
+    assert isinstance(tests, list)
+    return {t["nodeid"]: t["outcome"] for t in tests}
+
+
+async def test_the_suite_runs_as_file_node_selection_and_shards_like_plain_pytest(
+    client: httpx.AsyncClient,
+    pool: WorkerPool,
+    demo: DemoServer,
+    chromium: BrowserTarget,
+    tmp_path: Path,
+) -> None:
+    junit, _ = plain_pytest(tmp_path, demo.base_url, chromium)
+    plain = {c.node_id: c.outcome for c in parse_junit(junit.read_bytes(), ["tests/test_cart.py"])}
+    # 7 tests: the parametrised fixture and mark, one broken, one flaky (fails first time).
+    assert len(plain) == 7
+    assert plain["tests/test_cart.py::test_cart_total_is_shown[chromium]"] == "failed"
+    assert plain["tests/test_cart.py::test_cart_survives_a_reload[chromium]"] == "failed"
+
+    account = await signup(client)
+    await create_environment(client, account, base_url=demo.base_url, name="demo")
+    ids = await upload_suite(client, account)
+
+    # The seed's run of one file sees its tree: page objects, conftest and data file.
+    r = await client.post(
+        "/v1/test-runs",
+        json={"script_id": ids["tests/test_login.py"], "environment": "demo"},
+        headers=account.headers,
+    )
+    assert r.status_code == 201, r.text
+    by_file = await wait_for_status(client, account, r.json()["id"], TERMINAL, timeout_s=240)
+    login = {n: o for n, o in plain.items() if n.startswith("tests/test_login.py")}
+    assert outcomes(by_file) == login
+    assert by_file["status"] == "passed" and by_file["kind"] == "script"
+    assert set(by_file["snapshot"]) == set(ids)  # every file pinned
+
+    node = next(n for n in plain if "in_the_cart" in n and "Banana" in n)
+    by_node = await suite_run(client, account, select=[node])
+    assert outcomes(by_node) == {node: plain[node]} == {node: "passed"}
+    assert by_node["tests"][0]["file"] == "tests/test_cart.py"
+
+    by_k = await suite_run(client, account, k="reload or total", retries=1)
+    assert by_k["status"] == "failed"
+    # With a retry, the flaky test is flaky and the broken one still fails.
+    assert outcomes(by_k) == {
+        "tests/test_cart.py::test_cart_total_is_shown[chromium]": "failed",
+        "tests/test_cart.py::test_cart_survives_a_reload[chromium]": "flaky",
+    }
+
+    sharded = await suite_run(client, account, shards=2)
+    assert sharded["kind"] == "sharded" and sharded["status"] == "failed"
+    assert outcomes(sharded) == plain
+    shards = sharded["results"]["shards"]
+    assert [s["status"] for s in shards] == ["failed", "failed"] or len(shards) == 2
+    assert sum(s["tests"] for s in shards) == 7 and all(s["tests"] > 0 for s in shards)
+
+    # JUnit out: pytest's shape, valid against the junit-10 schema, the same cases.
+    r = await client.get(f"/v1/test-runs/{by_k['id']}/junit.xml", headers=account.headers)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/xml")
+    assert_valid_junit(r.content)
+    assert b"<flakyFailure" in r.content and b"<rerunFailure" in r.content
+    exported = await client.get(f"/v1/test-runs/{sharded['id']}/junit.xml", headers=account.headers)
+    assert_valid_junit(exported.content)
+    assert {c.node_id: c.outcome for c in parse_junit(exported.content, ids)} == plain
+
+    # JUnit in: plain pytest's own report becomes an imported run, never executed.
+    r = await client.post(
+        f"/v1/projects/{account.project_id}/results",
+        content=junit.read_bytes(),
+        headers={**account.headers, "Content-Type": "application/xml"},
+    )
+    assert r.status_code == 201, r.text
+    imported = r.json()
+    assert len(imported) == 2  # one per test module of the tree
+    assert {(i["kind"], i["trigger"]) for i in imported} == {("imported", "import")}
+    assert {t["nodeid"]: t["outcome"] for i in imported for t in i["results"]["tests"]} == plain
