@@ -10,6 +10,7 @@ import typer
 
 from scriptflow.client.api import ServerClient, ServerError, log_in, normalise_server
 from scriptflow.client.credentials import NotLoggedIn, load_credentials, save_credentials
+from scriptflow.client.run_command import run_command
 from scriptflow.client.sync import pull, push
 
 ServerOption = Annotated[
@@ -90,3 +91,4 @@ def register(cli: typer.Typer) -> None:
     cli.command("login")(login_command)
     cli.command("push")(push_command)
     cli.command("pull")(pull_command)
+    cli.command("run")(run_command)
