@@ -24,6 +24,7 @@ with app.setup:
     from scriptflow.changesets.service import (
         accept_changeset,
         add_comment,
+        generated_drafts_in_review,
         get_changeset,
         list_changesets,
         list_comments,
@@ -83,6 +84,8 @@ async def _(ctx, get_outcome, me, project):
     get_outcome()
     async with ctx.session(write=False) as _session:
         scripts = await project_scripts(_session, me.id, project.value)
+        # Generated files are in no listing until accepted, but they are here to be reviewed.
+        scripts += await generated_drafts_in_review(_session, me.id, project.value)
         awaiting = {
             s.id: len(
                 (await list_changesets(_session, me.id, s.id, status="proposed", limit=50)).items
@@ -102,7 +105,7 @@ async def _(ctx, get_outcome, me, project):
 def _(awaiting, scripts):
     # Opens on the pinned script, else the first one with something to review.
     _labels = {
-        f"{s.title} (v{s.version})"
+        f"{s.title} ({f'v{s.version}' if s.version else 'new file'})"
         + (f" · {awaiting[s.id]} to review" if awaiting[s.id] else ""): s
         for s in scripts
     }

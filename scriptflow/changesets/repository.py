@@ -86,6 +86,21 @@ class ChangeSetRepository(Repository[ScriptChangeSet]):
             .execution_options(synchronize_session=False)
         )
 
+    async def drafts_in_review(self, project_id: uuid.UUID) -> list[Script]:
+        """Generated files not yet accepted (version 0) with a proposed change set, by path."""
+        stmt = (
+            select(Script)
+            .join(ScriptChangeSet, ScriptChangeSet.script_id == Script.id)
+            .where(
+                Script.project_id == project_id,
+                Script.version == 0,
+                ScriptChangeSet.status == ChangesetStatus.PROPOSED,
+            )
+            .order_by(Script.title)
+            .distinct()
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
     async def link_revision(self, changeset_id: uuid.UUID, revision_id: uuid.UUID) -> None:
         await self.session.execute(
             update(ScriptChangeSet)

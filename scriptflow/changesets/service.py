@@ -58,6 +58,14 @@ async def list_changesets(
     )
 
 
+async def generated_drafts_in_review(
+    session: AsyncSession, user_id: uuid.UUID, project_id: uuid.UUID
+) -> list[Script]:
+    """Generated files waiting for a decision: no listing shows them until one is accepted."""
+    await require_role(session, user_id, project_id, Role.VIEWER)
+    return await ChangeSetRepository(session).drafts_in_review(project_id)
+
+
 async def get_changeset(
     session: AsyncSession, user_id: uuid.UUID, script_id: uuid.UUID, changeset_id: uuid.UUID
 ) -> ScriptChangeSet:
