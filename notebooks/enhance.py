@@ -10,6 +10,7 @@ with app.setup:
     from app.web.diff_view import unified_html
     from app.web.notebook_context import (
         NO_SCRIPTS,
+        linked_script_of,
         open_notebook,
         project_picker,
         project_scripts,
@@ -25,7 +26,6 @@ with app.setup:
     )
     from scriptflow.errors import ScriptflowError
     from scriptflow.scripts.hunks import review_hunks
-    from scriptflow.scripts.service import get_script
     from scriptflow.wiring import seen_locators
 
     PROMPTS = {
@@ -51,12 +51,7 @@ def _():
 @app.cell
 async def _():
     ctx, me, projects = await open_notebook()
-    _linked = query_uuid("script")
-    try:
-        async with ctx.session(write=False) as _session:
-            linked_script = await get_script(_session, me.id, _linked) if _linked else None
-    except ScriptflowError:
-        linked_script = None
+    linked_script = await linked_script_of(ctx, me)
     header("enhance", me.email)
     return ctx, linked_script, me, projects
 

@@ -13,6 +13,7 @@ with app.setup:
     from app.web.diff_view import side_by_side_html, unified_html
     from app.web.notebook_context import (
         NO_SCRIPTS,
+        linked_script_of,
         open_notebook,
         project_picker,
         project_scripts,
@@ -33,7 +34,6 @@ with app.setup:
     from scriptflow.errors import InvalidChangesetState, ScriptflowError
     from scriptflow.projects.service import list_members
     from scriptflow.scripts.hunks import review_hunks
-    from scriptflow.scripts.service import get_script
 
     STATUSES = {"Proposed": "proposed", "Accepted": "accepted", "Rejected": "rejected", "All": None}
 
@@ -41,12 +41,7 @@ with app.setup:
 @app.cell
 async def _():
     ctx, me, projects = await open_notebook()
-    _linked = query_uuid("script")
-    try:
-        async with ctx.session(write=False) as _session:
-            linked_script = await get_script(_session, me.id, _linked) if _linked else None
-    except ScriptflowError:
-        linked_script = None
+    linked_script = await linked_script_of(ctx, me)
     header("review", me.email)
     return ctx, linked_script, me, projects
 

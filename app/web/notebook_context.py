@@ -29,7 +29,7 @@ from scriptflow.insights.warehouse_sync import warehouse_for
 from scriptflow.projects.models import Project
 from scriptflow.projects.service import list_projects
 from scriptflow.scripts.models import Script
-from scriptflow.scripts.service import list_scripts
+from scriptflow.scripts.service import get_script, list_scripts
 from scriptflow.wiring import wired_sessionmaker
 
 LOCAL_USER_ENV = "SCRIPTFLOW_LOCAL_USER"
@@ -168,6 +168,20 @@ async def open_notebook() -> tuple[NotebookContext, User, list[Project]]:
     if not projects:
         stop_with(NO_PROJECTS, kind="warn")
     return ctx, me, projects
+
+
+async def linked_script_of(ctx: NotebookContext, me: User) -> Script | None:
+    """The script a ``?script=`` permalink names, when the user may see it (else None)."""
+    from app.web.shell import query_uuid
+
+    script_id = query_uuid("script")
+    if script_id is None:
+        return None
+    try:
+        async with ctx.session(write=False) as session:
+            return await get_script(session, me.id, script_id)
+    except ScriptflowError:
+        return None
 
 
 def project_picker(projects: Sequence[Project], selected: uuid.UUID | None = None) -> Any:

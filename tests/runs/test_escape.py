@@ -147,6 +147,22 @@ def passed(body: dict[str, Any]) -> None:
     assert body["status"] == "passed", body["error"]
 
 
+async def passing_attack(
+    client: httpx.AsyncClient, demo: DemoServer, script: str
+) -> tuple[Account, dict[str, Any], dict[str, Any]]:
+    """A new user's hostile script, run to a pass: its own asserts say the attack failed."""
+    account = await signup(client)
+    body, report = await attack(client, account, demo, script)
+    passed(body)
+    return account, body, report
+
+
+async def survives(client: httpx.AsyncClient, demo: DemoServer, script: str) -> None:
+    """The attack fails (the run passes) and the server is still well afterwards."""
+    account, _, _ = await passing_attack(client, demo, script)
+    await assert_healthy(client, account)
+
+
 REPORT = "    with capsys.disabled():\n        print('REPORT ' + json.dumps(report), flush=True)\n"
 
 
@@ -243,9 +259,7 @@ async def test_the_database_cannot_be_downloaded_through_an_artifact_symlink(
         f"    os.symlink({str(target.parent)!r}, '../artifacts/db-dir')\n"
         "    atexit.register(forge, 'db-link.sqlite', 'db-dir')\n"
     )
-    account = await signup(client)
-    body, _ = await attack(client, account, demo, script)
-    passed(body)
+    account, body, _ = await passing_attack(client, demo, script)
     await _assert_not_served(client, account, body, "db-link.sqlite", "db-dir")
     assert {"output.log"} <= {a["name"] for a in body["artifacts"]}
     await assert_healthy(client, account)
@@ -268,9 +282,7 @@ async def test_the_database_cannot_be_downloaded_through_a_hard_link(
         "    os.link('../artifacts/mine.log', '../artifacts/db-hard.log')\n"
         "    atexit.register(forge, 'db-hard.sqlite', 'db-hard.log')\n"
     )
-    account = await signup(client)
-    body, _ = await attack(client, account, demo, script)
-    passed(body)
+    account, body, _ = await passing_attack(client, demo, script)
     await _assert_not_served(client, account, body, "db-hard.sqlite", "db-hard.log")
     await assert_healthy(client, account)
 
@@ -362,10 +374,7 @@ async def test_etc_shadow_and_the_data_dir_are_not_readable(
         "            open(path, 'rb').read()\n"
         "    assert 'root:' not in open('/etc/passwd').read()  # a synthetic one\n"
     )
-    account = await signup(client)
-    body, _ = await attack(client, account, demo, script)
-    passed(body)
-    await assert_healthy(client, account)
+    await survives(client, demo, script)
 
 
 @ONE_BACKEND
@@ -388,9 +397,7 @@ async def test_no_daemon_outlives_its_run(
         "    os.kill(daemon, 0)  # detached, in its own session, alive\n"
         "    report = {'namespace': os.readlink('/proc/self/ns/pid'), 'daemon': daemon}\n" + REPORT
     )
-    account = await signup(client)
-    body, report = await attack(client, account, demo, script)
-    passed(body)
+    account, _, report = await passing_attack(client, demo, script)
     assert report["namespace"] != os.readlink("/proc/self/ns/pid")
     await asyncio.sleep(2)
     assert not namespace_alive(report["namespace"])
@@ -438,9 +445,7 @@ async def test_the_api_is_unreachable_over_a_python_socket(
         f"    origin = urllib.request.urlopen({demo.base_url + '/login'!r}, timeout=10)\n"
         "    assert origin.status == 200  # its own origin: through the proxy, allowed\n"
     )
-    account = await signup(client)
-    body, _ = await attack(client, account, demo, script)
-    passed(body)
+    account, body, _ = await passing_attack(client, demo, script)
     assert listener.accepted == 0
     refused = body["results"]["egress_refused"]
     assert [(r["host"], r["port"]) for r in refused if r["port"] == port] == [("127.0.0.1", port)]
@@ -473,9 +478,7 @@ async def test_nothing_outside_the_work_dir_is_writable(
         "    open('mine.txt', 'w').write('ok')  # its own work dir and /tmp stay writable\n"
         "    open('/tmp/mine.txt', 'w').write('ok')\n"
     )
-    account = await signup(client)
-    body, _ = await attack(client, account, demo, script)
-    passed(body)
+    account, _, _ = await passing_attack(client, demo, script)
     assert not (settings.data_dir / "pwned").exists() and not (PACKAGE_DIR / "pwned").exists()
     await assert_healthy(client, account)
 
@@ -499,9 +502,7 @@ async def test_dev_shm_is_private_and_fills_up_at_its_cap(
         "            assert exc.errno == errno.ENOSPC\n"
         "    report = {'written': written}\n" + REPORT
     )
-    account = await signup(client)
-    body, report = await attack(client, account, demo, script)
-    passed(body)
+    account, _, report = await passing_attack(client, demo, script)
     assert 0 < report["written"] <= SHM_MB * 1024 * 1024
     assert not Path(f"/dev/shm/{marker}").exists()  # the host's /dev/shm
     await assert_healthy(client, account)
@@ -522,10 +523,7 @@ async def test_shared_memory_cannot_go_past_the_memory_cap(
         "    with pytest.raises(MemoryError):  # private memory: RLIMIT_DATA\n"
         f"        bytearray({size})\n"
     )
-    account = await signup(client)
-    body, _ = await attack(client, account, demo, script)
-    passed(body)
-    await assert_healthy(client, account)
+    await survives(client, demo, script)
 
 
 @ONE_BACKEND
@@ -551,9 +549,7 @@ async def test_forking_stops_at_the_process_cap(
         "    report = {'forked': len(children)}\n" + REPORT
     )
     started = time.monotonic()
-    account = await signup(client)
-    body, report = await attack(client, account, demo, script)
-    passed(body)
+    account, _, report = await passing_attack(client, demo, script)
     assert 0 < report["forked"] < MAX_PROCESSES
     assert time.monotonic() - started < 60
     await assert_healthy(client, account)
