@@ -32,6 +32,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/test-runs/{run_id}/cancel"): {},
     # Any body: the role is checked before the archive is read.
     ("post", "/v1/projects/{project_id}/import"): {},
+    # Any body: the role is checked before the JUnit report is parsed.
+    ("post", "/v1/projects/{project_id}/results"): {},
     ("post", "/v1/insights/{insight_id}/resolve"): {},
 }
 
