@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.factories import Account, create_script, signup
+from tests.factories import Account, create_environment, create_script, signup
 
 SUITE = Path(__file__).parents[1] / "fixtures" / "suite"
 PAGE_OBJECT = (
@@ -218,6 +218,10 @@ async def test_enhance_works_on_page_objects_refuses_data_and_exports_a_git_patc
     )
     data = r.json()
     r = await client.post(f"/v1/scripts/{data['id']}/enhance", json={}, headers=owner.headers)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "NOT_A_PYTHON_FILE"
+    await create_environment(client, owner, base_url="http://127.0.0.1:9")
+    run = {"script_id": data["id"], "environment": "staging"}
+    r = await client.post("/v1/test-runs", json=run, headers=owner.headers)
     assert r.status_code == 422 and r.json()["error"]["code"] == "NOT_A_PYTHON_FILE"
 
     r = await client.post(f"/v1/scripts/{page['id']}/enhance", json={}, headers=owner.headers)
