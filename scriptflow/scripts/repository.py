@@ -56,18 +56,14 @@ class ScriptRepository(Repository[Script]):
         )
         return set((await self.session.execute(stmt)).scalars())
 
-    async def tree(
-        self, project_id: uuid.UUID, drafts: Collection[uuid.UUID] = ()
-    ) -> list[Script]:
+    async def tree(self, project_id: uuid.UUID, drafts: Collection[uuid.UUID] = ()) -> list[Script]:
         """Every file of the project, ordered by path; a generated draft (version 0, not yet
         accepted) only when named in ``drafts`` (its verification runs)."""
         published = Script.version > 0
         if drafts:
             published = published | Script.id.in_(list(drafts))
         stmt = (
-            select(Script)
-            .where(Script.project_id == project_id, published)
-            .order_by(Script.path)
+            select(Script).where(Script.project_id == project_id, published).order_by(Script.path)
         )
         return list((await self.session.execute(stmt)).scalars())
 
