@@ -6,7 +6,8 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.datastructures import UploadFile
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 
 from app.deps import CurrentUser, SessionDep, SettingsDep, UserOutsideTransaction
 from app.schemas.files import FileOut, ImportOut, SkippedOut
@@ -87,14 +88,16 @@ async def import_archive(
 
 
 async def _archive_bytes(request: Request) -> bytes:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type in ARCHIVE_TYPES or content_type in _ARCHIVE_ALIASES:
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type in ARCHIVE_TYPES or media_type in _ARCHIVE_ALIASES:
         return await request.body()
-    if content_type == "multipart/form-data":
-        async with request.form(max_files=1, max_fields=4) as form:
-            upload = form.get("archive")
-            if isinstance(upload, UploadFile):
-                return await upload.read()
+    if media_type == "multipart/form-data":
+        # The body is already capped (max_body_bytes); parsing it here keeps the upload in
+        # memory, where Starlette's form parser would spool a large part to a temporary file.
+        archive = _multipart_field(await request.body(), content_type, "archive")
+        if archive is not None:
+            return archive
         raise ValidationFailed.for_field(
             "archive", "missing", message="The multipart body needs a file field named archive"
         )
@@ -103,3 +106,52 @@ async def _archive_bytes(request: Request) -> bytes:
         "not an archive type",
         message="Send the archive as application/zip, application/gzip or multipart/form-data",
     )
+
+
+def _multipart_field(body: bytes, content_type: str, name: str) -> bytes | None:
+    """The bytes of the multipart part called `name`, or None when there is none."""
+    _, options = parse_options_header(content_type)
+    boundary = options.get(b"boundary")
+    if not boundary:
+        raise ValidationFailed.for_field("content-type", "no multipart boundary")
+    parts: list[tuple[dict[bytes, bytes], bytearray]] = []
+    header_field = bytearray()
+    header_value = bytearray()
+
+    def on_part_begin() -> None:
+        parts.append(({}, bytearray()))
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        header_field.extend(data[start:end])
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        header_value.extend(data[start:end])
+
+    def on_header_end() -> None:
+        parts[-1][0][bytes(header_field).lower()] = bytes(header_value)
+        header_field.clear()
+        header_value.clear()
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        parts[-1][1].extend(data[start:end])
+
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_part_data": on_part_data,
+        },
+    )
+    try:
+        parser.write(body)
+        parser.finalize()
+    except MultipartParseError as exc:
+        raise ValidationFailed.for_field("archive", "not a valid multipart body") from exc
+    for headers, data in parts:
+        _, disposition = parse_options_header(headers.get(b"content-disposition", b""))
+        if disposition.get(b"name") == name.encode():
+            return bytes(data)
+    return None

@@ -182,6 +182,8 @@ async def test_import_stores_the_suite_once_and_refuses_hostile_archives_whole(
         url, content=b"x", headers={**owner.headers, "Content-Type": "text/plain"}
     )
     assert r.status_code == 422
+    r = await client.post(url, files={"other": ("a.zip", zipped(files))}, headers=owner.headers)
+    assert r.status_code == 422 and r.json()["error"]["details"]["fields"][0]["field"] == "archive"
     assert await tree(client, owner) == before
 
 
