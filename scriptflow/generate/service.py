@@ -317,12 +317,25 @@ async def _generate(
         return compile_module(tests, provider="openai", source=request.path), model
     report = await explorer.explore(target.base_url, {"mode": "rules", "path": request.path})
     try:
-        tests, _notes = generated_tests(report)
+        tests, notes = generated_tests(report)
     except NothingToAssert as exc:
         raise GenerationFailed(str(exc), details={"path": request.path}) from exc
     except MalformedReport as exc:
         raise ExplorationFailed(f"The page's exploration report is malformed: {exc}") from exc
-    return compile_module(tests, provider="rules", source=request.path), None
+    module = compile_module(tests, provider="rules", source=request.path)
+    left_out = [
+        {
+            "rule": "generate:rules",
+            "line_start": 1,
+            "line_end": 1,
+            "category": "flow",
+            "rationale": f"Left out: {note}",
+            "confidence": 1.0,
+            "changed": False,
+        }
+        for note in notes
+    ]
+    return GeneratedModule(module.content, module.findings + left_out), None
 
 
 async def _from_recording(source: str, target: _Target, explorer: PageExplorer) -> GeneratedModule:
