@@ -19,6 +19,7 @@ from app.schemas.test_runs import (
     RunArtifactOut,
     RunStepOut,
     RunTestOut,
+    SuiteRunIn,
     TestRunIn,
     TestRunOut,
     TestRunSummaryOut,
@@ -84,7 +85,7 @@ async def create_test_run(
     settings: SettingsDep,
 ) -> TestRunOut:
     await limiter(request, "runs").acheck(str(user.id))
-    if body.project_id is not None:
+    if isinstance(body, SuiteRunIn):
         run = await suites.create_suite_run(
             session,
             user.id,
@@ -100,7 +101,6 @@ async def create_test_run(
             timeout_s=body.timeout_s,
         )
     else:
-        assert body.script_id is not None  # the schema asks for one of the two
         run = await service.create_run(
             session,
             user.id,

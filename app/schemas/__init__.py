@@ -7,6 +7,7 @@ a page holds 1..200 items, a cursor has one shape.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from fastapi import Query
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     WithJsonSchema,
@@ -73,7 +75,17 @@ def utc_moment(value: datetime) -> datetime:
         )
 
 
-Moment = Annotated[datetime, AfterValidator(utc_moment)]
+def iso_moment(value: Any) -> Any:
+    """A moment is an ISO 8601 string, as its schema says: never a number of seconds (which
+    pydantic's lax datetime would otherwise read as a Unix time)."""
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+(\.\d*)?\s*", value)
+    ):
+        raise ValueError("must be an ISO 8601 date-time, not a number")
+    return value
+
+
+Moment = Annotated[datetime, BeforeValidator(iso_moment), AfterValidator(utc_moment)]
 
 
 def reject_nul(value: Any) -> Any:

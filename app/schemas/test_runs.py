@@ -4,24 +4,29 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from app.schemas import RequestModel, ResponseModel, Version
 
 
-class TestRunIn(RequestModel):
-    """A run of one file (``script_id``, the seed's) or of a selection of a project's tree
-    (``project_id``: a suite run, optionally sharded)."""
-
-    __test__ = False
-
-    script_id: uuid.UUID | None = None
-    project_id: uuid.UUID | None = None
+class _RunOptions(RequestModel):
     environment: str = Field(min_length=1, max_length=100)
     browser: str = Field(default="chromium", min_length=1, max_length=32)
     retries: int = Field(default=0, ge=0, le=5)
-    version: Version | None = None
     timeout_s: int | None = Field(default=None, ge=5, le=3600)
+
+
+class ScriptRunIn(_RunOptions):
+    """A run of one file of the tree (the seed's body): the file within its tree."""
+
+    script_id: uuid.UUID
+    version: Version | None = None
+
+
+class SuiteRunIn(_RunOptions):
+    """A suite run: a selection of the project's tree (or all of it), optionally sharded."""
+
+    project_id: uuid.UUID
     select: list[Annotated[str, Field(min_length=1, max_length=1000)]] | None = Field(
         default=None,
         max_length=200,
@@ -31,15 +36,9 @@ class TestRunIn(RequestModel):
     markers: str | None = Field(default=None, max_length=500, description="pytest -m expression")
     shards: int = Field(default=1, ge=1, le=16)
 
-    @model_validator(mode="after")
-    def _one_target(self) -> TestRunIn:
-        if (self.script_id is None) == (self.project_id is None):
-            raise ValueError("give either script_id (one file) or project_id (a suite run)")
-        if self.script_id is not None and (
-            self.select or self.k or self.markers or self.shards != 1
-        ):
-            raise ValueError("select, k, markers and shards go with project_id")
-        return self
+
+# Each forbids the other's fields, so a body is exactly one of the two.
+TestRunIn = ScriptRunIn | SuiteRunIn
 
 
 class RunStepOut(ResponseModel):

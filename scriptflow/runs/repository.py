@@ -13,6 +13,7 @@ from sqlalchemy import Select, func, select, update
 from scriptflow.db.engine import is_sqlite
 from scriptflow.db.repository import Repository
 from scriptflow.runs.models import RunArtifact, RunKind, RunStatus, RunStep, RunTest, TestRun
+from scriptflow.scripts.models import Script
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,17 @@ class RunFilters:
     since: datetime | None = None
 
 
+# Recent runs of a project searched for the hints of a file no run has as its script.
+HINT_SEARCH_RUNS = 20
+
+
 class RunRepository(Repository[TestRun]):
     model = TestRun
 
     async def last_results(self, script_id: uuid.UUID) -> dict[str, Any] | None:
-        """The results of the script's most recently finished run (where locator hints live)."""
+        """The results where a file's locator hints live: its own most recent finished run,
+        else (a page object is never a run's script) the newest recent run of its project whose
+        tree held it, narrowed to the hints of locators built in that file."""
         stmt = (
             select(TestRun.results)
             .where(TestRun.script_id == script_id, TestRun.completed_at.is_not(None))
@@ -38,6 +45,38 @@ class RunRepository(Repository[TestRun]):
             .limit(1)
         )
         results = (await self.session.execute(stmt)).scalar_one_or_none()
+        if isinstance(results, dict) and results.get("locator_hints"):
+            return results
+        script = (
+            await self.session.execute(
+                select(Script.project_id, Script.path).where(Script.id == script_id)
+            )
+        ).first()
+        if script is None:
+            return results if isinstance(results, dict) else None
+        project_id, path = script
+        recent = (
+            select(TestRun.results)
+            .where(
+                TestRun.project_id == project_id,
+                TestRun.completed_at.is_not(None),
+                TestRun.snapshot.is_not(None),
+                TestRun.kind != RunKind.SHARDED,
+            )
+            .order_by(TestRun.completed_at.desc())
+            .limit(HINT_SEARCH_RUNS)
+        )
+        for found in (await self.session.execute(recent)).scalars():
+            hints = (found or {}).get("locator_hints") if isinstance(found, dict) else None
+            if not isinstance(hints, dict):
+                continue
+            built_here = {
+                selector: hint
+                for selector, hint in hints.items()
+                if isinstance(hint, dict) and hint.get("file") == path
+            }
+            if built_here:
+                return {"locator_hints": built_here}
         return results if isinstance(results, dict) else None
 
     def visible(self, project_ids: Sequence[uuid.UUID], filters: RunFilters) -> Select[Any]:

@@ -330,6 +330,8 @@ def locator_hints_document(raw: Mapping[str, Mapping[str, str]]) -> dict[str, di
                 hint["name"] = parsed.name
         if seen.get("test_id"):
             hint["test_id"] = seen["test_id"]
+        if hint and seen.get("file"):
+            hint["file"], hint["line"] = str(seen["file"]), str(seen.get("line") or "")
         if hint:
             hints[selector] = hint
     return hints

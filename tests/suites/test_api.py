@@ -20,11 +20,16 @@ from tests.suites.junit_schema import assert_valid_junit
 
 FILES = {
     "conftest.py": "import pytest\n",
-    "pages/login_page.py": "class LoginPage:\n    pass\n",
+    "pages/login_page.py": (
+        "class LoginPage:\n"
+        "    def __init__(self, page):\n"
+        '        self.username = page.locator("div.form > input:nth-child(2)")\n'
+    ),
     "tests/test_cart.py": "def test_total(page):\n    pass\n\ndef test_reload(page):\n    pass\n",
     "tests/test_login.py": "def test_sign_in(page):\n    pass\n",
     "data/accounts.json": '{"valid": 1}\r\n',
 }
+BRITTLE = "div.form > input:nth-child(2)"
 NODES = {
     "tests/test_cart.py::test_total[chromium]": ("failed", 1, "AssertionError: no total"),
     "tests/test_cart.py::test_reload[chromium]": ("flaky", 2, "lost on reload"),
@@ -52,7 +57,12 @@ class ReportingExecutor:
         )
         failed = any(t.outcome == "failed" for t in tests)
         status = "failed" if failed else "passed"
-        return ExecutionResult(status, "a test failed" if failed else None, tests, (), 300, 1)
+        # What the plugin notes of a locator built in a page object (see engine.record).
+        hints = {BRITTLE: {"aria_snapshot": '- textbox "Username"', "file": "pages/login_page.py",
+                           "line": "3"}}  # fmt: skip
+        return ExecutionResult(
+            status, "a test failed" if failed else None, tests, (), 300, 1, locator_hints=hints
+        )
 
 
 def _selected(node: str, selection: tuple[str, ...]) -> bool:
@@ -134,6 +144,24 @@ async def test_suite_runs_validate_pin_shard_merge_and_export(
     assert [(t["nodeid"], t["file"], t["outcome"]) for t in body["tests"]] == [
         ("tests/test_cart.py::test_total[chromium]", "tests/test_cart.py", "failed")
     ]
+
+    # The page object is no run's script, yet its enhancement sees the hint built in it.
+    assert body["results"]["locator_hints"][BRITTLE] == {
+        "role": "textbox",
+        "name": "Username",
+        "file": "pages/login_page.py",
+        "line": "3",
+    }
+    r = await client.post(
+        f"/v1/scripts/{ids['pages/login_page.py']}/enhance",
+        json={"provider": "rules"},
+        headers=account.headers,
+    )
+    assert r.status_code == 200 and r.json()["status"] == "proposed", r.text
+    assert (
+        '+        self.username = page.get_by_role("textbox", name="Username")'
+        in (r.json()["proposed_diff"])
+    )
 
     # A sharded run: a parent no worker takes, two shards that are, merged into one run.
     r = await _run(client, account, shards=2, retries=1)

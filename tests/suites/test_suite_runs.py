@@ -23,7 +23,7 @@ from scriptflow.runs.pool import WorkerPool
 from scriptflow.wiring import wired_sessionmaker
 from tests.factories import Account, create_environment, signup
 from tests.runs.helpers import wait_for_status
-from tests.suites.conftest import plain_pytest, upload_suite
+from tests.suites.conftest import plain_pytest, suite_files, upload_suite
 from tests.suites.junit_schema import assert_valid_junit
 
 pytestmark = [
@@ -32,6 +32,8 @@ pytestmark = [
 ]
 
 TERMINAL = {"passed", "failed", "error", "cancelled"}
+LOGIN_PAGE = suite_files()["pages/login_page.py"].splitlines()
+USERNAME_LINE = next(i + 1 for i, line in enumerate(LOGIN_PAGE) if '"#username"' in line)
 
 
 @pytest.fixture
@@ -91,7 +93,10 @@ async def test_the_suite_runs_as_file_node_selection_and_shards_like_plain_pytes
     assert outcomes(by_file) == login
     assert by_file["status"] == "passed" and by_file["kind"] == "script"
     assert set(by_file["snapshot"]) == set(ids)  # every file pinned
-
+    # Hints say where the locator was built: in the page object, not in the test.
+    hint = by_file["results"]["locator_hints"]["#username"]
+    assert (hint["file"], hint["role"]) == ("pages/login_page.py", "textbox")
+    assert hint["line"] == str(USERNAME_LINE)
     node = next(n for n in plain if "in_the_cart" in n and "Banana" in n)
     by_node = await suite_run(client, account, select=[node])
     assert outcomes(by_node) == {node: plain[node]} == {node: "passed"}

@@ -8,8 +8,11 @@ time, unlike parsing a trace afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
+import sys
 import time
 from typing import Any
 
@@ -17,6 +20,8 @@ from playwright.sync_api import (
     Browser,
     BrowserContext,
     BrowserType,
+    Frame,
+    FrameLocator,
     Locator,
     LocatorAssertions,
     Page,
@@ -153,21 +158,61 @@ def _step_target(
     return None
 
 
+def written_at(tree_root: str | None) -> tuple[str, int] | None:
+    """The project file and line that called into Playwright (the innermost frame inside the
+    run's tree), e.g. ``("pages/login_page.py", 12)``; None when no frame of the tree calls."""
+    if not tree_root:
+        return None
+    root = os.path.join(tree_root, "")
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename.startswith(root):
+            return filename[len(root) :], frame.f_lineno
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
 def _note_written_selector(
     recorder: Recorder, kind: str, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> None:
-    """Hints are for selectors as written in the script (CSS, XPath, text=), not get_by_*."""
+    """Hints are for selectors as written in the script (CSS, XPath, text=), not get_by_*.
+
+    Each hint says where its locator was built (a page object's ``__init__``, say), so that
+    enhancement proposes the better locator in that file, not in the test that used it.
+    """
     if kind == "locator":
         selector = getattr(target._impl_obj, "_selector", None)
         locator = target
+        origin = getattr(target, "_scriptflow_origin", None)
     else:
         selector = args[0] if args else kwargs.get("selector")
         locator = target.locator(selector) if isinstance(selector, str) else None
+        origin = written_at(recorder.config.tree_root)
     if not isinstance(selector, str) or locator is None:
         return
     if selector.startswith("internal:") or ">>" in selector:
         return
-    recorder.note_element(selector, locator)
+    recorder.note_element(selector, locator, origin)
+
+
+def _remember_origin(recorder: Recorder, cls: type, name: str) -> None:
+    """Wrap a method that builds a locator so the locator knows the file and line it was
+    built at."""
+    original = getattr(cls, name, None)
+    if original is None or getattr(original, "_scriptflow_origin_wrapped", False):
+        return
+
+    @functools.wraps(original)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        built = original(self, *args, **kwargs)
+        if recorder.current is not None and not recorder.depth:
+            with contextlib.suppress(AttributeError):
+                built._scriptflow_origin = written_at(recorder.config.tree_root)
+        return built
+
+    wrapper._scriptflow_origin_wrapped = True  # type: ignore[attr-defined]
+    setattr(cls, name, wrapper)
 
 
 def _instrument(recorder: Recorder, cls: type, name: str, kind: str) -> None:
@@ -312,6 +357,8 @@ def install_patches(recorder: Recorder) -> None:
     Page.close = page_close  # type: ignore[method-assign,assignment]
     Browser.close = browser_close  # type: ignore[method-assign,assignment]
 
+    for builder in (Page, Locator, Frame, FrameLocator):
+        _remember_origin(recorder, builder, "locator")
     for name in PAGE_ACTIONS:
         _instrument(recorder, Page, name, "page")
     for name in LOCATOR_ACTIONS:

@@ -198,7 +198,9 @@ class Recorder:
         if self.config.trace != "off":
             context.tracing.start(title=test_name, snapshots=True, screenshots=False, sources=False)
 
-    def note_element(self, selector: str, locator: Locator) -> None:
+    def note_element(
+        self, selector: str, locator: Locator, origin: tuple[str, int] | None = None
+    ) -> None:
         """Remember the ARIA snapshot and test id of what a hand-written selector matches.
 
         Called before the action and, when that missed (the page was still loading), once more
@@ -220,6 +222,8 @@ class Recorder:
         hint = {"aria_snapshot": snapshot[:2000]}
         if test_id:
             hint["test_id"] = test_id[:500]
+        if origin is not None:
+            hint["file"], hint["line"] = origin[0][:255], str(origin[1])
         self.locator_hints[selector] = hint
 
     def _guard_egress(self, route: Route) -> None:

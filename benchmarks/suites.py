@@ -1,0 +1,210 @@
+"""Benchmark: a 24-test suite as one scriptflow suite run in 2 shards vs ``pytest -n 2``.
+
+Run from the repository root::
+
+    .venv/bin/python -m benchmarks.suites [--rounds 1] [--shards 2]
+
+In one invocation it serves the demo app on loopback, writes a 24-test Playwright-for-Python
+suite (a page object, a conftest fixture, four test modules of six tests) into a scratch
+folder, and starts a scriptflow server on loopback (embedded SQLite, two in-process workers,
+runs in the run sandbox). It pushes the suite's files through the API, then measures in turn,
+so both see the same machine load:
+
+- scriptflow: POST /v1/test-runs {project_id, shards: 2} until the sharded run has ended (the
+  wall time a CI job waits, queueing, sandboxes and merging included);
+- pytest-xdist: ``pytest -n 2`` on the same folder with pytest-playwright, pointed at the same
+  Chromium executable and flags.
+
+Every test must pass on both sides, or the figures would mean nothing and it says so. Prints
+both wall times and the ratio against the goal (<= 1.1x xdist's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from app.demo.server import DemoServer
+from app.main import create_app
+from app.threaded_server import ThreadedServer
+from scriptflow.config import Settings
+from scriptflow.db import migrate
+from scriptflow.runs.browsers import BrowserTarget, find_chromium
+
+GOAL = 1.1
+PASSWORD = "correct horse battery staple"
+TERMINAL = {"passed", "failed", "error", "cancelled"}
+
+CONFTEST = """import pytest
+
+
+@pytest.fixture(params=["Apple", "Banana", "Cherry"])
+def product(request):
+    return request.param
+"""
+PAGE = """from playwright.sync_api import Page
+
+
+class Shop:
+    def __init__(self, page: Page) -> None:
+        self.page = page
+
+    def sign_in(self) -> None:
+        self.page.goto("/login")
+        self.page.get_by_label("Username").fill("demo")
+        self.page.get_by_label("Password").fill("demo-password")
+        self.page.get_by_role("button", name="Log in").click()
+
+    def add(self, name: str) -> None:
+        self.page.goto("/products")
+        self.page.locator("li").filter(has_text=name).get_by_role("button").click()
+"""
+MODULE = """from playwright.sync_api import Page, expect
+
+from pages.shop import Shop
+
+
+def test_sign_in_{n}(page: Page) -> None:
+    Shop(page).sign_in()
+    expect(page.locator("#welcome")).to_have_text("Welcome, demo")
+
+
+def test_add_{n}(page: Page, product: str) -> None:
+    Shop(page).add(product)
+    expect(page.get_by_role("status")).to_have_text(f"{{product}} is in your cart")
+
+
+def test_home_{n}(page: Page) -> None:
+    page.goto("/")
+    expect(page.locator("body")).to_be_visible()
+
+
+def test_empty_cart_{n}(page: Page) -> None:
+    page.goto("/cart")
+    expect(page.get_by_role("status")).to_have_text("Your cart is empty")
+"""
+LAUNCH_PLUGIN = """import pytest
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {{**browser_type_launch_args, "executable_path": {exe!r}, "args": {args!r}}}
+"""
+
+
+def write_suite(root: Path) -> dict[str, str]:
+    """24 tests: four modules of sign-in, three parametrised adds, home and empty cart."""
+    files = {"conftest.py": CONFTEST, "pages/__init__.py": "", "pages/shop.py": PAGE}
+    for n in range(1, 5):
+        files[f"tests/test_shop_{n}.py"] = MODULE.format(n=n)
+    for path, content in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(content)
+    return files
+
+
+def run_xdist(suite: Path, base_url: str, chromium: BrowserTarget, workers: int) -> float:
+    plugins = suite.parent / "plugins"
+    plugins.mkdir(exist_ok=True)
+    (plugins / "system_chromium.py").write_text(
+        LAUNCH_PLUGIN.format(exe=str(chromium.executable_path), args=list(chromium.launch_args))
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST")},
+        "PYTHONPATH": str(plugins),
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+    }
+    command = [
+        sys.executable, "-m", "pytest", "-p", "pytest_playwright.pytest_playwright",
+        "-p", "system_chromium", "-p", "xdist.plugin", "-p", "no:cacheprovider",
+        "-n", str(workers), "--base-url", base_url, "-q",
+    ]  # fmt: skip
+    started = time.monotonic()
+    done = subprocess.run(command, cwd=suite, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.monotonic() - started
+    if done.returncode != 0 or "24 passed" not in done.stdout:
+        raise SystemExit(f"pytest -n {workers} did not pass all 24 tests:\n{done.stdout[-2000:]}")
+    return elapsed
+
+
+def run_scriptflow(
+    server: ThreadedServer, files: dict[str, str], base_url: str, shards: int
+) -> float:
+    http = httpx.Client(base_url=server.base_url, timeout=60)
+    email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+    http.post("/v1/auth/register", json={"email": email, "password": PASSWORD}).raise_for_status()
+    token = http.post("/v1/auth/login", json={"email": email, "password": PASSWORD}).json()
+    http.headers["Authorization"] = f"Bearer {token['access_token']}"
+    project = http.post("/v1/projects", json={"name": "bench"}).json()["id"]
+    http.post(
+        f"/v1/projects/{project}/environments", json={"name": "demo", "base_url": base_url}
+    ).raise_for_status()
+    for path, content in files.items():
+        http.post(
+            "/v1/scripts",
+            json={"project_id": project, "title": path, "content": content, "path": path},
+        ).raise_for_status()
+    started = time.monotonic()
+    run = http.post(
+        "/v1/test-runs", json={"project_id": project, "environment": "demo", "shards": shards}
+    ).json()
+    while run["status"] not in TERMINAL:
+        time.sleep(0.1)
+        run = http.get(f"/v1/test-runs/{run['id']}").json()
+    elapsed = time.monotonic() - started
+    summary = (run.get("results") or {}).get("summary") or {}
+    if run["status"] != "passed" or summary.get("passed") != 24:
+        raise SystemExit(f"the scriptflow run did not pass all 24 tests: {run['error']} {summary}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--shards", type=int, default=2)
+    options = parser.parse_args()
+    chromium = find_chromium(Settings())
+    if chromium is None:
+        raise SystemExit("Chromium is not installed")
+    scratch = Path(tempfile.mkdtemp(prefix="sf-bench-suites-"))
+    try:
+        suite = scratch / "suite"
+        files = write_suite(suite)
+        database = scratch / "scriptflow.db"
+        migrate.upgrade(f"sqlite+aiosqlite:///{database}")
+        settings = Settings(
+            DATABASE_URL=f"sqlite+aiosqlite:///{database}",
+            JWT_SECRET="bench-" + "s" * 48,
+            data_dir=scratch / "data",
+            workers=options.shards,
+            rate_limit_runs_per_minute=1000,
+            rate_limit_login_per_minute=1000,
+            rate_limit_register_per_minute=1000,
+        )
+        ours, theirs = [], []
+        with DemoServer(flaky_rate=0.0) as demo, ThreadedServer(create_app(settings)) as server:
+            for _ in range(options.rounds):
+                ours.append(run_scriptflow(server, files, demo.base_url, options.shards))
+                theirs.append(run_xdist(suite, demo.base_url, chromium, options.shards))
+        mine, xdist = statistics.median(ours), statistics.median(theirs)
+        print(f"24 tests, {options.shards} shards / workers, {options.rounds} round(s), median:")
+        print(f"  scriptflow suite run, {options.shards} shards: {mine:6.2f} s")
+        print(f"  pytest -n {options.shards} (xdist):          {xdist:6.2f} s")
+        verdict = "meets" if mine / xdist <= GOAL else "misses"
+        print(f"  ratio {mine / xdist:.2f}x ({verdict} the goal of <= {GOAL}x)")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
