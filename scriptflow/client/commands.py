@@ -77,7 +77,7 @@ def pull_command(folder: FolderArgument, project: ProjectOption) -> None:
     for path in summary.written:
         typer.echo(f"{'written':<10}{path}")
     for path in summary.refused:
-        typer.echo(f"{'refused':<10}{path} (would land outside the folder)")
+        typer.echo(f"{'refused':<10}{path} (outside the folder, or a local file is in the way)")
     typer.echo(
         f"{len(summary.written)} written, {len(summary.unchanged)} unchanged, "
         f"{len(summary.refused)} refused"

@@ -79,6 +79,15 @@ def _tree_path(relative: str) -> str | SkipReason:
     folders = PurePosixPath(relative).parts[:-1]
     if any(part.startswith(".") for part in folders) or kind_for_path(relative) is None:
         return SkipReason.OUTSIDE_TREE
-    if path_problem(relative) is not None:
+    if path_problem(relative) is not None or not _is_utf8(relative):
         return SkipReason.INVALID_PATH
     return relative
+
+
+def _is_utf8(name: str) -> bool:
+    # A file name that is not UTF-8 on disk arrives with surrogate escapes; no tree holds it.
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -96,11 +96,15 @@ def pull(client: ServerClient, folder: Path, project: str) -> PullSummary:
 
 
 def _inside(root: Path, path: str) -> Path | None:
-    """Where `path` goes under `root`, or None when it could land anywhere else."""
+    """Where `path` goes under `root`, or None when it cannot go there safely."""
     if path_problem(path) is not None:
         return None
     target = root / path
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        # A local file stands where a folder of the tree goes.
+        return None
     # A symlinked folder inside `root` must not carry the write outside it.
     if not target.parent.resolve().is_relative_to(root) or target.is_symlink():
         return None
