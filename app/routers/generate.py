@@ -79,16 +79,19 @@ async def preview(
     request: Request,
     user: UserOutsideTransaction,
     settings: SettingsDep,
-    environment: Annotated[str, Query(min_length=1, max_length=100)],
-    path: Annotated[str, Query(min_length=1, max_length=2000, pattern=PAGE_PATH_PATTERN)],
+    # Optional in the schema so that the project is checked first: a stranger gets 404.
+    environment: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    path: Annotated[
+        str | None, Query(min_length=1, max_length=2000, pattern=PAGE_PATH_PATTERN)
+    ] = None,
 ) -> OutlineOut:
     """The page's accessibility outline, read in the run sandbox."""
     outline = await service.preview_outline(
         request.app.state.sessionmaker,
         user.id,
         project_id,
-        environment=environment,
-        path=path,
+        environment=environment or "",
+        path=path or "",
         settings=settings,
         explorer=_explorer(request, settings),
     )

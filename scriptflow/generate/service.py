@@ -196,9 +196,10 @@ async def preview_outline(
     explorer: PageExplorer,
 ) -> Outline:
     """The page's accessibility outline, read in the sandbox (any member may look)."""
-    if not _PAGE_PATH.match(path):
-        raise ValidationFailed.for_field("path", "a path on the environment starting with /")
     async with transaction(sessionmaker, write=False) as session:
+        await require_role(session, user_id, project_id, Role.VIEWER)
+        if not _PAGE_PATH.match(path):
+            raise ValidationFailed.for_field("path", "a path on the environment starting with /")
         target = await _target(session, user_id, project_id, environment, settings, Role.VIEWER)
     report = await explorer.explore(target.base_url, {"mode": "outline", "path": path})
     return Outline(

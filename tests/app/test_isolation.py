@@ -35,6 +35,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     # Any body: the role is checked before the JUnit report is parsed.
     ("post", "/v1/projects/{project_id}/results"): {},
     ("post", "/v1/insights/{insight_id}/resolve"): {},
+    # The role is checked before the page is opened.
+    ("post", "/v1/projects/{project_id}/generate"): {"environment": "staging", "path": "/"},
 }
 
 
