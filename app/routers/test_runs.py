@@ -26,7 +26,7 @@ from app.schemas.test_runs import (
 )
 from scriptflow import events
 from scriptflow.errors import PayloadTooLarge
-from scriptflow.runs import service, suites
+from scriptflow.runs import imported, service, suites
 from scriptflow.runs.events import RunFinished, run_status_changes
 from scriptflow.runs.junit import MAX_JUNIT_BYTES
 from scriptflow.runs.service import RunDetail, RunFilters
@@ -182,7 +182,7 @@ async def import_results(
     one for the rest): history for insights, never executed."""
     await limiter(request, "runs").acheck(str(user.id))
     document = await read_capped_body(request, MAX_JUNIT_BYTES)
-    runs = await suites.import_junit(
+    runs = await imported.import_junit(
         session, user.id, project_id=project_id, document=document, environment=environment
     )
     for run in runs:  # after the commit, as a worker announces a finished run

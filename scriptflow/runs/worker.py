@@ -10,7 +10,6 @@ import shutil
 import socket
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from scriptflow import events
 from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
-from scriptflow.enhance.hints import hint_from_aria_snapshot
 from scriptflow.errors import ScriptflowError
 from scriptflow.runs.artifacts import store_folder
 from scriptflow.runs.browsers import resolve_browser
@@ -44,9 +42,12 @@ from scriptflow.runs.queue import (
     renew_lease,
 )
 from scriptflow.runs.repository import RunRepository
+from scriptflow.runs.results import locator_hints_document, results_document
 from scriptflow.runs.suites import load_run_tree, merge_shards, test_file
 from scriptflow.scripts.repository import ScriptRepository
 from scriptflow.storage.artifact_store import publish_run_artifacts
+
+__all__ = ["RunWorker", "locator_hints_document", "results_document", "store_details"]
 
 log = logging.getLogger("scriptflow.runs")
 
@@ -290,51 +291,6 @@ class RunWorker:
 
 def _failure(status: str, error: str) -> ExecutionResult:
     return ExecutionResult(status, error, (), (), 0, None)
-
-
-def results_document(result: ExecutionResult, attempt: int) -> dict[str, Any]:
-    """The ``results`` JSON of a run: summary and per-test outcomes (steps live in run_steps)."""
-    return {
-        "summary": result.summary(),
-        "tests": [
-            {
-                "name": t.name,
-                "nodeid": t.nodeid or None,
-                "outcome": t.outcome,
-                "duration_ms": t.duration_ms,
-                "attempts": t.attempts,
-                "error": t.error,
-            }
-            for t in result.tests
-        ],
-        "duration_ms": result.duration_ms,
-        "timed_out": result.timed_out,
-        "exit_code": result.exit_code,
-        "attempt": attempt,
-        "omitted_artifacts": list(result.omitted_artifacts),
-        "isolation": result.isolation,
-        "egress_refused": [dict(r) for r in result.egress_refused],
-        "locator_hints": locator_hints_document(result.locator_hints),
-    }
-
-
-def locator_hints_document(raw: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
-    """``results["locator_hints"]`` as enhancement reads it: selector → role, name, test_id."""
-    hints: dict[str, dict[str, str]] = {}
-    for selector, seen in raw.items():
-        hint: dict[str, str] = {}
-        parsed = hint_from_aria_snapshot(seen.get("aria_snapshot", ""))
-        if parsed is not None and parsed.role:
-            hint["role"] = parsed.role
-            if parsed.name:
-                hint["name"] = parsed.name
-        if seen.get("test_id"):
-            hint["test_id"] = seen["test_id"]
-        if hint and seen.get("file"):
-            hint["file"], hint["line"] = str(seen["file"]), str(seen.get("line") or "")
-        if hint:
-            hints[selector] = hint
-    return hints
 
 
 async def store_details(
