@@ -23,10 +23,19 @@ async def start_run_workers(app: FastAPI) -> Stopper:
 
 
 async def start_generation_jobs(app: FastAPI) -> Stopper:
-    """Where generated change sets wait for their verification runs; cancelled at shutdown."""
+    """Where generated change sets wait for their verification runs; cancelled at shutdown,
+    resumed at start."""
     from scriptflow.generate.jobs import GenerationJobs
+    from scriptflow.generate.service import verify_generated, waiting_verifications
 
     jobs = app.state.generation_jobs = GenerationJobs()
+    # A server stopped mid-verification left its change sets `generating`; their runs are in
+    # the queue (or done), so the wait resumes. Finishing is conditional: servers that both
+    # resume one change set agree on its outcome.
+    for changeset_id in await waiting_verifications(app.state.sessionmaker):
+        jobs.start(
+            verify_generated(app.state.sessionmaker, changeset_id, settings=app.state.settings)
+        )
     return jobs.stop
 
 

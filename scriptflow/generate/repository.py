@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from scriptflow.changesets.models import ChangesetStatus, ScriptChangeSet
 from scriptflow.db.repository import Repository
@@ -37,6 +37,15 @@ class GenerationRepository(Repository[ScriptChangeSet]):
             .values(content=content)
             .execution_options(synchronize_session=False)
         )
+
+    async def generating_ids(self) -> list[uuid.UUID]:
+        """Every change set still waiting for its verification runs, oldest first."""
+        stmt = (
+            select(ScriptChangeSet.id)
+            .where(ScriptChangeSet.status == ChangesetStatus.GENERATING)
+            .order_by(ScriptChangeSet.created_at)
+        )
+        return list((await self.session.execute(stmt)).scalars())
 
     async def finish(self, changeset_id: uuid.UUID, **values: Any) -> bool:
         """Leave `generating` (for `proposed` or `failed`); False when it already had."""

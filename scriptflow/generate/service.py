@@ -434,6 +434,12 @@ async def verify_generated(
         await _fail(sessionmaker, changeset_id, "Verification stopped on an internal error")
 
 
+async def waiting_verifications(sessionmaker: async_sessionmaker[AsyncSession]) -> list[uuid.UUID]:
+    """Change sets whose verification wait a stopped server left behind (to resume it)."""
+    async with transaction(sessionmaker, write=False) as session:
+        return await GenerationRepository(session).generating_ids()
+
+
 async def _fail(
     sessionmaker: async_sessionmaker[AsyncSession],
     changeset_id: uuid.UUID,
@@ -459,4 +465,5 @@ __all__ = [
     "generate_test",
     "preview_outline",
     "verify_generated",
+    "waiting_verifications",
 ]

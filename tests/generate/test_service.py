@@ -7,6 +7,7 @@ finished here the way a worker's fenced update finishes them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from pathlib import Path
@@ -16,6 +17,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import update
 
+from app.background import start_generation_jobs
 from scriptflow.generate.service import verify_generated
 from scriptflow.runs.models import TestRun
 from tests.factories import Account, create_environment, signup
@@ -204,3 +206,20 @@ async def test_a_recording_becomes_a_test_asserting_where_it_left_the_page(
     assert "+import re\n" in code
     rules = {f["rule"] for f in started["findings"]}
     assert rules == {"generate:recording"}
+
+
+async def test_a_server_starting_again_resumes_the_verification_wait(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    app.state.page_explorer = ReplayedPage(REPORT)
+    owner = await signup(client)
+    await create_environment(client, owner, base_url="http://127.0.0.1:9", name="demo")
+    started = await generated(client, app, owner)  # its wait stopped, as at a shutdown
+    await finish_runs(app, started["verification"]["run_ids"], ["passed", "passed"])
+    stop = await start_generation_jobs(app)
+    try:
+        await asyncio.wait_for(app.state.generation_jobs.drain(), timeout=30)
+    finally:
+        await stop()
+    location = f"/v1/scripts/{started['script_id']}/changesets/{started['id']}"
+    assert (await client.get(location, headers=owner.headers)).json()["status"] == "proposed"
