@@ -6,6 +6,7 @@ app = marimo.App(width="full", app_title="Run · scriptflow")
 with app.setup:
     import asyncio
     from datetime import UTC, datetime
+    from typing import Literal
 
     import marimo as mo
 
@@ -33,9 +34,16 @@ with app.setup:
         get_run,
         list_runs,
     )
+    from scriptflow.runs.suites import create_suite_run
 
     TERMINAL = ("passed", "failed", "error", "cancelled")
-    STATUS_KIND = {"passed": "success", "failed": "danger", "error": "danger", "cancelled": "warn"}
+    CalloutKind = Literal["neutral", "warn", "success", "info", "danger"]
+    STATUS_KIND: dict[str, CalloutKind] = {
+        "passed": "success",
+        "failed": "danger",
+        "error": "danger",
+        "cancelled": "warn",
+    }
     CLASS_MEANING = {
         "system": "the environment or the browser failed, not the product",
         "automation": "the test code: a locator, a wait or the script itself",
@@ -53,6 +61,27 @@ def elapsed_text(run: TestRun, now: datetime) -> str:
     if run.started_at is not None and run.completed_at is not None:
         return f"{run.status} in {duration((run.completed_at - run.started_at).total_seconds() * 1000)}"
     return run.status
+
+
+@app.function
+def selection_entries(text: str) -> list[str]:
+    """Paths and node ids, one per line or comma-separated (the server validates them)."""
+    return [part.strip() for line in text.splitlines() for part in line.split(",") if part.strip()]
+
+
+@app.function
+def tests_by_file(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Per file of the tree: how many of its tests passed, failed, were flaky or skipped."""
+    files: dict[str, dict[str, object]] = {}
+    for row in rows:
+        counts = files.setdefault(
+            str(row["file"]),
+            {"file": row["file"], "tests": 0, "passed": 0, "failed": 0, "flaky": 0, "other": 0},
+        )
+        counts["tests"] = int(str(counts["tests"])) + 1
+        key = str(row["outcome"]) if row["outcome"] in ("passed", "failed", "flaky") else "other"
+        counts[key] = int(str(counts[key])) + 1
+    return sorted(files.values(), key=lambda c: str(c["file"]))
 
 
 @app.cell
@@ -74,10 +103,12 @@ def _():
     mo.md("""
     # 4 · Finalize & run
 
-    Run a script version against one of the project's environments in a real browser. The
-    run's page updates live and has its own address, so a reload or a shared link opens the
-    same run; each test and step shows its outcome, and a failure keeps its screenshot and a
-    Playwright trace that opens in the browser.
+    Run a file, a selection (paths, node ids, a `-k` expression) or the whole suite of the
+    project's tree against one of its environments in a real browser, optionally split in
+    shards. Every run sees the whole tree (conftest fixtures, page objects, data files) at one
+    pinned snapshot. The run's page updates live and has its own address, so a reload or a
+    shared link opens the same run; each test shows its outcome grouped by file, and a failure
+    keeps its screenshot and a Playwright trace that opens in the browser.
     """)
     return
 
@@ -137,10 +168,44 @@ def _(ctx):
 
 
 @app.cell
-def _(browser, environment, project, retries, script, start):
+def _():
+    scope = mo.ui.radio(
+        options=["This file", "A selection", "The whole suite"],
+        value="This file",
+        label="What to run",
+        inline=True,
+    )
+    selection = mo.ui.text_area(
+        placeholder="tests/\ntests/test_cart.py::test_total[chromium]",
+        label="Paths or node ids (a selection)",
+        rows=2,
+    )
+    keyword = mo.ui.text(placeholder="login and not slow", label="-k")
+    shards = mo.ui.number(start=1, stop=16, value=1, label="Shards")
+    return keyword, scope, selection, shards
+
+
+@app.cell
+def _(
+    browser,
+    environment,
+    keyword,
+    project,
+    retries,
+    scope,
+    script,
+    selection,
+    shards,
+    start,
+):
+    _suite = scope.value != "This file"
     mo.vstack(
         [
             mo.hstack([project, script], justify="start", gap=2),
+            scope,
+            mo.hstack([selection, keyword, shards], justify="start", gap=2)
+            if _suite
+            else mo.md(""),
             mo.hstack([environment, browser, retries, start], justify="start", gap=2),
         ]
     )
@@ -148,19 +213,49 @@ def _(browser, environment, project, retries, script, start):
 
 
 @app.cell
-async def _(browser, ctx, environment, me, retries, script, set_started, start):
+async def _(
+    browser,
+    ctx,
+    environment,
+    keyword,
+    me,
+    project,
+    retries,
+    scope,
+    script,
+    selection,
+    set_started,
+    shards,
+    start,
+):
     mo.stop(not start.value)
     try:
         async with ctx.session() as _session:
-            _run = await create_run(
-                _session,
-                me.id,
-                ctx.settings,
-                script_id=script.value.id,
-                environment=environment.value,
-                browser=browser.value,
-                retries=int(retries.value),
-            )
+            if scope.value == "This file":
+                _run = await create_run(
+                    _session,
+                    me.id,
+                    ctx.settings,
+                    script_id=script.value.id,
+                    environment=environment.value,
+                    browser=browser.value,
+                    retries=int(retries.value),
+                )
+            else:
+                _run = await create_suite_run(
+                    _session,
+                    me.id,
+                    ctx.settings,
+                    project_id=project.value,
+                    environment=environment.value,
+                    browser=browser.value,
+                    select=selection_entries(selection.value)
+                    if scope.value == "A selection"
+                    else None,
+                    keyword=keyword.value or None if scope.value == "A selection" else None,
+                    shards=int(shards.value),
+                    retries=int(retries.value),
+                )
             _started = _run.id
     except ScriptflowError as _exc:
         mo.output.replace(mo.callout(mo.md(_exc.message), kind="danger"))
@@ -181,10 +276,15 @@ async def _(ctx, get_started, linked_run, me, script):
         ).items
     _ids = [r.id for r in recent_runs]
     _linked = linked_run.id if linked_run and linked_run.script_id == script.value.id else None
+    # A suite run started here or linked to is shown though it is no run of this file.
+    _suite = linked_run.id if linked_run and linked_run.script_id is None else None
     _pinned = query_uuid("run")
     run_id = next(
-        (rid for rid in (get_started(), _pinned, _linked) if rid is not None and rid in _ids),
-        _ids[0] if _ids else None,
+        (rid for rid in (get_started(), _suite) if rid is not None),
+        next(
+            (rid for rid in (_pinned, _linked) if rid is not None and rid in _ids),
+            _ids[0] if _ids else None,
+        ),
     )
     mo.stop(run_id is None, mo.md("No runs of this script yet."))
     pin(run=run_id, script=script.value.id)
@@ -218,8 +318,14 @@ def _(cancel, detail, get_cancelled, live):
     _trace = next(
         (a.name for a in detail.artifacts if a.kind == "trace" or a.name.endswith(".zip")), None
     )
+    _what = (
+        f"version {_run.script_version}"
+        if _run.script_id is not None
+        else f"{_run.kind} run of {', '.join((_run.selection or {}).get('select') or []) or 'the whole suite'}"
+        + (f" in {_run.shard_count} shards" if _run.shard_count > 1 else "")
+    )
     _parts = [
-        f"**{elapsed_text(_run, _now)}** · version {_run.script_version} · "
+        f"**{elapsed_text(_run, _now)}** · {_what} · "
         f"{_run.environment} ({_run.base_url}) · {_run.browser} · attempt {_run.attempt} · "
         f"{_run.trigger} · created {timestamp(_run.created_at, _now)}"
     ]
@@ -255,18 +361,23 @@ def _(cancel, detail, get_cancelled, live):
 
 @app.cell
 def _(detail):
-    _tests = [
-        {
-            "test": t.name,
-            "outcome": t.outcome,
-            "duration": duration(t.duration_ms),
-            "attempts": t.attempts,
-            "steps": len(steps),
-            "class": failure_class(t.outcome, t.error) or "",
-            "error": first_line(t.error),
-        }
-        for t, steps in detail.tests
-    ]
+    _tests = sorted(
+        (
+            {
+                "file": t.file or "",
+                "test": (t.nodeid or t.name).split("::", 1)[-1],
+                "outcome": t.outcome,
+                "duration": duration(t.duration_ms),
+                "attempts": t.attempts,
+                "steps": len(steps),
+                "class": failure_class(t.outcome, t.error) or "",
+                "error": first_line(t.error),
+            }
+            for t, steps in detail.tests
+        ),
+        key=lambda row: str(row["file"]),
+    )
+    _files = tests_by_file(_tests)
     _steps = [
         {
             "test": t.name,
@@ -286,6 +397,9 @@ def _(detail):
     }
     mo.vstack(
         [
+            mo.ui.table(_files, label="By file", selection=None, show_data_types=False)
+            if len(_files) > 1
+            else mo.md(""),
             mo.ui.table(_tests, label="Tests", selection=None, show_data_types=False)
             if _tests
             else mo.md(""),
