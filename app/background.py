@@ -39,4 +39,20 @@ async def start_generation_jobs(app: FastAPI) -> Stopper:
     return jobs.stop
 
 
-BACKGROUND_SERVICES: list[Starter] = [start_run_workers, start_generation_jobs]
+async def start_warehouse_compaction(app: FastAPI) -> Stopper:
+    """Scheduled DuckLake compaction (one at a time across the deployment; docs/insights.md)."""
+    from scriptflow.insights.compaction import start_compaction, stop_compaction
+
+    task = start_compaction(app.state.settings)
+
+    async def stop() -> None:
+        await stop_compaction(task)
+
+    return stop
+
+
+BACKGROUND_SERVICES: list[Starter] = [
+    start_run_workers,
+    start_generation_jobs,
+    start_warehouse_compaction,
+]

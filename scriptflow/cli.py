@@ -160,10 +160,15 @@ async def _run_workers(settings: Settings, concurrency: int | None) -> None:
     """The `scriptflow worker` process: migrate, run a pool until SIGINT or SIGTERM."""
     import signal
 
+    from scriptflow.insights.compaction import start_compaction, stop_compaction
+    from scriptflow.insights.warehouse_sync import warehouse_for
     from scriptflow.runs.pool import WorkerPool
     from scriptflow.wiring import wire
 
     await asyncio.to_thread(_migrate, settings)
+    # Attach the warehouse now (loading DuckDB's extensions takes seconds), not after the
+    # first run, whose sync would then lag behind it.
+    await asyncio.to_thread(warehouse_for(settings).connection)
     wiring = wire(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -171,9 +176,11 @@ async def _run_workers(settings: Settings, concurrency: int | None) -> None:
         loop.add_signal_handler(sig, stop.set)
     count = concurrency if concurrency is not None else max(settings.workers, 1)
     pool = WorkerPool(wiring.sessionmaker, settings, count=count).start()
+    compaction = start_compaction(settings)
     try:
         await stop.wait()
     finally:
+        await stop_compaction(compaction)
         await pool.stop()
         await wiring.close()
 

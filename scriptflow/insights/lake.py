@@ -259,27 +259,56 @@ class FileLock:
 
 
 class AdvisoryLock:
-    """A PostgreSQL session advisory lock on a connection of its own."""
+    """A PostgreSQL session advisory lock, on one connection per process kept for it."""
+
+    _connections: dict[str, Any] = {}
+    _registry = threading.Lock()
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
+        with self._registry:
+            self._thread_lock = FileLock._threads.setdefault(Path(f"pg:{dsn}"), threading.Lock())
+
+    def _connection(self) -> Any:
+        import psycopg
+
+        connection = self._connections.get(self.dsn)
+        if connection is None or connection.closed:
+            # A fresh connection per append cost tens of milliseconds under load.
+            connection = psycopg.connect(self.dsn, autocommit=True)
+            self._connections[self.dsn] = connection
+        return connection
 
     @contextmanager
     def hold(self, *, wait: bool = True) -> Iterator[bool]:
         """Held for the block; with ``wait=False`` yields False at once when taken."""
         import psycopg
 
-        with psycopg.connect(self.dsn, autocommit=True) as connection:
-            if wait:
-                connection.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
-            else:
-                row = connection.execute(
-                    "SELECT pg_try_advisory_lock(%s)", (ADVISORY_LOCK_KEY,)
-                ).fetchone()
-                if not (row and row[0]):
-                    yield False
-                    return
+        if not self._thread_lock.acquire(blocking=wait):
+            yield False
+            return
+        try:
+            try:
+                connection = self._connection()
+                taken = self._take(connection, wait)
+            except psycopg.OperationalError:
+                self._connections.pop(self.dsn, None)  # the server went away: once more
+                connection = self._connection()
+                taken = self._take(connection, wait)
+            if not taken:
+                yield False
+                return
             try:
                 yield True
             finally:
                 connection.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
+        finally:
+            self._thread_lock.release()
+
+    @staticmethod
+    def _take(connection: Any, wait: bool) -> bool:
+        if wait:
+            connection.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+            return True
+        row = connection.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_LOCK_KEY,)).fetchone()
+        return bool(row and row[0])

@@ -133,6 +133,19 @@ class Warehouse:
         with self._write_transaction() as connection:
             _replace_revisions(connection, self.alias, revisions, script_ids)
 
+    def replace_script_state(
+        self,
+        revisions: pa.Table,
+        script_ids: Sequence[str],
+        insights: pa.Table,
+        project_ids: Sequence[str],
+    ) -> None:
+        """Replace some scripts' revisions and some projects' insights in one commit."""
+        with self._write_transaction() as connection:
+            _replace_revisions(connection, self.alias, revisions, script_ids)
+            _delete_where_in(connection, self.alias, "insights", "project_id", project_ids)
+            _insert_arrow(connection, self.alias, "insights", insights)
+
     def replace_insights(self, insights: pa.Table, project_ids: Sequence[str]) -> None:
         """Mirror the SQL insights of some projects, for dashboard queries."""
         with self._write_transaction() as connection:

@@ -12,6 +12,7 @@ import pyarrow as pa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scriptflow.config import Settings, sync_database_url
+from scriptflow.db.base import utcnow
 from scriptflow.insights.extract import extract_revisions, extract_runs
 from scriptflow.insights.lake import LakeLocation, create_catalog
 from scriptflow.insights.repository import HistoryRepository, InsightRepository
@@ -27,6 +28,7 @@ from scriptflow.projects.service import member_project_ids
 from scriptflow.scripts.repository import ScriptRepository
 
 CATCH_UP_PAGE_RUNS = 2_000
+RECENT_RUNS = timedelta(minutes=10)
 
 _warehouses: dict[LakeLocation, Warehouse] = {}
 _warehouses_lock = threading.Lock()
@@ -61,6 +63,24 @@ async def sync_runs(
     return SyncResult(*totals)
 
 
+async def sync_recent_runs(
+    session: AsyncSession, warehouse: Warehouse, run_ids: Sequence[uuid.UUID]
+) -> SyncResult:
+    """Append these runs and any other run that finished lately and is still missing.
+
+    Run-finished handlers run one at a time per process; when they fall behind, the first one
+    to run appends every finished run at once instead of one per handler.
+    """
+    since = utcnow() - RECENT_RUNS
+    candidates = {str(i) for i in await HistoryRepository(session).finished_run_ids(since)}
+    candidates |= {str(i) for i in run_ids}
+    known = await asyncio.to_thread(warehouse.known_run_ids, sorted(candidates))
+    missing = sorted(uuid.UUID(i) for i in candidates - known)
+    if not missing:
+        return SyncResult(0, 0, 0)
+    return await sync_runs(session, warehouse, missing)
+
+
 async def catch_up(session: AsyncSession, warehouse: Warehouse) -> SyncResult:
     """Append whatever finished since the warehouse's watermark and is missing from it.
 
@@ -88,18 +108,27 @@ async def catch_up(session: AsyncSession, warehouse: Warehouse) -> SyncResult:
 async def sync_script_state(
     session: AsyncSession, warehouse: Warehouse, script_id: uuid.UUID
 ) -> None:
-    """Replace one script's revisions and its project's insights in the warehouse."""
+    """Replace one script's revisions and its project's insights in the warehouse (one commit)."""
     script = await ScriptRepository(session).get(script_id)
     if script is None:
         return
     revisions = await session.run_sync(lambda sync: extract_revisions(sync, script_id=script_id))
-    await asyncio.to_thread(warehouse.replace_revisions, revisions, [str(script_id)])
-    await _mirror_insights(session, warehouse, script.project_id)
+    insights, project_ids = await _insights_table(session, script.project_id)
+    await asyncio.to_thread(
+        warehouse.replace_script_state, revisions, [str(script_id)], insights, project_ids
+    )
 
 
 async def _mirror_insights(
     session: AsyncSession, warehouse: Warehouse, project_id: uuid.UUID | None = None
 ) -> None:
+    table, project_ids = await _insights_table(session, project_id)
+    await asyncio.to_thread(warehouse.replace_insights, table, project_ids)
+
+
+async def _insights_table(
+    session: AsyncSession, project_id: uuid.UUID | None
+) -> tuple[pa.Table, list[str]]:
     rows = await InsightRepository(session).of_project(project_id)
     table = pa.Table.from_pylist(
         [
@@ -124,7 +153,7 @@ async def _mirror_insights(
     project_ids = sorted(
         {str(row.project_id) for row in rows} | ({str(project_id)} if project_id else set())
     )
-    await asyncio.to_thread(warehouse.replace_insights, table, project_ids)
+    return table, project_ids
 
 
 async def open_analytics(
