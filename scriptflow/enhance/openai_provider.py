@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import ast
 from typing import Literal
-from urllib.parse import urlsplit
 
-import openai
-import pydantic
 from pydantic import BaseModel, Field
 
 from scriptflow.enhance.proposal import EnhanceOptions, Finding, Proposal
 from scriptflow.errors import AIOutputInvalid, AIProviderUnavailable
+from scriptflow.structured_ai import ProviderConfig, structured_answer
 
 DEFAULT_MODEL = "gpt-4o-mini"
 SYSTEM_PROMPT = """\
@@ -94,59 +92,16 @@ class OpenAIProvider:
         return Proposal(content=content, findings=findings, model=model)
 
     async def _complete(self, script: str, options: EnhanceOptions, model: str) -> ModelProposal:
-        where = _public_origin(self._base_url)
-        try:
-            async with openai.AsyncOpenAI(
-                api_key=self._api_key,
-                base_url=self._base_url,
-                timeout=self._timeout_s,
-                max_retries=self._max_retries,
-            ) as client:
-                completion = await client.chat.completions.parse(
-                    model=model,
-                    messages=[
-                        {"role": "system", "content": SYSTEM_PROMPT},
-                        {"role": "user", "content": _user_message(script, options)},
-                    ],
-                    response_format=ModelProposal,
-                    temperature=options.temperature
-                    if options.temperature is not None
-                    else openai.omit,
-                )
-        except (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError) as exc:
-            raise AIOutputInvalid(
-                "The model's answer was cut off or filtered; nothing was stored",
-                details={"model": model},
-            ) from exc
-        except (pydantic.ValidationError, ValueError) as exc:
-            raise AIOutputInvalid(
-                "The model's answer does not match the expected structure; nothing was stored",
-                details={"model": model},
-            ) from exc
-        except openai.AuthenticationError as exc:
-            raise AIProviderUnavailable(
-                f"The AI provider at {where} rejected the API key: check OPENAI_API_KEY",
-                details={"status": exc.status_code},
-            ) from exc
-        except openai.APIConnectionError as exc:
-            raise AIProviderUnavailable(
-                f"The AI provider at {where} is unreachable or timed out: check OPENAI_BASE_URL "
-                "and that the server is running",
-            ) from exc
-        except openai.APIStatusError as exc:
-            raise AIProviderUnavailable(
-                f"The AI provider at {where} answered {exc.status_code}; try again later, or "
-                "check the model name and OPENAI_BASE_URL",
-                details={"status": exc.status_code, "model": model},
-            ) from exc
-        message = completion.choices[0].message if completion.choices else None
-        if message is None or message.parsed is None:
-            refusal = message.refusal if message is not None else None
-            raise AIOutputInvalid(
-                "The model returned no usable script" + (" (it refused)" if refusal else ""),
-                details={"model": model},
-            )
-        return message.parsed
+        assert self._api_key is not None
+        return await structured_answer(
+            ProviderConfig(self._api_key, self._base_url, self._timeout_s, self._max_retries),
+            model=model,
+            system=SYSTEM_PROMPT,
+            user=_user_message(script, options),
+            shape=ModelProposal,
+            what="script",
+            temperature=options.temperature,
+        )
 
 
 def _user_message(script: str, options: EnhanceOptions) -> str:
@@ -174,12 +129,3 @@ def _finding(change: ModelChange, model: str, line_count: int) -> Finding:
         rationale=change.rationale[:2000],
         confidence=min(max(change.confidence, 0.0), 1.0),
     )
-
-
-def _public_origin(base_url: str | None) -> str:
-    """The server's scheme and host only: never credentials or query strings in messages."""
-    if not base_url:
-        return "api.openai.com"
-    parts = urlsplit(base_url)
-    host = parts.hostname or "the configured URL"
-    return f"{parts.scheme}://{host}:{parts.port}" if parts.port else f"{parts.scheme}://{host}"
