@@ -1,4 +1,8 @@
-"""Real Chromium through step 1: a live page becomes a verified test, reviewed and accepted."""
+"""Real Chromium through step 1: a live page becomes a verified test, reviewed and accepted.
+
+The page is the demo's product list, where every item has its own "Add to cart" button: the
+generated locators must name each one by its list item, never by position.
+"""
 
 from __future__ import annotations
 
@@ -54,12 +58,14 @@ async def test_a_page_becomes_a_verified_test_that_review_accepts_as_version_one
             await sign_in(page, worker_server.base_url, workspace, "/notebooks/generate/")
             await page.get_by_role("combobox", name="Environment").select_option("demo")
             path = page.get_by_placeholder("/signup")
-            await path.fill("/newsletter")
+            await path.fill("/products")
             await path.press("Enter")
             await page.wait_for_timeout(600)  # the input sends its value a moment later
             await page.get_by_role("button", name="Generate and verify").click()
             await page.get_by_text("3 of 3").wait_for(timeout=GENERATION_TIMEOUT_MS)
-            assert await page.get_by_text('get_by_role("status")').count() > 0  # the code
+            # The code as a diff (marimo's outputs are in shadow roots: locators see them).
+            assert await page.get_by_text('filter(has_text="Banana")').count() > 0
+            assert await page.get_by_text("nth(").count() == 0
             await page.get_by_role("link", name="send it to review").click()
 
             await page.wait_for_url("**/notebooks/review/**", timeout=TIMEOUT_MS)
@@ -77,5 +83,5 @@ async def test_a_page_becomes_a_verified_test_that_review_accepts_as_version_one
             files = (
                 await api.get(f"/v1/projects/{workspace.project_id}/files", headers=headers)
             ).json()
-            generated = next(f for f in files if f["path"] == "tests/test_generated_newsletter.py")
+            generated = next(f for f in files if f["path"] == "tests/test_generated_products.py")
             assert generated["version"] == 1 and generated["kind"] == "test"
