@@ -13,10 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
-
-import openai
-import pydantic
 
 from scriptflow.errors import AIOutputInvalid, AIProviderUnavailable
 from scriptflow.generate.codegen import function_name_for
@@ -28,6 +24,7 @@ from scriptflow.generate.plan import (
     ResolvedStep,
     resolved_steps,
 )
+from scriptflow.structured_ai import ProviderConfig, structured_answer
 
 DEFAULT_MODEL = "gpt-4o-mini"
 MAX_OUTLINE_CHARS = 6000
@@ -65,55 +62,18 @@ class OpenAIPlanner:
                 "OPENAI_BASE_URL for an OpenAI-compatible server), or use the 'rules' provider"
             )
         chosen = model or self.default_model
-        where = _public_origin(self.base_url)
         user = (
             f"Test to write: {description}\nPage path: {path}\n"
             f"Accessibility outline:\n{outline[:MAX_OUTLINE_CHARS]}"
         )
-        try:
-            async with openai.AsyncOpenAI(
-                api_key=self.api_key,
-                base_url=self.base_url,
-                timeout=self.timeout_s,
-                max_retries=self.max_retries,
-            ) as client:
-                completion = await client.chat.completions.parse(
-                    model=chosen,
-                    messages=[
-                        {"role": "system", "content": SYSTEM_PROMPT},
-                        {"role": "user", "content": user},
-                    ],
-                    response_format=PlanOut,
-                )
-        except (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError) as exc:
-            raise AIOutputInvalid(
-                "The model's plan was cut off or filtered; nothing was stored",
-                details={"model": chosen},
-            ) from exc
-        except (pydantic.ValidationError, ValueError) as exc:
-            raise AIOutputInvalid(
-                "The model's plan does not match the plan structure; nothing was stored",
-                details={"model": chosen},
-            ) from exc
-        except openai.AuthenticationError as exc:
-            raise AIProviderUnavailable(
-                f"The AI provider at {where} rejected the API key: check OPENAI_API_KEY",
-                details={"status": exc.status_code},
-            ) from exc
-        except openai.APIConnectionError as exc:
-            raise AIProviderUnavailable(
-                f"The AI provider at {where} is unreachable or timed out: check "
-                "OPENAI_BASE_URL and that the server is running"
-            ) from exc
-        except openai.APIStatusError as exc:
-            raise AIProviderUnavailable(
-                f"The AI provider at {where} answered {exc.status_code}; try again later",
-                details={"status": exc.status_code, "model": chosen},
-            ) from exc
-        message = completion.choices[0].message if completion.choices else None
-        if message is None or message.parsed is None:
-            raise AIOutputInvalid("The model returned no plan", details={"model": chosen})
-        plan = message.parsed
+        plan = await structured_answer(
+            ProviderConfig(self.api_key, self.base_url, self.timeout_s, self.max_retries),
+            model=chosen,
+            system=SYSTEM_PROMPT,
+            user=user,
+            shape=PlanOut,
+            what="plan",
+        )
         _require_outcome(plan, chosen)
         return plan, chosen
 
@@ -158,12 +118,3 @@ def plan_tests(plan: PlanOut, report: Mapping[str, Any], path: str) -> list[Gene
             details={"problem": "no_outcome_assertion"},
         )
     return [test]
-
-
-def _public_origin(base_url: str | None) -> str:
-    """Scheme and host only: never credentials or query strings in a message."""
-    if not base_url:
-        return "api.openai.com"
-    parts = urlsplit(base_url)
-    host = parts.hostname or "the configured URL"
-    return f"{parts.scheme}://{host}:{parts.port}" if parts.port else f"{parts.scheme}://{host}"
