@@ -12,6 +12,7 @@ from app.routers import (
     projects,
     scripts,
     test_runs,
+    triage,
 )
 
 # Matched in order: the hottest reads first.
@@ -23,6 +24,7 @@ ROUTERS: list[APIRouter] = [
     changesets.router,
     generate.router,
     test_runs.router,
+    triage.router,
     browsers.router,
     insights.router,
 ]

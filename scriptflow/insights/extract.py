@@ -19,7 +19,9 @@ from sqlalchemy import Connection, Select, func, select
 from sqlalchemy.orm import Session
 
 from scriptflow.insights.signatures import error_signature
+from scriptflow.runs.failure_class import FailureClass, failure_class
 from scriptflow.runs.models import TERMINAL_STATUSES, RunStep, RunTest, TestRun
+from scriptflow.runs.triage import run_failure_class
 from scriptflow.scripts.models import Script, ScriptRevision
 
 CHUNK_RUNS = 20_000
@@ -120,6 +122,7 @@ def finished_runs_query() -> Select[*tuple[Any, ...]]:
             TestRun.started_at,
             TestRun.completed_at,
             TestRun.error,
+            TestRun.failure_class,
         )
         .where(TestRun.status.in_(sorted(TERMINAL_STATUSES)))
         # History is per file: suite and shard runs span files (their tests are not yet split
@@ -156,9 +159,18 @@ def extract_runs(
         yield _batch(connection, chunk)
 
 
+# What the analysis copy says of a failure whose class is ``system``: the environment or the
+# browser failed, the product was never tested, so pass rates, flakiness and failure clusters
+# (which read only passed/failed/flaky/error) leave it out. The SQL database keeps the truth.
+NOT_TESTED = "untested"
+
+
 def _batch(connection: Connection | Session, run_rows: Sequence[Any]) -> RunBatch:
     runs: dict[uuid.UUID, dict[str, Any]] = {}
+    run_classes: dict[uuid.UUID, str | None] = {}
+    test_classes: dict[uuid.UUID, list[str | None]] = {}
     for row in run_rows:
+        run_classes[row.id] = row.failure_class
         started, completed = row.started_at, row.completed_at
         runs[row.id] = {
             "run_id": str(row.id),
@@ -196,19 +208,26 @@ def _batch(connection: Connection | Session, run_rows: Sequence[Any]) -> RunBatc
                 RunTest.attempts,
                 RunTest.duration_ms,
                 RunTest.error,
+                RunTest.failure_class,
             )
             .where(RunTest.run_id.in_(part))
             .order_by(RunTest.run_id, RunTest.position)
         )
         pending_tests: dict[uuid.UUID, dict[str, Any]] = {}
+        untested: set[uuid.UUID] = set()
         for test in test_rows:
             test_positions[test.id] = test.position
+            # Stored when the run finished; rows from before triage get the rules' class.
+            test_class = test.failure_class or failure_class(test.outcome, test.error)
+            test_classes.setdefault(test.run_id, []).append(test_class)
+            if test_class == FailureClass.SYSTEM:
+                untested.add(test.id)
             record = {
                 "run_id": str(test.run_id),
                 **_run_keys(runs[test.run_id]),
                 "position": test.position,
                 "name": test.name,
-                "outcome": test.outcome,
+                "outcome": NOT_TESTED if test.id in untested else test.outcome,
                 "attempts": test.attempts,
                 "duration_ms": test.duration_ms,
                 "error": test.error,
@@ -245,7 +264,9 @@ def _batch(connection: Connection | Session, run_rows: Sequence[Any]) -> RunBatc
                     "action": step.action,
                     "locator": step.locator,
                     "duration_ms": step.duration_ms,
-                    "outcome": step.outcome,
+                    "outcome": NOT_TESTED
+                    if step.test_id in untested and step.outcome == "failed"
+                    else step.outcome,
                     "error": step.error,
                 }
             )
@@ -257,6 +278,12 @@ def _batch(connection: Connection | Session, run_rows: Sequence[Any]) -> RunBatc
                     action=failed_step.action if failed_step else None,
                     locator=failed_step.locator if failed_step else None,
                 )
+    for run_id, run in runs.items():
+        run_class = run_classes[run_id] or run_failure_class(
+            run["status"], run["error"], test_classes.get(run_id, ())
+        )
+        if run_class == FailureClass.SYSTEM:
+            run["status"] = NOT_TESTED
     return RunBatch(
         runs=pa.Table.from_pylist(list(runs.values()), schema=RUNS_SCHEMA),
         tests=pa.Table.from_pylist(tests, schema=TESTS_SCHEMA),

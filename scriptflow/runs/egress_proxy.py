@@ -95,6 +95,8 @@ class EgressProxy:
     policy: EgressPolicy
     socket_path: Path
     refused: list[Refusal] = field(default_factory=list)
+    # Allowed destinations that did not answer: the run's failures are then the environment's.
+    unreachable: list[Refusal] = field(default_factory=list)
     _server: asyncio.AbstractServer | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -171,6 +173,9 @@ class EgressProxy:
                 )
             except (OSError, TimeoutError):
                 continue
+        unreachable = Refusal(request.host, request.port, "unreachable")
+        if unreachable not in self.unreachable and len(self.unreachable) < MAX_RECORDED_REFUSALS:
+            self.unreachable.append(unreachable)
         await _answer(writer, 502, f"could not connect to {request.host}:{request.port}")
         return None
 

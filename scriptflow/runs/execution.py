@@ -98,6 +98,8 @@ class ExecutionResult:
     locator_hints: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     isolation: str = ""  # how the run was confined (says so when it was the weaker sandbox)
     egress_refused: tuple[Mapping[str, object], ...] = ()  # {host, port, reason}
+    # Allowed destinations the egress proxy could not connect to (failure triage reads them).
+    unreachable: tuple[Mapping[str, object], ...] = ()  # {host, port, reason}
 
     def summary(self) -> dict[str, Any]:
         """The counts a client shows first."""

@@ -118,7 +118,13 @@ class SubprocessExecutor:
             async with EgressProxy(policy, folders.egress / "proxy.sock") as proxy:
                 result = await self._run(request, folders, cancel)
             refused = tuple(r.as_dict() for r in proxy.refused) if self.isolated else ()
-            return replace(result, isolation=self.isolation.describe(), egress_refused=refused)
+            unreachable = tuple(r.as_dict() for r in proxy.unreachable) if self.isolated else ()
+            return replace(
+                result,
+                isolation=self.isolation.describe(),
+                egress_refused=refused,
+                unreachable=unreachable,
+            )
         finally:
             await asyncio.to_thread(shutil.rmtree, private, True)
 

@@ -16,6 +16,7 @@ from scriptflow.projects.service import require_role
 from scriptflow.runs.junit import JUnitCase, display_name, parse_junit
 from scriptflow.runs.models import RunKind, RunStatus, RunTest, TestRun
 from scriptflow.runs.suites import test_file
+from scriptflow.runs.triage import classify_run
 from scriptflow.scripts.repository import ScriptRepository
 
 
@@ -124,6 +125,7 @@ async def _imported_run(
             )
         )
     await session.flush()
+    await classify_run(session, run.id)
     return run
 
 

@@ -96,6 +96,15 @@ class TestRun(IdMixin, TimestampMixin, Base):
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
+    # Why it failed (product | automation | system, scriptflow.runs.triage): decided by rules
+    # when it finishes, editable by a reviewer; None while it has not failed.
+    failure_class: Mapped[str | None] = mapped_column(String(16))
+    # rules | reviewer
+    failure_class_source: Mapped[str | None] = mapped_column(String(16))
+    failure_class_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    failure_class_at: Mapped[datetime | None]
 
 
 class RunTest(IdMixin, Base):
@@ -116,6 +125,15 @@ class RunTest(IdMixin, Base):
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     error: Mapped[str | None] = mapped_column(Text)
+    # Why it failed (product | automation | system, scriptflow.runs.triage): decided by rules
+    # when it finishes, editable by a reviewer; None while it has not failed.
+    failure_class: Mapped[str | None] = mapped_column(String(16))
+    # rules | reviewer
+    failure_class_source: Mapped[str | None] = mapped_column(String(16))
+    failure_class_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    failure_class_at: Mapped[datetime | None]
 
 
 class RunStep(IdMixin, Base):

@@ -32,6 +32,7 @@ def results_document(result: ExecutionResult, attempt: int) -> dict[str, Any]:
         "omitted_artifacts": list(result.omitted_artifacts),
         "isolation": result.isolation,
         "egress_refused": [dict(r) for r in result.egress_refused],
+        "unreachable": [dict(r) for r in result.unreachable],
         "locator_hints": locator_hints_document(result.locator_hints),
     }
 

@@ -29,6 +29,7 @@ from scriptflow.runs.models import TERMINAL_STATUSES, RunKind, RunStatus, RunTes
 from scriptflow.runs.repository import RunRepository
 from scriptflow.runs.selection import Selection, build_selection, entry_path
 from scriptflow.runs.shards import MAX_DURATIONS, MAX_SHARDS
+from scriptflow.runs.triage import classify_run
 from scriptflow.scripts.repository import ScriptRepository
 
 MAX_RETRIES = 5
@@ -307,6 +308,7 @@ async def merge_parent(session: AsyncSession, parent_id: uuid.UUID) -> uuid.UUID
         "duration_ms": _wall_ms(shards),
     }
     await session.flush()
+    await classify_run(session, parent.id)
     return parent.id
 
 

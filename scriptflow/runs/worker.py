@@ -44,6 +44,7 @@ from scriptflow.runs.queue import (
 from scriptflow.runs.repository import RunRepository
 from scriptflow.runs.results import locator_hints_document, results_document
 from scriptflow.runs.suites import load_run_tree, merge_shards, test_file
+from scriptflow.runs.triage import classify_run
 from scriptflow.scripts.repository import ScriptRepository
 from scriptflow.storage.artifact_store import publish_run_artifacts
 
@@ -263,6 +264,7 @@ class RunWorker:
                 if status is None:
                     raise NotOurs
                 await store_details(session, claim.run_id, result, self.settings.data_dir)
+                await classify_run(session, claim.run_id)
                 merged = await merge_shards(session, claim.run_id)
         except NotOurs:
             log.warning("worker %s: run %s is no longer ours", self.worker_id, claim.run_id)
