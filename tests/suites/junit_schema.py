@@ -23,7 +23,9 @@ CASE_ATTRIBUTES = {"name", "time", "classname", "group"}
 OUTCOME_ATTRIBUTES = {"type", "message"}
 
 
-def _attributes(element: ET.Element, allowed: set[str], required: set[str] = frozenset()) -> None:
+def _attributes(
+    element: ET.Element, allowed: set[str], required: frozenset[str] | set[str] = frozenset()
+) -> None:
     unknown = set(element.attrib) - allowed
     assert not unknown, f"<{element.tag}> has attributes the schema lacks: {sorted(unknown)}"
     missing = set(required) - set(element.attrib)

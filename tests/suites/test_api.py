@@ -113,18 +113,20 @@ async def test_suite_runs_validate_pin_shard_merge_and_export(
     executor = ReportingExecutor()
     worker = RunWorker(app.state.sessionmaker, settings, executor=executor)
 
-    for body, field in [
+    hostile: list[tuple[dict[str, Any], str]] = [
         ({"select": ["-p", "evil"]}, "select"),
         ({"select": ["../etc/passwd"]}, "select"),
         ({"select": ["@args"]}, "select"),
         ({"select": ["tests/nope.py"]}, "select"),
         ({"k": "-p x"}, "k"),
         ({"markers": "a and ("}, "markers"),
-    ]:
+    ]
+    for body, field in hostile:
         r = await _run(client, account, **body)
         assert r.status_code == 422, (body, r.text)
         assert r.json()["error"]["details"]["fields"][0]["field"] == field
-    for body in [{"shards": 17}, {"script_id": ids["tests/test_cart.py"]}]:
+    mixed: list[dict[str, Any]] = [{"shards": 17}, {"script_id": ids["tests/test_cart.py"]}]
+    for body in mixed:
         assert (await _run(client, account, **body)).status_code == 422
     other = await signup(client)
     r = await _run(client, other, project_id=account.project_id)
