@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from scriptflow.config import Settings
 from scriptflow.runs.execution import ExecutionResult, RunRequest, TestResult
+from scriptflow.runs.queue import claim_next_run
 from scriptflow.runs.worker import RunWorker
 from tests.factories import Account, create_environment, signup
 from tests.suites.junit_schema import assert_valid_junit
@@ -200,6 +201,35 @@ async def test_suite_runs_validate_pin_shard_merge_and_export(
     body = (await client.get(f"/v1/test-runs/{cancelled['id']}", headers=account.headers)).json()
     assert body["status"] == "cancelled"
     assert await _drain(worker) == 0
+
+    # A shard whose worker died is taken again like any run; a cancelled shard is named.
+    parent = (await _run(client, account, shards=2)).json()
+    lost = await claim_next_run(app.state.sessionmaker, "a-worker-that-dies", lease_s=0.05)
+    assert lost is not None
+    await asyncio.sleep(0.2)  # its lease expires
+    assert await _drain(worker) == 2
+    merged = (await client.get(f"/v1/test-runs/{parent['id']}", headers=account.headers)).json()
+    assert sorted(s["attempt"] for s in merged["results"]["shards"]) == [1, 2]
+    assert sum(s["tests"] for s in merged["results"]["shards"]) == 3
+    parent = (await _run(client, account, shards=2)).json()
+    shard_ids = [
+        r["id"]
+        for r in (
+            await client.get(
+                "/v1/test-runs", params={"project_id": account.project_id}, headers=account.headers
+            )
+        ).json()
+        if r["parent_id"] == parent["id"]
+    ]
+    r = await client.post(f"/v1/test-runs/{shard_ids[0]}/cancel", headers=account.headers)
+    assert r.status_code == 200, r.text
+    assert await _drain(worker) == 1
+    body = (await client.get(f"/v1/test-runs/{parent['id']}", headers=account.headers)).json()
+    by_run = {s["run_id"]: s for s in body["results"]["shards"]}
+    cancelled_shard = by_run[shard_ids[0]]
+    assert cancelled_shard["status"] == "cancelled"
+    assert body["status"] == "error"
+    assert body["error"] == f"Shard {cancelled_shard['index'] + 1} of 2 was cancelled"
 
 
 FLAKY_REPORT = b"""<?xml version="1.0" encoding="utf-8"?>
