@@ -243,6 +243,10 @@ def _(frames, window):
             axis=alt.Axis(format="%"),
             scale=alt.Scale(domain=[0, 1]),
         ),
+        # Dashes by environment and point shapes by script: two series on the same rates
+        # still show both (a dashed line over a solid one), not just the one drawn last.
+        strokeDash=alt.StrokeDash("environment:N", title="Environment"),
+        shape=alt.Shape("script:N", title="Script"),
         tooltip=[
             alt.Tooltip("script:N"),
             alt.Tooltip("environment:N"),
