@@ -5,6 +5,7 @@ app = marimo.App(width="full", app_title="Run · scriptflow")
 
 with app.setup:
     import asyncio
+    import uuid
     from datetime import UTC, datetime
     from typing import Literal
 
@@ -24,7 +25,7 @@ with app.setup:
     from scriptflow.errors import ScriptflowError
     from scriptflow.projects.service import list_environments
     from scriptflow.runs.browsers import available_browsers
-    from scriptflow.runs.failure_class import failure_class
+    from scriptflow.runs.failure_class import FailureClass, failure_class
     from scriptflow.runs.models import TestRun
     from scriptflow.runs.service import (
         RunFilters,
@@ -35,6 +36,7 @@ with app.setup:
         list_runs,
     )
     from scriptflow.runs.suites import create_suite_run
+    from scriptflow.runs.triage import get_triage, set_run_class, set_test_class
 
     TERMINAL = ("passed", "failed", "error", "cancelled")
     CalloutKind = Literal["neutral", "warn", "success", "info", "danger"]
@@ -119,7 +121,9 @@ def _():
     get_started, set_started = mo.state(None)
     # What the last cancel did, for the run it was about.
     get_cancelled, set_cancelled = mo.state(None)
-    return get_cancelled, get_started, set_cancelled, set_started
+    # What the last failure-class change did, for the run it was about; reloads the run.
+    get_triaged, set_triaged = mo.state(None)
+    return get_cancelled, get_started, get_triaged, set_cancelled, set_started, set_triaged
 
 
 @app.cell
@@ -301,8 +305,9 @@ def _(run_id):
 
 
 @app.cell
-async def _(ctx, live, me, run_id):
+async def _(ctx, get_triaged, live, me, run_id):
     live.value
+    get_triaged()
     try:
         async with ctx.session(write=False) as _session:
             detail = await get_run(_session, me.id, run_id)
@@ -334,9 +339,15 @@ def _(cancel, detail, get_cancelled, live):
             f'<a href="{trace_viewer_url(_run.id, _trace)}" target="_blank">Open the trace</a>'
         )
     _parts.append(f'<a href="{permalink("run", run=_run.id)}">Link to this run</a>')
-    _class = failure_class(_run.status, _run.error)
+    _class = _run.failure_class or failure_class(_run.status, _run.error)
     if _class is not None:
-        _parts.append(f"failure class **{_class}** ({CLASS_MEANING[_class]})")
+        _reviewed = _run.failure_class_source == "reviewer" or any(
+            t.failure_class_source == "reviewer" for t, _ in detail.tests
+        )
+        _by = "set by a reviewer" if _reviewed else "by the rules"
+        _parts.append(f"failure class **{_class}** ({CLASS_MEANING[_class]}; {_by})")
+        if _class == "system":
+            _parts.append("not counted in pass rates, flakiness or failure clusters")
     _note = get_cancelled()
     _running = _run.status not in TERMINAL
     mo.vstack(
@@ -370,7 +381,8 @@ def _(detail):
                 "duration": duration(t.duration_ms),
                 "attempts": t.attempts,
                 "steps": len(steps),
-                "class": failure_class(t.outcome, t.error) or "",
+                "class": t.failure_class or failure_class(t.outcome, t.error) or "",
+                "class by": t.failure_class_source or "",
                 "error": first_line(t.error),
             }
             for t, steps in detail.tests
@@ -458,6 +470,72 @@ def _(recent_runs, run_id):
             mo.md(f"**Recent runs of this script** · [all runs]({permalink('runs')})"),
             mo.ui.table(_rows, selection=None, show_data_types=False, page_size=10),
         ]
+    )
+    return
+
+
+@app.cell
+async def _(ctx, detail, get_triaged, me):
+    # Behind a button (an accordion): a reviewer's class for a failed test or the run itself.
+    # The form carries the run it was rendered for (triage_run), never the page's current run.
+    triage_run = detail.run.id
+    mo.stop(detail.run.status not in ("failed", "error"))
+    async with ctx.session(write=False) as _session:
+        _triage = await get_triage(_session, me.id, triage_run)
+    _targets = {"the run itself": "run"} | {
+        f"{t.name} (now {t.failure_class or '-'})": str(t.id)
+        for t in _triage.tests
+        if t.outcome in ("failed", "error")
+    }
+    _classes = {
+        "product: an assertion failed": "product",
+        "automation: the test code": "automation",
+        "system: environment or browser": "system",
+        "back to the rules' class": "rules",
+    }
+    _note = get_triaged()
+    _noted = (
+        mo.callout(mo.md(_note[1]), kind=_note[2])
+        if _note is not None and _note[0] == triage_run
+        else mo.md("")
+    )
+    if not _triage.can_edit:
+        mo.stop(True, _noted)
+    triage_form = (
+        mo.md("{target} {klass}")
+        .batch(
+            target=mo.ui.dropdown(_targets, value=list(_targets)[-1], label="Failure of"),
+            klass=mo.ui.dropdown(_classes, value=next(iter(_classes)), label="is"),
+        )
+        .form(submit_button_label="Save the failure class", clear_on_submit=False)
+    )
+    mo.vstack([_noted, mo.accordion({"Change the failure class": triage_form})])
+    return triage_form, triage_run
+
+
+@app.cell
+async def _(ctx, me, set_triaged, triage_form, triage_run):
+    mo.stop(triage_form.value is None)
+    _chosen = triage_form.value
+    _class = None if _chosen["klass"] == "rules" else FailureClass(_chosen["klass"])
+    try:
+        async with ctx.session() as _session:
+            if _chosen["target"] == "run":
+                _view = await set_run_class(_session, me.id, triage_run, _class)
+            else:
+                _view = await set_test_class(
+                    _session, me.id, triage_run, uuid.UUID(_chosen["target"]), _class
+                )
+    except ScriptflowError as _exc:
+        set_triaged((triage_run, _exc.message, "danger"))
+        mo.stop(True)
+    set_triaged(
+        (
+            triage_run,
+            f"Saved: the run's failure class is now **{_view.failure_class or '-'}**"
+            + (" (not counted in pass rates)." if _view.failure_class == "system" else "."),
+            "success",
+        )
     )
     return
 

@@ -91,7 +91,7 @@ def _(more, project_names, runs, titles, trigger):
         {
             "created": timestamp(r.created_at, _now),
             "status": r.status,
-            "class": failure_class(r.status, r.error) or "",
+            "class": r.failure_class or failure_class(r.status, r.error) or "",
             "run": mo.Html(f'<a href="{permalink("run", run=r.id)}">open</a>'),
             "script": titles.get(r.script_id, ""),
             "version": r.script_version,

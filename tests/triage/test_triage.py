@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.demo.server import DemoServer
+from app.threaded_server import ThreadedServer
 from scriptflow.config import Settings
 from scriptflow.insights.analysis import MemoryHistory
 from scriptflow.insights.extract import extract_runs
@@ -25,6 +27,8 @@ from scriptflow.runs.triage import run_failure_class
 from scriptflow.wiring import wired_sessionmaker
 from tests.factories import Account, create_environment, create_script, signup
 from tests.runs.helpers import wait_for_status
+from tests.web.browsing import TIMEOUT_MS
+from tests.web.conftest import ARTIFACTS_DIR, web_app
 
 # The demo's login, with waits short enough that the unreachable run fails in seconds.
 LOGIN_TEST = """
@@ -93,6 +97,34 @@ async def _pass_rate(app: FastAPI, script_id: str) -> tuple[int, int]:
     return int(frame["runs"].sum()), int(frame["passed"].sum())
 
 
+async def _reclassify_in_the_notebook(
+    browser: Any, settings: Settings, account: Account, target: str, artifacts: Path
+) -> None:
+    with ThreadedServer(web_app(settings)) as server:
+        context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = await context.new_page()
+        try:
+            await page.goto(server.base_url + target)
+            await page.get_by_label("Email").fill(account.email)
+            await page.get_by_label("Password").fill(account.password)
+            await page.get_by_role("button", name="Sign in").click()
+            await page.get_by_text("by the rules").first.wait_for(timeout=TIMEOUT_MS)
+            await page.get_by_text("not counted in pass rates").first.wait_for(timeout=TIMEOUT_MS)
+            await page.get_by_text("Change the failure class").click()
+            await page.get_by_role("combobox", name="Failure of").select_option(
+                label="test_login (now system)"
+            )
+            await page.get_by_role("combobox", name="is").select_option(
+                label="product: an assertion failed"
+            )
+            await page.get_by_role("button", name="Save the failure class").click()
+            await page.get_by_text("failure class is now product").wait_for(timeout=TIMEOUT_MS)
+            await page.get_by_text("set by a reviewer").first.wait_for(timeout=TIMEOUT_MS)
+        finally:
+            await page.screenshot(path=str(artifacts / "run-failure-class.png"), full_page=True)
+            await context.close()
+
+
 def _test_of(triage: dict[str, Any]) -> dict[str, Any]:
     (test,) = triage["tests"]
     return test
@@ -106,7 +138,12 @@ async def test_an_unreachable_environment_is_a_system_failure_and_leaves_the_pas
     pool: WorkerPool,
     demo: DemoServer,
     closed_port: int,
+    browser: Any,
+    settings: Settings,
+    tmp_path: Path,
 ) -> None:
+    artifacts = ARTIFACTS_DIR / "triage"
+    artifacts.mkdir(parents=True, exist_ok=True)
     owner = await signup(client)
     await create_environment(client, owner, base_url=demo.base_url, name="staging")
     await create_environment(client, owner, base_url=f"http://127.0.0.1:{closed_port}", name="down")
@@ -135,11 +172,13 @@ async def test_an_unreachable_environment_is_a_system_failure_and_leaves_the_pas
     # Not tested: one run in the pass rate, and it passed.
     assert await _pass_rate(app, script_id) == (1, 1)
 
-    # A reviewer says the product was at fault: the run counts again, as a failure.
+    # A reviewer, on the run page, says the product was at fault: the run counts again.
     reviewer = await _member(client, owner, "reviewer")
+    await _reclassify_in_the_notebook(
+        browser, settings, reviewer, f"/notebooks/run/?script={script_id}&run={down}", artifacts
+    )
     url = f"/v1/test-runs/{down}/tests/{test['id']}"
-    r = await client.patch(url, json={"failure_class": "product"}, headers=reviewer.headers)
-    assert r.status_code == 200, r.text
+    r = await client.get(f"/v1/test-runs/{down}/triage", headers=reviewer.headers)
     changed = _test_of(r.json())
     assert (changed["failure_class"], changed["failure_class_source"]) == ("product", "reviewer")
     assert changed["failure_class_by"] == reviewer.user_id and changed["failure_class_at"]
