@@ -43,6 +43,7 @@ MAX_FIELDS = 40
 OUTCOME_TIMEOUT_S = 8.0
 SETTLE_S = 0.4
 FIND_TIMEOUT_MS = 5000
+NAVIGATION_TIMEOUT_MS = 30_000
 EXPECT_TIMEOUT_MS = 8000
 MAX_OUTLINE_CHARS = 20_000
 SKIPPED_TYPES = frozenset(
@@ -84,6 +85,7 @@ def explore(
 ) -> None:
     """Do the job on the live page and keep what was observed as the run's artifact."""
     page.set_default_timeout(FIND_TIMEOUT_MS)
+    page.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
     explorer = _Explorer(page)
     try:
         if job.get("mode") == "final" and recorded is not None:

@@ -10,6 +10,7 @@ its last action, is `502 AI_OUTPUT_INVALID` saying what failed; nothing is store
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,6 +28,7 @@ from scriptflow.generate.plan import (
 from scriptflow.structured_ai import ProviderConfig, structured_answer
 
 DEFAULT_MODEL = "gpt-4o-mini"
+_RELATIVE_PATH = re.compile(r"^/(?:[^/\s\\][^\s\\]*)?$")
 MAX_OUTLINE_CHARS = 6000
 SYSTEM_PROMPT = """\
 You plan browser tests. Given what the user wants tested and the page's accessibility outline \
@@ -74,8 +76,20 @@ class OpenAIPlanner:
             shape=PlanOut,
             what="plan",
         )
+        _require_relative_paths(plan, chosen)
         _require_outcome(plan, chosen)
         return plan, chosen
+
+
+def _require_relative_paths(plan: PlanOut, model: str) -> None:
+    """Navigation stays on the environment: a plan's goto names a path, never another host."""
+    for number, step in enumerate(plan.steps):
+        if step.action == "goto" and not _RELATIVE_PATH.match(step.value or ""):
+            raise AIOutputInvalid(
+                f"Step {number + 1} of the model's plan goes to {str(step.value)[:80]!r}, not a "
+                "path on the environment; nothing was stored",
+                details={"model": model, "step": number, "problem": "not_a_path"},
+            )
 
 
 def _require_outcome(plan: PlanOut, model: str) -> None:

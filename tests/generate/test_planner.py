@@ -50,6 +50,15 @@ async def test_a_plan_is_structured_output_and_the_outline_goes_with_the_descrip
         (PLAN | {"code": "import os"}, None),  # code is not part of a plan
         (PLAN | {"steps": PLAN["steps"][:2]}, "no_outcome_assertion"),
         ({"test_name": "x", "steps": [{"action": "run_python", "value": "1"}]}, None),
+        (
+            PLAN
+            | {"steps": [{"action": "goto", "value": "https://evil.example/"}, *PLAN["steps"]]},
+            "not_a_path",
+        ),
+        (
+            PLAN | {"steps": [{"action": "goto", "value": "//evil.example/"}, *PLAN["steps"]]},
+            "not_a_path",
+        ),
         ("not json at all", None),
     ],
 )
