@@ -113,7 +113,7 @@ async def _(ctx, get_resolved, me, project, status_filter):
                 "script": _titles.get(i.script_id, "") if i.script_id else "(whole project)",
                 "summary": i.summary,
                 "seen": i.occurrences,
-                "status": i.status,
+                "status": "resolved itself" if i.resolved_reason else i.status,
                 "last seen": timestamp(i.last_seen, _now),
                 "id": str(i.id),
             }
@@ -213,6 +213,12 @@ def _(chosen):
                 )
             ),
             mo.md(f"> {chosen.ai_summary}") if chosen.ai_summary else mo.md(""),
+            mo.callout(
+                mo.md(f"Resolved by itself: {chosen.resolved_reason}. New evidence reopens it."),
+                kind="info",
+            )
+            if chosen.status == "resolved" and chosen.resolved_reason
+            else mo.md(""),
             mo.md("**Evidence**"),
             mo.md(
                 "Runs behind it (each opens with its steps and trace): "

@@ -14,6 +14,10 @@ event                  handler                                     effect
                                                                    the warehouse
 `ChangesetAccepted`    `insights.subscriptions.sync_after_accept`  the new revision in the
                                                                    warehouse
+`ScriptRevised`        `insights.supersede.close_superseded`       close insights on code the
+                                                                   version removed
+`FailureClassChanged`  `insights.triage_sync.resync_after_triage`  the run again in the
+                                                                   warehouse, insights fresh
 =====================  ==========================================  =========================
 """
 
@@ -33,12 +37,18 @@ from scriptflow.enhance.proposal import LocatorHints, Provider
 from scriptflow.enhance.service import providers_from_settings
 from scriptflow.events import EventTable, Handler, HandlerContext, attach
 from scriptflow.insights.subscriptions import refresh_after_run, sync_after_accept
+from scriptflow.insights.supersede import close_superseded
+from scriptflow.insights.triage_sync import resync_after_triage
 from scriptflow.runs.events import RunFinished
 from scriptflow.runs.repository import RunRepository
+from scriptflow.runs.triage import FailureClassChanged
+from scriptflow.scripts.events import ScriptRevised
 
 EVENT_TABLE: Mapping[type, Sequence[Handler]] = {
     RunFinished: (refresh_after_run,),
     ChangesetAccepted: (sync_after_accept,),
+    ScriptRevised: (close_superseded,),
+    FailureClassChanged: (resync_after_triage,),
 }
 
 

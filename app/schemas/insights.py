@@ -26,6 +26,8 @@ class InsightOut(ResponseModel):
     first_seen: datetime
     last_seen: datetime
     resolved_at: datetime | None
+    # Set when the insight closed itself (nobody resolved it): "code replaced in version 4: ...".
+    resolved_reason: str | None = None
     ai_summary: str | None
 
 

@@ -51,4 +51,6 @@ class AIInsight(IdMixin, TimestampMixin, Base):
         ForeignKey("users.id", ondelete="SET NULL")
     )
     resolved_at: Mapped[datetime | None]
+    # Why it was resolved when no person did (resolved_by is None): "code replaced in version 4".
+    resolved_reason: Mapped[str | None] = mapped_column(Text)
     ai_summary: Mapped[str | None] = mapped_column(Text)

@@ -180,6 +180,7 @@ def _apply(insight: AIInsight, finding: Finding, now: datetime) -> bool:
             insight.status = InsightStatus.OPEN
             insight.resolved_at = None
             insight.resolved_by = None
+            insight.resolved_reason = None
     insight.severity = finding.severity
     insight.summary = finding.summary
     insight.details = finding.details

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scriptflow import events
 from scriptflow.db.base import utcnow
 from scriptflow.errors import Conflict, NotFound, ValidationFailed
 from scriptflow.projects.roles import Role
@@ -43,6 +44,15 @@ TRIAGE_ROLE = Role.REVIEWER
 
 FAILED_OUTCOMES = frozenset({"failed", "error"})
 _PRECEDENCE = (FailureClass.PRODUCT, FailureClass.AUTOMATION, FailureClass.SYSTEM)
+
+
+@dataclass(frozen=True)
+class FailureClassChanged:
+    """A reviewer changed a finished run's classes: what the analysis copy says is stale."""
+
+    run_id: uuid.UUID
+    project_id: uuid.UUID
+    script_id: uuid.UUID | None
 
 
 def run_failure_class(
@@ -228,6 +238,7 @@ async def set_test_class(
         _stamp(test, value, REVIEWER, user_id)
     _derive_run(run, tests)
     await session.flush()
+    events.record(session, FailureClassChanged(run.id, run.project_id, run.script_id))
     return _view(run, tests, role)
 
 
@@ -250,4 +261,5 @@ async def set_run_class(
     else:
         _stamp(run, value, REVIEWER, user_id)
     await session.flush()
+    events.record(session, FailureClassChanged(run.id, run.project_id, run.script_id))
     return _view(run, tests, role)

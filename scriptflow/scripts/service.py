@@ -6,12 +6,14 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from scriptflow import events
 from scriptflow.db.read_pool import DriverReadPool
 from scriptflow.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from scriptflow.pagination import Page, clamp_limit
 from scriptflow.projects.roles import Role
 from scriptflow.projects.service import require_role
 from scriptflow.scripts.diffing import unified_diff_async
+from scriptflow.scripts.events import ScriptRevised
 from scriptflow.scripts.models import Script, ScriptRevision
 from scriptflow.scripts.paths import (
     FileKind,
@@ -190,6 +192,7 @@ async def commit_revision(
     session.add(revision)
     await session.flush()
     await ScriptRepository(session).refresh(script)
+    events.record(session, ScriptRevised(script.project_id, script.id, revision.version, source))
     return revision
 
 

@@ -1,4 +1,4 @@
-"""failure classes on failed runs and tests, decided by rules and editable by a reviewer
+"""failure classes on failed runs and tests; why an insight resolved itself
 
 Revision ID: 0009
 Revises: 0008
@@ -36,9 +36,13 @@ def upgrade() -> None:
                 ["id"],
                 ondelete="SET NULL",
             )
+    with op.batch_alter_table("ai_insights", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("resolved_reason", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("ai_insights", schema=None) as batch_op:
+        batch_op.drop_column("resolved_reason")
     for table in reversed(_TABLES):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_constraint(f"fk_{table}_failure_class_by_users", type_="foreignkey")
