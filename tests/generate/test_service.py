@@ -223,3 +223,27 @@ async def test_a_server_starting_again_resumes_the_verification_wait(
         await stop()
     location = f"/v1/scripts/{started['script_id']}/changesets/{started['id']}"
     assert (await client.get(location, headers=owner.headers)).json()["status"] == "proposed"
+
+
+async def test_the_preview_answers_the_outline_to_members_only(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    page = ReplayedPage(REPORT)
+    app.state.page_explorer = page
+    owner = await signup(client)
+    await create_environment(client, owner, base_url="http://127.0.0.1:9", name="demo")
+    preview = f"/v1/projects/{owner.project_id}/generate/preview"
+    r = await client.get(
+        preview, params={"environment": "demo", "path": "/signup"}, headers=owner.headers
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["outline"] == REPORT["outline"] and r.json()["title"] == "Sign up"
+    assert page.jobs == [{"mode": "outline", "path": "/signup"}]
+    stranger = await signup(client)
+    r = await client.get(
+        preview, params={"environment": "demo", "path": "/signup"}, headers=stranger.headers
+    )
+    assert r.status_code == 404
+    r = await client.get(preview, params={"environment": "demo"}, headers=owner.headers)
+    assert r.status_code == 422
+    assert len(page.jobs) == 1
