@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scriptflow.db.repository import Repository
-from scriptflow.insights.models import AIInsight
+from scriptflow.insights.models import AIInsight, InsightStatus
 from scriptflow.runs.models import TERMINAL_STATUSES, RunStatus, RunStep, TestRun
 from scriptflow.scripts.models import ScriptRevision
 
@@ -66,6 +66,13 @@ class InsightRepository(Repository[AIInsight]):
         if status:
             stmt = stmt.where(AIInsight.status == status)
         return stmt
+
+    async def open_of_script(self, script_id: uuid.UUID) -> list[AIInsight]:
+        """The script's open insights."""
+        stmt = select(AIInsight).where(
+            AIInsight.script_id == script_id, AIInsight.status == InsightStatus.OPEN
+        )
+        return list((await self.session.scalars(stmt)).all())
 
     async def of_project(self, project_id: uuid.UUID | None) -> list[AIInsight]:
         """Every insight of a project, or of all projects."""

@@ -20,7 +20,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scriptflow.db.base import utcnow
@@ -28,9 +27,10 @@ from scriptflow.db.engine import transaction
 from scriptflow.events import HandlerContext
 from scriptflow.insights.lake import AnalyticsUnavailable
 from scriptflow.insights.models import AIInsight, InsightStatus
+from scriptflow.insights.repository import InsightRepository
 from scriptflow.insights.warehouse_sync import sync_script_state, warehouse_for
 from scriptflow.scripts.events import ScriptRevised
-from scriptflow.scripts.models import Script, ScriptRevision
+from scriptflow.scripts.repository import ScriptRepository
 
 log = logging.getLogger(__name__)
 
@@ -81,27 +81,14 @@ def superseded_reason(
 
 async def resolve_superseded(session: AsyncSession, event: ScriptRevised) -> list[AIInsight]:
     """Resolve the script's open insights whose code the new version removed."""
-    script = await session.get(Script, event.script_id)
-    previous = (
-        await session.execute(
-            select(ScriptRevision.content).where(
-                ScriptRevision.script_id == event.script_id,
-                ScriptRevision.version == event.version - 1,
-            )
-        )
-    ).scalar_one_or_none()
+    scripts = ScriptRepository(session)
+    script = await scripts.get(event.script_id)
+    previous = await scripts.content_at(event.script_id, event.version - 1)
     if script is None or previous is None:
         return []
     # The script may have moved on again meanwhile: judge by what it is now.
     version, current = script.version, script.content
-    open_insights = (
-        await session.execute(
-            select(AIInsight).where(
-                AIInsight.script_id == event.script_id,
-                AIInsight.status == InsightStatus.OPEN,
-            )
-        )
-    ).scalars()
+    open_insights = await InsightRepository(session).open_of_script(event.script_id)
     resolved = []
     for insight in open_insights:
         reason = superseded_reason(insight.type, insight.details, previous, current, version)

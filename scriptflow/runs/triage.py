@@ -26,7 +26,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scriptflow import events
@@ -36,6 +35,7 @@ from scriptflow.projects.roles import Role
 from scriptflow.projects.service import require_role
 from scriptflow.runs.failure_class import FailureClass, failure_class
 from scriptflow.runs.models import TERMINAL_STATUSES, RunTest, TestRun
+from scriptflow.runs.repository import RunRepository
 
 RULES = "rules"
 REVIEWER = "reviewer"
@@ -99,8 +99,7 @@ def _stamp(
 
 
 async def _tests(session: AsyncSession, run_id: uuid.UUID) -> list[RunTest]:
-    stmt = select(RunTest).where(RunTest.run_id == run_id).order_by(RunTest.position)
-    return list((await session.execute(stmt)).scalars())
+    return await RunRepository(session).tests(run_id)
 
 
 def _derive_run(run: TestRun, tests: Sequence[RunTest]) -> None:
@@ -116,7 +115,7 @@ async def classify_run(session: AsyncSession, run_id: uuid.UUID) -> None:
     """Store the rules' class on a finished run and its failed tests, inside the caller's
     transaction; a reviewer's override is kept."""
     # The finish updated the row with a bulk UPDATE: read it again, not from the identity map.
-    run = await session.get(TestRun, run_id, populate_existing=True)
+    run = await RunRepository(session).lock(run_id)
     if run is None:
         return
     tests = await _tests(session, run_id)
@@ -160,7 +159,9 @@ class Triage:
 async def _run_for(
     session: AsyncSession, user_id: uuid.UUID, run_id: uuid.UUID, minimum: Role
 ) -> tuple[TestRun, Role]:
-    run = await session.get(TestRun, run_id)
+    runs = RunRepository(session)
+    # Locked where the database can: two reviewers' overrides apply one after the other.
+    run = await (runs.get(run_id) if minimum == Role.VIEWER else runs.lock(run_id))
     if run is None:
         raise NotFound("test run", run_id)
     try:

@@ -41,6 +41,8 @@ TOP_LEVEL_BODIES = {
 }
 EXTRA_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/insights/{insight_id}/summary"): {},
+    ("patch", "/v1/test-runs/{run_id}/failure-class"): {"failure_class": "system"},
+    ("patch", "/v1/test-runs/{run_id}/tests/{test_id}"): {"failure_class": "system"},
 }
 
 
@@ -81,6 +83,8 @@ async def owner_world(
     )
     assert r.status_code == 201, r.text
     ids["run_id"] = r.json()["id"]
+    # The queued run has no tests yet; the role is checked before the test is looked up.
+    ids["test_id"] = str(uuid.uuid4())
     async with transaction(sessionmaker) as session:
         insight = AIInsight(
             project_id=uuid.UUID(owner.project_id),
