@@ -34,6 +34,7 @@ from typing import Any
 from playwright.sync_api import Locator, Page, expect
 
 from scriptflow.generate.choosing import LocatorChooser, aria_node, build_locator
+from scriptflow.generate.field_values import action_for, perform
 from scriptflow.generate.locator_spec import ROLES
 
 ARTIFACT_STEM = "exploration"
@@ -49,21 +50,6 @@ MAX_OUTLINE_CHARS = 20_000
 SKIPPED_TYPES = frozenset(
     {"hidden", "submit", "button", "reset", "image", "file", "color", "range"}
 )
-
-# Values by field type: plausible, valid for the usual constraints, and always the same.
-VALUES = {
-    "email": "ada@example.com",
-    "password": "Correct-Horse-42",
-    "tel": "+15550100",
-    "url": "https://example.com",
-    "date": "2030-01-15",
-    "time": "09:30",
-    "datetime-local": "2030-01-15T09:30",
-    "month": "2030-01",
-    "week": "2030-W03",
-    "search": "example",
-    "number": "1",
-}
 
 _STATE = """() => {
   const visible = (e) => !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);
@@ -194,14 +180,14 @@ class _Explorer:
                 if facts["name"] in radio_groups:
                     continue
                 radio_groups.add(facts["name"])
-            action, value = _action_for(facts)
+            action, value = action_for(facts)
             if action is None:
                 continue
             step = self.step_on(action, control, value)
             if step is None:
                 skipped.append(f"no unique locator for {facts['tag']} {facts.get('name')!r}")
                 continue
-            _perform(build_locator(self.page, step["locator"]), action, value)
+            perform(build_locator(self.page, step["locator"]), action, value)
             steps.append(step)
         submit = form.locator("button[type=submit], button:not([type]), input[type=submit]").first
         outcome: list[dict[str, Any]] = []
@@ -333,7 +319,7 @@ class _Explorer:
             shown = re.sub(r"\s+", " ", live.inner_text()).strip()
             resolved["exact"] = shown == str(value).strip()
         else:
-            _perform(live, action, None if value is None else str(value))
+            perform(live, action, None if value is None else str(value))
             self.settle()
         return resolved | {"origin": "plan"}
 
@@ -369,43 +355,6 @@ class _Explorer:
         if max(counts) == 0:
             raise LookupError(f"no element on the page matches {described}")
         raise LookupError(f"{described} matches {max(counts)} elements, not one")
-
-
-def _action_for(facts: dict[str, Any]) -> tuple[str | None, str | None]:
-    tag, kind = facts["tag"], facts["type"]
-    if tag == "select":
-        options = [o for o in facts.get("options") or [] if o["value"] and not o["disabled"]]
-        return ("select", options[0]["label"]) if options else (None, None)
-    if kind in ("checkbox", "radio"):
-        return "check", None
-    if tag == "textarea":
-        return "fill", "Written by scriptflow"
-    if kind == "number" and facts.get("min"):
-        return "fill", str(facts["min"])
-    if kind in VALUES:
-        return "fill", VALUES[kind]
-    words = " ".join([*(facts.get("labels") or []), facts.get("name") or ""]).lower()
-    if "user" in words:
-        return "fill", "ada"
-    if "name" in words:
-        return "fill", "Ada Lovelace"
-    return "fill", "Sample text"
-
-
-def _perform(locator: Locator, action: str, value: str | None) -> None:
-    if action == "fill":
-        locator.fill(value or "")
-    elif action == "select":
-        try:
-            locator.select_option(label=value or "")
-        except Exception:
-            locator.select_option(value or "")
-    elif action == "check":
-        locator.check()
-    elif action == "click":
-        locator.click()
-    else:
-        raise ValueError(f"unknown action {action!r}")
 
 
 def _path(url: str) -> str:
