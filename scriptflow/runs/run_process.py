@@ -128,11 +128,10 @@ def main(argv: list[str]) -> int:
 
         applied = restrict_filesystem(sandbox["read"], sandbox["write"])
         print(f"[scriptflow] filesystem sandbox: {'on' if applied else 'unavailable'}", flush=True)
-    tree = launch.get("cwd")
+    tree = launch.get("tree")
     if tree:
-        # A tree runs from its root, and its modules import each other from there, as under
-        # `python -m pytest` in the repository (our ini replaces theirs, `pythonpath = .` too).
-        os.chdir(tree)
+        # The tree's modules import each other from its root, as under `python -m pytest` in
+        # the repository (our ini replaces theirs, and with it a `pythonpath = .`).
         sys.path.insert(0, tree)
     import pytest
 

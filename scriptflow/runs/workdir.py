@@ -62,35 +62,44 @@ def sandbox_environment(parent: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-TREE_DIR = "tree"
 # Files pytest treats as test modules by default (python_files).
 TEST_MODULE = re.compile(r"(^|/)(test_[^/]*|[^/]*_test)\.py$")
+# The run's own entries at the root of its work dir, where the tree is written too: a tree
+# entry of these names is not written (our pytest.ini replaces the project's, as documented).
+RESERVED_ROOT = frozenset(
+    {
+        "pytest.ini",
+        "plugin.json",
+        "launch.json",
+        "results.json",
+        "results.tmp",
+        "home",
+        PYTHONPATH_DIR,
+        "playwright-output",
+    }
+)
+# Our ini: no addopts, and pytest's default norecursedirs plus the run's own folders, so a
+# whole-suite run collects the project's files only.
+PYTEST_INI = (
+    "[pytest]\naddopts =\nnorecursedirs = .* *.egg _darcs build CVS dist node_modules venv "
+    "{arch} home pythonpath playwright-output\n"
+)
 
 
 def pytest_arguments(request: RunRequest, work: Path | None = None) -> list[str]:
     """The pytest command line inside the run process (its own ini: the plugin is active).
 
-    A lone script runs from the work dir as ``test_script.py``; a tree runs from its root
-    (``work/tree``), as the team runs it, with our files beside it, never inside it.
+    The run works in its work dir: a lone script is ``test_script.py`` there; a tree is written
+    there as the repository holds it, so it runs from its root as the team runs it, with the
+    selection's paths and node ids (none: the whole suite).
     """
-    if not request.files:
-        where = {"ini": "pytest.ini", "root": ".", "output": "playwright-output"}
-        where["config"], targets = "plugin.json", ["test_script.py"]
-    else:
-        assert work is not None, "a tree's run names its files by absolute paths"
-        where = {
-            "ini": str(work / "pytest.ini"),
-            "root": str(work / TREE_DIR),
-            "output": str(work / "playwright-output"),
-            "config": str(work / "plugin.json"),
-        }
-        targets = list(request.selection)
+    targets = list(request.selection) if request.files else ["test_script.py"]
     return [
         *targets,
         "-c",
-        where["ini"],
+        "pytest.ini",
         "--rootdir",
-        where["root"],
+        ".",
         "-p",
         "pytest_playwright.pytest_playwright",
         "-p",
@@ -102,32 +111,40 @@ def pytest_arguments(request: RunRequest, work: Path | None = None) -> list[str]
         "--base-url",
         request.base_url,
         "--output",
-        where["output"],
+        "playwright-output",
         "--scriptflow-config",
-        where["config"],
+        "plugin.json",
         "-q",
         "-rN",
     ]
 
 
-def write_tree(root: Path, files: Mapping[str, str], selected: Collection[str] = ()) -> None:
-    """The project's files under ``root``; test modules (and files selected by path) in
-    codegen form get their test.
+def write_tree(root: Path, files: Mapping[str, str], selected: Collection[str] = ()) -> list[Path]:
+    """The project's files under ``root`` (what it wrote, folders included); test modules
+    (and files selected by path) in codegen form get their test.
 
     Paths were checked when the files were stored; checked again here because this writes.
     """
+    written: list[Path] = []
     for path, content in files.items():
         parts = PurePosixPath(path).parts
         if not parts or path.startswith("/") or ".." in parts or "\\" in path:
             raise ValueError(f"refusing to write {path!r} outside the run's tree")
+        if parts[0] in RESERVED_ROOT:
+            continue
         target = root.joinpath(*parts)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        for folder in reversed(target.parents[: len(parts) - 1]):
+            if not folder.exists():
+                folder.mkdir()
+                written.append(folder)
         if TEST_MODULE.search(path) or path in selected:
             # A syntax error is left for pytest to report as this file's collection error.
             with contextlib.suppress(ScriptflowError):
                 content = prepare_script(content).source
         # Bytes as stored: a CRLF or non-ASCII data file reads as it does in the repository.
         target.write_bytes(content.encode("utf-8"))
+        written.append(target)
+    return written
 
 
 def plugin_config(
@@ -153,7 +170,7 @@ def plugin_config(
         "action_timeout_ms": request.action_timeout_ms,
         # In the namespaces the egress proxy decides for every client, not just the browser.
         "block_private_egress": request.block_private_egress and not isolated,
-        "tree_root": str(work / TREE_DIR) if request.files else str(work),
+        "tree_root": str(work),
         "shard": dict(request.shard) if request.shard else None,
     }
 
@@ -215,13 +232,13 @@ def prepare_workdir(
     if request.files:
         # A lone file selected by path is a test module whatever its name (pytest runs it).
         selected = {arg.split("::", 1)[0] for arg in request.selection if arg[:1] != "-"}
-        write_tree(work / TREE_DIR, request.files, selected)
+        written = write_tree(work, request.files, selected)
         # The run may write beside its files (reports, downloads), as it could locally.
-        isolation.chown_for_run(*(work / TREE_DIR).rglob("*"), work / TREE_DIR)
+        isolation.chown_for_run(*written)
     else:
         (work / "test_script.py").write_text(prepare_script(request.script).source)
     # Our own ini: the server's pyproject (which disables the playwright plugin) never applies.
-    (work / "pytest.ini").write_text("[pytest]\naddopts =\n")
+    (work / "pytest.ini").write_text(PYTEST_INI)
     if isolated:
         inside_work, inside_artifacts = isolation.INSIDE_WORK, isolation.INSIDE_ARTIFACTS
     else:
@@ -232,8 +249,8 @@ def prepare_workdir(
     (work / "plugin.json").write_text(json.dumps(config))
     launch = {
         "pytest_args": pytest_arguments(request, inside_work),
-        # A tree runs from its root, where its data files are (None: the work dir).
-        "cwd": str(inside_work / TREE_DIR) if request.files else None,
+        # A tree's root goes on sys.path (its modules import each other from there).
+        "tree": str(inside_work) if request.files else None,
         "memory_mb": request.memory_mb,
         # CPU seconds per process: generous, the wall clock is the real limit.
         "cpu_s": max(int(request.timeout_s * 2), 30),
