@@ -64,7 +64,8 @@ async def test_a_page_becomes_a_verified_test_that_review_accepts_as_version_one
             await page.get_by_role("button", name="Generate and verify").click()
             await page.get_by_text("3 of 3").wait_for(timeout=GENERATION_TIMEOUT_MS)
             # The code as a diff (marimo's outputs are in shadow roots: locators see them).
-            assert await page.get_by_text('filter(has_text="Banana")').count() > 0
+            # Its own cell: it may render a moment after the verification's headline.
+            await page.get_by_text('filter(has_text="Banana")').first.wait_for(timeout=TIMEOUT_MS)
             assert await page.get_by_text("nth(").count() == 0
             await page.get_by_role("link", name="send it to review").click()
 
