@@ -56,7 +56,11 @@ async def update_project(
     project_id: uuid.UUID, body: ProjectPatch, user: CurrentUser, session: SessionDep
 ) -> ProjectOut:
     project = await service.update_project(
-        session, user.id, project_id, name=body.name, settings=body.settings
+        session,
+        user.id,
+        project_id,
+        name=body.name,
+        settings=body.settings.changes() if body.settings is not None else None,
     )
     return ProjectOut.of(project, Role.OWNER)
 

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
-from app.schemas import Email, RequestModel, ResponseModel
+from app.schemas import MAX_DB_INT, Email, RequestModel, ResponseModel
 from scriptflow.auth.models import User
 from scriptflow.projects.models import Project, ProjectMember
 from scriptflow.projects.roles import Role
@@ -20,9 +20,56 @@ class ProjectIn(RequestModel):
     name: str = Field(min_length=1, max_length=200)
 
 
+Count = Annotated[int, Field(ge=0, le=MAX_DB_INT)]
+Rate = Annotated[float, Field(ge=0, le=1_000_000)]
+
+
+class InsightThresholdsIn(RequestModel):
+    """Overrides of the insight rules' thresholds (docs/insights.md); unset keys keep theirs.
+
+    One field per `scriptflow.insights.thresholds.Thresholds` field (a test keeps them equal),
+    so the schema names every key a project may set and nothing else is accepted.
+    """
+
+    window_runs: Count | None = None
+    flaky_min_runs: Count | None = None
+    flaky_min_flip_rate: Rate | None = None
+    flaky_min_retry_passes: Count | None = None
+    selector_min_executions: Count | None = None
+    selector_min_failures: Count | None = None
+    selector_max_failure_rate: Rate | None = None
+    slow_recent_runs: Count | None = None
+    slow_min_samples: Count | None = None
+    slow_min_ratio: Rate | None = None
+    slow_min_delta_ms: Count | None = None
+    recurring_min_occurrences: Count | None = None
+    env_min_runs: Count | None = None
+    env_min_failure_rate: Rate | None = None
+    env_max_other_failure_rate: Rate | None = None
+    fix_min_runs: Count | None = None
+    fix_max_pass_rate_drop: Rate | None = None
+    fix_max_flip_rate_rise: Rate | None = None
+    fix_max_p95_ratio: Rate | None = None
+    confirmation_reruns: Count | None = None
+    wilson_z: Rate | None = None
+    max_evidence_items: Count | None = None
+
+
+class ProjectSettingsIn(RequestModel):
+    """The settings a project owner may change; keys left out keep their value."""
+
+    require_distinct_reviewer: bool | None = None
+    confirm_flaky_reruns: int | None = Field(default=None, ge=0, le=20)
+    insights: InsightThresholdsIn | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The keys given, as the project stores them (the thresholds replace the old ones)."""
+        return self.model_dump(exclude_none=True)
+
+
 class ProjectPatch(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    settings: dict[str, Any] | None = None
+    settings: ProjectSettingsIn | None = None
 
 
 class ProjectOut(ResponseModel):

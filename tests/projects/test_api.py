@@ -127,3 +127,37 @@ async def test_environments_crud_with_unique_names(client: httpx.AsyncClient) ->
     assert [e["name"] for e in r.json()] == ["staging"]
     assert (await client.delete(f"{base}/{env['id']}", headers=owner.headers)).status_code == 204
     assert (await client.get(base, headers=owner.headers)).json() == []
+
+
+def test_the_settings_schema_names_every_insight_threshold_and_nothing_else() -> None:
+    from dataclasses import fields
+
+    from app.schemas.projects import InsightThresholdsIn
+    from scriptflow.insights.thresholds import Thresholds
+
+    assert set(InsightThresholdsIn.model_fields) == {f.name for f in fields(Thresholds)}
+
+
+async def test_settings_merge_key_by_key_and_refuse_unknown_thresholds(
+    client: httpx.AsyncClient,
+) -> None:
+    account = await signup(client)
+    url = f"/v1/projects/{account.project_id}"
+    r = await client.patch(
+        url,
+        json={"settings": {"insights": {"flaky_min_runs": 8, "slow_min_ratio": 2}}},
+        headers=account.headers,
+    )
+    assert r.status_code == 200, r.text
+    r = await client.patch(
+        url, json={"settings": {"require_distinct_reviewer": True}}, headers=account.headers
+    )
+    assert r.status_code == 200, r.text
+    settings = r.json()["settings"]
+    assert settings["require_distinct_reviewer"] is True
+    assert settings["insights"] == {"flaky_min_runs": 8, "slow_min_ratio": 2.0}
+    r = await client.patch(
+        url, json={"settings": {"insights": {"flaky_typo": 1}}}, headers=account.headers
+    )
+    assert r.status_code == 422
+    assert any("flaky_typo" in f["field"] for f in r.json()["error"]["details"]["fields"])
