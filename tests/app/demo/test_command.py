@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.demo.command import (
+from app.demo.seeding import (
     DEFAULT_EMAIL,
     DEFAULT_PASSWORD,
     DEMO_SCRIPTS,
