@@ -98,7 +98,9 @@ def main() -> None:
             rows += transfers(client, store, label, size, source)
 
         async def many_async_downloads() -> None:
-            await asyncio.gather(*(obstore.get_async(store, f"o/{i}") for i in range(FILES)))
+            await asyncio.gather(
+                *(obstore.get_async(store, f"o/{10 * 1024}/{i}") for i in range(FILES))
+            )
 
         started = time.perf_counter()
         asyncio.run(many_async_downloads())
