@@ -42,7 +42,7 @@ SECRET = "deploy-test-" + "k" * 40
 BUCKET = "scriptflow-artifacts"
 CHART = ".vega-embed canvas, .vega-embed svg.marks"
 DONE = {"passed", "failed", "error", "cancelled"}
-LAG_BOUND_S = 30.0
+LAG_BOUND_S = 45.0
 
 
 @dataclass
@@ -267,7 +267,7 @@ async def test_two_apis_and_two_workers_share_runs_artifacts_analytics_and_limit
         warehouse.close()
     # Both APIs answer from one database at once; the warehouse gets each run from its
     # worker's run-finished handler. The goal is 2 s; on this shared 2-core machine under load
-    # it measured 1-12 s (docs/deploy.md), so the bound here only catches a broken pipeline.
+    # it measured 1-18 s (docs/deploy.md), so the bound here only catches a broken pipeline.
     ordered = sorted(lags.values())
     print(f"finish → both APIs and the warehouse: p50 {ordered[len(ordered) // 2]:.2f} s, "
           f"max {ordered[-1]:.2f} s")  # fmt: skip

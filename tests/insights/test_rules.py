@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from scriptflow.insights.fix_impact import (
     RevisionSample,
     fix_regression_findings,
@@ -197,7 +199,7 @@ def test_environment_specific_needs_failures_here_and_passes_elsewhere() -> None
 
 
 def test_brittle_code_takes_the_rules_engines_findings() -> None:
-    static = [
+    static: list[dict[str, Any]] = [
         {"rule": "hard-wait", "category": "wait", "line": 4, "rationale": "Fixed sleep"},
         {"rule": "hard-wait", "category": "wait", "line_start": 9, "rationale": "Fixed sleep"},
         {"rule": "nth-child", "category": "locator", "lines": [12, 12], "rationale": "Position"},
