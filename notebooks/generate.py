@@ -132,8 +132,13 @@ def _(chosen):
 
 @app.cell
 def _(chosen):
+    # The value is sent when the editor loses focus, i.e. before the click on Save lands: sent
+    # per keystroke, a quick "type, then Save" could save without the last characters.
     editor = mo.ui.code_editor(
-        value=chosen.content if chosen else STARTER, language="python", min_height=320
+        value=chosen.content if chosen else STARTER,
+        language="python",
+        min_height=320,
+        debounce=True,
     )
     editor
     return (editor,)

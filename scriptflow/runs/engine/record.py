@@ -20,6 +20,9 @@ MAX_ERROR_CHARS = 4000
 MAX_STEPS_PER_TEST = 2000
 SCREENSHOT_TIMEOUT_MS = 5000
 HINT_TIMEOUT_MS = 250
+# After the action succeeded the element is there: reading it can only be slow, not absent (a
+# loaded machine takes more than 250 ms for an ARIA snapshot), so the second try may wait.
+HINT_AFTER_ACTION_TIMEOUT_MS = 2000
 MAX_HINTS = 200
 HINT_ATTEMPTS = 2
 CONSOLE_TRUNCATED = b"[scriptflow] console log truncated at the size cap\n"
@@ -210,11 +213,13 @@ class Recorder:
             return
         if selector not in self._hinted and len(self._hinted) >= MAX_HINTS:
             return
-        self._hinted[selector] = self._hinted.get(selector, 0) + 1
+        attempt = self._hinted.get(selector, 0) + 1
+        self._hinted[selector] = attempt
+        timeout = HINT_TIMEOUT_MS if attempt == 1 else HINT_AFTER_ACTION_TIMEOUT_MS
         self.depth += 1  # these calls are ours, not steps of the test
         try:
-            snapshot = locator.aria_snapshot(timeout=HINT_TIMEOUT_MS)
-            test_id = locator.get_attribute("data-testid", timeout=HINT_TIMEOUT_MS)
+            snapshot = locator.aria_snapshot(timeout=timeout)
+            test_id = locator.get_attribute("data-testid", timeout=timeout)
         except Exception:  # not there yet, several matches, detached: no hint, no harm
             return
         finally:
