@@ -16,12 +16,9 @@ from scriptflow.db.base import utcnow
 from scriptflow.db.engine import transaction
 from scriptflow.errors import InvalidRunState, NotFound, ValidationFailed
 from scriptflow.pagination import Page, clamp_limit
-from scriptflow.projects.repository import ProjectRepository
 from scriptflow.projects.roles import Role
 from scriptflow.projects.service import member_project_ids, require_role
 from scriptflow.runs.artifacts import served_path
-from scriptflow.runs.browsers import resolve_browser
-from scriptflow.runs.egress import blocked_reason
 from scriptflow.runs.events import run_status_changes
 from scriptflow.runs.junit import write_junit
 from scriptflow.runs.models import (
@@ -35,7 +32,7 @@ from scriptflow.runs.models import (
 )
 from scriptflow.runs.repository import RunFilters, RunRepository
 from scriptflow.runs.script_forms import prepare_script
-from scriptflow.runs.suites import merge_parent, pin_tree
+from scriptflow.runs.suites import check_run_target, merge_parent, pin_tree
 from scriptflow.scripts.repository import ScriptRepository
 from scriptflow.scripts.service import get_script, require_python
 
@@ -72,25 +69,9 @@ async def create_run(
     """Queue a run of a script version against a named environment; pins version and base URL."""
     script = await get_script(session, user_id, script_id, Role.EDITOR)
     require_python(script, "run")
-    projects = ProjectRepository(session)
-    env = await projects.environment_by_name(script.project_id, environment)
-    if env is None:
-        known = [e.name for e in await projects.environments(script.project_id)]
-        listed = ", ".join(known) if known else "none; create one first"
-        raise _invalid(
-            "environment",
-            f"Unknown environment {environment!r}; known: {listed}",
-            known_environments=known,
-        )
-    resolve_browser(settings, browser)
-    if not settings.private_egress_allowed:
-        reason = await asyncio.to_thread(blocked_reason, env.base_url)
-        if reason:
-            raise _invalid(
-                "environment",
-                f"Environment {env.name!r} points at a private network ({reason}); this server "
-                "does not let runs reach private addresses",
-            )
+    env_id, env_name, base_url = await check_run_target(
+        session, settings, script.project_id, environment, browser
+    )
     if not 0 <= retries <= MAX_RETRIES:
         raise _invalid("retries", f"retries must be between 0 and {MAX_RETRIES}")
     timeout = settings.run_timeout_s if timeout_s is None else timeout_s
@@ -110,9 +91,9 @@ async def create_run(
         project_id=script.project_id,
         script_id=script.id,
         script_version=pinned,
-        environment_id=env.id,
-        environment=env.name,
-        base_url=env.base_url,
+        environment_id=env_id,
+        environment=env_name,
+        base_url=base_url,
         browser=browser,
         status="queued",
         retries=retries,

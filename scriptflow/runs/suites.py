@@ -93,9 +93,11 @@ def test_file(nodeid: str) -> str | None:
     return entry_path(nodeid) if "::" in nodeid else None
 
 
-async def _check_target(
+async def check_run_target(
     session: AsyncSession, settings: Settings, project_id: uuid.UUID, environment: str, browser: str
 ) -> tuple[uuid.UUID, str, str]:
+    """The environment's (id, name, base URL) a run may reach with `browser`, or a 422 naming
+    the known environments, the missing browser or the private address it points at."""
     projects = ProjectRepository(session)
     env = await projects.environment_by_name(project_id, environment)
     if env is None:
@@ -137,7 +139,7 @@ async def create_suite_run(
     """Queue a run of a selection (or the whole suite) of the project's tree, pinned now;
     with ``shards`` > 1 a parent run and that many shard runs balanced by recent durations."""
     await require_role(session, user_id, project_id, Role.EDITOR)
-    env_id, env_name, base_url = await _check_target(
+    env_id, env_name, base_url = await check_run_target(
         session, settings, project_id, environment, browser
     )
     if not 0 <= retries <= MAX_RETRIES:
