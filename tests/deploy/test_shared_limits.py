@@ -30,19 +30,19 @@ async def test_two_processes_share_one_limit_and_a_refused_event_is_not_counted(
             for engine in engines
         ]
         for i in range(5):
-            await limiters[i % 2].acheck("10.0.0.1:a@example.com")
+            await limiters[i % 2].acheck("127.0.0.11:a@example.com")
         for limiter in limiters:
             with pytest.raises(RateLimited) as refused:
-                await limiter.acheck("10.0.0.1:a@example.com")
+                await limiter.acheck("127.0.0.11:a@example.com")
             assert refused.value.retry_after and refused.value.retry_after > 0
-        await limiters[1].acheck("10.0.0.2:b@example.com")  # another key has its own limit
+        await limiters[1].acheck("127.0.0.12:b@example.com")  # another key has its own limit
         # The next minute still carries most of the previous one (a sliding window) ...
         now[0] = 1_000_080.0 + 10
         with pytest.raises(RateLimited):
-            await limiters[0].acheck("10.0.0.1:a@example.com")
+            await limiters[0].acheck("127.0.0.11:a@example.com")
         # ... and is free once the old events have slid out; refusals did not count.
         now[0] = 1_000_080.0 + 55
-        await limiters[0].acheck("10.0.0.1:a@example.com")
+        await limiters[0].acheck("127.0.0.11:a@example.com")
     finally:
         for engine in engines:
             await engine.dispose()
