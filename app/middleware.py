@@ -189,7 +189,7 @@ class ClientAddressMiddleware:
 
 
 def trusted_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    """``10.0.0.1, 192.168.0.0/16`` → networks (the setting is validated at start-up)."""
+    """``127.0.0.2, 127.0.1.0/24`` → networks (the setting is validated at start-up)."""
     return tuple(
         ipaddress.ip_network(item, strict=False)
         for item in (part.strip() for part in text.split(","))

@@ -130,7 +130,7 @@ class EgressPolicy:
 
 
 def parse_allow_list(text: str) -> tuple[tuple[Origin, ...], tuple[IPNetwork, ...]]:
-    """``http://127.0.0.1:9000, 10.1.0.0/16`` → origins and networks; ValueError on junk."""
+    """``http://127.0.0.1:9000, 127.0.1.0/24`` → origins and networks; ValueError on junk."""
     origins: list[Origin] = []
     networks: list[IPNetwork] = []
     for item in (part.strip() for part in text.split(",")):

@@ -23,9 +23,9 @@ HUGE = 10**30
 async def _client(settings: Settings, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
     application = create_app(settings.model_copy(update=overrides), run_background=False)
     async with application.router.lifespan_context(application):
-        # A documentation-range address (RFC 5737) claimed as the ASGI scope's client: the app
-        # is called in-process, so no packet is ever sent anywhere.
-        transport = httpx.ASGITransport(app=application, client=("203.0.113.7", 50000))
+        # A client that is not loopback, named (RFC 2606 `.invalid`) rather than addressed: the
+        # app is called in-process through the ASGI scope, so no packet is sent anywhere.
+        transport = httpx.ASGITransport(app=application, client=("client.invalid", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             yield c
 
@@ -202,7 +202,7 @@ async def test_metrics_answer_only_loopback_in_production_without_a_token(
     settings: Settings,
 ) -> None:
     async for c in _client(settings, env="production"):
-        r = await c.get("/metrics")  # the transport's client is 203.0.113.7
+        r = await c.get("/metrics")  # the transport's client is not loopback
         assert r.status_code == 403
         assert r.json()["error"]["code"] == "FORBIDDEN"
         # The schema and the docs are off in production by default.
