@@ -37,10 +37,12 @@ def suite_files(root: Path = SUITE) -> dict[str, str]:
     }
 
 
-async def upload_suite(client: httpx.AsyncClient, account: Account) -> dict[str, str]:
-    """Every file of the suite into the account's project; returns path → script id."""
+async def upload_suite(
+    client: httpx.AsyncClient, account: Account, files: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Every file (the fixture suite's by default) into the account's project; path → id."""
     ids = {}
-    for path, content in suite_files().items():
+    for path, content in (suite_files() if files is None else files).items():
         r = await client.post(
             "/v1/scripts",
             json={

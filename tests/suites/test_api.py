@@ -17,6 +17,7 @@ from scriptflow.runs.execution import ExecutionResult, RunRequest, TestResult
 from scriptflow.runs.queue import claim_next_run
 from scriptflow.runs.worker import RunWorker
 from tests.factories import Account, create_environment, signup
+from tests.suites.conftest import upload_suite
 from tests.suites.junit_schema import assert_valid_junit
 
 FILES = {
@@ -75,21 +76,7 @@ def _selected(node: str, selection: tuple[str, ...]) -> bool:
 async def _project(client: httpx.AsyncClient) -> tuple[Account, dict[str, str]]:
     account = await signup(client)
     await create_environment(client, account, base_url="http://127.0.0.1:9", name="staging")
-    ids = {}
-    for path, content in FILES.items():
-        r = await client.post(
-            "/v1/scripts",
-            json={
-                "project_id": account.project_id,
-                "title": path,
-                "content": content,
-                "path": path,
-            },
-            headers=account.headers,
-        )
-        assert r.status_code == 201, r.text
-        ids[path] = r.json()["id"]
-    return account, ids
+    return account, await upload_suite(client, account, FILES)
 
 
 async def _drain(worker: RunWorker) -> int:
