@@ -1,0 +1,23 @@
+"""scale-out (issue 15)
+
+Reserved so work on several issues can add schema in parallel; empty until it is needed.
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-01 14:20:00
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0012"
+down_revision: str | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
