@@ -19,6 +19,7 @@ with app.setup:
         script_picker,
         stop_with,
     )
+    from app.web.run_progress import live_headline, live_step_rows, live_test_rows
     from app.web.shell import header, permalink, pin, query_uuid
     from app.web.tables import duration, error_block_html, first_line, timestamp
     from app.web.trace_viewer import artifact_url, trace_viewer_url
@@ -27,6 +28,8 @@ with app.setup:
     from scriptflow.runs.browsers import available_browsers
     from scriptflow.runs.failure_class import FailureClass, failure_class
     from scriptflow.runs.models import TestRun
+    from scriptflow.runs.progress.parse import live_tests
+    from scriptflow.runs.progress.service import run_progress
     from scriptflow.runs.service import (
         RunFilters,
         artifact_file,
@@ -364,6 +367,40 @@ def _(cancel, detail, get_cancelled, live):
             mo.hstack([live, cancel], justify="start") if _running else mo.md(""),
             mo.callout(mo.md(_note[1]), kind="warn")
             if _note is not None and _note[0] == _run.id
+            else mo.md(""),
+        ]
+    )
+    return
+
+
+@app.cell
+async def _(ctx, detail, me):
+    # While the run goes on: its tests and steps as the worker publishes them (each tick of
+    # the live refresh re-reads them); once it ends, the stored results below take over.
+    mo.stop(detail.run.status in TERMINAL)
+    async with ctx.session(write=False) as _session:
+        _progress = await run_progress(_session, me.id, detail.run.id)
+    _live = live_tests(_progress.events, detail.run.attempt)
+    _now = datetime.now(UTC)
+    mo.vstack(
+        [
+            mo.md(f"**Live** · {live_headline(_live)}"),
+            mo.ui.table(
+                live_test_rows(_live, _now),
+                label="Tests so far",
+                selection=None,
+                show_data_types=False,
+            )
+            if _live
+            else mo.md(""),
+            mo.ui.table(
+                live_step_rows(_live),
+                label="Steps so far (newest first)",
+                selection=None,
+                page_size=15,
+                show_data_types=False,
+            )
+            if any(t.steps for t in _live)
             else mo.md(""),
         ]
     )

@@ -14,6 +14,7 @@ from app.deps import CurrentUser, SessionDep, SettingsDep, limiter
 from app.pagination import link_next, public_url_for
 from app.routers.artifact_downloads import artifact_response
 from app.schemas import NO_NUL_PATTERN, Cursor, Limit, Moment
+from app.schemas.run_progress import RunEventOut, RunProgressOut
 from app.schemas.test_runs import (
     CancelOut,
     RunArtifactOut,
@@ -29,6 +30,7 @@ from scriptflow.errors import PayloadTooLarge
 from scriptflow.runs import imported, service, suites
 from scriptflow.runs.events import RunFinished, run_status_changes
 from scriptflow.runs.junit import MAX_JUNIT_BYTES
+from scriptflow.runs.progress.service import MAX_PAGE, run_progress
 from scriptflow.runs.service import RunDetail, RunFilters
 
 router = APIRouter(tags=["test-runs"])
@@ -254,3 +256,28 @@ async def test_run_events(
                 return
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+@router.get("/test-runs/{run_id}/progress", response_model=RunProgressOut)
+async def test_run_progress(
+    run_id: uuid.UUID,
+    user: CurrentUser,
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0, le=2**31 - 1, description="the last seq you have")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
+) -> RunProgressOut:
+    """Live progress: the run's status and its events after ``after`` (tests started, steps
+    done, tests finished), published by the worker about once a second while it runs.
+
+    Poll with the answer's ``next_after`` until ``status`` is terminal; then the run's detail
+    (``GET /v1/test-runs/{id}``) holds the stored tests and steps."""
+    progress = await run_progress(session, user.id, run_id, after=after, limit=limit)
+    return RunProgressOut(
+        run_id=progress.run_id,
+        status=progress.status,
+        attempt=progress.attempt,
+        started_at=progress.started_at,
+        completed_at=progress.completed_at,
+        events=[RunEventOut.model_validate(e) for e in progress.events],
+        next_after=progress.last_seq or after,
+    )

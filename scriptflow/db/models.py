@@ -6,6 +6,7 @@ from scriptflow.db.base import Base
 from scriptflow.insights.models import AIInsight
 from scriptflow.projects.models import Environment, Project, ProjectMember
 from scriptflow.runs.models import RunArtifact, RunStep, RunTest, TestRun
+from scriptflow.runs.progress.models import RunEvent
 from scriptflow.scripts.models import Script, ScriptRevision
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "ProjectMember",
     "RefreshToken",
     "RunArtifact",
+    "RunEvent",
     "RunStep",
     "RunTest",
     "Script",

@@ -73,6 +73,7 @@ RESERVED_ROOT = frozenset(
         "launch.json",
         "results.json",
         "results.tmp",
+        "progress.jsonl",
         "home",
         PYTHONPATH_DIR,
         "playwright-output",

@@ -32,6 +32,7 @@ from scriptflow.runs.executor import (
 )
 from scriptflow.runs.isolation import choose_isolation
 from scriptflow.runs.models import RunArtifact, RunStep, RunTest
+from scriptflow.runs.progress.service import publishing_progress
 from scriptflow.runs.queue import (
     Claim,
     claim_next_run,
@@ -196,7 +197,11 @@ class RunWorker:
         lost = asyncio.Event()
         monitor = asyncio.create_task(self._watch_lease(claim, cancel, lost))
         try:
-            result = await self.executor.execute(request, cancel)
+            # The live run page's steps: the run's progress file, tailed into run_events.
+            async with publishing_progress(
+                self.sessionmaker, claim.run_id, claim.attempt, folder / "work"
+            ):
+                result = await self.executor.execute(request, cancel)
         finally:
             monitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):

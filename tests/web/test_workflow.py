@@ -22,8 +22,10 @@ from tests.web.browsing import LOOPBACK, TIMEOUT_MS, PageWatch, api_headers, sig
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)]
 
+# A first step at once, then long enough for the page to show it live and reload mid-run.
 SLOW_TEST = """def test_slow(page):
-    page.wait_for_timeout(4000)
+    page.wait_for_timeout(200)
+    page.wait_for_timeout(7000)
 """
 
 
@@ -202,6 +204,12 @@ async def test_a_run_page_reloaded_mid_run_shows_the_same_run_and_opens_its_trac
         await page.wait_for_url("**run=**", timeout=TIMEOUT_MS)
         run_id = query_value(page.url, "run")
         await page.get_by_text("running for").wait_for(timeout=TIMEOUT_MS)
+        # The first step shows while the run still runs (published by the worker as it goes).
+        live_step = page.get_by_role("cell", name="wait_for_timeout").first
+        await live_step.wait_for(timeout=TIMEOUT_MS)
+        assert await page.get_by_text("Steps so far").is_visible()
+        assert await page.get_by_text("running for").is_visible()
+        await page.screenshot(path=str(artifacts_dir / "run-live.png"), full_page=True)
 
         await page.reload()
         await (
@@ -210,6 +218,8 @@ async def test_a_run_page_reloaded_mid_run_shows_the_same_run_and_opens_its_trac
             .wait_for(timeout=TIMEOUT_MS)
         )
         assert query_value(page.url, "run") == run_id
+        # After the reload: the same run, and its steps so far (or, if it just ended, stored).
+        await live_step.wait_for(timeout=TIMEOUT_MS)
         await page.get_by_text("passed in").wait_for(timeout=TIMEOUT_MS)
         assert query_value(page.url, "run") == run_id
         await page.get_by_text("test_slow").first.wait_for(timeout=TIMEOUT_MS)

@@ -13,7 +13,8 @@ It turns pytest + pytest-playwright into scriptflow's engine:
 - each context is traced (``trace.zip``), its console is logged, and a failing test's pages are
   screenshotted; every artifact is size-capped;
 - results are rewritten to a JSON file after every test, so a killed run still reports its
-  progress.
+  progress, and every test start, step and test end is appended to a progress file that the
+  worker tails for the live run page.
 
 It imports only the standard library, pytest and Playwright: it runs in a scrubbed process.
 ``plugin`` holds the hooks (``-p scriptflow.runs.engine.plugin``), ``record`` what is observed,

@@ -131,6 +131,7 @@ class RunSession:
         recorder.tests.append(record)
         recorder.current = record
         recorder.write()
+        recorder.progress.test_started(record)
         started = time.perf_counter()
         max_attempts = 1 + max(recorder.config.retries, 0)
         item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
@@ -163,6 +164,7 @@ class RunSession:
             record.error = _skip_reason(skipped) if skipped else None
         recorder.current = None
         recorder.write()
+        recorder.progress.test_finished(record)
         return True
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

@@ -1,7 +1,10 @@
 """What a run process observes, and the JSON it rewrites after every change.
 
 The recorder is the one piece of state the plugin keeps; it lives in ``config.stash`` (see
-``plugin.py``) and is handed to the Playwright patches when they are installed.
+``plugin.py``) and is handed to the Playwright patches when they are installed. Beside the
+results it appends progress events (a test started, a step done, a test finished), one JSON
+object a line, to ``progress.jsonl``: the worker tails that file while the run goes on, so
+the run page can show each step as it happens (``scriptflow.runs.progress``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ MAX_HINTS = 200
 HINT_ATTEMPTS = 2
 CONSOLE_TRUNCATED = b"[scriptflow] console log truncated at the size cap\n"
 RUN_ARTIFACT_CAPS = 4  # traces and screenshots of one run: at most this many per-artifact caps
+PROGRESS_FILE = "progress.jsonl"  # beside results.json; the worker reads it with the same caps
+MAX_PROGRESS_BYTES = 1024 * 1024
+MAX_PROGRESS_TEXT = 500  # an error or locator in a progress line; the results keep the whole
 
 
 @dataclass
@@ -81,6 +87,65 @@ class ArtifactRecord:
     test: str | None = None
 
 
+class ProgressLog:
+    """Progress events appended as JSON lines, flushed at once, stopping at a size cap.
+
+    The worker tails the file as the run goes on. It is a view of progress only: the results
+    file stays the record, so a line lost at the cap (or a failed write) loses nothing stored.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._written = 0
+        self._full = False
+
+    def test_started(self, test: TestRecord) -> None:
+        self._emit({"kind": "test_started", "test": test.name, "nodeid": test.nodeid})
+
+    def step(self, step: StepRecord) -> None:
+        self._emit(
+            {
+                "kind": "step",
+                "attempt": step.attempt,
+                "action": step.action,
+                "locator": _clip(step.locator),
+                "duration_ms": step.duration_ms,
+                "outcome": step.outcome,
+                "error": _clip(step.error),
+            }
+        )
+
+    def test_finished(self, test: TestRecord) -> None:
+        self._emit(
+            {
+                "kind": "test_finished",
+                "outcome": test.outcome,
+                "duration_ms": test.duration_ms,
+                "attempts": test.attempts,
+                "error": _clip(test.error),
+            }
+        )
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        if self.path is None or self._full:
+            return
+        data = (json.dumps(event) + "\n").encode("utf-8", "replace")
+        if self._written + len(data) > MAX_PROGRESS_BYTES:
+            self._full = True
+            return
+        try:
+            with self.path.open("ab") as fh:
+                fh.write(data)
+        except OSError:  # a full disk or a file the script removed: progress is optional
+            self._full = True
+            return
+        self._written += len(data)
+
+
+def _clip(text: str | None) -> str | None:
+    return text[:MAX_PROGRESS_TEXT] if text else text
+
+
 class Recorder:
     """Everything observed in the run process, written out as JSON after each change."""
 
@@ -103,6 +168,8 @@ class Recorder:
         self._egress_verdicts: dict[str, str | None] = {}
         self.locator_hints: dict[str, dict[str, str]] = {}
         self._hinted: dict[str, int] = {}  # selector -> attempts at reading its element
+        results = Path(config.results_path) if config.results_path else None
+        self.progress = ProgressLog(results.with_name(PROGRESS_FILE) if results else None)
 
     # --- steps -----------------------------------------------------------------------------
 
@@ -112,6 +179,7 @@ class Recorder:
             return
         if len(test.steps) < MAX_STEPS_PER_TEST:
             test.steps.append(step)
+            self.progress.step(step)
         if step.outcome == "failed" and self.attempt_failed_step is None:
             self.attempt_failed_step = step
 

@@ -1,0 +1,33 @@
+"""SQL for run progress events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, insert, select
+
+from scriptflow.db.repository import Repository
+from scriptflow.runs.progress.models import RunEvent
+
+
+class RunEventRepository(Repository[RunEvent]):
+    model = RunEvent
+
+    async def last_seq(self, run_id: uuid.UUID) -> int:
+        stmt = select(func.coalesce(func.max(RunEvent.seq), 0)).where(RunEvent.run_id == run_id)
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def add_many(self, rows: Sequence[dict[str, object]]) -> None:
+        """One multi-row insert for a batch (one statement, one fsync on SQLite)."""
+        if rows:
+            await self.session.execute(insert(RunEvent), list(rows))
+
+    async def after(self, run_id: uuid.UUID, after: int, limit: int) -> list[RunEvent]:
+        stmt = (
+            select(RunEvent)
+            .where(RunEvent.run_id == run_id, RunEvent.seq > after)
+            .order_by(RunEvent.seq)
+            .limit(limit)
+        )
+        return list((await self.session.scalars(stmt)).all())
