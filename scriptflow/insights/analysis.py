@@ -8,6 +8,9 @@ database (the refresh after a run). Same SQL, same rules, either way.
 Windows: flakiness looks at each script's latest version only, over the last ``window_runs``
 runs of each test/environment/browser; all queries ignore rows older than ``lookback_days``
 (run history is appended in time order, so DuckDB's zone maps skip old row groups).
+
+A run is one ``runs`` row per file (a suite run spans files; see ``extract``), so rows of tests
+and steps join their run on ``(run_id, script_id)``, never on the run id alone.
 """
 
 from __future__ import annotations
@@ -98,7 +101,7 @@ ranked_runs AS (
 
 LOCATOR_STATS_SQL = f"""
 WITH {_LATEST_VERSION}, {_RECENT_RUNS},
-window_runs AS (SELECT run_id FROM ranked_runs WHERE rn <= $window),
+window_runs AS (SELECT run_id, script_id FROM ranked_runs WHERE rn <= $window),
 grouped AS (
     SELECT s.project_id, s.script_id, s.script_version, s.environment, s.browser, s.action,
            s.locator,
@@ -108,7 +111,7 @@ grouped AS (
            any_value(s.error) FILTER (WHERE s.outcome = 'failed') AS sample_error
     FROM steps s
     JOIN latest l ON s.script_id = l.script_id AND s.script_version = l.version
-    SEMI JOIN window_runs w ON s.run_id = w.run_id
+    SEMI JOIN window_runs w ON s.run_id = w.run_id AND s.script_id = w.script_id
     WHERE s.created_at >= $since AND s.locator IS NOT NULL
       AND s.outcome IN ('passed', 'failed')
     GROUP BY ALL
@@ -123,7 +126,8 @@ FROM grouped
 STEP_TIMINGS_SQL = f"""
 WITH {_RECENT_RUNS},
 window_runs AS (
-    SELECT run_id, rn <= $recent AS is_recent FROM ranked_runs WHERE rn <= $recent + $window
+    SELECT run_id, script_id, rn <= $recent AS is_recent
+    FROM ranked_runs WHERE rn <= $recent + $window
 ),
 grouped AS (
     SELECT s.project_id, s.script_id, s.environment, s.browser, s.action, s.locator,
@@ -132,7 +136,7 @@ grouped AS (
            count(*) FILTER (WHERE NOT w.is_recent) AS baseline_samples,
            count(*) FILTER (WHERE w.is_recent) AS recent_samples,
            min(s.script_version) AS first_version, max(s.script_version) AS last_version
-    FROM steps s JOIN window_runs w ON s.run_id = w.run_id
+    FROM steps s JOIN window_runs w ON s.run_id = w.run_id AND s.script_id = w.script_id
     WHERE s.created_at >= $since AND s.outcome = 'passed'
     GROUP BY ALL
     HAVING recent_p95 >= baseline_p95 * $min_ratio
@@ -159,7 +163,8 @@ WITH {_RECENT_RUNS},
 failed AS (
     SELECT t.project_id, t.script_id, t.signature, t.run_id, t.environment, t.browser,
            t.error, t.created_at
-    FROM tests t SEMI JOIN ranked_runs r ON t.run_id = r.run_id AND r.rn <= $window
+    FROM tests t SEMI JOIN ranked_runs r
+      ON t.run_id = r.run_id AND t.script_id = r.script_id AND r.rn <= $window
     WHERE t.created_at >= $since AND t.outcome IN ('failed', 'error')
       AND t.signature IS NOT NULL AND t.signature <> ''
 ),

@@ -4,6 +4,13 @@ The DuckDB wheel has no sqlite/postgres scanner, so rows come out through SQLAlc
 code on both databases) in bounded chunks and become Arrow tables shaped like the warehouse:
 runs, tests and steps are denormalised (each row carries project, script, version, environment,
 browser and the run's creation time) so the analysis never joins 10M step rows to the runs.
+
+History is per file. A run of one file (or one imported file) is one ``runs`` row. A suite or
+shard run spans files: each of its tests belongs to the file its node id names, and that file's
+script and version come from the run's pinned snapshot (``{path: [script_id, version]}``), so
+the run becomes one ``runs`` row per file it ran (``(run_id, script_id)`` is the key), with the
+file's own status (failed when one of its tests failed) and the sum of its tests' durations. A
+sharded parent is left out: its tests are copies of its shards', which carry the steps.
 """
 
 from __future__ import annotations
@@ -15,12 +22,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from scriptflow.insights.signatures import error_signature
 from scriptflow.runs.failure_class import FailureClass, failure_class
-from scriptflow.runs.models import TERMINAL_STATUSES, RunStep, RunTest, TestRun
+from scriptflow.runs.models import TERMINAL_STATUSES, RunKind, RunStep, RunTest, TestRun
 from scriptflow.runs.triage import run_failure_class
 from scriptflow.scripts.models import Script, ScriptRevision
 
@@ -123,13 +130,18 @@ def finished_runs_query() -> Select[*tuple[Any, ...]]:
             TestRun.completed_at,
             TestRun.error,
             TestRun.failure_class,
+            TestRun.kind,
+            TestRun.snapshot,
         )
         .where(TestRun.status.in_(sorted(TERMINAL_STATUSES)))
-        # History is per file: suite and shard runs span files (their tests are not yet split
-        # per file here), so only runs of one file count, imported ones included.
-        .where(TestRun.script_id.is_not(None))
+        .where(or_(TestRun.script_id.is_not(None), TestRun.kind.in_(SPANNING_KINDS)))
         .order_by(TestRun.created_at, TestRun.id)
     )
+
+
+# Runs whose tests span files and are attributed to them through the snapshot. Not the
+# sharded parent: its tests are its shards' tests again.
+SPANNING_KINDS = (RunKind.SUITE.value, RunKind.SHARD.value)
 
 
 def extract_runs(
@@ -147,7 +159,16 @@ def extract_runs(
     if run_ids is not None:
         query = query.where(TestRun.id.in_(list(run_ids)))
     if script_id is not None:
-        query = query.where(TestRun.script_id == script_id)
+        # The file's own runs, and the suite runs of its project (which of their tests are
+        # this file's is read from each run's snapshot below).
+        project_of_script = select(Script.project_id).where(Script.id == script_id)
+        query = query.where(
+            or_(
+                TestRun.script_id == script_id,
+                TestRun.kind.in_(SPANNING_KINDS)
+                & (TestRun.project_id == project_of_script.scalar_subquery()),
+            )
+        )
     if project_ids is not None:
         query = query.where(TestRun.project_id.in_(list(project_ids)))
     if completed_since is not None:
@@ -155,8 +176,56 @@ def extract_runs(
     if created_since is not None:
         query = query.where(TestRun.created_at >= created_since)
     result = connection.execute(query.execution_options(yield_per=chunk_runs))
+    only = str(script_id) if script_id is not None else None
     for chunk in result.partitions(chunk_runs):
-        yield _batch(connection, chunk)
+        yield _batch(connection, chunk, only_script=only)
+
+
+def run_script_ids(connection: Connection | Session, run_id: uuid.UUID) -> list[uuid.UUID]:
+    """The scripts a finished run has history for: its file, or for a suite or shard run every
+    file of its snapshot one of its tests belongs to (what a refresh after it must recompute)."""
+    run = connection.execute(
+        select(TestRun.script_id, TestRun.kind, TestRun.snapshot).where(TestRun.id == run_id)
+    ).first()
+    if run is None:
+        return []
+    if run.script_id is not None:
+        return [run.script_id]
+    if run.kind not in SPANNING_KINDS:
+        return []
+    files = connection.execute(
+        select(RunTest.file, RunTest.nodeid, RunTest.name).where(RunTest.run_id == run_id)
+    )
+    found: dict[str, None] = {}
+    for test in files:
+        pinned = _pinned(run.snapshot, _test_path(test.file, test.nodeid or test.name))
+        if pinned is not None:
+            found.setdefault(pinned[0])
+    return [uuid.UUID(ident) for ident in found]
+
+
+def _test_path(file: str | None, nodeid: str | None) -> str | None:
+    """The tree path of a test: the ``file`` it was recorded with, else its node id's file."""
+    if file:
+        return file
+    if nodeid and "::" in nodeid:
+        return nodeid.split("::", 1)[0]
+    return None
+
+
+def _pinned(snapshot: Any, path: str | None) -> tuple[str, int] | None:
+    """``(script_id, version)`` the snapshot pinned at ``path``; None when it holds no such file.
+    The snapshot is read back from the database: anything malformed counts as absent."""
+    if path is None or not isinstance(snapshot, dict):
+        return None
+    entry = snapshot.get(path)
+    if not isinstance(entry, (list, tuple)) or len(entry) != 2:
+        return None
+    script, version = entry
+    try:
+        return str(uuid.UUID(str(script))), int(version)
+    except (ValueError, TypeError):
+        return None
 
 
 # What the analysis copy says of a failure whose class is ``system``: the environment or the
@@ -165,17 +234,22 @@ def extract_runs(
 NOT_TESTED = "untested"
 
 
-def _batch(connection: Connection | Session, run_rows: Sequence[Any]) -> RunBatch:
-    runs: dict[uuid.UUID, dict[str, Any]] = {}
+def _batch(
+    connection: Connection | Session, run_rows: Sequence[Any], *, only_script: str | None = None
+) -> RunBatch:
+    # Keyed by (run id, script id): a suite run is one row per file it ran.
+    runs: dict[tuple[uuid.UUID, str], dict[str, Any]] = {}
+    single: dict[uuid.UUID, dict[str, Any]] = {}
+    spanning: dict[uuid.UUID, Any] = {}
     run_classes: dict[uuid.UUID, str | None] = {}
-    test_classes: dict[uuid.UUID, list[str | None]] = {}
+    test_classes: dict[tuple[uuid.UUID, str], list[str | None]] = {}
     for row in run_rows:
         run_classes[row.id] = row.failure_class
         started, completed = row.started_at, row.completed_at
-        runs[row.id] = {
+        record = {
             "run_id": str(row.id),
             "project_id": str(row.project_id),
-            "script_id": str(row.script_id),
+            "script_id": str(row.script_id) if row.script_id is not None else None,
             "script_version": row.script_version,
             "environment": row.environment,
             "browser": row.browser,
@@ -188,10 +262,16 @@ def _batch(connection: Connection | Session, run_rows: Sequence[Any]) -> RunBatc
             else None,
             "error": row.error,
         }
-    ids = list(runs)
+        if row.script_id is not None:
+            if only_script is None or record["script_id"] == only_script:
+                runs[(row.id, record["script_id"])] = single[row.id] = record
+        else:
+            spanning[row.id] = (row, record)
+    ids = [*single, *spanning]
     tests: list[dict[str, Any]] = []
     steps: list[dict[str, Any]] = []
-    test_positions: dict[uuid.UUID, int] = {}
+    # A test's run row (whose keys its steps carry too) and position.
+    test_rows_of: dict[uuid.UUID, tuple[dict[str, Any], int]] = {}
     # Bounded IN lists: SQLite caps bound parameters, PostgreSQL plans them fine either way.
     for start in range(0, len(ids), 500):
         part = ids[start : start + 500]
@@ -204,6 +284,7 @@ def _batch(connection: Connection | Session, run_rows: Sequence[Any]) -> RunBatc
                 # Insights key on the node id (tests/test_cart.py::test_total[chromium]) where
                 # the run recorded one; runs from before trees have only the name.
                 func.coalesce(RunTest.nodeid, RunTest.name).label("name"),
+                RunTest.file,
                 RunTest.outcome,
                 RunTest.attempts,
                 RunTest.duration_ms,
@@ -216,15 +297,19 @@ def _batch(connection: Connection | Session, run_rows: Sequence[Any]) -> RunBatc
         pending_tests: dict[uuid.UUID, dict[str, Any]] = {}
         untested: set[uuid.UUID] = set()
         for test in test_rows:
-            test_positions[test.id] = test.position
+            run = _run_row_of(test, single, runs, spanning, only_script)
+            if run is None:
+                continue  # another file's test (a refresh of one script), or not in the tree
+            key = (test.run_id, run["script_id"])
+            test_rows_of[test.id] = (run, test.position)
             # Stored when the run finished; rows from before triage get the rules' class.
             test_class = test.failure_class or failure_class(test.outcome, test.error)
-            test_classes.setdefault(test.run_id, []).append(test_class)
+            test_classes.setdefault(key, []).append(test_class)
             if test_class == FailureClass.SYSTEM:
                 untested.add(test.id)
             record = {
                 "run_id": str(test.run_id),
-                **_run_keys(runs[test.run_id]),
+                **_run_keys(run),
                 "position": test.position,
                 "name": test.name,
                 "outcome": NOT_TESTED if test.id in untested else test.outcome,
@@ -252,13 +337,17 @@ def _batch(connection: Connection | Session, run_rows: Sequence[Any]) -> RunBatc
         )
         last_failed: dict[uuid.UUID, Any] = {}
         for step in step_rows:
+            owner = test_rows_of.get(step.test_id)
+            if owner is None:
+                continue
+            run, test_position = owner
             if step.outcome == "failed":
                 last_failed[step.test_id] = step
             steps.append(
                 {
                     "run_id": str(step.run_id),
-                    **_run_keys(runs[step.run_id]),
-                    "test_position": test_positions.get(step.test_id, 0),
+                    **_run_keys(run),
+                    "test_position": test_position,
                     "position": step.position,
                     "attempt": step.attempt,
                     "action": step.action,
@@ -278,9 +367,13 @@ def _batch(connection: Connection | Session, run_rows: Sequence[Any]) -> RunBatc
                     action=failed_step.action if failed_step else None,
                     locator=failed_step.locator if failed_step else None,
                 )
-    for run_id, run in runs.items():
-        run_class = run_classes[run_id] or run_failure_class(
-            run["status"], run["error"], test_classes.get(run_id, ())
+    for (run_id, _), run in runs.items():
+        key = (run_id, run["script_id"])
+        run_class = run_classes[run_id]
+        if run_id in spanning and run_class != FailureClass.SYSTEM:
+            run_class = None  # a suite run's file is judged by its own tests
+        run_class = run_class or run_failure_class(
+            run["status"], run["error"], test_classes.get(key, ())
         )
         if run_class == FailureClass.SYSTEM:
             run["status"] = NOT_TESTED
@@ -289,6 +382,44 @@ def _batch(connection: Connection | Session, run_rows: Sequence[Any]) -> RunBatc
         tests=pa.Table.from_pylist(tests, schema=TESTS_SCHEMA),
         steps=pa.Table.from_pylist(steps, schema=STEPS_SCHEMA),
     )
+
+
+# A suite run's status as one file's: the run's own when it did not finish its work.
+_UNFINISHED = frozenset({"error", "cancelled"})
+
+
+def _run_row_of(
+    test: Any,
+    single: dict[uuid.UUID, dict[str, Any]],
+    runs: dict[tuple[uuid.UUID, str], dict[str, Any]],
+    spanning: dict[uuid.UUID, Any],
+    only_script: str | None,
+) -> dict[str, Any] | None:
+    """The ``runs`` row a test counts in: its file run's, or for a suite run the row of the
+    file its node id names (made on its first test and updated with each of them)."""
+    if test.run_id not in spanning:
+        return single.get(test.run_id)
+    row, base = spanning[test.run_id]
+    pinned = _pinned(row.snapshot, _test_path(test.file, test.name))
+    if pinned is None or (only_script is not None and pinned[0] != only_script):
+        return None
+    key = (test.run_id, pinned[0])
+    run = runs.get(key)
+    if run is None:
+        run = {
+            **base,
+            "script_id": pinned[0],
+            "script_version": pinned[1],
+            "status": base["status"] if base["status"] in _UNFINISHED else "passed",
+            "duration_ms": 0,
+            "error": base["error"] if base["status"] in _UNFINISHED else None,
+        }
+        runs[key] = run
+    run["duration_ms"] += test.duration_ms or 0
+    if test.outcome in ("failed", "error") and run["status"] not in _UNFINISHED:
+        run["status"] = "failed"
+        run["error"] = run["error"] or test.error
+    return run
 
 
 def extract_revisions(

@@ -1,16 +1,19 @@
 """What insights do when other domains report something: a run finished, a change set accepted.
 
-After a run: refresh the script's insights, queue confirmation reruns for a new flaky suspicion,
-and copy the run and the changed state into the warehouse. After an accept: show the new
+After a run: copy the run into the warehouse at once, then refresh the script's insights (one
+refresh at a time per script, coalesced), queue confirmation reruns for a new flaky suspicion
+and mirror the changed state into the warehouse. After an accept: show the new
 revision in the warehouse.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,15 +22,12 @@ from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
 from scriptflow.errors import ScriptflowError
 from scriptflow.events import HandlerContext
+from scriptflow.insights.extract import run_script_ids
 from scriptflow.insights.lake import AnalyticsUnavailable
 from scriptflow.insights.models import AIInsight
 from scriptflow.insights.refresh import refresh_script_insights
 from scriptflow.insights.thresholds import Thresholds
-from scriptflow.insights.warehouse_sync import (
-    sync_recent_runs,
-    sync_script_state,
-    warehouse_for,
-)
+from scriptflow.insights.warehouse_sync import sync_runs, sync_script_state, warehouse_for
 from scriptflow.projects.repository import ProjectRepository
 from scriptflow.runs.events import RunFinished
 from scriptflow.runs.repository import RunRepository
@@ -38,36 +38,108 @@ log = logging.getLogger("scriptflow.insights")
 FLAKY_TYPES = frozenset({"flaky-test", "flaky-selector"})
 
 
-async def refresh_after_run(context: HandlerContext, event: RunFinished) -> None:
-    """Refresh the script's insights, confirm new flaky suspicions, sync the warehouse."""
-    if event.status == "cancelled" or event.script_id is None:
-        return  # suite, shard and imported runs: no one script to refresh (issue 13)
+async def append_after_run(context: HandlerContext, event: RunFinished) -> None:
+    """Copy the finished run's rows (only them) into the warehouse, right after its commit.
+
+    First in the event table: every process's dashboard shows the run as soon as this returns,
+    whatever the insights refresh after it costs. Appends of runs finishing together in this
+    process share one warehouse commit (``Warehouse.append``); a run whose append failed is
+    picked up by the next catch-up (``warehouse_sync.catch_up``).
+    """
+    if event.status == "cancelled":
+        return
     started = time.perf_counter()
     try:
-        # The run first: every process's dashboard shows it as soon as it is appended.
         async with transaction(context.sessionmaker, write=False) as session:
-            await sync_recent_runs(session, warehouse_for(context.settings), [event.run_id])
+            await sync_runs(session, warehouse_for(context.settings), [event.run_id])
     except AnalyticsUnavailable:
         log.warning("analytics unreachable; run %s waits for the next catch-up", event.run_id)
-    synced = time.perf_counter()
+        return
+    log.info("run %s in the warehouse in %.3f s", event.run_id, time.perf_counter() - started)
+
+
+@dataclass
+class _ScriptRefresh:
+    """A refresh of one script under way in this process, and whether to run it once more."""
+
+    finished: asyncio.Future[None]
+    again: bool = False
+    runs: list[RunFinished] = field(default_factory=list)
+
+
+# Refreshes under way, by script: bookkeeping of work in flight (entries leave when it ends).
+_refreshing: dict[uuid.UUID, _ScriptRefresh] = {}
+
+
+async def refresh_after_run(context: HandlerContext, event: RunFinished) -> None:
+    """Refresh the script's insights, confirm new flaky suspicions, mirror them in the warehouse.
+
+    Coalesced per script: a run finishing while its script is being refreshed asks for one more
+    refresh after the current one (which reads the latest history, so it covers every run that
+    asked meanwhile) and waits for that, instead of a refresh of its own. Returns once the
+    insights include this run.
+    """
+    if event.status == "cancelled":
+        return
+    if event.script_id is not None:
+        script_ids = [event.script_id]
+    else:  # a suite or shard run: every file it has history for
+        async with transaction(context.sessionmaker, write=False) as session:
+            script_ids = await session.run_sync(lambda sync: run_script_ids(sync, event.run_id))
+    for script_id in script_ids:
+        await _refresh_coalesced(context, script_id, event)
+
+
+async def _refresh_coalesced(
+    context: HandlerContext, script_id: uuid.UUID, event: RunFinished
+) -> None:
+    under_way = _refreshing.get(script_id)
+    if under_way is not None:
+        under_way.again = True
+        under_way.runs.append(event)
+        await asyncio.shield(under_way.finished)
+        return
+    state = _ScriptRefresh(asyncio.get_running_loop().create_future(), runs=[event])
+    _refreshing[script_id] = state
+    try:
+        while True:
+            state.again = False
+            runs, state.runs = state.runs, []
+            await _refresh_script(context, script_id, runs)
+            if not state.again:
+                break
+    finally:
+        del _refreshing[script_id]
+        state.finished.set_result(None)
+
+
+async def _refresh_script(
+    context: HandlerContext, script_id: uuid.UUID, runs: Sequence[RunFinished]
+) -> None:
+    started = time.perf_counter()
     async with transaction(context.sessionmaker) as session:
-        result = await refresh_script_insights(session, event.script_id)
-        if event.trigger != "confirmation":
-            await queue_confirmation_reruns(session, context.settings, event.run_id, result.created)
+        result = await refresh_script_insights(session, script_id)
+        # Confirmation reruns answer the newest run that is not itself a confirmation.
+        asking = [run for run in runs if run.trigger != "confirmation"]
+        if asking:
+            await queue_confirmation_reruns(
+                session, context.settings, asking[-1].run_id, result.created
+            )
     refreshed = time.perf_counter()
     try:
         async with transaction(context.sessionmaker, write=False) as session:
             # The refresh may have changed insights, and the run may follow an accept.
-            await sync_script_state(session, warehouse_for(context.settings), event.script_id)
-        log.info(
-            "run %s: synced in %.3f s, insights refreshed in %.3f s, state mirrored in %.3f s",
-            event.run_id,
-            synced - started,
-            refreshed - synced,
-            time.perf_counter() - refreshed,
-        )
+            await sync_script_state(session, warehouse_for(context.settings), script_id)
     except AnalyticsUnavailable:
-        log.warning("analytics unreachable; script %s waits for the next catch-up", event.script_id)
+        log.warning("analytics unreachable; script %s waits for the next catch-up", script_id)
+        return
+    log.info(
+        "script %s (%d run(s)): insights refreshed in %.3f s, state mirrored in %.3f s",
+        script_id,
+        len(runs),
+        refreshed - started,
+        time.perf_counter() - refreshed,
+    )
 
 
 async def sync_after_accept(context: HandlerContext, event: ChangesetAccepted) -> None:

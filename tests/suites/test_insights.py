@@ -1,0 +1,178 @@
+"""Suite and shard runs are history for insights: each test counts for the file its node id
+names, at the version the run pinned, so flaky tests, flaky selectors and failure clusters of a
+suite appear on the right file, keyed by node id. Both databases; the runs are stored as a
+worker stores them (the execution itself is covered in test_suite_runs.py)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from scriptflow.db.base import utcnow
+from scriptflow.insights.extract import extract_runs, run_script_ids
+from scriptflow.insights.refresh import refresh_script_insights
+from scriptflow.runs.models import RunStep, RunTest, TestRun
+from tests.factories import signup
+from tests.suites.conftest import upload_suite
+
+FILES = {
+    "conftest.py": "import pytest\n",
+    "pages/cart_page.py": "class CartPage:\n    pass\n",
+    "tests/test_cart.py": "def test_total(page):\n    pass\n\ndef test_reload(page):\n    pass\n",
+    "tests/test_login.py": "def test_sign_in(page):\n    pass\n",
+}
+RELOAD = "tests/test_cart.py::test_reload[chromium]"
+TOTAL = "tests/test_cart.py::test_total[chromium]"
+SIGN_IN = "tests/test_login.py::test_sign_in[chromium]"
+
+
+async def _store_suite_run(
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    snapshot: dict[str, list[object]],
+    index: int,
+    *,
+    kind: str = "suite",
+) -> uuid.UUID:
+    """Run ``index`` of six: the reload button's click fails on the first attempt of runs 0 and
+    3 (the test passes on retry: flaky), the total fails the same way in runs 0, 2, 4."""
+    created = utcnow() - timedelta(minutes=60 - index)
+    reload_flaky = index in (0, 3)
+    total_fails = index % 2 == 0
+    run = TestRun(
+        project_id=project_id,
+        kind=kind,
+        snapshot=snapshot,
+        environment="staging",
+        base_url="http://127.0.0.1:9",
+        browser="chromium",
+        status="failed" if total_fails else "passed",
+        created_at=created,
+        started_at=created,
+        completed_at=created + timedelta(seconds=3),
+        attempt=1,
+    )
+    session.add(run)
+    await session.flush()
+    outcomes = [
+        (RELOAD, "flaky" if reload_flaky else "passed", 2 if reload_flaky else 1),
+        (TOTAL, "failed" if total_fails else "passed", 1),
+        (SIGN_IN, "passed", 1),
+    ]
+    for position, (nodeid, outcome, attempts) in enumerate(outcomes):
+        error = "AssertionError: total is 0" if outcome == "failed" else None
+        test = RunTest(
+            run_id=run.id,
+            position=position,
+            name=nodeid.split("::")[1],
+            nodeid=nodeid,
+            file=nodeid.split("::")[0],
+            outcome=outcome,
+            duration_ms=1000,
+            attempts=attempts,
+            error=error if outcome == "failed" else ("Timeout" if outcome == "flaky" else None),
+        )
+        session.add(test)
+        await session.flush()
+        if nodeid == RELOAD:
+            clicks = [(1, "failed")] if reload_flaky else []
+            clicks.append((len(clicks) + 1, "passed"))
+            for step_position, (attempt, step_outcome) in enumerate(clicks):
+                session.add(
+                    RunStep(
+                        run_id=run.id,
+                        test_id=test.id,
+                        position=step_position,
+                        attempt=attempt,
+                        action="click",
+                        locator='locator("#reload")',
+                        duration_ms=100,
+                        outcome=step_outcome,
+                        error="Timeout 1000ms exceeded" if step_outcome == "failed" else None,
+                    )
+                )
+    await session.flush()
+    return run.id
+
+
+async def test_suite_runs_feed_insights_per_file_keyed_by_node_id(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    account = await signup(client)
+    ids = await upload_suite(client, account, FILES)
+    project_id = uuid.UUID(account.project_id)
+    snapshot: dict[str, list[object]] = {path: [ids[path], 1] for path in FILES}
+    cart, login = uuid.UUID(ids["tests/test_cart.py"]), uuid.UUID(ids["tests/test_login.py"])
+    async with sessionmaker() as session:
+        run_ids = [
+            await _store_suite_run(
+                session, project_id, snapshot, i, kind="shard" if i == 5 else "suite"
+            )
+            for i in range(6)
+        ]
+        # A sharded parent repeats its shards' tests: it must not count twice.
+        parent = TestRun(
+            project_id=project_id,
+            kind="sharded",
+            snapshot=snapshot,
+            environment="staging",
+            base_url="http://127.0.0.1:9",
+            browser="chromium",
+            status="failed",
+            completed_at=utcnow(),
+        )
+        session.add(parent)
+        await session.flush()
+        session.add(RunTest(run_id=parent.id, position=0, name="x", nodeid=TOTAL,
+                            file="tests/test_cart.py", outcome="failed"))  # fmt: skip
+        await session.commit()
+
+        # What a refresh after a suite run recomputes: every file the run ran tests of.
+        scripts = await session.run_sync(lambda sync: run_script_ids(sync, run_ids[0]))
+        assert sorted(scripts) == sorted([cart, login])
+        assert await session.run_sync(lambda sync: run_script_ids(sync, parent.id)) == []
+
+        # One history row per run and file, with the file's own status and version.
+        batches = await session.run_sync(
+            lambda sync: list(extract_runs(sync, project_ids=[project_id]))
+        )
+        runs = [row for batch in batches for row in batch.runs.to_pylist()]
+        assert len(runs) == 12 and str(parent.id) not in {r["run_id"] for r in runs}
+        first = {r["script_id"]: r for r in runs if r["run_id"] == str(run_ids[0])}
+        assert first[str(cart)]["status"] == "failed" and first[str(login)]["status"] == "passed"
+        assert first[str(cart)]["script_version"] == 1
+        assert first[str(cart)]["duration_ms"] == 2000  # its two tests, not the whole run
+        tests = {(t["run_id"], t["name"]): t for b in batches for t in b.tests.to_pylist()}
+        assert tests[(str(run_ids[0]), SIGN_IN)]["script_id"] == str(login)
+        steps = [s for b in batches for s in b.steps.to_pylist()]
+        assert {s["script_id"] for s in steps} == {str(cart)}
+        # A refresh of one file reads only that file's share of the suite runs.
+        only_login = await session.run_sync(lambda sync: list(extract_runs(sync, script_id=login)))
+        assert {r["script_id"] for b in only_login for r in b.runs.to_pylist()} == {str(login)}
+        assert sum(b.steps.num_rows for b in only_login) == 0
+
+        cart_insights = (await refresh_script_insights(session, cart)).current
+        login_insights = (await refresh_script_insights(session, login)).current
+        await session.commit()
+
+    by_type = {i.type: i for i in cart_insights}
+    # Keyed by node id: the reload passed on retry twice, the total flips between runs.
+    flaky = {i.summary.split()[1]: i for i in cart_insights if i.type == "flaky-test"}
+    assert set(flaky) == {RELOAD, TOTAL}
+    assert all(i.script_id == cart for i in flaky.values())
+    assert flaky[RELOAD].details["retry_passes"] == 2
+    assert set(flaky[RELOAD].details["run_ids"]) <= {str(i) for i in run_ids}
+    selector = by_type["flaky-selector"]
+    assert selector.script_id == cart and selector.details["locator"] == 'locator("#reload")'
+    assert selector.details["executions"] == 8 and selector.details["failures"] == 2
+    cluster = by_type["recurring-failure"]
+    assert cluster.details["occurrences"] == 3  # the parent's copy is not a fourth
+    assert not [i for i in login_insights if i.type in ("flaky-test", "flaky-selector")]
+
+    # The same insights through the API, on the file's page.
+    r = await client.get(f"/v1/scripts/{cart}/insights", headers=account.headers)
+    assert r.status_code == 200, r.text
+    assert any(i["type"] == "flaky-test" and RELOAD in i["summary"] for i in r.json())
