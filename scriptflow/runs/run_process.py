@@ -128,6 +128,8 @@ def main(argv: list[str]) -> int:
 
         applied = restrict_filesystem(sandbox["read"], sandbox["write"])
         print(f"[scriptflow] filesystem sandbox: {'on' if applied else 'unavailable'}", flush=True)
+    for note in launch.get("notes") or ():  # the project's pytest settings a run dropped
+        print(note, flush=True)
     tree = launch.get("tree")
     if tree:
         # The tree's modules import each other from its root, as under `python -m pytest` in

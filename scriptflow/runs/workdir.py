@@ -17,6 +17,7 @@ from scriptflow.errors import ScriptflowError
 from scriptflow.runs import isolation
 from scriptflow.runs.egress_proxy import PROXY_PORT
 from scriptflow.runs.execution import RunRequest
+from scriptflow.runs.project_config import ProjectConfig, config_notes, project_config
 from scriptflow.runs.sandbox import SYSTEM_READ, SYSTEM_WRITE, python_read_paths
 from scriptflow.runs.script_forms import prepare_script
 
@@ -65,7 +66,8 @@ def sandbox_environment(parent: Mapping[str, str]) -> dict[str, str]:
 # Files pytest treats as test modules by default (python_files).
 TEST_MODULE = re.compile(r"(^|/)(test_[^/]*|[^/]*_test)\.py$")
 # The run's own entries at the root of its work dir, where the tree is written too: a tree
-# entry of these names is not written (our pytest.ini replaces the project's, as documented).
+# entry of these names is not written (the project's pytest.ini is merged into ours, see
+# project_config).
 RESERVED_ROOT = frozenset(
     {
         "pytest.ini",
@@ -78,12 +80,6 @@ RESERVED_ROOT = frozenset(
         PYTHONPATH_DIR,
         "playwright-output",
     }
-)
-# Our ini: no addopts, and pytest's default norecursedirs plus the run's own folders, so a
-# whole-suite run collects the project's files only.
-PYTEST_INI = (
-    "[pytest]\naddopts =\nnorecursedirs = .* *.egg _darcs build CVS dist node_modules venv "
-    "{arch} home pythonpath playwright-output\n"
 )
 
 
@@ -238,8 +234,10 @@ def prepare_workdir(
         isolation.chown_for_run(*written)
     else:
         (work / "test_script.py").write_text(prepare_script(request.script).source)
-    # Our own ini: the server's pyproject (which disables the playwright plugin) never applies.
-    (work / "pytest.ini").write_text(PYTEST_INI)
+    # Our own ini: the server's pyproject (which disables the playwright plugin) never applies;
+    # the project's own settings are merged in through allow-lists, what was dropped is noted.
+    project = project_config(request.files) if request.files else ProjectConfig()
+    (work / "pytest.ini").write_text(project.render())
     if isolated:
         inside_work, inside_artifacts = isolation.INSIDE_WORK, isolation.INSIDE_ARTIFACTS
     else:
@@ -256,6 +254,7 @@ def prepare_workdir(
         # CPU seconds per process: generous, the wall clock is the real limit.
         "cpu_s": max(int(request.timeout_s * 2), 30),
         "isolated": isolated,
+        "notes": config_notes(project),
         **launch_extra,
     }
     if not isolated and request.filesystem_sandbox:

@@ -4,8 +4,9 @@ Pure rules over strings. A path is relative, posix, normalised (no ``.`` or empt
 no ``..`` at all), free of backslashes, colons, NUL and control characters, at most
 `MAX_PATH_LENGTH` characters, and names a file kind the tree holds. The kind follows from the
 name alone, as pytest decides what to collect: ``test_*.py`` and ``*_test.py`` are tests, any
-other ``.py`` (``conftest.py``, ``__init__.py``, page objects, helpers) is support, and the
-small text formats tests read (json, csv, txt, yaml) are data.
+other ``.py`` (``conftest.py``, ``__init__.py``, page objects, helpers) is support, the
+small text formats tests read (json, csv, txt, yaml) are data, and the files pytest reads its
+settings from (``pytest.ini``, ``pyproject.toml``, ``tox.ini``, ``setup.cfg``) are config.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from scriptflow.errors import ValidationFailed
 MAX_PATH_LENGTH = 255
 DATA_SUFFIXES = frozenset({".json", ".csv", ".txt", ".yaml", ".yml"})
 PYTHON_SUFFIX = ".py"
+# pytest's configuration files, by exact name (a run honours the root one's safe settings).
+CONFIG_NAMES = frozenset({"pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg"})
 DEFAULT_TEST_FOLDER = "tests"
 _SLUG_LENGTH = 60
 # A colon would make `path::test` node ids ambiguous; a backslash is a Windows separator.
@@ -33,7 +36,7 @@ _FIRST = r"[^/.\x00-\x1f\x7f\\:]"
 # and more.
 PATH_PATTERN = (
     rf"^(?:(?:{_FIRST}{_CHAR}*|\.{_FIRST}{_CHAR}*|\.\.{_CHAR}+)/)*"
-    rf"{_CHAR}+\.(?:py|json|csv|txt|yaml|yml)$"
+    rf"(?:{_CHAR}+\.(?:py|json|csv|txt|yaml|yml)|pytest\.ini|pyproject\.toml|tox\.ini|setup\.cfg)$"
 )
 
 
@@ -43,6 +46,7 @@ class FileKind(StrEnum):
     TEST = "test"
     SUPPORT = "support"
     DATA = "data"
+    CONFIG = "config"
 
 
 class InvalidPath(ValidationFailed):
@@ -82,7 +86,10 @@ def path_problem(raw: str) -> str | None:
     if len(canonical) > MAX_PATH_LENGTH:
         return f"must be at most {MAX_PATH_LENGTH} characters"
     if kind_for_path(canonical) is None:
-        return "must be a Python file (.py) or a data file (.json, .csv, .txt, .yaml, .yml)"
+        return (
+            "must be a Python file (.py), a data file (.json, .csv, .txt, .yaml, .yml) or "
+            "pytest's pytest.ini, pyproject.toml, tox.ini or setup.cfg"
+        )
     return None
 
 
@@ -101,6 +108,8 @@ def kind_for_path(path: str) -> FileKind | None:
         return FileKind.SUPPORT
     if suffix in DATA_SUFFIXES:
         return FileKind.DATA
+    if name in CONFIG_NAMES:
+        return FileKind.CONFIG
     return None
 
 

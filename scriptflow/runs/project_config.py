@@ -1,0 +1,341 @@
+"""The project's own pytest configuration, merged into the run's ini: what is safe is kept.
+
+A run is started with our ``pytest.ini`` (``-c``), which fixes the plugins, the browser, the
+base URL and where artifacts go. The project's settings still matter — its markers (with
+``--strict-markers``), ``testpaths``, ``python_files``, warning filters, ``pythonpath`` — so
+they are read from the tree's root the way pytest finds them (``pytest.ini``, else
+``pyproject.toml`` with ``[tool.pytest.ini_options]``, else ``tox.ini`` with ``[pytest]``,
+else ``setup.cfg`` with ``[tool:pytest]``) and copied into ours through two allow-lists:
+
+- ini keys that only shape collection, reporting and warnings; anything that names a file
+  outside the tree, needs a plugin the run does not have, or writes reports is dropped;
+- ``addopts`` options that change no plugin, path or browser setting, plus the options the
+  project's own ``conftest.py`` files declare (``parser.addoption("--env", …)``). ``-p``
+  (load a plugin), ``--rootdir``, ``-c``, ``-o``, ``--confcutdir``, ``--basetemp``,
+  ``--junitxml``, ``--pdb``, positional paths and the like are dropped.
+
+The config is hostile input (a pushed file): every value is re-written indented under its
+key, so no value can open a key or section of its own. What was dropped is listed in the run's
+output log.
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import shlex
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+# pytest's own search order at the root: the first file that has a pytest section wins.
+CONFIG_FILES = ("pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+
+# Keys copied as they are: collection, reporting, warnings, logging to the terminal.
+SAFE_KEYS = frozenset(
+    {
+        "markers",
+        "python_files",
+        "python_classes",
+        "python_functions",
+        "filterwarnings",
+        "xfail_strict",
+        "usefixtures",
+        "empty_parameter_set_mark",
+        "console_output_style",
+        "doctest_optionflags",
+        "log_level",
+        "log_format",
+        "log_date_format",
+        "log_cli",
+        "log_cli_level",
+        "log_cli_format",
+        "log_cli_date_format",
+        "log_auto_indent",
+        "enable_assertion_pass_hook",
+        "verbosity_assertions",
+        "truncation_limit_lines",
+        "truncation_limit_chars",
+        "minversion",
+    }
+)
+# Keys whose values are paths: kept when every path stays inside the tree.
+PATH_KEYS = frozenset({"testpaths", "pythonpath", "norecursedirs"})
+# The run's own folders at the tree's root, never collected whatever the project says.
+RUN_FOLDERS = ("home", "pythonpath", "playwright-output")
+DEFAULT_NORECURSE = ".* *.egg _darcs build CVS dist node_modules venv {arch}"
+
+# addopts options without a value, and with one (given as ``--opt=v``, ``--opt v`` or ``-kv``).
+SAFE_FLAGS = frozenset(
+    {
+        "-v",
+        "--verbose",
+        "-q",
+        "--quiet",
+        "-s",
+        "-x",
+        "--exitfirst",
+        "-l",
+        "--showlocals",
+        "--strict-markers",
+        "--strict-config",
+        "--strict",
+        "--no-header",
+        "--no-summary",
+        "--disable-warnings",
+        "--disable-pytest-warnings",
+        "--runxfail",
+        "--full-trace",
+        "--continue-on-collection-errors",
+        "--setup-show",
+        "--doctest-modules",
+    }
+)
+SAFE_VALUED = frozenset(
+    {
+        "--tb",
+        "--maxfail",
+        "--durations",
+        "--durations-min",
+        "-k",
+        "-m",
+        "-W",
+        "--pythonwarnings",
+        "--capture",
+        "--import-mode",
+        "--log-level",
+        "--log-cli-level",
+        "--log-format",
+        "--color",
+        "--code-highlight",
+        "-r",
+    }
+)
+# Plugins an addopts ``-p`` may name: ones every run loads anyway, or built-ins turned off.
+SAFE_PLUGINS = frozenset(
+    {"pytest_playwright", "no:warnings", "no:doctest", "no:cacheprovider", "no:legacypath"}
+)
+_SHORT_FLAGS = frozenset("vqsxl")
+# Names pytest, pytest-playwright or the run own: a conftest that claims to declare one of
+# them does not make it safe (pytest refuses the conftest, after reading addopts).
+_NOT_THE_PROJECTS = (
+    "--rootdir", "--confcutdir", "--basetemp", "--override-ini", "--config-file", "--junit",
+    "--pdb", "--trace", "--debug", "--browser", "--base-url", "--output", "--headed",
+    "--slowmo", "--device", "--video", "--screenshot", "--tracing", "--full-page-screenshot",
+    "--scriptflow", "--cache", "--lf", "--ff", "--last-failed", "--failed-first", "--nf",
+    "--new-first", "--sw", "--stepwise", "--pyargs", "--noconftest", "--keep-duplicates",
+    "--co", "--collect-only", "--deselect", "--ignore", "--log-file", "--result-log",
+    "--plugins", "--help", "--version", "--fixtures", "--markers", "--setup-plan",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """What of the project's pytest settings the run keeps, and what it dropped (and why)."""
+
+    source: str | None = None
+    ini: dict[str, str] = field(default_factory=dict)
+    addopts: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+    def render(self) -> str:
+        """Our ``pytest.ini``: the kept settings, the safe addopts, our run folders excluded."""
+        norecurse = self.ini.get("norecursedirs", DEFAULT_NORECURSE)
+        lines = ["[pytest]", f"addopts ={_indented(shlex.join(self.addopts))}"]
+        lines.append(f"norecursedirs ={_indented(norecurse + ' ' + ' '.join(RUN_FOLDERS))}")
+        for key, value in sorted(self.ini.items()):
+            if key != "norecursedirs":
+                lines.append(f"{key} ={_indented(value)}")
+        return "\n".join(lines) + "\n"
+
+
+def _indented(value: str) -> str:
+    """A value as an ini continuation: every line indented, so none can start a key."""
+    parts = [part.strip() for part in value.replace("\r", "\n").split("\n")]
+    parts = [part for part in parts if part]
+    if not parts:
+        return ""
+    if len(parts) == 1:
+        return " " + parts[0]
+    return "".join(f"\n    {part}" for part in parts)
+
+
+def project_config(files: Mapping[str, str]) -> ProjectConfig:
+    """The project's pytest settings at the tree's root, through the allow-lists (pure)."""
+    for name in CONFIG_FILES:
+        if name not in files:
+            continue
+        try:
+            section = _section(name, files[name])
+        except (configparser.Error, tomllib.TOMLDecodeError, ValueError) as error:
+            return ProjectConfig(name, dropped=[f"{name}: not read ({_first_line(error)})"])
+        if section is not None:
+            return _filtered(name, section, conftest_options(files))
+    return ProjectConfig()
+
+
+def _section(name: str, text: str) -> dict[str, Any] | None:
+    """The file's pytest section as key → value, None when it has none (pytest reads on)."""
+    if name == "pyproject.toml":
+        table = tomllib.loads(text).get("tool", {}).get("pytest", {})
+        options = table.get("ini_options") if isinstance(table, dict) else None
+        return dict(options) if isinstance(options, dict) else None
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # keys as written
+    parser.read_string(text)
+    wanted = {"pytest.ini": "pytest", "tox.ini": "pytest", "setup.cfg": "tool:pytest"}[name]
+    if not parser.has_section(wanted):
+        # An empty pytest.ini still marks the root (pytest stops there); the others do not.
+        return {} if name == "pytest.ini" else None
+    return dict(parser.items(wanted))
+
+
+def _filtered(
+    source: str, section: Mapping[str, Any], declared: Mapping[str, bool]
+) -> ProjectConfig:
+    ini: dict[str, str] = {}
+    dropped: list[str] = []
+    addopts: list[str] = []
+    for key, raw in section.items():
+        value = _as_text(raw)
+        if key == "addopts":
+            tokens = raw if isinstance(raw, list) else shlex.split(value)
+            addopts, refused = safe_addopts([str(t) for t in tokens], declared)
+            dropped += [f"addopts {item}" for item in refused]
+        elif key in SAFE_KEYS:
+            ini[key] = value
+        elif key in PATH_KEYS:
+            problem = _path_problem(value)
+            if problem is None:
+                ini[key] = value
+            else:
+                dropped.append(f"{key} ({problem})")
+        else:
+            dropped.append(f"{key} (not a setting a run may take)")
+    return ProjectConfig(source, ini, addopts, dropped)
+
+
+def _as_text(raw: Any) -> str:
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, list):
+        return "\n".join(_as_text(item) for item in raw)
+    return str(raw)
+
+
+def _path_problem(value: str) -> str | None:
+    for entry in value.split():
+        path = PurePosixPath(entry)
+        if path.is_absolute() or ".." in path.parts or "\\" in entry or entry.startswith("~"):
+            return f"{entry!r} is outside the tree"
+    return None
+
+
+def safe_addopts(tokens: list[str], declared: Mapping[str, bool]) -> tuple[list[str], list[str]]:
+    """The options of ``tokens`` a run keeps (each glued to its value, so no value can become
+    an option) and the ones it drops with the reason. ``declared``: the project's own options
+    (name → takes a value), from its conftest files (pure)."""
+    kept: list[str] = []
+    refused: list[str] = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        index += 1
+        if token == "--":
+            refused.append(f"{shlex.join(tokens[index - 1 :])} (ends the options)")
+            break
+        if not token.startswith("-"):
+            refused.append(f"{token!r} (a path: the run's selection decides what runs)")
+            continue
+        name, glued, value = token.partition("=")
+        if not token.startswith("--") and len(token) > 2:
+            name, glued, value = token[:2], "=", token[2:]
+            if name[1] in _SHORT_FLAGS and set(token[1:]) <= _SHORT_FLAGS:
+                kept.append(token)  # -vv, -qx
+                continue
+        takes_value = name in SAFE_VALUED or name == "-p" or declared.get(name, False)
+        if takes_value and not glued:
+            if index >= len(tokens):
+                refused.append(f"{token} (no value)")
+                break
+            value = tokens[index]
+            index += 1
+        if name == "-p":
+            if value in SAFE_PLUGINS:
+                kept += ["-p", value]
+            else:
+                refused.append(f"-p {value} (loads or removes a plugin)")
+        elif name in SAFE_FLAGS and not glued:
+            kept.append(name)
+        elif name in SAFE_VALUED or name in declared:
+            if declared.get(name, True):
+                kept.append(f"{name}={value}" if name.startswith("--") else f"{name}{value}")
+            elif not glued:
+                kept.append(name)
+            else:
+                refused.append(f"{token} (takes no value)")
+        else:
+            refused.append(f"{token} (not an option a run may take)")
+    return kept, refused
+
+
+# argparse actions that take no value.
+_FLAG_ACTIONS = frozenset(
+    {"store_true", "store_false", "store_const", "append_const", "count", "help", "version"}
+)
+
+
+def conftest_options(files: Mapping[str, str]) -> dict[str, bool]:
+    """Long options the project's conftest files declare with ``addoption`` → takes a value.
+
+    Read from the source (never run): ``parser.addoption("--env", action="store", …)``, also
+    through ``parser.getgroup(...).addoption``. An option pytest or a plugin owns cannot be
+    re-declared (pytest refuses the conftest), so the names are the project's."""
+    declared: dict[str, bool] = {}
+    for path, text in files.items():
+        if PurePosixPath(path).name != "conftest.py":
+            continue
+        try:
+            module = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(module):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("addoption", "_addoption")
+            ):
+                continue
+            action = next(
+                (
+                    k.value.value
+                    for k in node.keywords
+                    if k.arg == "action" and isinstance(k.value, ast.Constant)
+                ),
+                "store",
+            )
+            for arg in node.args:
+                if (
+                    isinstance(arg, ast.Constant)
+                    and isinstance(arg.value, str)
+                    and arg.value.startswith("--")
+                    and len(arg.value) > 2
+                    and not arg.value.startswith(_NOT_THE_PROJECTS)
+                ):
+                    declared[arg.value] = action not in _FLAG_ACTIONS
+    return declared
+
+
+def config_notes(config: ProjectConfig) -> list[str]:
+    """Lines for the run's output log: which file's settings apply, and what was dropped."""
+    if config.source is None:
+        return []
+    notes = [f"[scriptflow] pytest settings from {config.source}"]
+    notes += [f"[scriptflow] {config.source}: dropped {item}" for item in config.dropped]
+    return notes
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0][:200]

@@ -1,0 +1,135 @@
+"""The project's own pytest settings are honoured by a run, minus what is unsafe: pure rules,
+and one real pytest collection (no browser) through the ini a run writes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scriptflow.runs.project_config import (
+    config_notes,
+    conftest_options,
+    project_config,
+    safe_addopts,
+)
+from scriptflow.runs.workdir import write_tree
+
+CONFTEST = (
+    "def pytest_addoption(parser):\n"
+    '    parser.addoption("--env", action="store", default="dev")\n'
+    '    parser.getgroup("shop").addoption("--fast", action="store_true")\n'
+    '    parser.addoption("--rootdir-of-mine")\n'  # pytest's own prefix: never the project's
+    "\n"
+    "import pytest\n"
+    "@pytest.fixture\n"
+    "def env(request):\n"
+    '    return request.config.getoption("--env")\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("tokens", "kept", "dropped"),
+    [
+        (["-ra", "-vv", "--strict-markers", "--tb=short"], ["-ra", "-vv", "--strict-markers",
+                                                             "--tb=short"], 0),
+        (["-p", "xdist", "-pevil", "-p", "no:warnings"], ["-p", "no:warnings"], 2),
+        (["--rootdir=/", "--rootdir", "/", "-c", "/etc/x.ini", "-o", "addopts=-p x"], [], 7),
+        (["--confcutdir=/", "--basetemp", "/tmp/x", "--junitxml=/tmp/r.xml"], [], 4),
+        (["--pdb", "--lf", "--headed", "--browser", "firefox", "-n", "4"], [], 7),
+        (["tests/other.py", "--", "-p", "x"], [], 2),
+        (["-k", "not slow", "-m", "smoke", "-W", "error"], ["-knot slow", "-msmoke", "-Werror"], 0),
+        (["--env", "staging", "--fast", "--env=-p"], ["--env=staging", "--fast", "--env=-p"], 0),
+        (["--fast=1", "--rootdir-of-mine", "x"], [], 3),
+    ],
+)  # fmt: skip
+def test_addopts_keep_the_safe_options_glued_and_drop_the_rest(
+    tokens: list[str], kept: list[str], dropped: int
+) -> None:
+    options = conftest_options({"conftest.py": CONFTEST, "pages/conftest.txt": CONFTEST})
+    assert options == {"--env": True, "--fast": False}
+    got, refused = safe_addopts(tokens, options)
+    assert got == kept
+    assert len(refused) == dropped, refused
+
+
+def test_files_are_read_in_pytests_order_and_values_cannot_open_keys() -> None:
+    toml = (
+        "[tool.pytest.ini_options]\n"
+        'addopts = ["--strict-markers", "-p", "evil"]\n'
+        'markers = ["slow: takes long", "smoke"]\n'
+        "xfail_strict = true\n"
+        'testpaths = ["tests"]\n'
+        'pythonpath = ["../outside"]\n'
+        'required_plugins = ["pytest-xdist"]\n'
+    )
+    config = project_config({"pyproject.toml": toml, "setup.cfg": "[tool:pytest]\nmarkers = x\n"})
+    assert config.source == "pyproject.toml"
+    assert config.addopts == ["--strict-markers"]
+    assert (
+        config.ini["markers"] == "slow: takes long\nsmoke" and config.ini["xfail_strict"] == "true"
+    )
+    assert "pythonpath" not in config.ini and config.ini["testpaths"] == "tests"
+    notes = config_notes(config)
+    assert any("-p evil" in n for n in notes) and any("required_plugins" in n for n in notes)
+    assert any("pythonpath" in n for n in notes)
+    # pytest.ini wins over pyproject.toml; a pyproject without the table does not count.
+    assert project_config({"pytest.ini": "", "pyproject.toml": toml}).source == "pytest.ini"
+    assert project_config({"pyproject.toml": "[tool.black]\n"}).source is None
+    assert project_config({"tox.ini": "[pytest]\nmarkers = a\n"}).ini == {"markers": "a"}
+    assert "not read" in project_config({"pyproject.toml": "[[["}).dropped[0]
+    # A value with line breaks stays under its key: every line is indented.
+    hostile = project_config(
+        {"pytest.ini": "[pytest]\nmarkers =\n    a\n    b\nfilterwarnings = x\n"}
+    )
+    rendered = hostile.render()
+    assert "\nmarkers =\n    a\n    b\n" in rendered
+    injected = project_config({"pyproject.toml": 'markers = ["a\\naddopts = -p evil"]'.join(
+        ["[tool.pytest.ini_options]\n", "\n"])})  # fmt: skip
+    assert "\naddopts = -p evil" not in injected.render()
+    assert "\n    addopts = -p evil" in injected.render()
+
+
+def test_a_run_collects_with_the_projects_settings(tmp_path: Path) -> None:
+    files = {
+        "pytest.ini": (
+            "[pytest]\n"
+            "addopts = --strict-markers -p no:randomly --rootdir=/ tests/only_this.py --env=ci\n"
+            "markers =\n    slow: takes long\n"
+            "python_functions = test_* check_*\n"
+            "testpaths = tests\n"
+        ),
+        "conftest.py": CONFTEST,
+        "tests/test_shop.py": (
+            "import pytest\n\n"
+            "@pytest.mark.slow\n"
+            "def test_marked(env):\n    assert env == 'ci'\n\n"
+            "def check_found():\n    pass\n"
+        ),
+        "tests/only_this.py": "def test_never_collected():\n    pass\n",
+        "other/test_outside_testpaths.py": "def test_x():\n    pass\n",
+    }
+    work = tmp_path / "work"
+    work.mkdir()
+    write_tree(work, files)
+    config = project_config(files)
+    # What prepare_workdir writes: the tree's pytest.ini is not written, ours (merged) is.
+    assert not (work / "pytest.ini").exists()
+    (work / "pytest.ini").write_text(config.render())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-c", "pytest.ini", "--rootdir", ".", "-p",
+         "no:cacheprovider", "-q", "-rA"],
+        cwd=work, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    # The project's markers (strict), python_functions, testpaths and its own --env apply.
+    assert "PASSED tests/test_shop.py::test_marked" in out
+    assert "PASSED tests/test_shop.py::check_found" in out
+    assert "2 passed" in out and "only_this" not in out and "outside" not in out
+    assert any("--rootdir=/" in note for note in config_notes(config))
