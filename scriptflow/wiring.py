@@ -9,9 +9,12 @@ The event table (who reacts to what):
 =====================  ==========================================  =========================
 event                  handler                                     effect
 =====================  ==========================================  =========================
-`RunFinished`          `insights.subscriptions.refresh_after_run`  refresh insights, queue
-                                                                   confirmation reruns, sync
-                                                                   the warehouse
+`RunFinished`          `insights.subscriptions.append_after_run`   the run's rows in the
+                                                                   warehouse, at once
+`RunFinished`          `insights.subscriptions.refresh_after_run`  refresh insights (coalesced
+                                                                   per script), queue
+                                                                   confirmation reruns, mirror
+                                                                   them in the warehouse
 `ChangesetAccepted`    `insights.subscriptions.sync_after_accept`  the new revision in the
                                                                    warehouse
 `ScriptRevised`        `insights.supersede.close_superseded`       close insights on code the
@@ -19,6 +22,9 @@ event                  handler                                     effect
 `FailureClassChanged`  `insights.triage_sync.resync_after_triage`  the run again in the
                                                                    warehouse, insights fresh
 =====================  ==========================================  =========================
+
+A worker pool dispatches each finished run on its own task (`runs.pool`), so one run's insights
+refresh never delays the next run's append.
 """
 
 from __future__ import annotations
@@ -36,7 +42,11 @@ from scriptflow.enhance.hints import hints_from_run_results
 from scriptflow.enhance.proposal import LocatorHints, Provider
 from scriptflow.enhance.service import providers_from_settings
 from scriptflow.events import EventTable, Handler, HandlerContext, attach
-from scriptflow.insights.subscriptions import refresh_after_run, sync_after_accept
+from scriptflow.insights.subscriptions import (
+    append_after_run,
+    refresh_after_run,
+    sync_after_accept,
+)
 from scriptflow.insights.supersede import close_superseded
 from scriptflow.insights.triage_sync import resync_after_triage
 from scriptflow.runs.events import RunFinished
@@ -45,7 +55,7 @@ from scriptflow.runs.triage import FailureClassChanged
 from scriptflow.scripts.events import ScriptRevised
 
 EVENT_TABLE: Mapping[type, Sequence[Handler]] = {
-    RunFinished: (refresh_after_run,),
+    RunFinished: (append_after_run, refresh_after_run),
     ChangesetAccepted: (sync_after_accept,),
     ScriptRevised: (close_superseded,),
     FailureClassChanged: (resync_after_triage,),

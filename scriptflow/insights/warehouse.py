@@ -17,12 +17,13 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from scriptflow.config import Settings
 from scriptflow.insights.extract import RunBatch
@@ -69,6 +70,10 @@ class Warehouse:
         self.alias = _unique_alias()
         self._lock = threading.RLock()
         self._connection: duckdb.DuckDBPyConnection | None = None
+        # Group commit: appends that arrive while one commits go together in the next commit.
+        self._queue: list[_Ticket] = []
+        self._queue_lock = threading.Lock()
+        self._committer = threading.Lock()
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Warehouse:
@@ -121,11 +126,33 @@ class Warehouse:
                 raise
 
     def append(self, batch: RunBatch) -> SyncResult:
-        """Append finished runs; a run already present is replaced, so syncing is idempotent."""
+        """Append finished runs; a run already present is replaced, so syncing is idempotent.
+
+        Threads of this process appending at once share commits: whoever takes the committer
+        lock appends every batch queued so far in one DuckLake transaction (a commit is about a
+        dozen catalog statements whatever its size), and the others find theirs done.
+        """
         if batch.runs.num_rows == 0:
             return SyncResult(0, 0, 0)
-        with self._write_transaction() as connection:
-            _append(connection, self.alias, batch)
+        ticket = _Ticket(batch)
+        with self._queue_lock:
+            self._queue.append(ticket)
+        with self._committer:
+            if not ticket.done.is_set():
+                with self._queue_lock:
+                    taken, self._queue = self._queue, []
+                try:
+                    with self._write_transaction() as connection:
+                        _append(connection, self.alias, _concat(t.batch for t in taken))
+                except BaseException as error:
+                    for other in taken:
+                        other.error = error
+                    raise
+                finally:
+                    for other in taken:
+                        other.done.set()
+        if ticket.error is not None:
+            raise ticket.error
         return SyncResult(batch.runs.num_rows, batch.tests.num_rows, batch.steps.num_rows)
 
     def replace_revisions(self, revisions: pa.Table, script_ids: Sequence[str] | None) -> None:
@@ -227,6 +254,26 @@ class Warehouse:
         return ScopedReader(self.connection().cursor(), self.catalog, project_ids)
 
 
+@dataclass(slots=True)
+class _Ticket:
+    """One thread's batch waiting for a group commit."""
+
+    batch: RunBatch
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+def _concat(batches: Iterable[RunBatch]) -> RunBatch:
+    items = list(batches)
+    if len(items) == 1:
+        return items[0]
+    return RunBatch(
+        pa.concat_tables([b.runs for b in items]),
+        pa.concat_tables([b.tests for b in items]),
+        pa.concat_tables([b.steps for b in items]),
+    )
+
+
 _aliases = itertools.count(1)
 
 
@@ -272,10 +319,13 @@ def _append(
 ) -> None:
     if check_existing:
         ids = batch.runs.column("run_id").to_pylist()
+        # A run's created_at never changes: bounding the scan by it lets DuckLake skip every
+        # data file of older history by its min/max statistics instead of reading all run ids.
+        earliest = pc.min(batch.runs.column("created_at")).as_py()
         present = connection.execute(
             f"SELECT run_id::VARCHAR FROM {alias}.runs "
-            "WHERE run_id IN (SELECT unnest($ids::UUID[]))",
-            {"ids": ids},
+            "WHERE created_at >= $earliest AND run_id IN (SELECT unnest($ids::UUID[]))",
+            {"ids": ids, "earliest": earliest},
         ).fetchall()
         if present:
             # A re-sync of a run: drop its old rows first (rare, so the scan is acceptable).

@@ -12,7 +12,6 @@ import pyarrow as pa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scriptflow.config import Settings, sync_database_url
-from scriptflow.db.base import utcnow
 from scriptflow.insights.extract import extract_revisions, extract_runs
 from scriptflow.insights.lake import LakeLocation, create_catalog
 from scriptflow.insights.repository import HistoryRepository, InsightRepository
@@ -28,7 +27,6 @@ from scriptflow.projects.service import member_project_ids
 from scriptflow.scripts.repository import ScriptRepository
 
 CATCH_UP_PAGE_RUNS = 2_000
-RECENT_RUNS = timedelta(minutes=10)
 
 _warehouses: dict[LakeLocation, Warehouse] = {}
 _warehouses_lock = threading.Lock()
@@ -61,24 +59,6 @@ async def sync_runs(
         done = await asyncio.to_thread(warehouse.append, batch)
         totals = [totals[0] + done.runs, totals[1] + done.tests, totals[2] + done.steps]
     return SyncResult(*totals)
-
-
-async def sync_recent_runs(
-    session: AsyncSession, warehouse: Warehouse, run_ids: Sequence[uuid.UUID]
-) -> SyncResult:
-    """Append these runs and any other run that finished lately and is still missing.
-
-    Run-finished handlers run one at a time per process; when they fall behind, the first one
-    to run appends every finished run at once instead of one per handler.
-    """
-    since = utcnow() - RECENT_RUNS
-    candidates = {str(i) for i in await HistoryRepository(session).finished_run_ids(since)}
-    candidates |= {str(i) for i in run_ids}
-    known = await asyncio.to_thread(warehouse.known_run_ids, sorted(candidates))
-    missing = sorted(uuid.UUID(i) for i in candidates - known)
-    if not missing:
-        return SyncResult(0, 0, 0)
-    return await sync_runs(session, warehouse, missing)
 
 
 async def catch_up(session: AsyncSession, warehouse: Warehouse) -> SyncResult:

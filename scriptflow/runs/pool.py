@@ -49,6 +49,7 @@ class WorkerPool:
         ]
         self._tasks: list[asyncio.Task[None]] = []
         self._hooks: asyncio.Task[None] | None = None
+        self._dispatching: set[asyncio.Task[None]] = set()
 
     def start(self) -> WorkerPool:
         """Spawn the worker tasks on the running loop."""
@@ -62,13 +63,19 @@ class WorkerPool:
         return self
 
     async def _run_hooks(self) -> None:
-        """Run-finished handlers (the event table's), one at a time, in the order runs finished."""
+        """Run-finished handlers (the event table's): each finished run on a task of its own,
+        so a slow handler of one run (an insights refresh) never delays the next run's."""
         while True:
             event = await self._finished.get()
-            try:
-                await events.dispatch(self.sessionmaker, event)
-            finally:
-                self._finished.task_done()
+            task = asyncio.create_task(self._dispatch(event), name="run-finished-handlers")
+            self._dispatching.add(task)
+            task.add_done_callback(self._dispatching.discard)
+
+    async def _dispatch(self, event: RunFinished) -> None:
+        try:
+            await events.dispatch(self.sessionmaker, event)
+        finally:
+            self._finished.task_done()
 
     def wake(self) -> None:
         """A run was queued: idle workers look now instead of at their next poll."""
@@ -92,3 +99,7 @@ class WorkerPool:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._hooks
             self._hooks = None
+        for task in list(self._dispatching):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
