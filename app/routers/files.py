@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request, Response
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from app.deps import CurrentUser, SessionDep, SettingsDep, UserOutsideTransaction
+from app.pagination import link_next
+from app.schemas import Limit
 from app.schemas.files import FileOut, ImportOut, SkippedOut
 from scriptflow.db.engine import transaction
 from scriptflow.errors import ValidationFailed
@@ -47,13 +49,30 @@ IMPORT_BODY: dict[str, Any] = {
 }
 
 
+TreeCursor = Annotated[
+    str | None,
+    Query(
+        pattern=files.TREE_CURSOR_PATTERN,
+        description="opaque: the `cursor` of a `Link: rel=next` URL",
+    ),
+]
+
+
 @router.get("/{project_id}/files", response_model=list[FileOut])
 async def list_files(
-    project_id: uuid.UUID, user: CurrentUser, session: SessionDep
+    project_id: uuid.UUID,
+    request: Request,
+    response: Response,
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Limit = None,
+    cursor: TreeCursor = None,
 ) -> list[FileOut]:
-    """The project's tree, every file ordered by path (the whole tree in one answer)."""
-    entries = await files.list_tree(session, user.id, project_id)
-    return [FileOut.model_validate(entry) for entry in entries]
+    """The project's tree ordered by path, a page at a time: ``limit`` files (50 by default,
+    at most 200) and the next page in the ``Link: <…>; rel="next"`` header."""
+    page = await files.list_tree_page(session, user.id, project_id, limit=limit, cursor=cursor)
+    link_next(request, response, page.next_cursor)
+    return [FileOut.model_validate(entry) for entry in page.items]
 
 
 @router.post("/{project_id}/import", response_model=ImportOut, openapi_extra=IMPORT_BODY)

@@ -43,27 +43,46 @@ def login_command(
     typer.echo(f"Logged in to {credentials.server} as {email}; token stored in {path}")
 
 
-def push_command(folder: FolderArgument, project: ProjectOption) -> None:
-    """Sync a local folder into a project's tree (honours .gitignore; nothing is deleted)."""
+def push_command(
+    folder: FolderArgument,
+    project: ProjectOption,
+    delete: Annotated[
+        bool,
+        typer.Option(
+            "--delete",
+            help="Also delete the project's files the folder no longer has (with their history)",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only say what the push would do; change nothing")
+    ] = False,
+) -> None:
+    """Sync a local folder into a project's tree (honours .gitignore; deletes only with
+    --delete)."""
     if not folder.is_dir():
         raise _fail(f"{folder} is not a folder")
     try:
         with ServerClient(load_credentials()) as client:
-            summary = push(client, folder, project)
+            summary = push(client, folder, project, delete=delete, dry_run=dry_run)
     except (NotLoggedIn, ServerError, httpx.HTTPError) as exc:
         raise _fail(str(exc)) from exc
     for label, paths in (
         ("created", summary.created),
         ("updated", summary.updated),
         ("unchanged", summary.unchanged),
+        ("deleted", summary.deleted),
     ):
         for path in paths:
             typer.echo(f"{label:<10}{path}")
     for skipped in summary.skipped:
         typer.echo(f"{'skipped':<10}{skipped.path} ({skipped.reason.value})")
+    if summary.parts > 1:
+        typer.echo(f"sent as {summary.parts} archives (the server's body cap split it)")
+    deleted = f", {len(summary.deleted)} deleted" if delete else ""
     typer.echo(
-        f"{len(summary.created)} created, {len(summary.updated)} updated, "
-        f"{len(summary.unchanged)} unchanged, {len(summary.skipped)} skipped"
+        ("dry run, nothing changed: " if dry_run else "")
+        + f"{len(summary.created)} created, {len(summary.updated)} updated, "
+        f"{len(summary.unchanged)} unchanged{deleted}, {len(summary.skipped)} skipped"
     )
 
 

@@ -9,7 +9,9 @@ none of it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +19,8 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scriptflow.errors import NotFound
+from scriptflow.errors import NotFound, ValidationFailed
+from scriptflow.pagination import Page, clamp_limit
 from scriptflow.projects.roles import Role
 from scriptflow.projects.service import require_role
 from scriptflow.scripts.archives import ArchiveContents, ArchiveLimits, SkippedFile, read_archive
@@ -105,6 +108,50 @@ async def list_tree(
     scripts = await project_files(session, user_id, project_id)
     # Hashing a large tree is CPU work: off the event loop.
     return await asyncio.to_thread(_entries, scripts)
+
+
+# The tree's cursor is the last path shown, URL-safe base64 without padding: any string of
+# this shape is just a position (paths compare as strings), never an error or a query; the
+# length fits a 255-character path of 4-byte characters.
+TREE_CURSOR_PATTERN = r"^[A-Za-z0-9_-]{1,1400}$"
+
+
+def encode_tree_cursor(path: str) -> str:
+    """The cursor that continues after ``path``."""
+    return base64.urlsafe_b64encode(path.encode()).decode().rstrip("=")
+
+
+def decode_tree_cursor(cursor: str) -> str:
+    """The path a cursor continues after; 422 for one that is not a cursor."""
+    try:
+        if not re.fullmatch(TREE_CURSOR_PATTERN, cursor):
+            raise ValueError(cursor)
+        path = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if "\x00" in path:  # no database compares text with a NUL in it
+            raise ValueError(cursor)
+        return path
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed.for_field(
+            "cursor", "not a cursor", message="Invalid cursor"
+        ) from exc
+
+
+async def list_tree_page(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    project_id: uuid.UUID,
+    *,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page[TreeEntry]:
+    """One page of the tree, ordered by path, and the cursor of the next (None at the end)."""
+    await require_role(session, user_id, project_id, Role.VIEWER)
+    n = clamp_limit(limit)
+    after = decode_tree_cursor(cursor) if cursor is not None else None
+    scripts = await ScriptRepository(session).tree_page(project_id, after, n + 1)
+    entries = await asyncio.to_thread(_entries, scripts[:n])
+    more = len(scripts) > n
+    return Page(entries, encode_tree_cursor(entries[-1].path) if more and entries else None)
 
 
 async def read_file(

@@ -67,6 +67,15 @@ class ScriptRepository(Repository[Script]):
         )
         return list((await self.session.execute(stmt)).scalars())
 
+    async def tree_page(self, project_id: uuid.UUID, after: str | None, limit: int) -> list[Script]:
+        """Up to ``limit`` published files whose path sorts after ``after``, by path (keyset:
+        the path is unique per project, so a page never repeats or skips a file)."""
+        stmt = select(Script).where(Script.project_id == project_id, Script.version > 0)
+        if after is not None:
+            stmt = stmt.where(Script.path > after)
+        stmt = stmt.order_by(Script.path).limit(limit)
+        return list((await self.session.execute(stmt)).scalars())
+
     async def flush_unique(self, error: ScriptflowError) -> None:
         """Flush; a unique-path race lost to a concurrent writer is `error`, not a 500."""
         try:

@@ -6,6 +6,7 @@ One server (SQLite) for the module; each test has its own account and config fol
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import stat
 import uuid
@@ -23,6 +24,7 @@ from tests.factories import DEFAULT_PASSWORD
 from tests.support.settings import settings_for
 
 SUITE = Path(__file__).parents[1] / "fixtures" / "suite"
+BODY_CAP = 16 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +33,10 @@ def server(
 ) -> Iterator[ThreadedServer]:
     folder = tmp_path_factory.mktemp("cli-server")
     shutil.copyfile(sqlite_template, folder / "scriptflow.db")
-    settings = settings_for(f"sqlite+aiosqlite:///{folder / 'scriptflow.db'}", folder)
+    # A small body cap, so that a push of a folder bigger than one request is tried here.
+    settings = settings_for(
+        f"sqlite+aiosqlite:///{folder / 'scriptflow.db'}", folder, max_body_bytes=BODY_CAP
+    )
     with ThreadedServer(create_app(settings, run_background=False)) as running:
         yield running
 
@@ -194,3 +199,80 @@ def test_refresh_roles_and_missing_login(server: ThreadedServer, tmp_path: Path)
     assert result.exit_code == 0, result.output
     result = scriptflow(viewer_config, "pull", str(tmp_path / "x"), "--project", "No such project")
     assert result.exit_code == 1 and "No project named" in result.output
+
+
+def test_push_splits_over_the_body_cap_deletes_with_a_dry_run_first_and_pages_the_tree(
+    server: ThreadedServer, tmp_path: Path
+) -> None:
+    email = register(server)
+    config = tmp_path / "config"
+    assert scriptflow(config, "login", "--server", server.base_url, "--email", email).exit_code == 0
+    project = f"Big {uuid.uuid4().hex[:6]}"
+    headers = token(server, email)
+    r = httpx.post(f"{server.base_url}/v1/projects", json={"name": project}, headers=headers)
+    project_id = r.json()["id"]
+    repo = tmp_path / "big"
+    (repo / "data").mkdir(parents=True)
+    # Hex of random bytes compresses about 2x: 24 files of 3 KiB are well over one 16 KiB body.
+    for n in range(24):
+        (repo / "data" / f"rows_{n:02}.txt").write_text(os.urandom(1536).hex())
+    (repo / "tests").mkdir()
+    (repo / "tests" / "test_a.py").write_text("def test_a():\n    pass\n")
+
+    result = scriptflow(config, "push", str(repo), "--project", project)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[-1] == "25 created, 0 updated, 0 unchanged, 0 skipped"
+    assert any(line.startswith("sent as ") and "archives" in line for line in lines)
+
+    # The listing comes a page at a time, in path order, with the next page in Link.
+    paths: list[str] = []
+    url: str | None = f"{server.base_url}/v1/projects/{project_id}/files?limit=10"
+    pages = 0
+    while url:
+        r = httpx.get(url, headers=headers)
+        assert r.status_code == 200, r.text
+        paths += [entry["path"] for entry in r.json()]
+        url, pages = r.links.get("next", {}).get("url"), pages + 1
+        url = f"{server.base_url}{url}" if url and url.startswith("/") else url
+    assert pages == 3 and paths == sorted(paths) and len(paths) == 25
+    for cursor in ("not a cursor!", "AA"):  # not the shape; a NUL path
+        r = httpx.get(
+            f"{server.base_url}/v1/projects/{project_id}/files",
+            params={"cursor": cursor},
+            headers=headers,
+        )
+        assert r.status_code == 422, r.text
+
+    # Files gone from the folder: a dry run says what would go and changes nothing.
+    for n in (3, 7):
+        (repo / "data" / f"rows_{n:02}.txt").unlink()
+    (repo / "tests" / "test_a.py").write_text("def test_a():\n    assert True\n")
+    result = scriptflow(config, "push", str(repo), "--project", project, "--delete", "--dry-run")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert [line.split()[1] for line in lines if line.startswith("deleted")] == [
+        "data/rows_03.txt",
+        "data/rows_07.txt",
+    ]
+    assert "updated   tests/test_a.py" in lines
+    assert lines[-1] == (
+        "dry run, nothing changed: 0 created, 1 updated, 22 unchanged, 2 deleted, 0 skipped"
+    )
+    listing = httpx.get(
+        f"{server.base_url}/v1/projects/{project_id}/files?limit=200", headers=headers
+    ).json()
+    assert len(listing) == 25
+    assert next(e for e in listing if e["path"] == "tests/test_a.py")["version"] == 1
+
+    result = scriptflow(config, "push", str(repo), "--project", project, "--delete")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].endswith("2 deleted, 0 skipped")
+    listing = httpx.get(
+        f"{server.base_url}/v1/projects/{project_id}/files?limit=200", headers=headers
+    ).json()
+    assert len(listing) == 23 and "data/rows_03.txt" not in {e["path"] for e in listing}
+    # Without --delete nothing is ever deleted.
+    (repo / "data" / "rows_00.txt").unlink()
+    result = scriptflow(config, "push", str(repo), "--project", project)
+    assert result.output.splitlines()[-1] == "0 created, 0 updated, 22 unchanged, 0 skipped"

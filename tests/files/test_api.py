@@ -143,6 +143,19 @@ async def test_import_stores_the_suite_once_and_refuses_hostile_archives_whole(
         {"path": "data/logo.txt", "reason": "binary"},
     ]
     listing = await tree(client, owner)
+    # Keyset pages in path order, the next one in Link, on both databases.
+    paths: list[str] = []
+    page: str | None = f"/v1/projects/{owner.project_id}/files?limit=2"
+    while page:
+        r = await client.get(page, headers=owner.headers)
+        assert r.status_code == 200 and len(r.json()) <= 2, r.text
+        paths += [entry["path"] for entry in r.json()]
+        page = r.links.get("next", {}).get("url")
+    assert paths == list(listing) == sorted(files)
+    r = await client.get(
+        f"/v1/projects/{owner.project_id}/files", params={"cursor": "AA"}, headers=owner.headers
+    )
+    assert r.status_code == 422  # a cursor holding a NUL is no position
     assert listing["conftest.py"]["kind"] == "support"
     assert listing["pages/login_page.py"]["kind"] == "support"
     assert listing["data/accounts.json"]["kind"] == "data"
