@@ -120,52 +120,49 @@ def _(script):
 
 @app.cell
 def _(chosen):
-    title = mo.ui.text(
-        value=chosen.title if chosen else "",
-        label="Title",
-        placeholder="Login flow",
-        full_width=True,
+    # Title and code reach the kernel with the click on Save, in one message: an editor that
+    # sends its own text (per keystroke, or on blur) can be overtaken by the click under load,
+    # and the save would take the text from before the last keystrokes.
+    script_form = (
+        mo.md("{title}\n\n{code}")
+        .batch(
+            title=mo.ui.text(
+                value=chosen.title if chosen else "",
+                label="Title",
+                placeholder="Login flow",
+                full_width=True,
+            ),
+            code=mo.ui.code_editor(
+                value=chosen.content if chosen else STARTER,
+                language="python",
+                min_height=320,
+            ),
+        )
+        .form(
+            submit_button_label=f"Save as version {chosen.version + 1}"
+            if chosen
+            else "Create script",
+            bordered=False,
+        )
     )
-    title
-    return (title,)
+    script_form
+    return (script_form,)
 
 
 @app.cell
-def _(chosen):
-    # The value is sent when the editor loses focus, i.e. before the click on Save lands: sent
-    # per keystroke, a quick "type, then Save" could save without the last characters.
-    editor = mo.ui.code_editor(
-        value=chosen.content if chosen else STARTER,
-        language="python",
-        min_height=320,
-        debounce=True,
-    )
-    editor
-    return (editor,)
-
-
-@app.cell
-def _(chosen):
-    save = mo.ui.run_button(
-        label=f"Save as version {chosen.version + 1}" if chosen else "Create script"
-    )
-    save
-    return (save,)
-
-
-@app.cell
-async def _(chosen, ctx, editor, me, project, save, set_notice, set_saved, title):
-    mo.stop(not save.value)
+async def _(chosen, ctx, me, project, script_form, set_notice, set_saved):
+    mo.stop(script_form.value is None)
+    _title, _content = str(script_form.value["title"]), str(script_form.value["code"])
     try:
-        refuse_unsaveable(title.value, editor.value, new=chosen is None)
+        refuse_unsaveable(_title, _content, new=chosen is None)
         async with ctx.session() as _session:
             if chosen is None:
                 _script = await create_script(
                     _session,
                     me.id,
                     project_id=project.value,
-                    title=title.value.strip(),
-                    content=editor.value,
+                    title=_title.strip(),
+                    content=_content,
                     max_bytes=ctx.settings.max_script_bytes,
                 )
             else:
@@ -174,8 +171,8 @@ async def _(chosen, ctx, editor, me, project, save, set_notice, set_saved, title
                     _session,
                     me.id,
                     chosen.id,
-                    title=title.value.strip() or None,
-                    content=editor.value,
+                    title=_title.strip() or None,
+                    content=_content,
                     expected_version=chosen.version,
                     max_bytes=ctx.settings.max_script_bytes,
                 )

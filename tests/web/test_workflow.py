@@ -151,9 +151,8 @@ async def test_saving_in_generate_shows_the_version_and_keeps_the_content(
         await editor.click()
         await page.keyboard.press("Control+End")
         await page.keyboard.type("# reviewed by QA")
-        # The editor sends its text when it loses focus; let that land before the click.
-        await editor.blur()
-        await page.wait_for_timeout(600)
+        # Straight from the last keystroke to Save, no pause and no leaving the editor first:
+        # the save must take the text as typed.
         await save.click()
         await page.get_by_text("at version 2.").wait_for(timeout=TIMEOUT_MS)
         await page.get_by_role("button", name="Save as version 3").wait_for(timeout=TIMEOUT_MS)
@@ -164,8 +163,6 @@ async def test_saving_in_generate_shows_the_version_and_keeps_the_content(
         await editor.click()
         await page.keyboard.press("Control+End")
         await page.keyboard.type("\ndef broken(:")
-        await editor.blur()
-        await page.wait_for_timeout(600)
         await page.get_by_role("button", name="Save as version 3").click()
         await page.get_by_text("not valid Python: line").wait_for(timeout=TIMEOUT_MS)
         assert "def broken(:" in await editor.inner_text()
