@@ -140,7 +140,8 @@ async def test_a_sigkilled_worker_run_is_finished_by_another_worker(
     run = await queue_run(client, account, script, base_url=demo.base_url)
     workers.egress_allow = probe.url
     doomed = workers.start()
-    deadline = time.monotonic() + 30
+    # A worker process starting its sandbox and Chromium on a loaded 2-core machine.
+    deadline = time.monotonic() + 90
     while not probe.hits:
         assert time.monotonic() < deadline, "the first worker never started the run"
         await asyncio.sleep(0.1)
