@@ -2,9 +2,10 @@
 
 Each process has a data dir of its own, as on another machine; they share only the database,
 the artifact store (S3 on a moto server on loopback) and the analytics data path. One module,
-processes started once: 20 runs in real Chromium spread over both workers, both APIs see each
-run, its artifacts and the warehouse; the dashboard renders on both; a SIGKILLed worker loses
-nothing; compaction while both APIs read gives no error.
+processes started once: 20 runs in real Chromium spread over both workers; how long after each
+run finished both APIs' insights, fix impact and dashboard queries show it; then, at once, every
+artifact downloads from both APIs, a SIGKILLed worker loses nothing, and the dashboard renders
+on both while a compaction runs.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from app.demo.server import DemoServer
 from scriptflow.config import Settings
 from scriptflow.insights.warehouse import Warehouse
 from scriptflow.runs.browsers import find_chromium
-from tests.factories import Account, signup
+from tests.factories import Account, create_script, signup
 from tests.runs.helpers import queue_run
 from tests.support.ci import need
 from tests.support.postgres import PostgresCluster, free_port
@@ -42,7 +43,16 @@ SECRET = "deploy-test-" + "k" * 40
 BUCKET = "scriptflow-artifacts"
 CHART = ".vega-embed canvas, .vega-embed svg.marks"
 DONE = {"passed", "failed", "error", "cancelled"}
-LAG_BOUND_S = 45.0
+# A hard wait in every script: each one gets a brittle-code insight whose refresh shows.
+SCRIPT = (
+    "def test_home(page):\n    page.goto('/')\n    page.wait_for_timeout(10)\n"
+    "    assert page.title() is not None\n"
+)
+# The goal is 2 s. Measured at load 16 on the 2-core machine: p50 0.9-1.0 s, p95 1.7-1.8 s; at
+# load 21 the insights p50 reached 2.9 s. These bounds hold under the suite's load and still fail
+# the serial handling they replaced (p50 5-9 s, max 18 s).
+LAG_P50_BOUND_S = 4.0
+LAG_P95_BOUND_S = 10.0
 
 
 @dataclass
@@ -210,19 +220,95 @@ async def _status_everywhere(
     return bodies
 
 
-def _in_warehouse(warehouse: Warehouse, account: Account, run_id: str) -> bool:
-    with warehouse.reader([account.project_id]) as reader:
-        rows = reader.rows("SELECT count(*) FROM runs WHERE run_id = $id::UUID", {"id": run_id})
-    return bool(rows[0][0])
+def _warehouse_run_ids(warehouse: Warehouse, project_id: str) -> set[str]:
+    with warehouse.reader([project_id]) as reader:
+        return {row[0] for row in reader.rows("SELECT run_id::VARCHAR FROM runs")}
 
 
-def _warehouse_run_ids(settings: Settings, project_id: str) -> set[str]:
-    warehouse = Warehouse.for_settings(settings)
-    try:
-        with warehouse.reader([project_id]) as reader:
-            return {row[0] for row in reader.rows("SELECT run_id::VARCHAR FROM runs")}
-    finally:
-        warehouse.close()
+def _epoch(value: str) -> float:
+    return datetime.fromisoformat(value).timestamp()
+
+
+@dataclass
+class LagWatch:
+    """When each finished run first showed on every surface of both APIs (and a third reader).
+
+    One poll reads every surface for all runs at once (run listings, insight listings, one
+    warehouse query, the impact reports of runs not yet seen there), so its period stays a
+    fraction of a second and the lags measured are the pipeline's, not the poll's.
+    """
+
+    clients: list[httpx.AsyncClient]
+    account: Account
+    warehouse: Warehouse
+    script_of: dict[str, str]
+    completed: dict[str, float] = field(default_factory=dict)
+    seen: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {"dashboard": {}, "fix impact": {}, "insights": {}}
+    )
+
+    def done(self) -> bool:
+        return all(len(by_run) == len(self.script_of) for by_run in self.seen.values())
+
+    async def poll(self) -> None:
+        account, now = self.account, time.time()
+        params: dict[str, str | int] = {"project_id": account.project_id, "limit": 200}
+        for client in self.clients:
+            r = await client.get("/v1/test-runs", params=params, headers=account.headers)
+            assert r.status_code == 200, r.text
+            for run in r.json():
+                if run["id"] in self.script_of and run["status"] in DONE:
+                    assert run["status"] == "passed", run["error"]
+                    self.completed.setdefault(run["id"], _epoch(run["completed_at"]))
+        finished = set(self.completed)
+        await self._dashboard(finished, now)
+        await self._impact(finished, now)
+        await self._insights(finished, now)
+
+    async def _dashboard(self, finished: set[str], now: float) -> None:
+        # The dashboard's queries read the warehouse; any process's reader sees the same lake.
+        there = await asyncio.to_thread(_warehouse_run_ids, self.warehouse, self.account.project_id)
+        for run_id in (finished & there) - set(self.seen["dashboard"]):
+            self.seen["dashboard"][run_id] = now
+
+    async def _impact(self, finished: set[str], now: float) -> None:
+        for run_id in sorted(finished - set(self.seen["fix impact"])):
+            path = f"/v1/scripts/{self.script_of[run_id]}/revisions/1/impact"
+            shown = []
+            for client in self.clients:
+                r = await client.get(path, headers=self.account.headers)
+                assert r.status_code == 200, r.text
+                shown.append(run_id in r.json()["after"]["run_ids"])
+            if all(shown):
+                self.seen["fix impact"][run_id] = now
+
+    async def _insights(self, finished: set[str], now: float) -> None:
+        # Each script's hard wait is a brittle-code insight; the refresh after a run sets its
+        # last_seen, so an insight seen at or after the run's end includes that run.
+        latest: list[dict[str, float]] = []
+        for client in self.clients:
+            r = await client.get(
+                f"/v1/projects/{self.account.project_id}/insights",
+                params={"limit": 200},
+                headers=self.account.headers,
+            )
+            assert r.status_code == 200, r.text
+            by_script: dict[str, float] = {}
+            for insight in r.json():
+                script = str(insight["script_id"])
+                by_script[script] = max(by_script.get(script, 0.0), _epoch(insight["last_seen"]))
+            latest.append(by_script)
+        for run_id in finished - set(self.seen["insights"]):
+            script, end = self.script_of[run_id], self.completed[run_id]
+            if all(by_script.get(script, 0.0) >= end - 0.001 for by_script in latest):
+                self.seen["insights"][run_id] = now
+
+    def lags(self, surface: str) -> list[float]:
+        return sorted(at - self.completed[run] for run, at in self.seen[surface].items())
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def test_two_apis_and_two_workers_share_runs_artifacts_analytics_and_limits(
@@ -233,12 +319,18 @@ async def test_two_apis_and_two_workers_share_runs_artifacts_analytics_and_limit
     tmp_path: Path,
 ) -> None:
     started = time.monotonic()
-    script = "def test_home(page):\n    page.goto('/')\n    assert page.title() is not None\n"
-    ids = []
-    for i in range(RUNS):
-        client = clients[i % 2]  # queued through both APIs
-        run = await queue_run(client, account, script, base_url=demo_site.base_url, retries=0)
-        ids.append(run["id"])
+    first = await queue_run(clients[0], account, SCRIPT, base_url=demo_site.base_url, retries=0)
+
+    async def queue(number: int) -> dict[str, Any]:
+        client = clients[number % 2]  # queued through both APIs
+        script = await create_script(client, account, title=f"Home {number}", content=SCRIPT)
+        body = {"script_id": script["id"], "environment": "staging", "browser": "chromium"}
+        r = await client.post("/v1/test-runs", json=body | {"retries": 0}, headers=account.headers)
+        assert r.status_code == 201, r.text
+        queued: dict[str, Any] = r.json()
+        return queued
+
+    runs = [first, *await asyncio.gather(*(queue(number) for number in range(1, RUNS)))]
     reader_settings = Settings.model_validate(
         {
             "DATABASE_URL": deployment.database_url,
@@ -247,34 +339,35 @@ async def test_two_apis_and_two_workers_share_runs_artifacts_analytics_and_limit
         }
     )
     warehouse = Warehouse.for_settings(reader_settings)  # a third process's view, like a notebook
-    seen: dict[str, float] = {}
-    lags: dict[str, float] = {}
+    watch = LagWatch(clients, account, warehouse, {r["id"]: r["script_id"] for r in runs})
     deadline = time.monotonic() + 240
     try:
-        while len(seen) < RUNS:
-            assert time.monotonic() < deadline, f"{RUNS - len(seen)} runs never finished"
-            for run_id in [r for r in ids if r not in seen]:
-                bodies = await _status_everywhere(clients, account, run_id)
-                if not all(b["status"] in DONE for b in bodies):
-                    continue
-                in_warehouse = await asyncio.to_thread(_in_warehouse, warehouse, account, run_id)
-                if in_warehouse:
-                    seen[run_id] = time.time()
-                    completed = datetime.fromisoformat(bodies[0]["completed_at"]).timestamp()
-                    lags[run_id] = seen[run_id] - completed
-            await asyncio.sleep(0.2)
+        while not watch.done():
+            assert time.monotonic() < deadline, {k: len(v) for k, v in watch.seen.items()}
+            await watch.poll()
+            await asyncio.sleep(0.1)
+        ids = [r["id"] for r in runs]
+        assert set(ids) <= await asyncio.to_thread(
+            _warehouse_run_ids, warehouse, account.project_id
+        )
     finally:
         warehouse.close()
-    # Both APIs answer from one database at once; the warehouse gets each run from its
-    # worker's run-finished handler. The goal is 2 s; on this shared 2-core machine under load
-    # it measured 1-18 s (docs/deploy.md), so the bound here only catches a broken pipeline.
-    ordered = sorted(lags.values())
-    print(f"finish → both APIs and the warehouse: p50 {ordered[len(ordered) // 2]:.2f} s, "
-          f"max {ordered[-1]:.2f} s")  # fmt: skip
-    assert ordered[-1] < LAG_BOUND_S, ordered
+    # The goal: within 2 s of a run finishing, both APIs' insights, fix impact and dashboard
+    # queries show it (figures in docs/deploy.md; the bounds above say why they are looser).
+    report = {}
+    for surface in watch.seen:
+        ordered = watch.lags(surface)
+        report[surface] = (_percentile(ordered, 0.5), _percentile(ordered, 0.95), ordered[-1])
+    print(
+        "finish → shown on both APIs: "
+        + "; ".join(
+            f"{surface} p50 {p50:.2f} s p95 {p95:.2f} s max {top:.2f} s"
+            for surface, (p50, p95, top) in report.items()
+        )
+    )
+    for surface, (p50, p95, _) in report.items():
+        assert p50 < LAG_P50_BOUND_S and p95 < LAG_P95_BOUND_S, (surface, watch.lags(surface))
 
-    details = [(await _status_everywhere(clients, account, run_id))[1] for run_id in ids]
-    assert {d["status"] for d in details} == {"passed"}, [d["error"] for d in details]
     insights = [
         (await c.get(f"/v1/projects/{account.project_id}/insights", headers=account.headers))
         for c in clients
@@ -282,24 +375,31 @@ async def test_two_apis_and_two_workers_share_runs_artifacts_analytics_and_limit
     assert [r.status_code for r in insights] == [200, 200]
     assert insights[0].json() == insights[1].json()
 
-    # Every artifact downloads from both APIs, byte for byte the same.
+    # Independent of each other: the dashboards with a compaction under them, the artifacts,
+    # and a worker killed mid-run.
+    await asyncio.gather(
+        _every_artifact_downloads_from_both_apis(clients, account, ids),
+        _a_sigkilled_worker_loses_nothing(deployment, clients, account, demo_site),
+        _compaction_while_both_apis_serve_the_dashboard(deployment, account),
+    )
+    print(f"scale-out test body: {time.monotonic() - started:.1f} s")
+
+
+async def _every_artifact_downloads_from_both_apis(
+    clients: list[httpx.AsyncClient], account: Account, ids: list[str]
+) -> None:
+    """Byte for byte the same from either API: the workers uploaded them to the shared store."""
     downloaded = 0
-    for detail in details:
-        assert detail["artifacts"], f"run {detail['id']} has no artifacts"
+    for run_id in ids:
+        detail = (await _status_everywhere(clients, account, run_id))[1]
+        assert detail["artifacts"], f"run {run_id} has no artifacts"
         for artifact in detail["artifacts"]:
-            path = f"/v1/test-runs/{detail['id']}/artifacts/{artifact['name']}"
+            path = f"/v1/test-runs/{run_id}/artifacts/{artifact['name']}"
             got = [await c.get(path, headers=account.headers) for c in clients]
             assert [r.status_code for r in got] == [200, 200], got[0].text
             assert got[0].content == got[1].content != b""
             downloaded += 1
     assert downloaded >= RUNS
-
-    await _a_sigkilled_worker_loses_nothing(deployment, clients, account, demo_site)
-    await _compaction_while_both_apis_serve_the_dashboard(deployment, account)
-    assert set(ids) <= await asyncio.to_thread(
-        _warehouse_run_ids, reader_settings, account.project_id
-    )
-    print(f"scale-out test body: {time.monotonic() - started:.1f} s")
 
 
 async def _a_sigkilled_worker_loses_nothing(
@@ -328,6 +428,7 @@ async def _a_sigkilled_worker_loses_nothing(
         await asyncio.sleep(0.5)
     assert bodies[1]["status"] == "passed", bodies[1]["error"]
     assert bodies[1]["attempt"] == 2
+    assert bodies[1]["artifacts"]
     for artifact in bodies[1]["artifacts"]:
         path = f"/v1/test-runs/{run['id']}/artifacts/{artifact['name']}"
         assert [(await c.get(path, headers=account.headers)).status_code for c in clients] == [
@@ -344,7 +445,7 @@ def errors_into(errors: list[str]) -> Callable[[Any], None]:
 async def _compaction_while_both_apis_serve_the_dashboard(
     deployment: Deployment, account: Account
 ) -> None:
-    from playwright.async_api import async_playwright
+    from playwright.async_api import Browser, async_playwright
 
     target = find_chromium(Settings())
     assert target is not None and target.executable_path is not None
@@ -353,27 +454,31 @@ async def _compaction_while_both_apis_serve_the_dashboard(
         [sys.executable, "-m", "scriptflow.cli", "analytics", "compact"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+
+    async def dashboard_on(browser: Browser, api: str) -> None:
+        context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", errors_into(errors))
+        await page.goto(api + "/dashboard/")
+        await page.get_by_label("Email").fill(account.email)
+        await page.get_by_label("Password").fill(account.password)
+        await page.get_by_role("button", name="Sign in").click()
+        # Several charts of the run history, drawn on each API from the shared warehouse.
+        await page.locator(CHART).nth(2).wait_for(timeout=90_000)
+        assert await page.get_by_text("The analytics warehouse is open").count() == 0
+        assert errors == []
+        await context.close()
+
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(
             executable_path=target.executable_path, headless=True, args=list(target.launch_args)
         )
         try:
-            for api in deployment.apis:
-                context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-                page = await context.new_page()
-                errors: list[str] = []
-                page.on("pageerror", errors_into(errors))
-                await page.goto(api + "/dashboard/")
-                await page.get_by_label("Email").fill(account.email)
-                await page.get_by_label("Password").fill(account.password)
-                await page.get_by_role("button", name="Sign in").click()
-                # Several charts of the run history, drawn on each API from the shared warehouse.
-                await page.locator(CHART).nth(2).wait_for(timeout=60_000)
-                assert await page.get_by_text("The analytics warehouse is open").count() == 0
-                assert errors == []
-                await context.close()
+            # One browser, both APIs' dashboards at once (their kernels start in parallel).
+            await asyncio.gather(*(dashboard_on(browser, api) for api in deployment.apis))
         finally:
             await browser.close()
-    out, err = compactor.communicate(timeout=120)
+    out, err = await asyncio.to_thread(compactor.communicate, timeout=120)
     assert compactor.returncode == 0, err[-2000:]
     assert "warehouse compacted" in out
