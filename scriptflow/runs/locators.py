@@ -103,3 +103,21 @@ def locator_code(selector: str) -> str:
         # A position needs something to index; on its own it stays a raw selector.
         code.append(f"locator({json.dumps(part)})" if is_position and not code else rendered)
     return ".".join(code)
+
+
+def hint_key(selector: str) -> str | None:
+    """The key a run stores the hint of a locator with Playwright's ``selector`` under, or None
+    when no hint is useful (a position such as ``.nth(2)`` or ``.first`` last, whose element a
+    user-facing locator could not name alone; a ``filter`` part).
+
+    ``div.form >> input:nth-child(2)`` → ``input:nth-child(2)`` (the last ``locator`` call's
+    argument, as the rules find it in the source); ``internal:text="Log in"i`` →
+    ``get_by_text("Log in")``."""
+    parts = _split(selector)
+    if not parts:
+        return None
+    last = parts[-1]
+    if not last.startswith("internal:"):
+        return None if last.startswith("nth=") else last
+    code = locator_code(last)
+    return None if code.startswith("locator(") else code

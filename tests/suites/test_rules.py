@@ -180,3 +180,40 @@ def test_node_ids_come_back_from_pytest_classnames() -> None:
     assert node_id_of("suite.test_x.TestY", "test_z", None, set()) == (
         "suite/test_x.py::TestY::test_z"
     )
+
+
+@pytest.mark.parametrize(
+    ("selector", "key"),
+    [
+        ("#username", "#username"),
+        ("div.form >> input:nth-child(2)", "input:nth-child(2)"),
+        ('internal:role=form >> input[name="a>>b"]', 'input[name="a>>b"]'),
+        ('internal:role=button[name="Log in"i]', 'get_by_role("button", name="Log in")'),
+        ('li >> internal:text="Banana"i', 'get_by_text("Banana")'),
+        ('internal:testid=[data-testid="pay"s]', 'get_by_test_id("pay")'),
+        ('internal:label="Username"i', 'get_by_label("Username")'),
+        ("li >> nth=2", None),  # a position: no locator names the element alone
+        ('li >> internal:has-text="Banana"i', None),  # a filter
+        ("", None),
+    ],
+)
+def test_hints_are_keyed_by_what_the_last_call_of_the_chain_wrote(
+    selector: str, key: str | None
+) -> None:
+    from scriptflow.runs.locators import hint_key
+
+    assert hint_key(selector) == key
+
+
+def test_a_chained_locator_in_a_page_object_gets_its_proposal_from_the_hint() -> None:
+    from scriptflow.enhance.proposal import EnhanceOptions, LocatorHint
+    from scriptflow.enhance.rules import enhance_with_rules
+
+    page_object = (
+        "class LoginPage:\n"
+        "    def __init__(self, page):\n"
+        '        self.username = page.locator("div.form").locator("input:nth-child(2)")\n'
+    )
+    hints = {"input:nth-child(2)": LocatorHint(role="textbox", name="Username")}
+    proposal = enhance_with_rules(page_object, EnhanceOptions(locator_hints=hints))
+    assert 'page.locator("div.form").get_by_role("textbox", name="Username")' in proposal.content

@@ -34,6 +34,8 @@ pytestmark = [
 TERMINAL = {"passed", "failed", "error", "cancelled"}
 LOGIN_PAGE = suite_files()["pages/login_page.py"].splitlines()
 USERNAME_LINE = next(i + 1 for i, line in enumerate(LOGIN_PAGE) if '"#username"' in line)
+PRODUCTS_PAGE = suite_files()["pages/products_page.py"].splitlines()
+ADD_TO_CART_LINE = next(i + 1 for i, line in enumerate(PRODUCTS_PAGE) if "Add to cart" in line)
 
 
 @pytest.fixture
@@ -113,6 +115,10 @@ async def test_the_suite_runs_as_file_node_selection_and_shards_like_plain_pytes
 
     assert outcomes(by_node) == {node: plain[node]} == {node: "passed"}
     assert by_node["tests"][0]["file"] == "tests/test_cart.py"
+    # Every locator family: a get_by_role chained in a page object's method is noted there.
+    added = by_node["results"]["locator_hints"]['get_by_role("button", name="Add to cart")']
+    assert (added["file"], added["line"]) == ("pages/products_page.py", str(ADD_TO_CART_LINE))
+    assert added["role"] == "button"
 
     assert by_k["status"] == "failed"
     # With a retry, the flaky test is flaky and the broken one still fails.

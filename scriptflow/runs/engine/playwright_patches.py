@@ -30,7 +30,7 @@ from playwright.sync_api import (
 )
 
 from scriptflow.runs.engine.record import MAX_ERROR_CHARS, Recorder, RunConfig, StepRecord
-from scriptflow.runs.locators import locator_code
+from scriptflow.runs.locators import hint_key, locator_code
 
 # Actions on one element: before the first of them per selector, the run notes what the element
 # is (ARIA role and name, test id) so that enhancement can suggest a user-facing locator.
@@ -122,6 +122,19 @@ LOCATOR_ACTIONS = [
     "select_text",
     "dispatch_event",
 ]
+# Methods that build a locator: each built locator remembers the file and line that built it.
+LOCATOR_BUILDERS = (
+    "locator",
+    "get_by_role",
+    "get_by_text",
+    "get_by_test_id",
+    "get_by_label",
+    "get_by_placeholder",
+    "get_by_alt_text",
+    "get_by_title",
+    "filter",
+    "nth",
+)
 # Page methods whose first argument is a selector (the others take a URL, a time or nothing).
 PAGE_SELECTOR_ACTIONS = frozenset(PAGE_ACTIONS) - {
     "goto",
@@ -176,24 +189,28 @@ def written_at(tree_root: str | None) -> tuple[str, int] | None:
 def _note_written_selector(
     recorder: Recorder, kind: str, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> None:
-    """Hints are for selectors as written in the script (CSS, XPath, text=), not get_by_*.
+    """Note the element a locator matched, under the key enhancement looks it up by (see
+    ``scriptflow.runs.locators.hint_key``): every family — ``locator("css")``, the
+    ``get_by_*`` locators, chains — keyed by what the last call of the chain wrote.
 
     Each hint says where its locator was built (a page object's ``__init__``, say), so that
     enhancement proposes the better locator in that file, not in the test that used it.
     """
     if kind == "locator":
         selector = getattr(target._impl_obj, "_selector", None)
+        key = hint_key(selector) if isinstance(selector, str) else None
         locator = target
         origin = getattr(target, "_scriptflow_origin", None)
     else:
         selector = args[0] if args else kwargs.get("selector")
-        locator = target.locator(selector) if isinstance(selector, str) else None
+        # page.click("css"): the selector as written is the key, a chain in one string too.
+        written = isinstance(selector, str) and not selector.startswith("internal:")
+        key = selector if written else None
+        locator = target.locator(selector) if key is not None else None
         origin = written_at(recorder.config.tree_root)
-    if not isinstance(selector, str) or locator is None:
+    if key is None or locator is None:
         return
-    if selector.startswith("internal:") or ">>" in selector:
-        return
-    recorder.note_element(selector, locator, origin)
+    recorder.note_element(key, locator, origin)
 
 
 def _remember_origin(recorder: Recorder, cls: type, name: str) -> None:
@@ -358,7 +375,8 @@ def install_patches(recorder: Recorder) -> None:
     Browser.close = browser_close  # type: ignore[method-assign,assignment]
 
     for builder in (Page, Locator, Frame, FrameLocator):
-        _remember_origin(recorder, builder, "locator")
+        for name in LOCATOR_BUILDERS:
+            _remember_origin(recorder, builder, name)
     for name in PAGE_ACTIONS:
         _instrument(recorder, Page, name, "page")
     for name in LOCATOR_ACTIONS:
