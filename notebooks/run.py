@@ -4,7 +4,6 @@ __generated_with = "0.25.2"
 app = marimo.App(width="full", app_title="Run · scriptflow")
 
 with app.setup:
-    import asyncio
     import uuid
     from datetime import UTC, datetime
     from typing import Literal
@@ -26,13 +25,13 @@ with app.setup:
     from scriptflow.errors import ScriptflowError
     from scriptflow.projects.service import list_environments
     from scriptflow.runs.browsers import available_browsers
+    from scriptflow.runs.downloads import artifact_bytes
     from scriptflow.runs.failure_class import FailureClass, failure_class
     from scriptflow.runs.models import TestRun
     from scriptflow.runs.progress.parse import live_tests
     from scriptflow.runs.progress.service import run_progress
     from scriptflow.runs.service import (
         RunFilters,
-        artifact_file,
         cancel_run,
         create_run,
         get_run,
@@ -42,6 +41,7 @@ with app.setup:
     from scriptflow.runs.triage import get_triage, set_run_class, set_test_class
 
     TERMINAL = ("passed", "failed", "error", "cancelled")
+    SCREENSHOT_MAX_BYTES = 10 * 1024 * 1024
     CalloutKind = Literal["neutral", "warn", "success", "info", "danger"]
     STATUS_KIND: dict[str, CalloutKind] = {
         "passed": "success",
@@ -474,13 +474,18 @@ async def _(ctx, detail, me):
             )
             continue
         try:
+            # From the deployment's artifact store (a directory or S3), as any API serves it.
             async with ctx.session(write=False) as _session:
-                _row, _path = await artifact_file(
-                    _session, me.id, detail.run.id, _artifact.name, ctx.settings.data_dir
+                _data = await artifact_bytes(
+                    _session,
+                    me.id,
+                    detail.run.id,
+                    _artifact.name,
+                    ctx.settings,
+                    max_bytes=SCREENSHOT_MAX_BYTES,
                 )
         except ScriptflowError:
             continue
-        _data = await asyncio.to_thread(_path.read_bytes)
         _items.append(mo.vstack([mo.md("**Failure screenshot**"), mo.image(_data)]))
     mo.vstack(_items) if _items else None
     return

@@ -15,12 +15,12 @@ from urllib.parse import quote
 
 import playwright
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from scriptflow.db.engine import transaction
 from scriptflow.errors import Unauthorized
-from scriptflow.runs.service import artifact_file
+from scriptflow.runs.downloads import artifact_download
 
 TRACE_VIEWER_PATH = "/trace"
 ARTIFACTS_PREFIX = "/web"
@@ -43,20 +43,30 @@ def build_artifacts_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get(ARTIFACTS_PREFIX + "/runs/{run_id}/artifacts/{name}")
-    async def run_artifact(run_id: uuid.UUID, name: str, request: Request) -> FileResponse:
+    async def run_artifact(run_id: uuid.UUID, name: str, request: Request) -> StreamingResponse:
         user = request.scope.get("user")
         user_id = getattr(user, "user_id", None)
         if not isinstance(user_id, uuid.UUID):
             raise Unauthorized("Sign in first")
         settings = request.app.state.settings
         async with transaction(request.app.state.sessionmaker, write=False) as session:
-            row, path = await artifact_file(session, user_id, run_id, name, settings.data_dir)
-        # Artifacts are untrusted files a run wrote: never rendered inline as a page.
-        return FileResponse(
-            path,
-            media_type=row.content_type or "application/octet-stream",
-            filename=row.name,
-            headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"},
+            # From the deployment's store (a directory or S3), streamed from this origin: the
+            # trace viewer's service worker reads it same-origin, with the session cookie.
+            found = await artifact_download(session, user_id, run_id, name, settings, presign=False)
+        assert found.chunks is not None
+        headers = {
+            # Artifacts are untrusted files a run wrote: never rendered inline as a page.
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+            # Names are plain file names (scriptflow.runs.artifacts.SAFE_NAME): no quoting needed.
+            "Content-Disposition": f'attachment; filename="{found.artifact.name}"',
+        }
+        if found.size is not None:
+            headers["Content-Length"] = str(found.size)
+        return StreamingResponse(
+            found.chunks,
+            media_type=found.artifact.content_type or "application/octet-stream",
+            headers=headers,
         )
 
     return router

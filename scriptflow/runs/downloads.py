@@ -29,9 +29,19 @@ class ArtifactDownload:
 
 
 async def artifact_download(
-    session: AsyncSession, user_id: uuid.UUID, run_id: uuid.UUID, name: str, settings: Settings
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    run_id: uuid.UUID,
+    name: str,
+    settings: Settings,
+    *,
+    presign: bool = True,
 ) -> ArtifactDownload:
-    """One artifact of a run the user may see (anything else, or a missing object, is a 404)."""
+    """One artifact of a run the user may see (anything else, or a missing object, is a 404).
+
+    ``presign=False`` always streams: the web pages (trace viewer, run notebook) fetch from their
+    own origin, where a redirect to the bucket would be a cross-origin read.
+    """
     runs = RunRepository(session)
     run = await runs.get(run_id)
     if run is None:
@@ -49,8 +59,24 @@ async def artifact_download(
         size = await store.size(key)
     except ArtifactMissing:
         raise NotFound("artifact", name) from None
-    if settings.artifacts_presign_s > 0:
+    if presign and settings.artifacts_presign_s > 0:
         url = await store.presigned_url(key, timedelta(seconds=settings.artifacts_presign_s))
         if url is not None:
             return ArtifactDownload(artifact, url, size, None)
     return ArtifactDownload(artifact, None, size, store.chunks(key))
+
+
+async def artifact_bytes(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    run_id: uuid.UUID,
+    name: str,
+    settings: Settings,
+    *,
+    max_bytes: int,
+) -> bytes:
+    """A small artifact's bytes from the store (a screenshot for a page); larger is a 404."""
+    found = await artifact_download(session, user_id, run_id, name, settings, presign=False)
+    if found.size is None or found.size > max_bytes or found.chunks is None:
+        raise NotFound("artifact", name)
+    return b"".join([chunk async for chunk in found.chunks])
