@@ -5,12 +5,15 @@ app = marimo.App(width="full", app_title="Dashboard · scriptflow")
 
 with app.setup:
     import asyncio
+    import uuid
     from datetime import UTC, datetime, timedelta
 
     import altair as alt
     import marimo as mo
     import pandas as pd
 
+    from app.demo.seeding_status import read_status
+    from app.web.drilldown import links_markdown, runs_behind
     from app.web.notebook_context import (
         open_notebook,
         project_insights,
@@ -128,6 +131,43 @@ def _():
 
 
 @app.cell
+def _(ctx):
+    # `scriptflow demo` seeds its history in the background on a first start: while it does,
+    # the dashboard says how far it is (ticking, shown only then).
+    seeding_tick = mo.ui.refresh(options=["3s"], default_interval="3s", label="")
+    seeding_at_start = read_status(ctx.settings.data_dir) is not None
+    return seeding_at_start, seeding_tick
+
+
+@app.cell
+def _(ctx, seeding_at_start, seeding_tick):
+    seeding_tick.value
+    mo.stop(not seeding_at_start)
+    _status = read_status(ctx.settings.data_dir)
+    if _status is None:
+        _shown = mo.callout(
+            mo.md("The demo history is complete: reload the page to see all of it."),
+            kind="success",
+        )
+    else:
+        _shown = mo.callout(
+            mo.hstack(
+                [
+                    mo.md(
+                        f"**{_status.headline()}.** The charts show the runs finished when the"
+                        " page opened; reload to see more."
+                    ),
+                    seeding_tick,
+                ],
+                justify="space-between",
+            ),
+            kind="info",
+        )
+    _shown
+    return
+
+
+@app.cell
 def _(projects):
     project_filter = mo.ui.multiselect(
         options={p.name: p.id for p in projects},
@@ -155,12 +195,12 @@ async def _(ctx, grain, me, project_filter, window):
     _days = window.value
     _since = datetime.now(UTC) - timedelta(days=_days) if _days else None
 
-    def _load() -> dict[str, pd.DataFrame]:
+    def _load() -> tuple[str, dict[str, pd.DataFrame]]:
         with ctx.warehouse_reader(list(project_filter.value)) as reader:
             _bucket = grain.value or queries.bucket_for_span(
                 queries.history_span(reader, since=_since)
             )
-            return {
+            return _bucket, {
                 "pass_rate": queries.pass_rate_over_time(reader, since=_since, bucket=_bucket),
                 "durations": queries.duration_trends(reader, since=_since, bucket=_bucket),
                 "flaky_tests": queries.flakiest_tests(reader, since=_since),
@@ -185,7 +225,8 @@ async def _(ctx, grain, me, project_filter, window):
                         _session, me.id, _project_id, InsightFilters(status="open")
                     )
                 ]
-        frames = {k: labelled(v, _titles) for k, v in (await _history).items()}
+        history_bucket, _frames = await _history
+        frames = {k: labelled(v, _titles) for k, v in _frames.items()}
     except ScriptflowError as _exc:
         stop_with(_exc.message)
     frames["insights"] = (
@@ -193,7 +234,10 @@ async def _(ctx, grain, me, project_filter, window):
         .groupby(["type", "severity"], as_index=False)
         .agg(insights=("type", "size"), occurrences=("occurrences", "sum"))
     )
-    return (frames,)
+    # Drill-downs name a script by its title on the charts; links need its id.
+    script_ids = {title: uuid.UUID(script_id) for script_id, title in _titles.items()}
+    since = _since
+    return frames, history_bucket, script_ids, since
 
 
 @app.cell
@@ -271,6 +315,20 @@ def _(frames, pass_rate_chart):
 
 
 @app.cell
+def _(history_bucket, pass_rate_chart, script_ids):
+    # A drill-down: the runs behind the picked points, each with its page and trace.
+    mo.md(
+        links_markdown(
+            runs_behind(
+                pass_rate_chart.value.to_dict("records"), script_ids, bucket=history_bucket
+            ),
+            "the selection",
+        )
+    )
+    return
+
+
+@app.cell
 def _(frames, window):
     _data = frames["durations"]
     _long = (
@@ -311,6 +369,21 @@ def _(duration_chart, frames):
 
 
 @app.cell
+def _(duration_chart, history_bucket, script_ids):
+    _picked = duration_chart.value
+    _rows = (
+        _picked.assign(
+            script=_picked["series"].str.rsplit(" · ", n=1).str[0],
+            environment=_picked["series"].str.rsplit(" · ", n=1).str[-1],
+        ).to_dict("records")
+        if len(_picked)
+        else []
+    )
+    mo.md(links_markdown(runs_behind(_rows, script_ids, bucket=history_bucket), "the selection"))
+    return
+
+
+@app.cell
 def _(frames, window):
     _data = frames["flaky_tests"]
     _data = (
@@ -347,6 +420,17 @@ def _(frames, window):
 def _(flaky_tests_chart, frames):
     beside_table(
         flaky_tests_chart, picked(flaky_tests_chart, frames["flaky_tests"]), CLICK_TO_FILTER
+    )
+    return
+
+
+@app.cell
+def _(flaky_tests_chart, script_ids, since):
+    mo.md(
+        links_markdown(
+            runs_behind(flaky_tests_chart.value.to_dict("records"), script_ids, since=since),
+            "the picked tests",
+        )
     )
     return
 
@@ -416,6 +500,26 @@ def _(clusters_chart, frames):
         if len(_rows)
         else _rows,
         CLICK_TO_FILTER,
+    )
+    return
+
+
+@app.cell
+def _(clusters_chart, script_ids):
+    # A cluster's failed runs: each script and environment it was seen in, first to last.
+    _titles = {str(v): k for k, v in script_ids.items()}
+    _rows = [
+        {"script": _titles.get(str(sid), ""), "environment": env, "bucket": moment}
+        for cluster in clusters_chart.value.to_dict("records")
+        for sid in cluster["script_ids"]
+        for env in cluster["environments"]
+        for moment in (cluster["first_seen"], cluster["last_seen"])
+    ]
+    mo.md(
+        links_markdown(
+            runs_behind(_rows, script_ids, bucket="minute", status="failed"),
+            "the picked clusters",
+        )
     )
     return
 

@@ -5,12 +5,14 @@ app = marimo.App(width="full", app_title="Insights · scriptflow")
 
 with app.setup:
     import contextlib
+    import uuid
     from datetime import UTC, datetime
 
     import altair as alt
     import marimo as mo
     import pandas as pd
 
+    from app.web.drilldown import evidence_rows
     from app.web.notebook_context import (
         open_notebook,
         project_insights,
@@ -22,6 +24,7 @@ with app.setup:
     from app.web.tables import timestamp
     from scriptflow.errors import ScriptflowError
     from scriptflow.insights.service import InsightFilters, get_insight, resolve_insight
+    from scriptflow.runs.service import run_traces
 
     SEVERITY_ORDER = ["critical", "high", "medium", "low"]
     SEVERITY_COLORS = ["#7f1d1d", "#dc2626", "#f59e0b", "#60a5fa"]
@@ -194,7 +197,32 @@ def _(insight_table, insights):
 
 
 @app.cell
-def _(chosen):
+async def _(chosen, ctx, me):
+    # The runs behind the insight, each with its page and trace (the viewer opens it).
+    _ids = evidence_run_ids(chosen.details)
+    _uuids = []
+    for _raw in _ids:
+        with contextlib.suppress(ValueError):
+            _uuids.append(uuid.UUID(_raw))
+    async with ctx.session(write=False) as _session:
+        _traces = await run_traces(_session, me.id, _uuids)
+    _rows = evidence_rows(_ids, _traces)
+    evidence_table = (
+        mo.ui.table(
+            [{k: mo.Html(v) if k != "evidence" else v for k, v in r.items()} for r in _rows],
+            label="Runs behind it",
+            selection=None,
+            page_size=10,
+            show_data_types=False,
+        )
+        if _rows
+        else mo.md("")
+    )
+    return (evidence_table,)
+
+
+@app.cell
+def _(chosen, evidence_table):
     resolve = mo.ui.run_button(
         label="Mark resolved", disabled=chosen.status == "resolved", kind="success"
     )
@@ -220,15 +248,7 @@ def _(chosen):
             if chosen.status == "resolved" and chosen.resolved_reason
             else mo.md(""),
             mo.md("**Evidence**"),
-            mo.md(
-                "Runs behind it (each opens with its steps and trace): "
-                + " · ".join(
-                    f"[{n}]({permalink('run', run=run)})"
-                    for n, run in enumerate(evidence_run_ids(chosen.details), start=1)
-                )
-            )
-            if evidence_run_ids(chosen.details)
-            else mo.md(""),
+            evidence_table,
             mo.json(chosen.details),
             resolve,
         ]

@@ -20,6 +20,7 @@ from app.demo.seeding import (
     prepare_workspace,
     sync_analytics,
 )
+from app.demo.seeding_status import write_status
 from scriptflow.config import Settings
 from scriptflow.db.engine import create_engine
 from scriptflow.errors import ScriptflowError
@@ -98,9 +99,12 @@ async def _demo(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()
             ) as bar:
                 task = bar.add_task("runs", total=planned_runs(workspace))
+                # The dashboard says how far it is (it reads this file from the data dir).
+                write_status(settings.data_dir, 0, planned_runs(workspace))
 
                 def advance(done: int, total: int, label: str) -> None:
                     bar.update(task, completed=done, total=total, description=label)
+                    write_status(settings.data_dir, done, total)
                     if not bar.console.is_terminal:  # a log file gets one line per run
                         echo(label)
 
@@ -109,6 +113,8 @@ async def _demo(
                         echo(note)
                 except ScriptflowError as exc:
                     echo(f"Could not build the history: {describe_error(exc)}")
+                finally:
+                    write_status(settings.data_dir, 0, 0, finished=True)
         echo("Ready. Press Ctrl+C to stop.")
         await serving
     finally:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -92,6 +93,28 @@ def query_uuid(name: str) -> uuid.UUID | None:
         return uuid.UUID(str(raw)) if raw else None
     except ValueError:
         return None
+
+
+def query_text(name: str, *, max_chars: int = 200) -> str | None:
+    """A short text a link carries in the query string (an environment, a status), or None."""
+    import marimo as mo
+
+    raw = mo.query_params().get(name)
+    if isinstance(raw, list):
+        raw = raw[0] if raw else None
+    return str(raw)[:max_chars] if raw else None
+
+
+def query_moment(name: str) -> datetime | None:
+    """An ISO time a link carries (``since``, ``until``), in UTC, or None when malformed."""
+    raw = query_text(name, max_chars=40)
+    try:
+        moment = datetime.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
 
 
 def pin(**ids: uuid.UUID | str | None) -> None:

@@ -25,6 +25,7 @@ class RunFilters:
     status: str | None = None
     environment: str | None = None
     since: datetime | None = None
+    until: datetime | None = None  # created before (a dashboard bucket's drill-down)
 
 
 # Recent runs of a project searched for the hints of a file no run has as its script.
@@ -92,6 +93,8 @@ class RunRepository(Repository[TestRun]):
             stmt = stmt.where(TestRun.environment == filters.environment)
         if filters.since is not None:
             stmt = stmt.where(TestRun.created_at >= filters.since)
+        if filters.until is not None:
+            stmt = stmt.where(TestRun.created_at < filters.until)
         return stmt
 
     async def lock(self, run_id: uuid.UUID) -> TestRun | None:
@@ -146,6 +149,22 @@ class RunRepository(Repository[TestRun]):
     async def artifacts(self, run_id: uuid.UUID) -> list[RunArtifact]:
         stmt = select(RunArtifact).where(RunArtifact.run_id == run_id).order_by(RunArtifact.name)
         return list((await self.session.execute(stmt)).scalars())
+
+    async def trace_names(
+        self, project_ids: Sequence[uuid.UUID], run_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, str]:
+        """The first trace of each of these runs of these projects (for trace viewer links)."""
+        stmt = (
+            select(RunArtifact.run_id, func.min(RunArtifact.name))
+            .join(TestRun, TestRun.id == RunArtifact.run_id)
+            .where(
+                TestRun.project_id.in_(project_ids),
+                RunArtifact.run_id.in_(run_ids),
+                RunArtifact.kind == "trace",
+            )
+            .group_by(RunArtifact.run_id)
+        )
+        return {run_id: name for run_id, name in (await self.session.execute(stmt)).all()}
 
     async def artifact(self, run_id: uuid.UUID, name: str) -> RunArtifact | None:
         stmt = select(RunArtifact).where(RunArtifact.run_id == run_id, RunArtifact.name == name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -180,6 +180,16 @@ async def list_runs(
     projects = await member_project_ids(session, user_id)
     runs = RunRepository(session)
     return await runs.paginate(runs.visible(projects, filters), cursor=cursor, limit=n)
+
+
+async def run_traces(
+    session: AsyncSession, user_id: uuid.UUID, run_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The trace artifact of each of these runs the caller may see (others are left out)."""
+    if not run_ids:
+        return {}
+    projects = await member_project_ids(session, user_id)
+    return await RunRepository(session).trace_names(projects, run_ids)
 
 
 async def cancel_run(session: AsyncSession, user_id: uuid.UUID, run_id: uuid.UUID) -> TestRun:

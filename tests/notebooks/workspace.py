@@ -15,7 +15,7 @@ from scriptflow.insights.refresh import refresh_script_insights
 from scriptflow.insights.warehouse_sync import rebuild_warehouse
 from scriptflow.projects.accounts import register
 from scriptflow.projects.service import create_environment, member_project_ids
-from scriptflow.runs.models import RunStep, RunTest, TestRun
+from scriptflow.runs.models import RunArtifact, RunStep, RunTest, TestRun
 from scriptflow.scripts.service import create_script
 
 PASSWORD = "correct horse battery staple"
@@ -132,6 +132,17 @@ async def seed_workspace(settings: Settings, *, runs: int = 24) -> Workspace:
                         error="TimeoutError: locator.click: waiting for #login" if failed else None,
                     )
                     session.add(test)
+                    if failed:  # a failure keeps its trace (a row only: links, not bytes)
+                        session.add(
+                            RunArtifact(
+                                run_id=run.id,
+                                name="trace.zip",
+                                kind="trace",
+                                content_type="application/zip",
+                                size_bytes=0,
+                                path=f"artifacts/{run.id}/trace.zip",
+                            )
+                        )
                     await session.flush()
                     session.add(
                         RunStep(

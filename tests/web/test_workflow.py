@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 
+from app.demo.seeding_status import write_status
 from app.main import create_app
 from app.threaded_server import ThreadedServer
 from scriptflow.config import Settings
@@ -31,7 +32,8 @@ SLOW_TEST = """def test_slow(page):
 
 @pytest.fixture
 async def workspace(settings: Settings) -> Workspace:
-    return await seed_workspace(settings, runs=3)
+    # Nine runs each: enough history for flaky insights with evidence (the drill-down).
+    return await seed_workspace(settings, runs=9)
 
 
 @pytest.fixture
@@ -251,4 +253,73 @@ async def test_the_api_docs_render_from_local_assets(
     finally:
         await context.close()
     assert watch.hosts <= LOOPBACK, watch.hosts
+    assert watch.errors == []
+
+
+async def test_a_chart_selection_and_an_insight_lead_to_their_runs_and_traces(
+    chromium: Any,
+    live_server: ThreadedServer,
+    workspace: Workspace,
+    settings: Settings,
+    artifacts_dir: Path,
+) -> None:
+    async with httpx.AsyncClient(base_url=live_server.base_url) as api:
+        headers = await api_headers(api, workspace)
+        insights = (
+            await api.get(f"/v1/scripts/{workspace.script_id}/insights", headers=headers)
+        ).json()
+    with_runs = next(i for i in insights if "run_id" in str(i.get("details")))
+
+    context, page, watch = await new_page(chromium)
+    try:
+        # An insight's evidence: each run behind it, with its page and its trace.
+        await sign_in(
+            page, live_server.base_url, workspace, f"/notebooks/insights/?insight={with_runs['id']}"
+        )
+        evidence = page.get_by_role("link", name="open run").first
+        await evidence.wait_for(timeout=TIMEOUT_MS)
+        trace = page.get_by_role("link", name="trace").first
+        assert "/trace/index.html?trace=/web/runs/" in (await trace.get_attribute("href") or "")
+        await page.screenshot(path=str(artifacts_dir / "insight-evidence.png"), full_page=True)
+        await evidence.click()
+        await page.wait_for_url("**/notebooks/run/?run=**", timeout=TIMEOUT_MS)
+        await page.get_by_text("Link to this run").wait_for(timeout=TIMEOUT_MS)
+
+        # A dashboard chart: drag across the pass-rate trend, then open the runs behind it.
+        # Meanwhile `scriptflow demo` is seeding in the background: the dashboard says so.
+        write_status(settings.data_dir, 3, 20)
+        await page.goto(live_server.base_url + "/dashboard/")
+        await page.get_by_text("Seeding demo history: 3 of 20 runs").wait_for(timeout=TIMEOUT_MS)
+        chart = page.locator(".vega-embed").first
+        await chart.wait_for(timeout=TIMEOUT_MS)
+        await page.get_by_text("Select on the chart to open the runs behind").first.wait_for(
+            timeout=TIMEOUT_MS
+        )
+        box = await chart.bounding_box()
+        assert box is not None
+        y = box["y"] + box["height"] * 0.5
+        # Inside the plot (right of the y axis, left of the legend).
+        await page.mouse.move(box["x"] + box["width"] * 0.2, y)
+        await page.mouse.down()
+        await page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=8)
+        await page.mouse.up()
+        behind = page.get_by_role("link", name="Login · staging").first
+        try:
+            await behind.wait_for(timeout=TIMEOUT_MS)
+        except Exception:
+            await page.screenshot(path=str(artifacts_dir / "dashboard-drag.png"), full_page=True)
+            raise
+        await page.screenshot(path=str(artifacts_dir / "dashboard-drilldown.png"), full_page=True)
+        await behind.click()
+        await page.wait_for_url("**/notebooks/runs/?**", timeout=TIMEOUT_MS)
+        assert query_value(page.url, "script") == str(workspace.script_id)
+        await page.get_by_text("Showing the runs a link named").wait_for(timeout=TIMEOUT_MS)
+        # Only the Login script's runs in that range; its failed ones link their traces.
+        await page.get_by_role("link", name="trace").first.wait_for(timeout=TIMEOUT_MS)
+        rows = page.get_by_role("row")
+        assert await page.get_by_role("cell", name="Home", exact=True).count() == 0
+        assert await rows.count() > 1
+        await page.screenshot(path=str(artifacts_dir / "runs-drilldown.png"), full_page=True)
+    finally:
+        await context.close()
     assert watch.errors == []
