@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import pyarrow as pa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scriptflow.errors import NotFound
+from scriptflow.insights.analysis import MemoryHistory, bound_params
+from scriptflow.insights.extract import RunBatch, extract_revisions, extract_runs
 from scriptflow.insights.findings import Finding, script_finding
-from scriptflow.insights.repository import HistoryRepository
 from scriptflow.insights.statistics import (
     decided_outcomes,
     flip_rate,
@@ -56,38 +59,142 @@ async def thresholds_of(session: AsyncSession, script: Script) -> Thresholds:
 async def impact_report(
     session: AsyncSession, script: Script, revision: ScriptRevision, thresholds: Thresholds
 ) -> dict[str, Any]:
-    """The before/after comparison of the window of runs either side of a revision."""
-    history = HistoryRepository(session)
-    before = await _revision_sample(
-        history, script.id, revision.version - 1, thresholds.window_runs, newest=True
+    """The before/after comparison of the window of runs either side of a revision.
+
+    The script's history is extracted as for the warehouse
+    (``extract``: a suite run counts for this file with the file's own status and duration) and
+    the windows are chosen by the dashboard's own ``REVISION_SAMPLES_SQL`` over it.
+    """
+    # The whole history of the script: a run's time says nothing about its version (imported
+    # and backfilled runs), and the windows are picked by version in SQL.
+    batches = await session.run_sync(lambda sync: list(extract_runs(sync, script_id=script.id)))
+    revisions = await session.run_sync(lambda sync: extract_revisions(sync, script_id=script.id))
+    return await asyncio.to_thread(
+        _impact_over_history, batches, revisions, script.id, revision.version, thresholds
     )
-    after = await _revision_sample(
-        history, script.id, revision.version, thresholds.window_runs, newest=False
-    )
+
+
+def _impact_over_history(
+    batches: list[RunBatch],
+    revisions: pa.Table,
+    script_id: uuid.UUID,
+    version: int,
+    thresholds: Thresholds,
+) -> dict[str, Any]:
+    history = MemoryHistory(batches, revisions)
+    try:
+        rows = revision_samples(
+            history, thresholds.window_runs, script_id=script_id, version=version
+        )
+        if not rows:
+            before, after = RevisionSample(version - 1, [], []), RevisionSample(version, [], [])
+        else:
+            before, after = rows[0].before, rows[0].after
+        before = replace(before, step_durations_ms=_passed_steps(history, before.run_ids))
+        after = replace(after, step_durations_ms=_passed_steps(history, after.run_ids))
+    finally:
+        history.close()
     return revision_impact(before, after, thresholds)
 
 
-async def _revision_sample(
-    history: HistoryRepository, script_id: uuid.UUID, version: int, window: int, *, newest: bool
-) -> RevisionSample:
-    """The last (before) or first (after) ``window`` decided runs of one version."""
-    runs = await history.decided_runs(script_id, version, window, newest=newest)
-    ids = [run.id for run in runs]
+def _passed_steps(history: MemoryHistory, run_ids: Sequence[str]) -> dict[str, list[float]]:
+    """Durations of the passed steps of some runs, by ``"<action> <locator>"``."""
+    steps: dict[str, list[float]] = {}
+    if not run_ids:
+        return steps
+    for action, locator, duration in history.rows(PASSED_STEPS_SQL, {"ids": list(run_ids)}):
+        key = f"{action} {locator}" if locator else action
+        steps.setdefault(key, []).append(float(duration))
+    return steps
+
+
+PASSED_STEPS_SQL = """
+SELECT action, locator, duration_ms FROM steps
+WHERE run_id IN (SELECT unnest($ids::UUID[])) AND outcome = 'passed' AND duration_ms IS NOT NULL
+"""
+
+# Which runs judge a revision: the last ``window`` decided runs of the version before it and
+# the first ``window`` of the revision, per revision accepted from a change set (or the one
+# ``$version`` asked for). Top-N aggregates pick them without sorting every run; each side is a
+# list of (run, status, duration) structs, newest first before, oldest first after.
+REVISION_SAMPLES_SQL = """
+WITH accepted AS (
+    SELECT script_id, version, changeset_id, created_at AS accepted_at
+    FROM revisions
+    WHERE ($script::UUID IS NULL OR script_id = $script::UUID)
+      AND CASE WHEN $version::INTEGER IS NULL THEN source = 'changeset'
+               ELSE version = $version::INTEGER END
+),
+per_version AS (
+    SELECT script_id, script_version,
+           max_by({'run': run_id::VARCHAR, 'status': status, 'ms': duration_ms},
+                  created_at, $window) AS newest,
+           min_by({'run': run_id::VARCHAR, 'status': status, 'ms': duration_ms},
+                  created_at, $window) AS oldest
+    FROM runs
+    WHERE status IN ('passed', 'failed') AND script_id IN (SELECT script_id FROM accepted)
+    GROUP BY ALL
+)
+SELECT a.script_id::VARCHAR AS script_id, a.version, a.changeset_id::VARCHAR AS changeset_id,
+       a.accepted_at, b.newest AS before, f.oldest AS after
+FROM accepted a
+LEFT JOIN per_version b ON b.script_id = a.script_id AND b.script_version = a.version - 1
+LEFT JOIN per_version f ON f.script_id = a.script_id AND f.script_version = a.version
+ORDER BY a.accepted_at DESC, a.script_id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionSamples:
+    """One revision and the runs either side of it that judge it."""
+
+    script_id: str
+    version: int
+    changeset_id: str | None
+    accepted_at: Any
+    before: RevisionSample
+    after: RevisionSample
+
+
+def revision_samples(
+    reader: Any,
+    window: int,
+    *,
+    script_id: uuid.UUID | str | None = None,
+    version: int | None = None,
+) -> list[RevisionSamples]:
+    """``REVISION_SAMPLES_SQL`` over the warehouse or an in-memory history, as samples."""
+    params = {
+        "script": str(script_id) if script_id else None,
+        "version": version,
+        "window": window,
+    }
+    rows = reader.relation(REVISION_SAMPLES_SQL, bound_params(REVISION_SAMPLES_SQL, params))
+    return [
+        RevisionSamples(
+            script_id=row[0],
+            version=row[1],
+            changeset_id=row[2],
+            accepted_at=row[3],
+            before=_sample(row[1] - 1, list(reversed(row[4] or []))),
+            after=_sample(row[1], list(row[5] or [])),
+        )
+        for row in rows.fetchall()
+    ]
+
+
+def _sample(version: int, runs: list[dict[str, Any]]) -> RevisionSample:
+    """Runs oldest first as a sample."""
     return RevisionSample(
         version=version,
-        run_ids=[str(ident) for ident in ids],
-        outcomes=[run.status for run in runs],
-        run_durations_ms=[
-            (run.completed_at - run.started_at).total_seconds() * 1000
-            for run in runs
-            if run.started_at and run.completed_at
-        ],
-        step_durations_ms=await history.passed_step_durations(ids),
+        run_ids=[run["run"] for run in runs],
+        outcomes=[run["status"] for run in runs],
+        run_durations_ms=[float(run["ms"]) for run in runs if run["ms"] is not None],
     )
 
 
-# The pure comparison, over plain samples (the dashboard's FIX_IMPACT_SQL makes it on the
-# warehouse, over the same windows).
+# The pure comparison, over plain samples: the one computation of "did the fix work", for the
+# API, the insights refresh and the dashboard (``queries.fix_impact``) alike.
 
 
 @dataclass(frozen=True, slots=True)

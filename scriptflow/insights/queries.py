@@ -8,12 +8,22 @@ Times are naive UTC timestamps; rates are floats in [0, 1].
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from scriptflow.insights.analysis import bound_params
+from scriptflow.insights.fix_impact import revision_impact, revision_samples
+from scriptflow.insights.thresholds import Thresholds
+from scriptflow.insights.warehouse_schema import insights_arrow
+
+if TYPE_CHECKING:
+    from scriptflow.insights.models import AIInsight
 
 Bucket = Literal["minute", "hour", "day", "week", "month"]
 
@@ -245,66 +255,67 @@ def failure_clusters(
     return _df(reader, FAILURE_CLUSTERS_SQL, _params(script_id=script_id, since=since, limit=limit))
 
 
+# The one definition of "insights by type and severity": the dashboard and the insights page
+# run it over the insights they listed from the database (``summarize_insights``), the benchmark
+# and notebooks over the warehouse's mirror (``insights_by_type_and_severity``).
 INSIGHTS_SUMMARY_SQL = """
 SELECT type, severity, status, count(*) AS insights, sum(occurrences) AS occurrences,
        max(last_seen) AS last_seen
 FROM insights
 WHERE ($script::UUID IS NULL OR script_id = $script::UUID)
+  AND ($status::VARCHAR IS NULL OR status = $status)
 GROUP BY ALL
 ORDER BY type, severity, status
 """
 
 
 def insights_by_type_and_severity(
-    reader: Reader, *, script_id: uuid.UUID | str | None = None
+    reader: Reader, *, script_id: uuid.UUID | str | None = None, status: str | None = None
 ) -> pd.DataFrame:
     """Columns: type, severity, status, insights, occurrences, last_seen."""
-    return _df(reader, INSIGHTS_SUMMARY_SQL, {"script": str(script_id) if script_id else None})
+    params = {"script": str(script_id) if script_id else None, "status": status}
+    return _df(reader, INSIGHTS_SUMMARY_SQL, params)
 
 
-# Top-N aggregates give each version's first and last ``window`` runs without sorting them all.
-FIX_IMPACT_SQL = """
-WITH accepted AS (
-    SELECT script_id, version, changeset_id, created_at AS accepted_at
-    FROM revisions
-    WHERE source = 'changeset' AND ($script::UUID IS NULL OR script_id = $script::UUID)
-),
-per_version AS (
-    SELECT script_id, script_version,
-           max_by(CASE WHEN status = 'passed' THEN 1 ELSE 0 END, created_at, $window)
-               AS last_results,
-           max_by(duration_ms, created_at, $window) AS last_durations,
-           min_by(CASE WHEN status = 'passed' THEN 1 ELSE 0 END, created_at, $window)
-               AS first_results,
-           min_by(duration_ms, created_at, $window) AS first_durations
-    FROM runs
-    WHERE status IN ('passed', 'failed') AND script_id IN (SELECT script_id FROM accepted)
-    GROUP BY ALL
-),
-sides AS (
-    SELECT a.*, b.last_results AS rb, b.last_durations AS db,
-           f.first_results AS rf, f.first_durations AS df
-    FROM accepted a
-    LEFT JOIN per_version b ON b.script_id = a.script_id AND b.script_version = a.version - 1
-    LEFT JOIN per_version f ON f.script_id = a.script_id AND f.script_version = a.version
-)
-SELECT script_id::VARCHAR AS script_id, version, changeset_id::VARCHAR AS changeset_id,
-       accepted_at,
-       coalesce(len(rb), 0) AS runs_before,
-       list_avg(rb) AS pass_rate_before,
-       CASE WHEN len(rb) > 1 THEN
-            len(list_filter(range(1, len(rb)), lambda i: rb[i] <> rb[i + 1])) / (len(rb) - 1)
-       END AS flip_rate_before,
-       list_aggregate(db, 'quantile_cont', 0.95) AS p95_before_ms,
-       coalesce(len(rf), 0) AS runs_after,
-       list_avg(rf) AS pass_rate_after,
-       CASE WHEN len(rf) > 1 THEN
-            len(list_filter(range(1, len(rf)), lambda i: rf[i] <> rf[i + 1])) / (len(rf) - 1)
-       END AS flip_rate_after,
-       list_aggregate(df, 'quantile_cont', 0.95) AS p95_after_ms
-FROM sides
-ORDER BY accepted_at DESC, script_id
-"""
+class _MemoryInsights:
+    """A reader over insights already in hand: an in-memory DuckDB with one table."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self._connection = duckdb.connect()
+        self._connection.register("insights", table)
+
+    def relation(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        return self._connection.execute(sql, params or {})
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def summarize_insights(rows: Iterable[AIInsight], *, status: str | None = None) -> pd.DataFrame:
+    """``insights_by_type_and_severity`` over insights listed from the SQL database (the source
+    of truth, so a page's chart agrees with the list beside it at once)."""
+    reader = _MemoryInsights(insights_arrow(rows))
+    try:
+        return insights_by_type_and_severity(reader, status=status)
+    finally:
+        reader.close()
+
+
+FIX_IMPACT_COLUMNS = [
+    "script_id",
+    "version",
+    "changeset_id",
+    "accepted_at",
+    "runs_before",
+    "pass_rate_before",
+    "flip_rate_before",
+    "p95_before_ms",
+    "runs_after",
+    "pass_rate_after",
+    "flip_rate_after",
+    "p95_after_ms",
+    "verdict",
+]
 
 
 def fix_impact(
@@ -313,11 +324,36 @@ def fix_impact(
     """Did the fix work: per revision accepted from a change set, the last ``window`` runs of the
     version before against the first ``window`` runs of the revision.
 
+    The windows come from ``fix_impact.REVISION_SAMPLES_SQL`` and the figures and verdict from
+    ``fix_impact.revision_impact``: what the API's impact report and the insights refresh use.
+
     Columns: script_id, version, changeset_id, accepted_at, runs_before, pass_rate_before,
-    flip_rate_before, p95_before_ms, runs_after, pass_rate_after, flip_rate_after, p95_after_ms.
+    flip_rate_before, p95_before_ms, runs_after, pass_rate_after, flip_rate_after, p95_after_ms,
+    verdict (improved, worse, unchanged or pending, with the default thresholds).
     """
-    params = {"script": str(script_id) if script_id else None, "window": window}
-    return _df(reader, FIX_IMPACT_SQL, params)
+    thresholds = replace(Thresholds(), window_runs=window)
+    rows = []
+    for item in revision_samples(reader, window, script_id=script_id):
+        report = revision_impact(item.before, item.after, thresholds)
+        before, after = report["before"], report["after"]
+        rows.append(
+            [
+                item.script_id,
+                item.version,
+                item.changeset_id,
+                item.accepted_at,
+                before["runs"],
+                before["pass_rate"],
+                before["flip_rate"] if before["runs"] > 1 else None,
+                before["duration_p95_ms"],
+                after["runs"],
+                after["pass_rate"],
+                after["flip_rate"] if after["runs"] > 1 else None,
+                after["duration_p95_ms"],
+                report["verdict"],
+            ]
+        )
+    return pd.DataFrame(rows, columns=FIX_IMPACT_COLUMNS)
 
 
 DASHBOARD_QUERIES = {

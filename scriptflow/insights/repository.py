@@ -7,17 +7,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scriptflow.db.repository import Repository
 from scriptflow.insights.models import AIInsight, InsightStatus
-from scriptflow.runs.models import TERMINAL_STATUSES, RunStatus, RunStep, TestRun
+from scriptflow.runs.models import TERMINAL_STATUSES, TestRun
 from scriptflow.scripts.models import ScriptRevision
-
-# The runs a before/after comparison counts: those that reached a verdict.
-DECIDED_STATUSES = (RunStatus.PASSED, RunStatus.FAILED)
 
 
 class InsightRepository(Repository[AIInsight]):
@@ -96,41 +93,6 @@ class HistoryRepository:
             .limit(1)
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
-
-    async def decided_runs(
-        self, script_id: uuid.UUID, version: int, window: int, *, newest: bool
-    ) -> list[Row[uuid.UUID, str, datetime | None, datetime | None]]:
-        """The last (newest) or first ``window`` decided runs of one version, oldest first."""
-        order = TestRun.created_at.desc() if newest else TestRun.created_at.asc()
-        stmt = (
-            select(TestRun.id, TestRun.status, TestRun.started_at, TestRun.completed_at)
-            .where(
-                TestRun.script_id == script_id,
-                TestRun.script_version == version,
-                TestRun.status.in_(DECIDED_STATUSES),
-            )
-            .order_by(order, TestRun.id)
-            .limit(window)
-        )
-        runs = list((await self.session.execute(stmt)).all())
-        if newest:
-            runs.reverse()
-        return runs
-
-    async def passed_step_durations(self, run_ids: Sequence[uuid.UUID]) -> dict[str, list[float]]:
-        """Durations of the passed steps of some runs, by ``"<action> <locator>"``."""
-        steps: dict[str, list[float]] = {}
-        if not run_ids:
-            return steps
-        rows = await self.session.execute(
-            select(RunStep.action, RunStep.locator, RunStep.duration_ms).where(
-                RunStep.run_id.in_(run_ids), RunStep.outcome == "passed"
-            )
-        )
-        for action, locator, duration in rows:
-            key = f"{action} {locator}" if locator else action
-            steps.setdefault(key, []).append(float(duration))
-        return steps
 
     async def finished_run_ids(self, completed_since: datetime | None) -> list[uuid.UUID]:
         stmt = select(TestRun.id).where(TestRun.status.in_(sorted(TERMINAL_STATUSES)))

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +27,12 @@ from scriptflow.insights.lake import AnalyticsUnavailable
 from scriptflow.insights.models import AIInsight
 from scriptflow.insights.refresh import refresh_script_insights
 from scriptflow.insights.thresholds import Thresholds
-from scriptflow.insights.warehouse_sync import sync_runs, sync_script_state, warehouse_for
+from scriptflow.insights.warehouse_sync import (
+    mirror_project_insights,
+    sync_runs,
+    sync_script_state,
+    warehouse_for,
+)
 from scriptflow.projects.repository import ProjectRepository
 from scriptflow.runs.events import RunFinished
 from scriptflow.runs.repository import RunRepository
@@ -59,24 +64,56 @@ async def append_after_run(context: HandlerContext, event: RunFinished) -> None:
 
 
 @dataclass
-class _ScriptRefresh:
-    """A refresh of one script under way in this process, and whether to run it once more."""
+class _InFlight:
+    """Work on one key under way in this process, and whether to do it once more after."""
 
     finished: asyncio.Future[None]
     again: bool = False
     runs: list[RunFinished] = field(default_factory=list)
 
 
-# Refreshes under way, by script: bookkeeping of work in flight (entries leave when it ends).
-_refreshing: dict[uuid.UUID, _ScriptRefresh] = {}
+# Work under way, by key: bookkeeping of work in flight (entries leave when it ends).
+_refreshing: dict[uuid.UUID, _InFlight] = {}  # by script
+_mirroring: dict[uuid.UUID, _InFlight] = {}  # by project
+
+
+async def _coalesced(
+    in_flight: dict[uuid.UUID, _InFlight],
+    key: uuid.UUID,
+    event: RunFinished,
+    work: Callable[[list[RunFinished]], Awaitable[None]],
+) -> None:
+    """Do ``work`` for ``key``, or, when it is under way, ask for one more round and wait for it.
+
+    The work reads the latest state, so one round after the current one covers every run that
+    asked meanwhile: a burst of N runs costs two rounds, not N.
+    """
+    under_way = in_flight.get(key)
+    if under_way is not None:
+        under_way.again = True
+        under_way.runs.append(event)
+        await asyncio.shield(under_way.finished)
+        return
+    state = _InFlight(asyncio.get_running_loop().create_future(), runs=[event])
+    in_flight[key] = state
+    try:
+        while True:
+            state.again = False
+            runs, state.runs = state.runs, []
+            await work(runs)
+            if not state.again:
+                break
+    finally:
+        del in_flight[key]
+        state.finished.set_result(None)
 
 
 async def refresh_after_run(context: HandlerContext, event: RunFinished) -> None:
     """Refresh the script's insights, confirm new flaky suspicions, mirror them in the warehouse.
 
-    Coalesced per script: a run finishing while its script is being refreshed asks for one more
-    refresh after the current one (which reads the latest history, so it covers every run that
-    asked meanwhile) and waits for that, instead of a refresh of its own. Returns once the
+    Coalesced: per script, a run finishing while its script is being refreshed asks for one
+    more refresh after the current one and waits for that, instead of a refresh of its own; the
+    mirror of the project's insights in the warehouse likewise, per project. Returns once the
     insights include this run.
     """
     if event.status == "cancelled":
@@ -86,31 +123,19 @@ async def refresh_after_run(context: HandlerContext, event: RunFinished) -> None
     else:  # a suite or shard run: every file it has history for
         async with transaction(context.sessionmaker, write=False) as session:
             script_ids = await session.run_sync(lambda sync: run_script_ids(sync, event.run_id))
-    for script_id in script_ids:
-        await _refresh_coalesced(context, script_id, event)
-
-
-async def _refresh_coalesced(
-    context: HandlerContext, script_id: uuid.UUID, event: RunFinished
-) -> None:
-    under_way = _refreshing.get(script_id)
-    if under_way is not None:
-        under_way.again = True
-        under_way.runs.append(event)
-        await asyncio.shield(under_way.finished)
+    if not script_ids:
         return
-    state = _ScriptRefresh(asyncio.get_running_loop().create_future(), runs=[event])
-    _refreshing[script_id] = state
-    try:
-        while True:
-            state.again = False
-            runs, state.runs = state.runs, []
+    for script_id in script_ids:
+
+        async def refresh(runs: list[RunFinished], script_id: uuid.UUID = script_id) -> None:
             await _refresh_script(context, script_id, runs)
-            if not state.again:
-                break
-    finally:
-        del _refreshing[script_id]
-        state.finished.set_result(None)
+
+        await _coalesced(_refreshing, script_id, event, refresh)
+
+    async def mirror(_runs: list[RunFinished]) -> None:
+        await _mirror_project(context, event.project_id)
+
+    await _coalesced(_mirroring, event.project_id, event, mirror)
 
 
 async def _refresh_script(
@@ -125,21 +150,22 @@ async def _refresh_script(
             await queue_confirmation_reruns(
                 session, context.settings, asking[-1].run_id, result.created
             )
-    refreshed = time.perf_counter()
-    try:
-        async with transaction(context.sessionmaker, write=False) as session:
-            # The refresh may have changed insights, and the run may follow an accept.
-            await sync_script_state(session, warehouse_for(context.settings), script_id)
-    except AnalyticsUnavailable:
-        log.warning("analytics unreachable; script %s waits for the next catch-up", script_id)
-        return
     log.info(
-        "script %s (%d run(s)): insights refreshed in %.3f s, state mirrored in %.3f s",
+        "script %s (%d run(s)): insights refreshed in %.3f s",
         script_id,
         len(runs),
-        refreshed - started,
-        time.perf_counter() - refreshed,
+        time.perf_counter() - started,
     )
+
+
+async def _mirror_project(context: HandlerContext, project_id: uuid.UUID) -> None:
+    """The project's insights into the warehouse, for the dashboard's queries (revisions follow
+    accepts: ``sync_after_accept``)."""
+    try:
+        async with transaction(context.sessionmaker, write=False) as session:
+            await mirror_project_insights(session, warehouse_for(context.settings), project_id)
+    except AnalyticsUnavailable:
+        log.warning("analytics unreachable; project %s waits for the next catch-up", project_id)
 
 
 async def sync_after_accept(context: HandlerContext, event: ChangesetAccepted) -> None:

@@ -15,7 +15,7 @@ import itertools
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,7 +70,7 @@ class Warehouse:
         self.alias = _unique_alias()
         self._lock = threading.RLock()
         self._connection: duckdb.DuckDBPyConnection | None = None
-        # Group commit: appends that arrive while one commits go together in the next commit.
+        # Group commit: writes that arrive while one commits go together in the next commit.
         self._queue: list[_Ticket] = []
         self._queue_lock = threading.Lock()
         self._committer = threading.Lock()
@@ -126,15 +126,20 @@ class Warehouse:
                 raise
 
     def append(self, batch: RunBatch) -> SyncResult:
-        """Append finished runs; a run already present is replaced, so syncing is idempotent.
-
-        Threads of this process appending at once share commits: whoever takes the committer
-        lock appends every batch queued so far in one DuckLake transaction (a commit is about a
-        dozen catalog statements whatever its size), and the others find theirs done.
-        """
+        """Append finished runs; a run already present is replaced, so syncing is idempotent."""
         if batch.runs.num_rows == 0:
             return SyncResult(0, 0, 0)
-        ticket = _Ticket(batch)
+        self._grouped(_Ticket(batch=batch))
+        return SyncResult(batch.runs.num_rows, batch.tests.num_rows, batch.steps.num_rows)
+
+    def _grouped(self, ticket: _Ticket) -> None:
+        """Group commit: threads of this process writing at once share one DuckLake transaction.
+
+        Whoever takes the committer lock writes everything queued so far (the appended runs as
+        one batch, then the other changes in the order they came) and the others find theirs
+        done: a commit is about a dozen catalog statements whatever its size, and under the
+        deployment's one writer lock commits queue behind each other.
+        """
         with self._queue_lock:
             self._queue.append(ticket)
         with self._committer:
@@ -143,7 +148,12 @@ class Warehouse:
                     taken, self._queue = self._queue, []
                 try:
                     with self._write_transaction() as connection:
-                        _append(connection, self.alias, _concat(t.batch for t in taken))
+                        batches = [t.batch for t in taken if t.batch is not None]
+                        if batches:
+                            _append(connection, self.alias, _concat(batches))
+                        for other in taken:
+                            if other.change is not None:
+                                other.change(connection)
                 except BaseException as error:
                     for other in taken:
                         other.error = error
@@ -153,12 +163,14 @@ class Warehouse:
                         other.done.set()
         if ticket.error is not None:
             raise ticket.error
-        return SyncResult(batch.runs.num_rows, batch.tests.num_rows, batch.steps.num_rows)
 
     def replace_revisions(self, revisions: pa.Table, script_ids: Sequence[str] | None) -> None:
         """Replace the revisions of the given scripts (all when None)."""
-        with self._write_transaction() as connection:
+
+        def change(connection: duckdb.DuckDBPyConnection) -> None:
             _replace_revisions(connection, self.alias, revisions, script_ids)
+
+        self._grouped(_Ticket(change=change))
 
     def replace_script_state(
         self,
@@ -168,16 +180,20 @@ class Warehouse:
         project_ids: Sequence[str],
     ) -> None:
         """Replace some scripts' revisions and some projects' insights in one commit."""
-        with self._write_transaction() as connection:
+
+        def change(connection: duckdb.DuckDBPyConnection) -> None:
             _replace_revisions(connection, self.alias, revisions, script_ids)
-            _delete_where_in(connection, self.alias, "insights", "project_id", project_ids)
-            _insert_arrow(connection, self.alias, "insights", insights)
+            _replace_insights(connection, self.alias, insights, project_ids)
+
+        self._grouped(_Ticket(change=change))
 
     def replace_insights(self, insights: pa.Table, project_ids: Sequence[str]) -> None:
         """Mirror the SQL insights of some projects, for dashboard queries."""
-        with self._write_transaction() as connection:
-            _delete_where_in(connection, self.alias, "insights", "project_id", project_ids)
-            _insert_arrow(connection, self.alias, "insights", insights)
+
+        def change(connection: duckdb.DuckDBPyConnection) -> None:
+            _replace_insights(connection, self.alias, insights, project_ids)
+
+        self._grouped(_Ticket(change=change))
 
     def known_run_ids(self, run_ids: Sequence[str]) -> set[str]:
         """Which of these runs the warehouse already holds."""
@@ -256,11 +272,22 @@ class Warehouse:
 
 @dataclass(slots=True)
 class _Ticket:
-    """One thread's batch waiting for a group commit."""
+    """One thread's write waiting for a group commit: runs to append, or another change."""
 
-    batch: RunBatch
+    batch: RunBatch | None = None
+    change: Callable[[duckdb.DuckDBPyConnection], None] | None = None
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
+
+
+def _replace_insights(
+    connection: duckdb.DuckDBPyConnection,
+    alias: str,
+    insights: pa.Table,
+    project_ids: Sequence[str],
+) -> None:
+    _delete_where_in(connection, alias, "insights", "project_id", project_ids)
+    _insert_arrow(connection, alias, "insights", insights)
 
 
 def _concat(batches: Iterable[RunBatch]) -> RunBatch:

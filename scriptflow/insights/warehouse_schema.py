@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import UTC
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from scriptflow.insights.models import AIInsight
 
 SCOPED_TABLES = ("runs", "tests", "steps", "revisions", "insights")
 
@@ -90,3 +97,26 @@ INSIGHTS_SCHEMA = pa.schema(
         ("last_seen", pa.timestamp("us")),
     ]
 )
+
+
+def insights_arrow(rows: Iterable[AIInsight]) -> pa.Table:
+    """Insights read from the SQL database, in the warehouse's ``insights`` shape."""
+    return pa.Table.from_pylist(
+        [
+            {
+                "id": str(row.id),
+                "project_id": str(row.project_id),
+                "script_id": str(row.script_id) if row.script_id else None,
+                "type": row.type,
+                "severity": row.severity,
+                "status": row.status,
+                "fingerprint": row.fingerprint,
+                "occurrences": row.occurrences,
+                "summary": row.summary,
+                "first_seen": row.first_seen.astimezone(UTC).replace(tzinfo=None),
+                "last_seen": row.last_seen.astimezone(UTC).replace(tzinfo=None),
+            }
+            for row in rows
+        ],
+        schema=INSIGHTS_SCHEMA,
+    )

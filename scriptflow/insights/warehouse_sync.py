@@ -16,13 +16,12 @@ from scriptflow.insights.extract import extract_revisions, extract_runs
 from scriptflow.insights.lake import LakeLocation, create_catalog
 from scriptflow.insights.repository import HistoryRepository, InsightRepository
 from scriptflow.insights.warehouse import (
-    INSIGHTS_SCHEMA,
     CompactResult,
     ScopedReader,
     SyncResult,
     Warehouse,
 )
-from scriptflow.insights.warehouse_schema import DDL
+from scriptflow.insights.warehouse_schema import DDL, insights_arrow
 from scriptflow.projects.service import member_project_ids
 from scriptflow.scripts.repository import ScriptRepository
 
@@ -81,7 +80,7 @@ async def catch_up(session: AsyncSession, warehouse: Warehouse) -> SyncResult:
         )
     revisions = await session.run_sync(lambda sync: extract_revisions(sync))
     await asyncio.to_thread(warehouse.replace_revisions, revisions, None)
-    await _mirror_insights(session, warehouse)
+    await mirror_project_insights(session, warehouse)
     return totals
 
 
@@ -99,9 +98,10 @@ async def sync_script_state(
     )
 
 
-async def _mirror_insights(
+async def mirror_project_insights(
     session: AsyncSession, warehouse: Warehouse, project_id: uuid.UUID | None = None
 ) -> None:
+    """Replace one project's insights (every project's when None) in the warehouse."""
     table, project_ids = await _insights_table(session, project_id)
     await asyncio.to_thread(warehouse.replace_insights, table, project_ids)
 
@@ -110,25 +110,7 @@ async def _insights_table(
     session: AsyncSession, project_id: uuid.UUID | None
 ) -> tuple[pa.Table, list[str]]:
     rows = await InsightRepository(session).of_project(project_id)
-    table = pa.Table.from_pylist(
-        [
-            {
-                "id": str(row.id),
-                "project_id": str(row.project_id),
-                "script_id": str(row.script_id) if row.script_id else None,
-                "type": row.type,
-                "severity": row.severity,
-                "status": row.status,
-                "fingerprint": row.fingerprint,
-                "occurrences": row.occurrences,
-                "summary": row.summary,
-                "first_seen": row.first_seen.astimezone(UTC).replace(tzinfo=None),
-                "last_seen": row.last_seen.astimezone(UTC).replace(tzinfo=None),
-            }
-            for row in rows
-        ],
-        schema=INSIGHTS_SCHEMA,
-    )
+    table = insights_arrow(rows)
     # A project whose last insight went away must still be cleared: name it even with no rows.
     project_ids = sorted(
         {str(row.project_id) for row in rows} | ({str(project_id)} if project_id else set())

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pandas as pd
 import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,6 +15,7 @@ from scriptflow import events
 from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
 from scriptflow.insights import queries, warehouse_sync
+from scriptflow.insights.repository import InsightRepository
 from scriptflow.runs.events import RunFinished
 from scriptflow.scripts.models import ScriptRevision
 from tests.factories import Account, create_environment, create_script, signup
@@ -303,6 +305,13 @@ async def test_the_warehouse_catches_up_and_answers_dashboard_queries(
         assert scripts_seen == [(str(script["id"]),)]  # the stranger's runs stay out of view
         assert selectors.iloc[0]["locator"] == "#login"
         assert set(summary["type"]) >= {"flaky-selector", "flaky-test"}
+        # One definition of the summary: over the insights a page lists from the database it
+        # gives what the warehouse's mirror gives.
+        async with transaction(sessionmaker, write=False) as session:
+            listed = await InsightRepository(session).of_project(uuid.UUID(account.project_id))
+        pd.testing.assert_frame_equal(queries.summarize_insights(listed), summary)
+        only_open = queries.summarize_insights(listed, status="open")
+        assert set(only_open["status"]) == {"open"}
         # A second catch-up appends nothing new; a run synced twice is not duplicated.
         async with transaction(sessionmaker, write=False) as session:
             warehouse = warehouse_sync.warehouse_for(settings)
