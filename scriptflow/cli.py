@@ -30,14 +30,53 @@ def serve(
         int,
         typer.Option(
             min=1,
-            help="API processes sharing the port. More than one needs PostgreSQL; notebook "
-            "sessions stay in the process that opened them (docs/deploy.md).",
+            help="API processes sharing the port. More than one needs PostgreSQL; serve the "
+            "notebooks from `scriptflow notebooks` then (--no-notebooks, docs/deploy.md).",
         ),
     ] = 1,
+    notebooks: Annotated[
+        bool | None,
+        typer.Option(
+            help="Serve the dashboard and notebook apps here too (default: SCRIPTFLOW_NOTEBOOKS, "
+            "on). Their kernels live in the process that opened them: off behind a load "
+            "balancer without sticky sessions.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Migrate the database and serve the API (OpenAPI UI at /docs)."""
+    options: dict[str, bool] = {} if notebooks is None else {"notebooks": notebooks}
+    _serve_app(host=host, port=port, reload=reload, workers=workers, env=options)
+
+
+@cli.command()
+def notebooks(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
+) -> None:
+    """Serve the dashboard and notebook apps from one process of their own (kernels stay here).
+
+    API processes then run `scriptflow serve --no-notebooks` behind the load balancer, which
+    sends /dashboard and /notebooks/ here: no sticky sessions needed. Runs started from a
+    notebook are queued for the `scriptflow worker` processes (no run workers in this one
+    unless SCRIPTFLOW_WORKERS says so).
+    """
+    import os
+
+    os.environ.setdefault("SCRIPTFLOW_WORKERS", "0")
+    _serve_app(host=host, port=port, reload=False, workers=1, env={"notebooks": True})
+
+
+def _serve_app(*, host: str, port: int, reload: bool, workers: int, env: dict[str, bool]) -> None:
+    import os
+
     import uvicorn
 
+    # The app is built from the environment (`app.main:app`), in this process or in each of
+    # uvicorn's: the options reach it there.
+    for name, value in env.items():
+        os.environ[f"SCRIPTFLOW_{name.upper()}"] = "true" if value else "false"
+    get_settings.cache_clear()
     settings = get_settings()
     configure_logging(settings.log_level)
     try:
@@ -55,7 +94,8 @@ def serve(
     if workers > 1:
         # Migrate and create the analytics catalog once here, not in N racing processes.
         _migrate(settings)
-    typer.echo(f"scriptflow API on http://{host}:{port}  (OpenAPI UI: http://{host}:{port}/docs)")
+    faces = "API, dashboard and notebooks" if settings.notebooks else "API"
+    typer.echo(f"scriptflow {faces} on http://{host}:{port}  (OpenAPI UI: /docs)")
     from scriptflow.runs.isolation import harden_server_process
 
     harden_server_process()  # no same-uid process reads our environ or memory

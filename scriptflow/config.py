@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     openai_timeout_s: float = 60.0
     openai_max_retries: int = 2
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=0)
+    # Whether this process serves the notebook apps (the dashboard and /notebooks/*, whose
+    # kernels live in the process that opened them). API processes behind a load balancer turn
+    # it off; one `scriptflow notebooks` process serves them instead (docs/deploy.md).
+    notebooks: bool = True
     browser_executable: Path | None = None
     browser_ws_endpoint: str | None = None
     run_timeout_s: int = Field(default=300, ge=5)

@@ -36,7 +36,8 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
         return
     app.state.web_mounted = True
     notebook_context.configure(settings)
-    apps = notebook_apps()
+    # Off in API processes of a deployment whose notebooks run in `scriptflow notebooks`.
+    apps = notebook_apps() if settings.notebooks else []
     app.include_router(
         build_login_router(
             settings, GUARDED_PREFIXES, RateLimiter(settings.rate_limit_login_per_minute)
