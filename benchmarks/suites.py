@@ -30,7 +30,9 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -165,13 +167,56 @@ def run_scriptflow(
     summary = (run.get("results") or {}).get("summary") or {}
     if run["status"] != "passed" or summary.get("passed") != 24:
         raise SystemExit(f"the scriptflow run did not pass all 24 tests: {run['error']} {summary}")
+    print_breakdown(http, run)
     return elapsed
+
+
+def _moment(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def print_breakdown(http: httpx.Client, parent: dict[str, Any]) -> None:
+    """Where a sharded run's wall time went: each shard's wait for a worker, its execution
+    (sandbox, pytest and Chromium start, tests, artifacts) against the time its tests took,
+    and the merge after the last shard."""
+    created = _moment(parent["created_at"])
+    shards = []
+    for entry in parent["results"].get("shards") or []:
+        shard = http.get(f"/v1/test-runs/{entry['run_id']}").json()
+        shards.append(shard)
+        started, completed = _moment(shard["started_at"]), _moment(shard["completed_at"])
+        tests_ms = sum(int(t.get("duration_ms") or 0) for t in shard.get("tests") or [])
+        steps_ms = sum(
+            int(step.get("duration_ms") or 0)
+            for t in shard.get("tests") or []
+            for step in t.get("steps") or []
+        )
+        execution = (completed - started).total_seconds()
+        waited = (started - created).total_seconds()
+        print(
+            f"    shard {entry['index'] + 1}: claimed after {waited:5.2f} s,"
+            f" executed {execution:5.2f} s ({len(shard.get('tests') or [])} tests took"
+            f" {tests_ms / 1000:5.2f} s, the rest {execution - tests_ms / 1000:5.2f} s:"
+            f" sandbox, pytest, Chromium, artifacts)\n"
+            f"             steps took {steps_ms / 1000:5.2f} s of the tests' time, set-up and"
+            f" teardown (contexts, traces) {(tests_ms - steps_ms) / 1000:5.2f} s"
+        )
+    if shards:
+        last = max(_moment(s["completed_at"]) for s in shards)
+        merged = (_moment(parent["completed_at"]) - last).total_seconds()
+        print(f"    merged {merged:5.2f} s after the last shard ended")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--shards", type=int, default=2)
+    parser.add_argument(
+        "--isolation",
+        choices=["auto", "namespaces", "legacy"],
+        default="auto",
+        help="the run sandbox (legacy: no network namespace nor egress proxy), to compare",
+    )
     options = parser.parse_args()
     chromium = find_chromium(Settings())
     if chromium is None:
@@ -187,6 +232,7 @@ def main() -> None:
             JWT_SECRET="bench-" + "s" * 48,
             data_dir=scratch / "data",
             workers=options.shards,
+            run_isolation=options.isolation,
             rate_limit_runs_per_minute=1000,
             rate_limit_login_per_minute=1000,
             rate_limit_register_per_minute=1000,

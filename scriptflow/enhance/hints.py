@@ -1,13 +1,12 @@
 """Locator hints: what a run saw of the element a selector matched (pure functions).
 
 The contract with runs: a finished run may carry ``results["locator_hints"]``, a mapping from a
-key to ``{"role", "name", "test_id", "label", "file", "line"}``. The key is what the last call
-of the locator's chain wrote (``scriptflow.runs.locators.hint_key``): the selector of
-``locator("div.form > input")`` as written, also at the end of a chain
-(``page.get_by_role("form").locator("input")`` is keyed ``input``), or a ``get_by_*`` call as
-code (``get_by_text("Log in")``). ``file`` and ``line`` are where the locator was built, e.g. in
-a page object. A run can build an entry from Playwright's ``locator.aria_snapshot()`` with
-`hint_from_aria_snapshot`.
+hand-written selector to ``{"role", "name", "test_id", "label", "file", "line"}``. The key is
+the selector a locator's chain ends with, as its last ``locator`` call wrote it
+(``scriptflow.runs.locators.hint_key``): ``div.form > input`` for ``locator("div.form >
+input")``, ``input`` for ``page.get_by_role("form").locator("input")``. ``file`` and ``line``
+are where the locator was built, e.g. in a page object. A run can build an entry from
+Playwright's ``locator.aria_snapshot()`` with `hint_from_aria_snapshot`.
 """
 
 from __future__ import annotations

@@ -106,18 +106,16 @@ def locator_code(selector: str) -> str:
 
 
 def hint_key(selector: str) -> str | None:
-    """The key a run stores the hint of a locator with Playwright's ``selector`` under, or None
-    when no hint is useful (a position such as ``.nth(2)`` or ``.first`` last, whose element a
-    user-facing locator could not name alone; a ``filter`` part).
+    """The key a run stores the hint of a locator with Playwright's ``selector`` under: the
+    hand-written selector its chain ends with, as the last ``locator`` call wrote it (how the
+    rules find it in the source), whatever built the chain before it (``locator``,
+    ``get_by_role``, ``get_by_test_id``, ``filter``…). None when the chain ends in a
+    ``get_by_*`` locator (already user-facing: nothing to propose) or a position (``nth=``, which
+    a user-facing locator could not name alone).
 
-    ``div.form >> input:nth-child(2)`` → ``input:nth-child(2)`` (the last ``locator`` call's
-    argument, as the rules find it in the source); ``internal:text="Log in"i`` →
-    ``get_by_text("Log in")``."""
+    ``div.form >> input:nth-child(2)`` and ``internal:testid=[data-testid="login"s] >> #user``
+    give ``input:nth-child(2)`` and ``#user``."""
     parts = _split(selector)
-    if not parts:
+    if not parts or parts[-1].startswith(("internal:", "nth=")):
         return None
-    last = parts[-1]
-    if not last.startswith("internal:"):
-        return None if last.startswith("nth=") else last
-    code = locator_code(last)
-    return None if code.startswith("locator(") else code
+    return parts[-1]

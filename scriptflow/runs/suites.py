@@ -36,6 +36,10 @@ MAX_RETRIES = 5
 MAX_TIMEOUT_S = 3600
 # Recent runs whose test durations balance the next sharded run.
 DURATION_HISTORY_RUNS = 20
+# Traces of a suite or shard run: only a failing test's (a retried one's first attempt too),
+# as Playwright advises for CI: a passing test's trace is rarely opened, and a zip per test
+# costs each test's end and the artifact store's space. A file run keeps every context's.
+SUITE_TRACE = "retain-on-failure"
 
 
 def _invalid(field: str, message: str, **details: object) -> ValidationFailed:

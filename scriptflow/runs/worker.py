@@ -44,7 +44,7 @@ from scriptflow.runs.queue import (
 )
 from scriptflow.runs.repository import RunRepository
 from scriptflow.runs.results import locator_hints_document, results_document
-from scriptflow.runs.suites import load_run_tree, merge_shards, test_file
+from scriptflow.runs.suites import SUITE_TRACE, load_run_tree, merge_shards, test_file
 from scriptflow.runs.triage import classify_run
 from scriptflow.scripts.repository import ScriptRepository
 from scriptflow.storage.artifact_store import publish_run_artifacts
@@ -192,6 +192,8 @@ class RunWorker:
             max_file_bytes=self.settings.run_max_file_mb * 1024 * 1024,
             tmp_mb=self.settings.run_tmp_mb,
             shm_mb=self.settings.run_shm_mb,
+            # A suite or shard run (no one script) keeps the traces of failing tests only.
+            trace="on" if plan.script_id is not None else SUITE_TRACE,
         )
         cancel = asyncio.Event()
         lost = asyncio.Event()

@@ -188,10 +188,11 @@ def test_node_ids_come_back_from_pytest_classnames() -> None:
         ("#username", "#username"),
         ("div.form >> input:nth-child(2)", "input:nth-child(2)"),
         ('internal:role=form >> input[name="a>>b"]', 'input[name="a>>b"]'),
-        ('internal:role=button[name="Log in"i]', 'get_by_role("button", name="Log in")'),
-        ('li >> internal:text="Banana"i', 'get_by_text("Banana")'),
-        ('internal:testid=[data-testid="pay"s]', 'get_by_test_id("pay")'),
-        ('internal:label="Username"i', 'get_by_label("Username")'),
+        ('internal:testid=[data-testid="login"s] >> #user', "#user"),
+        ('internal:text="Sign in"i >> xpath=..', "xpath=.."),
+        # Already user-facing at the end: nothing to propose, no hint to read.
+        ('internal:role=button[name="Log in"i]', None),
+        ('li >> internal:text="Banana"i', None),
         ("li >> nth=2", None),  # a position: no locator names the element alone
         ('li >> internal:has-text="Banana"i', None),  # a filter
         ("", None),

@@ -189,9 +189,9 @@ def written_at(tree_root: str | None) -> tuple[str, int] | None:
 def _note_written_selector(
     recorder: Recorder, kind: str, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> None:
-    """Note the element a locator matched, under the key enhancement looks it up by (see
-    ``scriptflow.runs.locators.hint_key``): every family — ``locator("css")``, the
-    ``get_by_*`` locators, chains — keyed by what the last call of the chain wrote.
+    """Note the element a hand-written selector matched, under the key enhancement looks it up
+    by (``scriptflow.runs.locators.hint_key``): the selector a chain ends with, whatever family
+    built the chain before it; a chain ending in ``get_by_*`` is already user-facing.
 
     Each hint says where its locator was built (a page object's ``__init__``, say), so that
     enhancement proposes the better locator in that file, not in the test that used it.
