@@ -35,12 +35,33 @@ with app.setup:
 
 
 @app.function
-def labelled(frame: pd.DataFrame, titles: dict[str, str]) -> pd.DataFrame:
-    """Show script titles instead of ids."""
+def labelled(
+    frame: pd.DataFrame, titles: dict[str, str], paths: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """Show script titles instead of ids (and, given ``paths``, each row's file of the tree)."""
     if "script_id" not in frame.columns:
         return frame
     named = frame.assign(script=frame["script_id"].map(titles).fillna("(deleted script)"))
+    if paths is not None:
+        named = named.assign(file=frame["script_id"].map(paths).fillna(""))
     return named.drop(columns=["script_id"])
+
+
+@app.function
+def in_files(frame: pd.DataFrame, files: list[str]) -> pd.DataFrame:
+    """The rows of the picked files of the tree (all rows when none is picked), by file."""
+    if "file" not in frame.columns:
+        return frame
+    shown = frame[frame["file"].isin(files)] if files else frame
+    return shown.sort_values("file", kind="stable")
+
+
+@app.function
+def test_label(row: pd.Series) -> str:
+    """A flaky test as its node id (which names its file) or, before trees, script / name."""
+    name, file = str(row["test_name"]), str(row.get("file") or "")
+    shown = name if file and name.startswith(file + "::") else f"{row['script']} / {name}"
+    return f"{shown} ({row['environment']})"
 
 
 @app.function
@@ -213,12 +234,14 @@ async def _(ctx, grain, me, project_filter, window):
     # come from the database.
     _history = asyncio.ensure_future(asyncio.to_thread(_load))
     _titles: dict[str, str] = {}
+    _paths: dict[str, str] = {}
     _open: list[dict[str, object]] = []
     try:
         async with ctx.session(write=False) as _session:
             for _project_id in project_filter.value:
                 for _script in await project_scripts(_session, me.id, _project_id):
                     _titles[str(_script.id)] = _script.title
+                    _paths[str(_script.id)] = _script.path
                 _open += [
                     {"type": i.type, "severity": i.severity, "occurrences": i.occurrences}
                     for i in await project_insights(
@@ -226,7 +249,11 @@ async def _(ctx, grain, me, project_filter, window):
                     )
                 ]
         history_bucket, _frames = await _history
-        frames = {k: labelled(v, _titles) for k, v in _frames.items()}
+        # Tests and selectors carry their file: a suite's flaky tests group by it.
+        _by_file = ("flaky_tests", "flaky_selectors")
+        frames = {
+            k: labelled(v, _titles, _paths if k in _by_file else None) for k, v in _frames.items()
+        }
     except ScriptflowError as _exc:
         stop_with(_exc.message)
     frames["insights"] = (
@@ -384,12 +411,22 @@ def _(duration_chart, history_bucket, script_ids):
 
 
 @app.cell
-def _(frames, window):
-    _data = frames["flaky_tests"]
+def _(frames):
+    _files = sorted(
+        {f for k in ("flaky_tests", "flaky_selectors") for f in frames[k].get("file", []) if f}
+    )
+    file_filter = mo.ui.multiselect(options=_files, label="Files of the tree")
+    # Flaky tests and selectors, file by file (a suite's tests are keyed by node id).
+    file_filter if _files else mo.md("")
+    return (file_filter,)
+
+
+@app.cell
+def _(file_filter, frames, window):
+    flaky_tests_shown = in_files(frames["flaky_tests"], list(file_filter.value))
+    _data = flaky_tests_shown
     _data = (
-        _data.assign(
-            label=_data["script"] + " / " + _data["test_name"] + " (" + _data["environment"] + ")"
-        )
+        _data.assign(label=_data.apply(test_label, axis=1))
         if len(_data)
         else _data.assign(label=[])
     )
@@ -404,7 +441,7 @@ def _(frames, window):
             legend=alt.Legend(format="d", tickMinStep=1),
         ),
         tooltip=[
-            "script:N",
+            "file:N",
             "test_name:N",
             "environment:N",
             "runs:Q",
@@ -413,14 +450,12 @@ def _(frames, window):
             "retry_passes:Q",
         ],
     )
-    return (flaky_tests_chart,)
+    return flaky_tests_chart, flaky_tests_shown
 
 
 @app.cell
-def _(flaky_tests_chart, frames):
-    beside_table(
-        flaky_tests_chart, picked(flaky_tests_chart, frames["flaky_tests"]), CLICK_TO_FILTER
-    )
+def _(flaky_tests_chart, flaky_tests_shown):
+    beside_table(flaky_tests_chart, picked(flaky_tests_chart, flaky_tests_shown), CLICK_TO_FILTER)
     return
 
 
@@ -436,15 +471,17 @@ def _(flaky_tests_chart, script_ids, since):
 
 
 @app.cell
-def _(frames, window):
+def _(file_filter, frames, window):
+    flaky_selectors_shown = in_files(frames["flaky_selectors"], list(file_filter.value))
     flaky_selectors_chart = bars(
-        frames["flaky_selectors"],
+        flaky_selectors_shown,
         f"Flakiest selectors (failure rate) · {window.selected_key.lower()}",
         x=alt.X("failure_rate:Q", title="Failure rate", axis=alt.Axis(format="%")),
         y=alt.Y("locator:N", sort="-x", title=None),
         color=alt.Color("environment:N", title="Environment"),
         tooltip=[
             "locator:N",
+            "file:N",
             "action:N",
             "environment:N",
             "browser:N",
@@ -452,14 +489,14 @@ def _(frames, window):
             "failures:Q",
         ],
     )
-    return (flaky_selectors_chart,)
+    return flaky_selectors_chart, flaky_selectors_shown
 
 
 @app.cell
-def _(flaky_selectors_chart, frames):
+def _(flaky_selectors_chart, flaky_selectors_shown):
     beside_table(
         flaky_selectors_chart,
-        picked(flaky_selectors_chart, frames["flaky_selectors"]),
+        picked(flaky_selectors_chart, flaky_selectors_shown),
         CLICK_TO_FILTER,
     )
     return
