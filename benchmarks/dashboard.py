@@ -8,12 +8,20 @@ the same way, done when its last cell's output (the element a user acts on next)
 page. Goal: every app under 2.5 s, the dashboard at 1M runs too.
 
     .venv/bin/python benchmarks/dashboard.py [--runs 1000000] [--navigations 5] [--no-apps]
+        [--cells]
+
+``--cells`` also prints where each app's time goes on its last navigation: until the kernel's
+first cell starts (page, assets, websocket, kernel start), the cells (the slowest named, from
+the kernel's own cell-op messages on the websocket), and after the last cell until ready
+(rendering, charts drawing).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
+import json
 import shutil
 import statistics
 import sys
@@ -99,7 +107,78 @@ def chromium() -> BrowserTarget:
     return target
 
 
-async def measure(base_url: str, navigations: int, apps: bool) -> dict[str, list[float]]:
+NOTEBOOK_FILES = {
+    "/dashboard/": "dashboard.py",
+    **{path: path.strip("/").split("/")[-1] + ".py" for path in APP_READY},
+}
+
+
+def cell_labels(path: str) -> dict[str, str]:
+    """Each cell id of the app at ``path`` → its first line of code (run mode hides code)."""
+    spec = importlib.util.spec_from_file_location(
+        "bench_nb", ROOT / "notebooks" / NOTEBOOK_FILES[path]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    manager = module.app._cell_manager
+    labels = {}
+    for cell_id in manager.cell_ids():
+        lines = [
+            line.strip()
+            for line in manager.cell_data_at(cell_id).code.splitlines()
+            if line.strip() and not line.strip().startswith("#")
+        ]
+        labels[str(cell_id)] = (lines[0] if lines else "(empty)")[:70]
+    return labels
+
+
+class CellClock:
+    """The kernel's cell-op messages of the page's marimo websocket: when each cell ran."""
+
+    def __init__(self, page: object) -> None:
+        self.events: list[tuple[float, str, str]] = []  # (kernel time, cell id, status)
+        page.on("websocket", self._watch)  # type: ignore[attr-defined]
+
+    def _watch(self, ws: object) -> None:
+        ws.on("framereceived", self._frame)  # type: ignore[attr-defined]
+
+    def _frame(self, payload: str | bytes) -> None:
+        try:
+            message = json.loads(payload)
+        except ValueError:
+            return
+        data = message.get("data", message) if isinstance(message, dict) else None
+        if not isinstance(data, dict) or message.get("op") != "cell-op":
+            return
+        if data.get("status") in ("running", "idle") and "timestamp" in data:
+            self.events.append((float(data["timestamp"]), str(data["cell_id"]), data["status"]))
+
+    def report(self, started: float, ready: float, labels: dict[str, str]) -> list[str]:
+        """Where one navigation's time went (wall clock, seconds from its start)."""
+        runs: dict[str, float] = {}
+        spent: dict[str, float] = {}
+        for moment, cell, status in self.events:
+            if status == "running":
+                runs.setdefault(cell, moment)
+            elif cell in runs:
+                spent[cell] = spent.get(cell, 0.0) + moment - runs.pop(cell)
+        if not self.events:
+            return ["  (no cell-op messages seen)"]
+        first = min(m for m, _, _ in self.events) - started
+        last = max(m for m, _, _ in self.events) - started
+        lines = [
+            f"  first cell starts {first:.2f} s · last cell ends {last:.2f} s · "
+            f"ready {ready - started:.2f} s · cells busy {sum(spent.values()):.2f} s"
+        ]
+        for cell, seconds in sorted(spent.items(), key=lambda kv: -kv[1])[:6]:
+            lines.append(f"    {seconds:6.3f} s  {labels.get(cell, cell)}")
+        return lines
+
+
+async def measure(
+    base_url: str, navigations: int, apps: bool, cells: bool = False
+) -> dict[str, list[float]]:
     """Seconds from navigation start to interactive, per page and navigation (after a warm-up)."""
     from playwright.async_api import async_playwright
 
@@ -109,6 +188,7 @@ async def measure(base_url: str, navigations: int, apps: bool) -> dict[str, list
             executable_path=target.executable_path, headless=True, args=list(target.launch_args)
         )
         page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+        clock = CellClock(page) if cells else None
         await page.goto(base_url + "/login")
         await page.get_by_label("Email").fill(EMAIL)
         await page.get_by_label("Password").fill(PASSWORD)
@@ -135,16 +215,23 @@ async def measure(base_url: str, navigations: int, apps: bool) -> dict[str, list
                 await ready()
             for _ in range(navigations):
                 await page.goto("about:blank")
+                if clock is not None:
+                    clock.events.clear()
+                wall = time.time()  # the kernel stamps its messages with the wall clock
                 start = time.perf_counter()
                 await page.goto(base_url + path, wait_until="commit")
                 await ready()
                 times[path].append(time.perf_counter() - start)
+            if clock is not None:
+                print(f"[{path}] last navigation:", flush=True)
+                took = times[path][-1]
+                print("\n".join(clock.report(wall, wall + took, cell_labels(path))), flush=True)
         await browser.close()
     return times
 
 
 def run_scenario(
-    label: str, runs: int, navigations: int, apps: bool
+    label: str, runs: int, navigations: int, apps: bool, cells: bool = False
 ) -> list[tuple[str, str, int, list[float]]]:
     data_dir = Path(tempfile.mkdtemp(prefix="sf-dash-bench-"))
     try:
@@ -155,7 +242,7 @@ def run_scenario(
             f"[{label}] seeded {runs:,} runs in {time.perf_counter() - started:.1f} s", flush=True
         )
         with ThreadedServer(create_app(settings, run_background=False)) as server:
-            times = asyncio.run(measure(server.base_url, navigations, apps))
+            times = asyncio.run(measure(server.base_url, navigations, apps, cells))
         return [(label, path, runs, values) for path, values in times.items()]
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -167,11 +254,14 @@ def main() -> None:
     parser.add_argument("--demo-runs", type=int, default=40)
     parser.add_argument("--navigations", type=int, default=5)
     parser.add_argument("--no-apps", action="store_true", help="measure the dashboard only")
+    parser.add_argument("--no-large", action="store_true", help="skip the 1M-run history")
+    parser.add_argument("--cells", action="store_true", help="where each app's time goes")
     args = parser.parse_args()
-    results = [
-        *run_scenario("demo history", args.demo_runs, args.navigations, not args.no_apps),
-        *run_scenario("large history", args.runs, args.navigations, False),
-    ]
+    results = run_scenario(
+        "demo history", args.demo_runs, args.navigations, not args.no_apps, args.cells
+    )
+    if not args.no_large:
+        results += run_scenario("large history", args.runs, args.navigations, False, args.cells)
     print()
     print(
         f"{'history':<15}{'page':<22}{'runs':>11}{'median s':>10}{'best s':>9}{'worst s':>9}  goal"

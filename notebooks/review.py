@@ -288,33 +288,41 @@ def _(changeset, members):
 @app.cell
 def _(changeset, comments, get_noted, members, pieces, script):
     get_noted()
-    comment_on = mo.ui.dropdown(
-        options={"The whole change set": None, **{f"Hunk {p.index}": p.index for p in pieces}},
-        value="The whole change set",
-        label="Comment on",
+    # One form: the text reaches the kernel with the click on "Add comment" (a text box sends
+    # its own value on blur, which the click can overtake). It is made again for each change
+    # set shown, and what it was shown with is returned beside it, like every action here.
+    comment = (
+        mo.md("{on}\n\n{text}")
+        .batch(
+            on=mo.ui.dropdown(
+                options={
+                    "The whole change set": None,
+                    **{f"Hunk {p.index}": p.index for p in pieces},
+                },
+                value="The whole change set",
+                label="Comment on",
+            ),
+            text=mo.ui.text_area(placeholder="What should the author know?", full_width=True),
+        )
+        .form(submit_button_label="Add comment", bordered=False, clear_on_submit=True)
     )
-    comment_text = mo.ui.text_area(placeholder="What should the author know?", full_width=True)
-    # Carries the change set it was shown with, like every action here.
-    comment = mo.ui.button(
-        label="Add comment", value=None, on_click=lambda _: (changeset.id, script.value.id)
-    )
+    comment_target = (changeset.id, script.value.id)
     mo.vstack(
         [
             mo.md("**Comments on the whole change set**")
             if any(c.hunk is None for c in comments)
             else mo.md(""),
             comment_block([c for c in comments if c.hunk is None], members),
-            mo.hstack([comment_on, comment], justify="start"),
-            comment_text,
+            comment,
         ]
     )
-    return comment, comment_on, comment_text
+    return comment, comment_target
 
 
 @app.cell
-async def _(comment, comment_on, comment_text, ctx, me, set_noted, set_outcome):
+async def _(comment, comment_target, ctx, me, set_noted, set_outcome):
     mo.stop(comment.value is None)
-    _changeset_id, _script_id = comment.value
+    _changeset_id, _script_id = comment_target
     try:
         async with ctx.session() as _session:
             await add_comment(
@@ -322,8 +330,8 @@ async def _(comment, comment_on, comment_text, ctx, me, set_noted, set_outcome):
                 me.id,
                 _script_id,
                 _changeset_id,
-                body=comment_text.value,
-                hunk=comment_on.value,
+                body=str(comment.value["text"]),
+                hunk=comment.value["on"],
             )
     except ScriptflowError as _exc:
         set_outcome((_changeset_id, "danger", _exc.message))
@@ -342,7 +350,6 @@ def _(changeset, me, members, picks, pieces, reports, script):
         label="I am an owner and I accept the risk the guardrails flagged",
         disabled=not (_open and _risky and _owner),
     )
-    reason = mo.ui.text(label="Reason for rejecting (required)", full_width=True)
     # Each button carries what it was shown for: the change set, the hunks and the script
     # version on screen. A click can never act on anything else.
     _all = len(_chosen) == len(pieces)
@@ -354,9 +361,11 @@ def _(changeset, me, members, picks, pieces, reports, script):
         value=None,
         on_click=lambda _: {**_shown, "hunks": None if _all else _chosen},
     )
-    reject = mo.ui.button(
-        label="Reject", kind="danger", disabled=not _open, value=None, on_click=lambda _: _shown
+    # The reason reaches the kernel with the click on Reject, in one form (see the comment).
+    reject = mo.ui.text(label="Reason for rejecting (required)", full_width=True).form(
+        submit_button_label="Reject", bordered=False, submit_button_disabled=not _open
     )
+    reject_shown = _shown
     mo.vstack(
         [
             acknowledge if _risky and _open else mo.md(""),
@@ -366,11 +375,11 @@ def _(changeset, me, members, picks, pieces, reports, script):
             )
             if _risky and _open and not _owner
             else mo.md(""),
-            reason if _open else mo.md(""),
-            mo.hstack([accept, reject], justify="start") if _open else mo.md(""),
+            accept if _open else mo.md(""),
+            reject if _open else mo.md(""),
         ]
     )
-    return accept, acknowledge, reason, reject
+    return accept, acknowledge, reject, reject_shown
 
 
 @app.cell
@@ -411,9 +420,9 @@ async def _(accept, acknowledge, changeset, ctx, get_outcome, me, script, set_ou
 
 
 @app.cell
-async def _(ctx, me, reason, reject, script, set_outcome):
+async def _(ctx, me, reject, reject_shown, script, set_outcome):
     mo.stop(reject.value is None)
-    _shown = reject.value
+    _shown = reject_shown
     try:
         async with ctx.session() as _session:
             await reject_changeset(
@@ -421,7 +430,7 @@ async def _(ctx, me, reason, reject, script, set_outcome):
                 me.id,
                 script.value.id,
                 _shown["changeset"],
-                reason=reason.value,
+                reason=str(reject.value),
                 expected_version=_shown["version"],
             )
         set_outcome((_shown["changeset"], "info", "Rejected; the reason is on record."))
