@@ -24,6 +24,7 @@ with app.setup:
     from app.web.tables import people_frame
     from scriptflow.errors import ScriptflowError
     from scriptflow.insights import queries
+    from scriptflow.insights.models import AIInsight
     from scriptflow.insights.service import InsightFilters
 
     WINDOWS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Everything": None}
@@ -235,19 +236,16 @@ async def _(ctx, grain, me, project_filter, window):
     _history = asyncio.ensure_future(asyncio.to_thread(_load))
     _titles: dict[str, str] = {}
     _paths: dict[str, str] = {}
-    _open: list[dict[str, object]] = []
+    _open: list[AIInsight] = []
     try:
         async with ctx.session(write=False) as _session:
             for _project_id in project_filter.value:
                 for _script in await project_scripts(_session, me.id, _project_id):
                     _titles[str(_script.id)] = _script.title
                     _paths[str(_script.id)] = _script.path
-                _open += [
-                    {"type": i.type, "severity": i.severity, "occurrences": i.occurrences}
-                    for i in await project_insights(
-                        _session, me.id, _project_id, InsightFilters(status="open")
-                    )
-                ]
+                _open += await project_insights(
+                    _session, me.id, _project_id, InsightFilters(status="open")
+                )
         history_bucket, _frames = await _history
         # Tests and selectors carry their file: a suite's flaky tests group by it.
         _by_file = ("flaky_tests", "flaky_selectors")
@@ -256,11 +254,8 @@ async def _(ctx, grain, me, project_filter, window):
         }
     except ScriptflowError as _exc:
         stop_with(_exc.message)
-    frames["insights"] = (
-        pd.DataFrame(_open, columns=["type", "severity", "occurrences"])
-        .groupby(["type", "severity"], as_index=False)
-        .agg(insights=("type", "size"), occurrences=("occurrences", "sum"))
-    )
+    # The one "insights by type and severity" query, over the open insights just listed.
+    frames["insights"] = queries.summarize_insights(_open)
     # Drill-downs name a script by its title on the charts; links need its id.
     script_ids = {title: uuid.UUID(script_id) for script_id, title in _titles.items()}
     since = _since

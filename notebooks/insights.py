@@ -23,6 +23,7 @@ with app.setup:
     from app.web.shell import header, permalink, pin, query_uuid
     from app.web.tables import timestamp
     from scriptflow.errors import ScriptflowError
+    from scriptflow.insights import queries
     from scriptflow.insights.service import InsightFilters, get_insight, resolve_insight
     from scriptflow.runs.service import run_traces
 
@@ -128,26 +129,19 @@ async def _(ctx, get_resolved, me, project, status_filter):
 
 
 @app.cell
-def _(table_rows):
-    _counts = mo.sql(
-        """
-        SELECT type, severity, count(*) AS n
-        FROM table_rows
-        GROUP BY type, severity
-        ORDER BY type, severity
-        """,
-        output=False,
-    )
+def _(insights):
+    # The one "insights by type and severity" query, over the insights listed here.
+    _counts = queries.summarize_insights(insights.values())
     by_type = mo.ui.altair_chart(
         alt.Chart(_counts, title="Insights by type and severity")
         .mark_bar()
         .encode(
-            x=alt.X("n:Q", title="Insights"),
+            x=alt.X("insights:Q", title="Insights"),
             y=alt.Y("type:N", title=None),
             color=alt.Color(
                 "severity:N", scale=alt.Scale(domain=SEVERITY_ORDER, range=SEVERITY_COLORS)
             ),
-            tooltip=[alt.Tooltip("type:N"), alt.Tooltip("severity:N"), alt.Tooltip("n:Q")],
+            tooltip=[alt.Tooltip("type:N"), alt.Tooltip("severity:N"), alt.Tooltip("insights:Q")],
         )
         .properties(height=200),
         chart_selection="point",
