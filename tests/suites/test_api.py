@@ -172,6 +172,13 @@ async def test_suite_runs_validate_pin_shard_merge_and_export(
         "/v1/test-runs", params={"project_id": account.project_id}, headers=account.headers
     )
     assert {r["kind"] for r in listed.json()} == {"suite", "sharded", "shard"}
+    # The shards' tests are history of their files: the reload that passed on retry is a flaky
+    # test of tests/test_cart.py, keyed by its node id, and of no other file.
+    for path, expected in (("tests/test_cart.py", True), ("tests/test_login.py", False)):
+        r = await client.get(f"/v1/scripts/{ids[path]}/insights", headers=account.headers)
+        flaky = [i["summary"] for i in r.json() if i["type"] == "flaky-test"]
+        named = any("tests/test_cart.py::test_reload[chromium]" in summary for summary in flaky)
+        assert named is expected, (path, flaky)
 
     r = await client.get(f"/v1/test-runs/{parent['id']}/junit.xml", headers=account.headers)
     assert r.status_code == 200
