@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-import openai
 import pydantic
 
 from scriptflow.errors import AIOutputInvalid, AIProviderUnavailable
@@ -42,6 +41,9 @@ async def structured_answer(
     temperature: float | None = None,
 ) -> Answer:
     """The model's answer parsed as `shape`; `what` names it in errors ("script", "plan")."""
+    # The SDK costs most of a second to import; only a call to the provider needs it.
+    import openai
+
     where = public_origin(config.base_url)
     try:
         async with openai.AsyncOpenAI(

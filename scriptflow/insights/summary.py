@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-import openai
-
 from scriptflow.config import Settings
 from scriptflow.errors import AIOutputInvalid, AIProviderUnavailable
 
@@ -37,6 +35,9 @@ class OpenAISummarizer:
 
     async def summarize(self, insight: dict[str, Any]) -> str:
         """One short paragraph; raises 503/502 domain errors a user can act on."""
+        # The SDK costs most of a second to import; only a call to the provider needs it.
+        import openai
+
         key = self._settings.openai_api_key
         if key is None or not key.get_secret_value():
             raise AIProviderUnavailable(
