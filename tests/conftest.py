@@ -26,6 +26,25 @@ from tests.support.postgres import PostgresCluster, PostgresUnavailable, start_c
 from tests.support.settings import settings_for
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with slow tests first, then those with browser tests, then the rest.
+
+    Under xdist's work stealing the quick tests then fill the gaps at the end, instead of one
+    worker starting a three-minute test while the other runs out of work. Each module stays
+    in one piece and in its own order, so its module-scoped set-up happens once.
+    """
+    modules: dict[object, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.path, []).append(item)
+
+    def weight(module_items: list[pytest.Item]) -> int:
+        marks = {mark.name for item in module_items for mark in item.iter_markers()}
+        return 2 if "slow" in marks else 1 if "browser" in marks else 0
+
+    ordered = sorted(modules.values(), key=weight, reverse=True)  # stable: same weight keeps order
+    items[:] = [item for module_items in ordered for item in module_items]
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PostgresCluster]:
     try:

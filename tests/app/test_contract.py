@@ -30,6 +30,8 @@ from tests.factories import DEFAULT_PASSWORD
 from tests.support.openai_stub import OpenAIStub
 from tests.support.settings import settings_with_openai
 
+pytestmark = pytest.mark.slow
+
 SEED = 20261201
 # Enough draws per operation to reach the boundary bugs (10**30 versions, year-1 cursors,
 # NUL bytes), few enough that both backends fit the suite's budget.

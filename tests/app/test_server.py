@@ -17,6 +17,9 @@ import pytest
 
 from tests.support.postgres import PostgresCluster, free_port
 
+# Each test starts real server or CLI processes.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "server-test-secret-" + "z" * 40
 
