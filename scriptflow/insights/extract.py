@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import Connection, Select, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from scriptflow.insights.signatures import error_signature
@@ -213,6 +213,10 @@ def _test_path(file: str | None, nodeid: str | None) -> str | None:
     return None
 
 
+def _snapshot_items(snapshot: Any) -> list[tuple[str, Any]]:
+    return list(snapshot.items()) if isinstance(snapshot, dict) else []
+
+
 def _pinned(snapshot: Any, path: str | None) -> tuple[str, int] | None:
     """``(script_id, version)`` the snapshot pinned at ``path``; None when it holds no such file.
     The snapshot is read back from the database: anything malformed counts as absent."""
@@ -275,6 +279,7 @@ def _batch(
     # Bounded IN lists: SQLite caps bound parameters, PostgreSQL plans them fine either way.
     for start in range(0, len(ids), 500):
         part = ids[start : start + 500]
+        tests_of, steps_of = _rows_wanted(part, single, spanning, only_script)
         # Explicit columns, so the same code reads through a Session or a Core Connection.
         test_rows = connection.execute(
             select(
@@ -291,7 +296,7 @@ def _batch(
                 RunTest.error,
                 RunTest.failure_class,
             )
-            .where(RunTest.run_id.in_(part))
+            .where(tests_of)
             .order_by(RunTest.run_id, RunTest.position)
         )
         pending_tests: dict[uuid.UUID, dict[str, Any]] = {}
@@ -332,7 +337,7 @@ def _batch(
                 RunStep.outcome,
                 RunStep.error,
             )
-            .where(RunStep.run_id.in_(part))
+            .where(steps_of)
             .order_by(RunStep.run_id, RunStep.test_id, RunStep.attempt, RunStep.position)
         )
         last_failed: dict[uuid.UUID, Any] = {}
@@ -382,6 +387,33 @@ def _batch(
         tests=pa.Table.from_pylist(tests, schema=TESTS_SCHEMA),
         steps=pa.Table.from_pylist(steps, schema=STEPS_SCHEMA),
     )
+
+
+def _rows_wanted(
+    part: Sequence[uuid.UUID],
+    single: dict[uuid.UUID, dict[str, Any]],
+    spanning: dict[uuid.UUID, Any],
+    only_script: str | None,
+) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """Which test and step rows of ``part`` to read: all of them, or for a refresh of one
+    script only its own share of the suite runs (the tests of the paths their snapshots pinned
+    it at), so a project's big suite runs are not read whole for each file."""
+    spanning_part = [run_id for run_id in part if run_id in spanning]
+    if only_script is None or not spanning_part:
+        return RunTest.run_id.in_(part), RunStep.run_id.in_(part)
+    paths = sorted(
+        {
+            path
+            for run_id in spanning_part
+            for path, entry in _snapshot_items(spanning[run_id][0].snapshot)
+            if (pinned := _pinned({path: entry}, path)) is not None and pinned[0] == only_script
+        }
+    )
+    own = [run_id for run_id in part if run_id in single]
+    shared = RunTest.run_id.in_(spanning_part) & RunTest.file.in_(paths)
+    tests = or_(RunTest.run_id.in_(own), shared)
+    steps = or_(RunStep.run_id.in_(own), RunStep.test_id.in_(select(RunTest.id).where(shared)))
+    return tests, steps
 
 
 # A suite run's status as one file's: the run's own when it did not finish its work.
