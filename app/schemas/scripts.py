@@ -43,7 +43,10 @@ class ScriptOut(ResponseModel):
     project_id: uuid.UUID
     title: str
     path: str = Field(description=PATH_DESCRIPTION)
-    kind: FileKind = Field(description="test, support (page objects, conftest) or data")
+    kind: FileKind = Field(
+        description="test, support (page objects, conftest), data, or config (pytest.ini, "
+        "pyproject.toml, tox.ini, setup.cfg)"
+    )
     content: str
     version: int
     created_at: datetime
