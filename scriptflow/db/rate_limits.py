@@ -4,8 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import sqlalchemy as sa
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from scriptflow.db.base import Base
+
+# Declared for the schema's one description (migrations are checked against the metadata);
+# the counting itself is the plain SQL below.
+RATE_LIMIT_COUNTERS = sa.Table(
+    "rate_limit_counters",
+    Base.metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("window_start", sa.BigInteger(), primary_key=True, index=True),
+    sa.Column("count", sa.Integer(), nullable=False),
+)
 
 # The upsert is atomic per row: concurrent API processes each get their own count back.
 _BUMP = text(
