@@ -7,6 +7,7 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -16,6 +17,7 @@ from scriptflow.errors import NotFound
 from scriptflow.insights.analysis import MemoryHistory, bound_params
 from scriptflow.insights.extract import RunBatch, extract_revisions, extract_runs
 from scriptflow.insights.findings import Finding, script_finding
+from scriptflow.insights.repository import HistoryRepository
 from scriptflow.insights.statistics import (
     decided_outcomes,
     flip_rate,
@@ -61,17 +63,31 @@ async def impact_report(
 ) -> dict[str, Any]:
     """The before/after comparison of the window of runs either side of a revision.
 
-    The script's history is extracted as for the warehouse
-    (``extract``: a suite run counts for this file with the file's own status and duration) and
-    the windows are chosen by the dashboard's own ``REVISION_SAMPLES_SQL`` over it.
+    The script's history since its runs of these versions can start is extracted as for the
+    warehouse (``extract``: a suite run counts for this file with the file's own status and
+    duration), and the windows are chosen by the dashboard's own ``REVISION_SAMPLES_SQL``.
     """
-    # The whole history of the script: a run's time says nothing about its version (imported
-    # and backfilled runs), and the windows are picked by version in SQL.
-    batches = await session.run_sync(lambda sync: list(extract_runs(sync, script_id=script.id)))
+    since = await _history_start(session, script, revision.version)
+    batches = await session.run_sync(
+        lambda sync: list(extract_runs(sync, script_id=script.id, created_since=since))
+    )
     revisions = await session.run_sync(lambda sync: extract_revisions(sync, script_id=script.id))
     return await asyncio.to_thread(
         _impact_over_history, batches, revisions, script.id, revision.version, thresholds
     )
+
+
+async def _history_start(session: AsyncSession, script: Script, version: int) -> datetime | None:
+    """Where the runs of the version before and of this one can start: the first of the file's
+    own runs of either (imported and backfilled runs may predate their revision), or the time
+    the version before was made (a suite run pins versions that existed when it was created)."""
+    versions = [version - 1, version]
+    starts = [await HistoryRepository(session).earliest_run_at(script.id, versions)]
+    previous = await ScriptRepository(session).revision(script.id, version - 1)
+    if previous is not None:
+        starts.append(previous.created_at)
+    known = [start for start in starts if start is not None]
+    return min(known) if known else None
 
 
 def _impact_over_history(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -93,6 +93,16 @@ class HistoryRepository:
             .limit(1)
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def earliest_run_at(
+        self, script_id: uuid.UUID, versions: Sequence[int]
+    ) -> datetime | None:
+        """When the first of the script's own runs of these versions was created."""
+        stmt = select(func.min(TestRun.created_at)).where(
+            TestRun.script_id == script_id, TestRun.script_version.in_(list(versions))
+        )
+        earliest: datetime | None = (await self.session.execute(stmt)).scalar_one_or_none()
+        return earliest
 
     async def finished_run_ids(self, completed_since: datetime | None) -> list[uuid.UUID]:
         stmt = select(TestRun.id).where(TestRun.status.in_(sorted(TERMINAL_STATUSES)))
