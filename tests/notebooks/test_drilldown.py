@@ -20,7 +20,7 @@ def test_picked_buckets_become_one_range_per_script_and_environment() -> None:
     def at(hour: int) -> datetime:
         return datetime(2026, 11, 28, hour, tzinfo=UTC)
 
-    rows = [
+    rows: list[dict[str, object]] = [
         {"script": "Login", "environment": "staging", "bucket": at(18)},
         {"script": "Login", "environment": "staging", "bucket": at(22)},
         {"script": "Home", "environment": "prod", "bucket": at(20)},
