@@ -236,13 +236,24 @@ def test_push_splits_over_the_body_cap_deletes_with_a_dry_run_first_and_pages_th
         url, pages = r.links.get("next", {}).get("url"), pages + 1
         url = f"{server.base_url}{url}" if url and url.startswith("/") else url
     assert pages == 3 and paths == sorted(paths) and len(paths) == 25
-    for cursor in ("not a cursor!", "AA"):  # not the shape; a NUL path
+    r = httpx.get(
+        f"{server.base_url}/v1/projects/{project_id}/files",
+        params={"cursor": "not a cursor!"},
+        headers=headers,
+    )
+    assert r.status_code == 422, r.text  # not a cursor's shape
+    # Any string of the shape is a position, even one no listing made (a NUL, bytes that are
+    # not UTF-8, a dangling character): a page of the tree from somewhere, never an error.
+    for cursor in ("AA", "X60t", "A"):
         r = httpx.get(
             f"{server.base_url}/v1/projects/{project_id}/files",
-            params={"cursor": cursor},
+            params={"cursor": cursor, "limit": 10},
             headers=headers,
         )
-        assert r.status_code == 422, r.text
+        assert r.status_code == 200, r.text
+        got = [entry["path"] for entry in r.json()]
+        start = paths.index(got[0]) if got else len(paths)
+        assert got == paths[start : start + len(got)]
 
     # Files gone from the folder: a dry run says what would go and changes nothing.
     for n in (3, 7):

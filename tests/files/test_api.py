@@ -155,7 +155,9 @@ async def test_import_stores_the_suite_once_and_refuses_hostile_archives_whole(
     r = await client.get(
         f"/v1/projects/{owner.project_id}/files", params={"cursor": "AA"}, headers=owner.headers
     )
-    assert r.status_code == 422  # a cursor holding a NUL is no position
+    # A cursor decoding to a NUL is still a position (of the cursor's shape), and never
+    # reaches PostgreSQL as a NUL, which would be a 500 there.
+    assert r.status_code == 200, r.text
     assert listing["conftest.py"]["kind"] == "support"
     assert listing["pages/login_page.py"]["kind"] == "support"
     assert listing["data/accounts.json"]["kind"] == "data"

@@ -132,21 +132,22 @@ def test_a_large_repetitive_script_diffs_in_well_under_the_time_budget() -> None
     for index in edited_at:
         lines[index] = "    page.wait_for_timeout(100)\n"
     new = "".join(lines)
-    started = time.perf_counter()
+    # CPU time of this thread: what the diff costs, whatever else the machine is doing.
+    started = time.thread_time()
     diff = unified_diff(base, new)
-    elapsed = time.perf_counter() - started
+    elapsed = time.thread_time() - started
     assert apply_diff(base, diff) == new
     assert _changed_lines(diff) == 2 * len(edited_at)
-    # The goal is < 300 ms on a quiet machine; the bound leaves room for a busy CI box.
-    assert elapsed < 1.0, f"{elapsed:.3f}s"
+    # The goal is < 300 ms on a quiet machine; the bound leaves room for a slower CPU.
+    assert elapsed < 1.0, f"{elapsed:.3f}s of CPU"
 
 
 def test_two_unrelated_large_scripts_still_diff_quickly_and_correctly() -> None:
     base = "".join(f"old line {i % 97}\n" for i in range(20_000))
     new = "".join(f"new line {i % 89}\n" for i in range(20_000))
-    started = time.perf_counter()
+    started = time.thread_time()
     diff = unified_diff(base, new)
-    assert time.perf_counter() - started < 2.0
+    assert time.thread_time() - started < 2.0
     assert apply_diff(base, diff) == new
 
 
