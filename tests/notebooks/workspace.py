@@ -132,17 +132,17 @@ async def seed_workspace(settings: Settings, *, runs: int = 24) -> Workspace:
                         error="TimeoutError: locator.click: waiting for #login" if failed else None,
                     )
                     session.add(test)
-                    if failed:  # a failure keeps its trace (a row only: links, not bytes)
-                        session.add(
-                            RunArtifact(
-                                run_id=run.id,
-                                name="trace.zip",
-                                kind="trace",
-                                content_type="application/zip",
-                                size_bytes=0,
-                                path=f"artifacts/{run.id}/trace.zip",
-                            )
+                    # A file run traces every test (a row only: links, not bytes).
+                    session.add(
+                        RunArtifact(
+                            run_id=run.id,
+                            name="trace.zip",
+                            kind="trace",
+                            content_type="application/zip",
+                            size_bytes=0,
+                            path=f"artifacts/{run.id}/trace.zip",
                         )
+                    )
                     await session.flush()
                     session.add(
                         RunStep(

@@ -338,7 +338,7 @@ async def test_a_chart_selection_and_an_insight_lead_to_their_runs_and_traces(
         await page.wait_for_url("**/notebooks/runs/?**", timeout=TIMEOUT_MS)
         assert query_value(page.url, "script") == str(workspace.script_id)
         await page.get_by_text("Showing the runs a link named").wait_for(timeout=TIMEOUT_MS)
-        # Only the Login script's runs in that range; its failed ones link their traces.
+        # Only the Login script's runs in that range, each linking its trace.
         await page.get_by_role("link", name="trace").first.wait_for(timeout=TIMEOUT_MS)
         rows = page.get_by_role("row")
         assert await page.get_by_role("cell", name="Home", exact=True).count() == 0
