@@ -7,7 +7,6 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,7 +17,6 @@ from scriptflow.errors import InvalidRunState, NotFound, ValidationFailed
 from scriptflow.pagination import Page, clamp_limit
 from scriptflow.projects.roles import Role
 from scriptflow.projects.service import member_project_ids, require_role
-from scriptflow.runs.artifacts import served_path
 from scriptflow.runs.events import run_status_changes
 from scriptflow.runs.junit import write_junit
 from scriptflow.runs.models import (
@@ -211,26 +209,6 @@ async def cancel_run(session: AsyncSession, user_id: uuid.UUID, run_id: uuid.UUI
             f"The run already ended with status {run.status!r}", details={"status": run.status}
         )
     return run
-
-
-async def artifact_file(
-    session: AsyncSession, user_id: uuid.UUID, run_id: uuid.UUID, name: str, data_dir: Path
-) -> tuple[RunArtifact, Path]:
-    """The artifact row and its file; missing or others' → 404."""
-    await _visible_run(session, user_id, run_id)
-    artifact = await RunRepository(session).artifact(run_id, name)
-    if artifact is None:
-        raise NotFound("artifact", name)
-    path = await asyncio.to_thread(_inside, data_dir, artifact.path)
-    if path is None:
-        raise NotFound("artifact", name)
-    return artifact, path
-
-
-def _inside(root: Path, relative: str) -> Path | None:
-    """The file at ``root/relative`` if it is a regular file in the artifact store: what a
-    run left in its own folder is never served (see scriptflow.runs.artifacts)."""
-    return served_path(root, root / relative)
 
 
 @dataclass(frozen=True)
