@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -14,15 +11,6 @@ from alembic.runtime.migration import MigrationContext
 from scriptflow.config import sync_database_url
 from scriptflow.db import migrate
 from scriptflow.db.models import Base
-from tests.support.postgres import PostgresCluster
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'chain.db'}"
-    cluster: PostgresCluster = request.getfixturevalue("pg_cluster")
-    return cluster.create_database(f"chain_{uuid.uuid4().hex[:12]}")
 
 
 def drift(url: str) -> list[Any]:

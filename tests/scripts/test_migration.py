@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +11,6 @@ import sqlalchemy as sa
 from scriptflow.config import sync_database_url
 from scriptflow.db import migrate
 from scriptflow.db.base import UTCDateTime
-from tests.support.postgres import PostgresCluster
 
 USERS = sa.table(
     "users",
@@ -41,14 +39,6 @@ SCRIPTS = sa.table(
     sa.column("created_at", UTCDateTime()),
     sa.column("updated_at", UTCDateTime()),
 )
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
-    cluster: PostgresCluster = request.getfixturevalue("pg_cluster")
-    return cluster.create_database(f"m_{uuid.uuid4().hex[:12]}")
 
 
 def test_existing_scripts_get_unique_paths_from_their_titles(empty_db: str) -> None:
