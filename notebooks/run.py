@@ -28,8 +28,7 @@ with app.setup:
     from scriptflow.runs.downloads import artifact_bytes
     from scriptflow.runs.failure_class import FailureClass, failure_class
     from scriptflow.runs.models import TestRun
-    from scriptflow.runs.progress.parse import live_tests
-    from scriptflow.runs.progress.service import run_progress
+    from scriptflow.runs.progress.service import live_view, run_progress
     from scriptflow.runs.service import (
         RunFilters,
         cancel_run,
@@ -380,7 +379,8 @@ async def _(ctx, detail, me):
     mo.stop(detail.run.status in TERMINAL)
     async with ctx.session(write=False) as _session:
         _progress = await run_progress(_session, me.id, detail.run.id)
-    _live = live_tests(_progress.events, detail.run.attempt)
+    # A sharded run's view is its shards' tests, each with its shard.
+    _live = live_view(_progress)
     _now = datetime.now(UTC)
     mo.vstack(
         [
@@ -394,7 +394,7 @@ async def _(ctx, detail, me):
             if _live
             else mo.md(""),
             mo.ui.table(
-                live_step_rows(_live),
+                live_step_rows(_live, _now),
                 label="Steps so far (newest first)",
                 selection=None,
                 page_size=15,

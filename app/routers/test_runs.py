@@ -9,12 +9,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import Field
 
 from app.deps import CurrentUser, SessionDep, SettingsDep, limiter
 from app.pagination import link_next, public_url_for
 from app.routers.artifact_downloads import artifact_response
 from app.schemas import NO_NUL_PATTERN, Cursor, Limit, Moment
-from app.schemas.run_progress import RunEventOut, RunProgressOut
+from app.schemas.run_progress import RunEventOut, RunProgressOut, ShardProgressOut
 from app.schemas.test_runs import (
     CancelOut,
     RunArtifactOut,
@@ -32,6 +33,7 @@ from scriptflow.runs.events import RunFinished, run_status_changes
 from scriptflow.runs.junit import MAX_JUNIT_BYTES
 from scriptflow.runs.progress.service import MAX_PAGE, run_progress
 from scriptflow.runs.service import RunDetail, RunFilters
+from scriptflow.runs.shards import MAX_SHARDS
 
 router = APIRouter(tags=["test-runs"])
 
@@ -265,19 +267,43 @@ async def test_run_progress(
     session: SessionDep,
     after: Annotated[int, Query(ge=0, le=2**31 - 1, description="the last seq you have")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
+    shard_after: Annotated[
+        list[Annotated[int, Field(ge=0, le=2**31 - 1)]],
+        Query(
+            max_length=MAX_SHARDS,
+            description="a sharded run: the last seq you have of each shard, in shard order",
+        ),
+    ] = [],  # noqa: B006  # FastAPI copies a query default per request
 ) -> RunProgressOut:
-    """Live progress: the run's status and its events after ``after`` (tests started, steps
-    done, tests finished), published by the worker about once a second while it runs.
+    """Live progress: the run's status and its events after ``after`` (tests started, long
+    steps started, steps done, tests finished), published by the worker about once a second
+    while it runs. A sharded run's progress merges its shards' events; each shard has its own
+    cursor (``shards[i].next_after``, sent back as the i-th ``shard_after``).
 
     Poll with the answer's ``next_after`` until ``status`` is terminal; then the run's detail
     (``GET /v1/test-runs/{id}``) holds the stored tests and steps."""
-    progress = await run_progress(session, user.id, run_id, after=after, limit=limit)
+    progress = await run_progress(
+        session, user.id, run_id, after=after, limit=limit, shard_after=shard_after
+    )
     return RunProgressOut(
         run_id=progress.run_id,
         status=progress.status,
         attempt=progress.attempt,
         started_at=progress.started_at,
         completed_at=progress.completed_at,
-        events=[RunEventOut.model_validate(e) for e in progress.events],
+        events=[
+            RunEventOut.model_validate(e).model_copy(update={"shard_index": progress.shard_of(e)})
+            for e in progress.events
+        ],
         next_after=progress.last_seq or after,
+        shards=[
+            ShardProgressOut(
+                run_id=shard.run_id,
+                shard_index=shard.shard_index,
+                status=shard.status,
+                attempt=shard.attempt,
+                next_after=shard.last_seq,
+            )
+            for shard in progress.shards
+        ],
     )

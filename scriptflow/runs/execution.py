@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -49,6 +49,9 @@ class RunRequest:
     # This shard's place in a sharded run and the durations the plan balances on
     # ({"index", "count", "durations"}; see ``shards.plan_shards``).
     shard: Mapping[str, Any] | None = None
+    # Called (blocking, in a thread) once the run process has ended and before its work dir is
+    # cleared: the worker reads the progress lines it has not published yet.
+    before_clear: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True)

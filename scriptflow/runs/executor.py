@@ -305,6 +305,8 @@ class SubprocessExecutor:
         cancelled: bool,
         duration_ms: int,
     ) -> ExecutionResult:
+        if request.before_clear is not None:
+            request.before_clear()
         raw = read_results(folders.work)
         if folders.store.exists():
             shutil.rmtree(folders.store)

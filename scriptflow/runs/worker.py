@@ -10,7 +10,7 @@ import shutil
 import socket
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -200,9 +200,11 @@ class RunWorker:
         monitor = asyncio.create_task(self._watch_lease(claim, cancel, lost))
         try:
             # The live run page's steps: the run's progress file, tailed into run_events.
+            # Its last lines are read before the executor clears the work dir, and published.
             async with publishing_progress(
                 self.sessionmaker, claim.run_id, claim.attempt, folder / "work"
-            ):
+            ) as progress:
+                request = replace(request, before_clear=progress.read_rest)
                 result = await self.executor.execute(request, cancel)
         finally:
             monitor.cancel()

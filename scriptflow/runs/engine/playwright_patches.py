@@ -245,6 +245,7 @@ def _instrument(recorder: Recorder, cls: type, name: str, kind: str) -> None:
         locator = _step_target(kind, name, self, args, kwargs)
         if name in HINT_ACTIONS and kind in ("page", "locator"):
             _note_written_selector(recorder, kind, self, args, kwargs)
+        recorder.step_started(action, locator)
         started = time.perf_counter()
         recorder.depth += 1
         try:

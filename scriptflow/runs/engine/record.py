@@ -2,9 +2,10 @@
 
 The recorder is the one piece of state the plugin keeps; it lives in ``config.stash`` (see
 ``plugin.py``) and is handed to the Playwright patches when they are installed. Beside the
-results it appends progress events (a test started, a step done, a test finished), one JSON
-object a line, to ``progress.jsonl``: the worker tails that file while the run goes on, so
-the run page can show each step as it happens (``scriptflow.runs.progress``).
+results it appends progress events (a test started, a step started and done, a test
+finished), one JSON object a line, to ``progress.jsonl``: the worker tails that file while
+the run goes on, so the run page can show each step as it happens
+(``scriptflow.runs.progress``).
 """
 
 from __future__ import annotations
@@ -102,6 +103,18 @@ class ProgressLog:
     def test_started(self, test: TestRecord) -> None:
         self._emit({"kind": "test_started", "test": test.name, "nodeid": test.nodeid})
 
+    def step_started(self, attempt: int, action: str, locator: str | None) -> None:
+        # So a long step (a navigation, an expect waiting its timeout) shows as running; the
+        # worker drops a start its end follows in the same read, so quick steps cost no row.
+        self._emit(
+            {
+                "kind": "step_started",
+                "attempt": attempt,
+                "action": action,
+                "locator": _clip(locator),
+            }
+        )
+
     def step(self, step: StepRecord) -> None:
         self._emit(
             {
@@ -172,6 +185,11 @@ class Recorder:
         self.progress = ProgressLog(results.with_name(PROGRESS_FILE) if results else None)
 
     # --- steps -----------------------------------------------------------------------------
+
+    def step_started(self, action: str, locator: str | None) -> None:
+        test = self.current
+        if test is not None and len(test.steps) < MAX_STEPS_PER_TEST:
+            self.progress.step_started(self.attempt, action, locator)
 
     def add_step(self, step: StepRecord) -> None:
         test = self.current

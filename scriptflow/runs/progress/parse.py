@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-KINDS = frozenset({"test_started", "step", "test_finished"})
+KINDS = frozenset({"test_started", "step_started", "step", "test_finished"})
 TEST_OUTCOMES = frozenset({"passed", "failed", "flaky", "skipped", "error"})
 STEP_OUTCOMES = frozenset({"passed", "failed"})
 MAX_LINE_BYTES = 16 * 1024
@@ -81,6 +81,16 @@ def parse_line(raw: bytes) -> ProgressLine | None:
         if name is None:
             return None
         return ProgressLine(kind, test_name=name, nodeid=_text(data.get("nodeid"), MAX_NODEID))
+    if kind == "step_started":
+        action = _text(data.get("action"), MAX_ACTION)
+        if action is None:
+            return None
+        return ProgressLine(
+            kind,
+            test_attempt=_whole(data.get("attempt"), 1, MAX_ATTEMPTS),
+            action=action,
+            locator=_text(data.get("locator"), MAX_TEXT),
+        )
     if kind == "step":
         action = _text(data.get("action"), MAX_ACTION)
         outcome = data.get("outcome")
@@ -140,6 +150,7 @@ class LiveTest:
     duration_ms: int | None = None
     error: str | None = None
     steps: list[Any] = field(default_factory=list)
+    shard: int | None = None  # a sharded run's tests: the shard running it (0-based)
 
     def elapsed_ms(self, now: datetime) -> int:
         if self.duration_ms is not None:
@@ -147,8 +158,33 @@ class LiveTest:
         return max(int((now - self.started_at).total_seconds() * 1000), 0)
 
 
+def without_seen_starts(placed: list[PlacedEvent]) -> list[PlacedEvent]:
+    """Drop each step start whose end came in the same read: only a step still going on when
+    the worker looked needs its start stored (a step's end follows its start directly)."""
+    kept = []
+    for index, event in enumerate(placed):
+        following = placed[index + 1] if index + 1 < len(placed) else None
+        if (
+            event.line.kind == "step_started"
+            and following is not None
+            and following.line.kind == "step"
+            and following.test_position == event.test_position
+        ):
+            continue
+        kept.append(event)
+    return kept
+
+
+def is_running_step(step: Any) -> bool:
+    """A live step whose end has not been published yet."""
+    return bool(step.kind == "step_started")
+
+
 def live_tests(events: Iterable[Any], attempt: int) -> list[LiveTest]:
-    """Fold stored events (rows of ``run_events``) of one attempt into tests and their steps."""
+    """Fold stored events (rows of ``run_events``) of one attempt into tests and their steps.
+
+    A step's start shows as a running step until its end replaces it; a test's end closes a
+    step left running (the test stopped inside it)."""
     tests: dict[int, LiveTest] = {}
     for event in events:
         if event.attempt != attempt:
@@ -158,9 +194,16 @@ def live_tests(events: Iterable[Any], attempt: int) -> list[LiveTest]:
             test = tests[event.test_position] = LiveTest(
                 event.test_position, event.test_name, event.created_at
             )
-        if event.kind == "step":
+        if event.kind == "step_started":
             test.steps.append(event)
+        elif event.kind == "step":
+            if test.steps and is_running_step(test.steps[-1]):
+                test.steps[-1] = event
+            else:
+                test.steps.append(event)
         elif event.kind == "test_finished":
+            if test.steps and is_running_step(test.steps[-1]):
+                test.steps.pop()
             test.outcome = event.outcome or "error"
             test.duration_ms = event.duration_ms
             test.error = event.error

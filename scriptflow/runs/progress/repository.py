@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, insert, select
 
 from scriptflow.db.repository import Repository
+from scriptflow.runs.models import TestRun
 from scriptflow.runs.progress.models import RunEvent
 
 
@@ -30,4 +31,9 @@ class RunEventRepository(Repository[RunEvent]):
             .order_by(RunEvent.seq)
             .limit(limit)
         )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def shards_of(self, run_id: uuid.UUID) -> list[TestRun]:
+        """A sharded run's shards in shard order (none for any other run)."""
+        stmt = select(TestRun).where(TestRun.parent_id == run_id).order_by(TestRun.shard_index)
         return list((await self.session.scalars(stmt)).all())
