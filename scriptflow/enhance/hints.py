@@ -47,6 +47,26 @@ def hints_from_run_results(results: dict[str, Any] | None) -> LocatorHints:
             for key in ("role", "name", "test_id", "label")
             if isinstance(value := fields.get(key), str) and value
         }
-        if values:
-            hints[selector] = LocatorHint(**values)
+        if not values:
+            continue
+        file, line = _built_at(fields)
+        hints[selector] = LocatorHint(
+            role=values.get("role"),
+            name=values.get("name"),
+            test_id=values.get("test_id"),
+            label=values.get("label"),
+            file=file,
+            line=line,
+        )
     return hints
+
+
+def _built_at(fields: dict[str, Any]) -> tuple[str | None, int | None]:
+    """The file and line the run saw the locator built at, when both are well-formed."""
+    file, line = fields.get("file"), fields.get("line")
+    if not isinstance(file, str) or not file or not isinstance(line, (str, int)):
+        return None, None
+    if isinstance(line, str) and not line.isdecimal():
+        return None, None
+    number = int(line)
+    return (file[:255], number) if number > 0 else (None, None)

@@ -13,12 +13,16 @@ RULE_FAMILIES: tuple[RuleFamily, ...] = ("waits", "selectors", "assertions", "ur
 
 @dataclass(frozen=True)
 class LocatorHint:
-    """What a run's trace snapshot knows about the element a selector matched."""
+    """What a run's trace snapshot knows about the element a selector matched, and where the
+    run saw its locator built (a page object's file and line, which may not be the file whose
+    test used it)."""
 
     role: str | None = None
     name: str | None = None
     test_id: str | None = None
     label: str | None = None
+    file: str | None = None
+    line: int | None = None
 
 
 # Keyed by the selector string exactly as it appears in the script.

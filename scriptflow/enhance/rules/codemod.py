@@ -92,6 +92,10 @@ class StatementCodemod(WaitSteps):
             return updated_node
         method = func.attr.value
         kind = self._kind(func.value)
+        if kind is None and method == "locator" and self._built_here(updated_node):
+            # The run saw this call build a locator, whatever holds its receiver
+            # (`shop.form`, `self.fields["user"]`): its shape alone cannot tell.
+            kind = "locator"
         if "urls" in self.families and (
             (method in URL_TAKING and kind == "page")
             or (method == "to_have_url" and is_expect_call(func.value))

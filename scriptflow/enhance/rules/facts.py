@@ -17,6 +17,10 @@ class ScriptFacts:
 
     page_names: set[str] = field(default_factory=set)
     locator_names: set[str] = field(default_factory=set)
+    # Attributes of `self` that hold a page or a locator (a page object's `self.form =
+    # page.locator(...)`): `self.form.locator(...)` is then a locator's chain too.
+    page_attributes: set[str] = field(default_factory=set)
+    locator_attributes: set[str] = field(default_factory=set)
     sleep_names: set[str] = field(default_factory=set)
     time_modules: set[str] = field(default_factory=set)
     asyncio_modules: set[str] = field(default_factory=set)
@@ -35,7 +39,10 @@ class ScriptFacts:
             if expr.attr in LOCATOR_PROPERTIES and self.kind(expr.value) == "locator":
                 return "locator"
             if isinstance(expr.value, ast.Name) and expr.value.id == "self":
-                return "page" if is_page_name(expr.attr) else None
+                if expr.attr in self.locator_attributes:
+                    return "locator"
+                page = expr.attr in self.page_attributes or is_page_name(expr.attr)
+                return "page" if page else None
             return None
         if (
             isinstance(expr, ast.Call)
@@ -50,12 +57,12 @@ class ScriptFacts:
 def gather_facts(tree: ast.Module) -> ScriptFacts:
     """One walk over the tree: imports, annotated parameters and assignments."""
     facts = ScriptFacts()
-    assignments: list[ast.Assign] = []
+    assignments: list[ast.Assign | ast.AnnAssign] = []
     uses = facts.name_uses
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             uses[node.id] = uses.get(node.id, 0) + 1
-        elif isinstance(node, ast.Assign):
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             assignments.append(node)
         elif isinstance(node, ast.Import):
             for alias in node.names:
@@ -78,18 +85,46 @@ def gather_facts(tree: ast.Module) -> ScriptFacts:
     # Assignments last, in source order, so `x = page.locator(...)` then `y = x.first` work.
     for node in sorted(assignments, key=lambda a: (a.lineno, a.col_offset)):
         value = node.value.value if isinstance(node.value, ast.Await) else node.value
+        if isinstance(node, ast.AnnAssign):
+            declared = _annotation_name(node.annotation)
+            kind = _DECLARED_KINDS.get(declared or "") or (facts.kind(value) if value else None)
+            _bind(facts, node.target, kind)
+            continue
+        assert value is not None
+        if (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute)
+            and value.func.attr in ("new_page", "wait_for_event")
+        ):
+            kind = "page"
+        else:
+            kind = facts.kind(value)  # `self.page = page` too: a page object's page
         for target in node.targets:
-            if not isinstance(target, ast.Name):
-                continue
-            if (
-                isinstance(value, ast.Call)
-                and isinstance(value.func, ast.Attribute)
-                and value.func.attr in ("new_page", "wait_for_event")
-            ):
-                facts.page_names.add(target.id)
-            elif facts.kind(value) == "locator":
-                facts.locator_names.add(target.id)
+            _bind(facts, target, kind)
     return facts
+
+
+_DECLARED_KINDS: dict[str, Literal["page", "locator"]] = {
+    "Page": "page",
+    "Frame": "page",
+    "Locator": "locator",
+    "FrameLocator": "locator",
+}
+
+
+def _bind(facts: ScriptFacts, target: ast.expr, kind: Literal["page", "locator"] | None) -> None:
+    """Note that a name, or an attribute of `self`, now holds a page or a locator."""
+    if kind is None:
+        return
+    if isinstance(target, ast.Name):
+        (facts.page_names if kind == "page" else facts.locator_names).add(target.id)
+    elif (
+        isinstance(target, ast.Attribute)
+        and isinstance(target.value, ast.Name)
+        and target.value.id == "self"
+    ):
+        held = facts.page_attributes if kind == "page" else facts.locator_attributes
+        held.add(target.attr)
 
 
 def _import_from(facts: ScriptFacts, node: ast.ImportFrom) -> None:

@@ -8,6 +8,7 @@ import libcst as cst
 
 from scriptflow.enhance.proposal import Category, EnhanceOptions, Finding, RuleFamily
 from scriptflow.enhance.rules.catalogue import CONFIDENCE, FLAG_CONFIDENCE
+from scriptflow.enhance.rules.expressions import string_value
 from scriptflow.enhance.rules.facts import Api, ScriptFacts
 from scriptflow.enhance.rules.shapes import (
     LOCATOR_FACTORIES,
@@ -48,7 +49,10 @@ class StatementRewriter:
             if attr in LOCATOR_PROPERTIES and self._kind(expr.value) == "locator":
                 return "locator"
             if isinstance(expr.value, cst.Name) and expr.value.value == "self":
-                return "page" if is_page_name(attr) else None
+                if attr in self.facts.locator_attributes:
+                    return "locator"
+                page = attr in self.facts.page_attributes or is_page_name(attr)
+                return "page" if page else None
             return None
         if (
             isinstance(expr, cst.Call)
@@ -58,6 +62,18 @@ class StatementRewriter:
         ):
             return "locator"
         return None
+
+    def _built_here(self, call: cst.Call) -> bool:
+        """Whether a run saw ``….locator("selector")`` build a locator in this file, within
+        this statement (the hint's file and line, e.g. a page object's ``__init__``)."""
+        if not call.args or not isinstance(call.args[0].value, cst.SimpleString):
+            return False
+        selector = string_value(call.args[0].value)
+        hint = self.options.locator_hints.get(selector) if selector is not None else None
+        if hint is None or hint.file != self.options.path or hint.line is None:
+            return False
+        start, end = self.lines
+        return start <= hint.line <= end
 
     def _record(
         self,
