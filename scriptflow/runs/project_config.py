@@ -3,9 +3,18 @@
 A run is started with our ``pytest.ini`` (``-c``), which fixes the plugins, the browser, the
 base URL and where artifacts go. The project's settings still matter — its markers (with
 ``--strict-markers``), ``testpaths``, ``python_files``, warning filters, ``pythonpath`` — so
-they are read from the tree's root the way pytest finds them (``pytest.ini``, else
-``pyproject.toml`` with ``[tool.pytest.ini_options]``, else ``tox.ini`` with ``[pytest]``,
-else ``setup.cfg`` with ``[tool:pytest]``) and copied into ours through two allow-lists:
+they are read the way plain pytest finds them and copied into ours through two allow-lists.
+
+Which file: pytest starts at the common ancestor folder of the run's paths and node ids (the
+tree's root when there are none) and walks up; the first folder with ``pytest.ini``, else
+``pyproject.toml`` with ``[tool.pytest]`` or ``[tool.pytest.ini_options]``, else ``tox.ini``
+with ``[pytest]``, else ``setup.cfg`` with ``[tool:pytest]`` wins. So a ``tests/e2e/pytest.ini``
+applies to a run of ``tests/e2e`` (or of one of its files) and to no other run, as under plain
+pytest, which then also ignores every ``conftest.py`` above that folder (its ``confcutdir``);
+the run does the same. One difference is kept on purpose: node ids stay relative to the tree's
+root (pytest would make that folder the rootdir), so a test has one id in every run.
+
+What is kept:
 
 - ini keys that only shape collection, reporting and warnings; anything that names a file
   outside the tree, needs a plugin the run does not have, or writes reports is dropped;
@@ -25,12 +34,12 @@ import ast
 import configparser
 import shlex
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-# pytest's own search order at the root: the first file that has a pytest section wins.
+# pytest's own search order in a folder: the first file that has a pytest section wins.
 CONFIG_FILES = ("pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
 
 # Keys copied as they are: collection, reporting, warnings, logging to the terminal.
@@ -135,15 +144,24 @@ _NOT_THE_PROJECTS = (
 class ProjectConfig:
     """What of the project's pytest settings the run keeps, and what it dropped (and why)."""
 
-    source: str | None = None
+    source: str | None = None  # the file's tree path, e.g. ``tests/e2e/pytest.ini``
     ini: dict[str, str] = field(default_factory=dict)
     addopts: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
 
+    @property
+    def folder(self) -> str:
+        """The tree folder the settings come from ("" for the root)."""
+        return PurePosixPath(self.source).parent.as_posix().removeprefix(".") if self.source else ""
+
     def render(self) -> str:
         """Our ``pytest.ini``: the kept settings, the safe addopts, our run folders excluded."""
         norecurse = self.ini.get("norecursedirs", DEFAULT_NORECURSE)
-        lines = ["[pytest]", f"addopts ={_indented(shlex.join(self.addopts))}"]
+        addopts = list(self.addopts)
+        if self.folder:
+            # Plain pytest loads no conftest.py above the folder of its config file.
+            addopts.insert(0, f"--confcutdir={self.folder}")
+        lines = ["[pytest]", f"addopts ={_indented(shlex.join(addopts))}"]
         lines.append(f"norecursedirs ={_indented(norecurse + ' ' + ' '.join(RUN_FOLDERS))}")
         for key, value in sorted(self.ini.items()):
             if key != "norecursedirs":
@@ -162,25 +180,80 @@ def _indented(value: str) -> str:
     return "".join(f"\n    {part}" for part in parts)
 
 
-def project_config(files: Mapping[str, str]) -> ProjectConfig:
-    """The project's pytest settings at the tree's root, through the allow-lists (pure)."""
-    for name in CONFIG_FILES:
-        if name not in files:
-            continue
-        try:
-            section = _section(name, files[name])
-        except (configparser.Error, tomllib.TOMLDecodeError, ValueError) as error:
-            return ProjectConfig(name, dropped=[f"{name}: not read ({_first_line(error)})"])
-        if section is not None:
-            return _filtered(name, section, conftest_options(files))
-    return ProjectConfig()
+def project_config(files: Mapping[str, str], targets: Sequence[str] = ()) -> ProjectConfig:
+    """The project's pytest settings that plain pytest would read for a run of ``targets``
+    (its paths and node ids; options are skipped), through the allow-lists (pure)."""
+    folders = [_folder_of(files, target) for target in targets if not target.startswith("-")]
+    ancestor = _common_folder(folders)
+    found = _config_upwards(files, ancestor)
+    if found is None and folders != [ancestor] and not _setup_py_upwards(files, ancestor):
+        # pytest's second try when the common folder has none: each argument's own folder.
+        found = next(
+            (c for folder in folders if (c := _config_upwards(files, folder)) is not None),
+            None,
+        )
+    return found or ProjectConfig()
+
+
+def _folder_of(files: Mapping[str, str], target: str) -> str:
+    path = target.split("::", 1)[0].strip("/").removeprefix("./")
+    path = "" if path in (".", "") else path
+    return PurePosixPath(path).parent.as_posix().removeprefix(".") if path in files else path
+
+
+def _common_folder(folders: Sequence[str]) -> str:
+    if not folders:
+        return ""
+    parts = [PurePosixPath(folder).parts for folder in folders]
+    common: list[str] = []
+    for level in zip(*parts, strict=False):
+        if len(set(level)) != 1:
+            break
+        common.append(level[0])
+    return "/".join(common)
+
+
+def _upwards(folder: str) -> list[str]:
+    """``a/b``, ``a``, then the root (""): pytest's walk, stopped at the tree's root."""
+    parts = PurePosixPath(folder).parts if folder else ()
+    return ["/".join(parts[:n]) for n in range(len(parts), -1, -1)]
+
+
+def _setup_py_upwards(files: Mapping[str, str], folder: str) -> bool:
+    return any(_joined(base, "setup.py") in files for base in _upwards(folder))
+
+
+def _joined(folder: str, name: str) -> str:
+    return f"{folder}/{name}" if folder else name
+
+
+def _config_upwards(files: Mapping[str, str], folder: str) -> ProjectConfig | None:
+    for base in _upwards(folder):
+        for name in CONFIG_FILES:
+            path = _joined(base, name)
+            if path not in files:
+                continue
+            try:
+                section = _section(name, files[path])
+            except (configparser.Error, tomllib.TOMLDecodeError, ValueError) as error:
+                return ProjectConfig(path, dropped=[f"{path}: not read ({_first_line(error)})"])
+            if section is not None:
+                return _filtered(path, section, conftest_options(files))
+    return None
 
 
 def _section(name: str, text: str) -> dict[str, Any] | None:
     """The file's pytest section as key → value, None when it has none (pytest reads on)."""
     if name == "pyproject.toml":
         table = tomllib.loads(text).get("tool", {}).get("pytest", {})
-        options = table.get("ini_options") if isinstance(table, dict) else None
+        if not isinstance(table, dict):
+            return None
+        native = {key: value for key, value in table.items() if key != "ini_options"}
+        options = table.get("ini_options")
+        if native and options is not None:
+            raise ValueError("both [tool.pytest] and [tool.pytest.ini_options] (pytest refuses)")
+        if native:  # pytest 9's [tool.pytest], with TOML's own types
+            return native
         return dict(options) if isinstance(options, dict) else None
     parser = configparser.ConfigParser(interpolation=None, strict=False)
     parser.optionxform = str  # type: ignore[assignment,method-assign]  # keys as written
@@ -198,6 +271,7 @@ def _filtered(
     ini: dict[str, str] = {}
     dropped: list[str] = []
     addopts: list[str] = []
+    folder = ProjectConfig(source).folder
     for key, raw in section.items():
         value = _as_text(raw)
         if key == "addopts":
@@ -208,10 +282,13 @@ def _filtered(
             ini[key] = value
         elif key in PATH_KEYS:
             problem = _path_problem(value)
-            if problem is None:
-                ini[key] = value
-            else:
+            if problem is not None:
                 dropped.append(f"{key} ({problem})")
+            elif key == "pythonpath" and folder:
+                # Relative to the config file's folder; ours is at the root.
+                ini[key] = " ".join(_joined(folder, entry) for entry in value.split())
+            else:
+                ini[key] = value
         else:
             dropped.append(f"{key} (not a setting a run may take)")
     return ProjectConfig(source, ini, addopts, dropped)

@@ -236,7 +236,7 @@ def prepare_workdir(
         (work / "test_script.py").write_text(prepare_script(request.script).source)
     # Our own ini: the server's pyproject (which disables the playwright plugin) never applies;
     # the project's own settings are merged in through allow-lists, what was dropped is noted.
-    project = project_config(request.files) if request.files else ProjectConfig()
+    project = project_config(request.files, request.selection) if request.files else ProjectConfig()
     (work / "pytest.ini").write_text(project.render())
     if isolated:
         inside_work, inside_artifacts = isolation.INSIDE_WORK, isolation.INSIDE_ARTIFACTS
