@@ -37,6 +37,7 @@ from scriptflow.projects.repository import ProjectRepository
 from scriptflow.runs.events import RunFinished
 from scriptflow.runs.repository import RunRepository
 from scriptflow.runs.service import create_run
+from scriptflow.runs.suites import queue_suite_confirmation
 
 log = logging.getLogger("scriptflow.insights")
 
@@ -197,7 +198,7 @@ async def queue_confirmation_reruns(
     if reruns.confirmation_reruns <= 0:
         return []
     run = await RunRepository(session).get(run_id)
-    if run is None or run.created_by is None or run.script_id is None:
+    if run is None or run.created_by is None:
         return []
     queued = []
     try:
@@ -205,6 +206,13 @@ async def queue_confirmation_reruns(
         # is gone), the refreshed insights are still kept.
         async with session.begin_nested():
             for _ in range(reruns.confirmation_reruns):
+                if run.script_id is None:
+                    # A suite or shard run: only its suspected tests, at its snapshot.
+                    suite_rerun = await queue_suite_confirmation(session, settings, run, suspicious)
+                    if suite_rerun is None:
+                        return []
+                    queued.append(suite_rerun.id)
+                    continue
                 rerun = await create_run(
                     session,
                     run.created_by,

@@ -13,8 +13,9 @@ import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+from sqlalchemy import select as sql_select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scriptflow.config import Settings
@@ -25,7 +26,14 @@ from scriptflow.projects.roles import Role
 from scriptflow.projects.service import require_role
 from scriptflow.runs.browsers import resolve_browser
 from scriptflow.runs.egress import blocked_reason
-from scriptflow.runs.models import TERMINAL_STATUSES, RunKind, RunStatus, RunTest, TestRun
+from scriptflow.runs.models import (
+    TERMINAL_STATUSES,
+    RunKind,
+    RunStatus,
+    RunStep,
+    RunTest,
+    TestRun,
+)
 from scriptflow.runs.repository import RunRepository
 from scriptflow.runs.selection import Selection, build_selection, entry_path
 from scriptflow.runs.shards import MAX_DURATIONS, MAX_SHARDS
@@ -139,9 +147,11 @@ async def create_suite_run(
     retries: int = 0,
     timeout_s: int | None = None,
     trigger: str = "manual",
+    snapshot: Mapping[str, Any] | None = None,
 ) -> TestRun:
-    """Queue a run of a selection (or the whole suite) of the project's tree, pinned now;
-    with ``shards`` > 1 a parent run and that many shard runs balanced by recent durations."""
+    """Queue a run of a selection (or the whole suite) of the project's tree, pinned now (or
+    at ``snapshot``, another run's); with ``shards`` > 1 a parent run and that many shard runs
+    balanced by recent durations."""
     await require_role(session, user_id, project_id, Role.EDITOR)
     env_id, env_name, base_url = await check_run_target(
         session, settings, project_id, environment, browser
@@ -153,7 +163,9 @@ async def create_suite_run(
         raise _invalid("timeout_s", f"timeout_s must be between 5 and {MAX_TIMEOUT_S}")
     if not 1 <= shards <= MAX_SHARDS:
         raise _invalid("shards", f"shards must be between 1 and {MAX_SHARDS}")
-    tree = await pin_tree(session, project_id)
+    tree = (
+        PinnedTree(dict(snapshot)) if snapshot is not None else await pin_tree(session, project_id)
+    )
     if not tree.files:
         raise _invalid("project_id", "The project has no files to run; import or push some")
     selection = build_selection(select, keyword, markers, tree.paths)
@@ -203,6 +215,72 @@ async def create_suite_run(
         )
     await session.flush()
     return parent
+
+
+class Suspicion(Protocol):
+    """A new flaky suspicion about one file (an insight), as confirmation reruns read it."""
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def script_id(self) -> uuid.UUID | None: ...
+
+    @property
+    def details(self) -> dict[str, Any]: ...
+
+
+async def suspected_node_ids(
+    session: AsyncSession, run: TestRun, suspicions: Sequence[Suspicion]
+) -> list[str]:
+    """The tests of a suite or shard run that a confirmation reruns: the flaky tests the
+    suspicions name by node id, and the tests that acted on a flaky selector in its file."""
+    of_run = sql_select(RunTest.id, RunTest.nodeid, RunTest.file).where(
+        RunTest.run_id == run.id, RunTest.nodeid.is_not(None)
+    )
+    tests = (await session.execute(of_run)).all()
+    in_run = {nodeid for _, nodeid, _ in tests}
+    paths = {str(entry[0]): path for path, entry in (run.snapshot or {}).items() if entry}
+    wanted: set[str] = set()
+    for suspicion in suspicions:
+        if suspicion.type == "flaky-test" and suspicion.details.get("test") in in_run:
+            wanted.add(str(suspicion.details["test"]))
+        elif suspicion.type == "flaky-selector":
+            file = paths.get(str(suspicion.script_id))
+            locator = suspicion.details.get("locator")
+            acted = (
+                sql_select(RunStep.test_id)
+                .where(RunStep.run_id == run.id, RunStep.locator == locator)
+                .distinct()
+            )
+            used = set((await session.execute(acted)).scalars())
+            wanted |= {n for ident, n, f in tests if ident in used and f == file and n}
+    return sorted(wanted)
+
+
+async def queue_suite_confirmation(
+    session: AsyncSession, settings: Settings, run: TestRun, suspicions: Sequence[Suspicion]
+) -> TestRun | None:
+    """One isolated rerun of only the suspected tests of a suite or shard run: the same
+    snapshot, environment and browser, no retries. None when no test of the run is suspected."""
+    if run.created_by is None or run.kind not in (RunKind.SUITE, RunKind.SHARD):
+        return None
+    node_ids = await suspected_node_ids(session, run, suspicions)
+    if not node_ids or not run.snapshot:
+        return None
+    return await create_suite_run(
+        session,
+        run.created_by,
+        settings,
+        project_id=run.project_id,
+        environment=run.environment,
+        browser=run.browser,
+        select=node_ids,
+        retries=0,
+        timeout_s=run.timeout_s,
+        trigger="confirmation",
+        snapshot=run.snapshot,
+    )
 
 
 def selection_of(run: TestRun) -> Selection:

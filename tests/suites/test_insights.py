@@ -11,11 +11,13 @@ from datetime import timedelta
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from scriptflow.config import Settings
 from scriptflow.db.base import utcnow
 from scriptflow.insights.extract import extract_runs, run_script_ids
 from scriptflow.insights.refresh import refresh_script_insights
+from scriptflow.insights.subscriptions import queue_confirmation_reruns
 from scriptflow.runs.models import RunStep, RunTest, TestRun
-from tests.factories import signup
+from tests.factories import create_environment, signup
 from tests.suites.conftest import upload_suite
 
 FILES = {
@@ -176,3 +178,64 @@ async def test_suite_runs_feed_insights_per_file_keyed_by_node_id(
     r = await client.get(f"/v1/scripts/{cart}/insights", headers=account.headers)
     assert r.status_code == 200, r.text
     assert any(i["type"] == "flaky-test" and RELOAD in i["summary"] for i in r.json())
+
+
+async def test_a_new_flaky_suspicion_in_a_suite_run_reruns_only_the_suspected_tests(
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    account = await signup(client)
+    await create_environment(client, account, base_url="http://127.0.0.1:9")
+    r = await client.patch(
+        f"/v1/projects/{account.project_id}",
+        json={"settings": {"confirm_flaky_reruns": 2}},
+        headers=account.headers,
+    )
+    assert r.status_code == 200, r.text
+    ids = await upload_suite(client, account, FILES)
+    project_id, cart = uuid.UUID(account.project_id), uuid.UUID(ids["tests/test_cart.py"])
+    snapshot: dict[str, list[object]] = {path: [ids[path], 1] for path in FILES}
+    async with sessionmaker() as session:
+        run_ids = [await _store_suite_run(session, project_id, snapshot, i) for i in range(6)]
+        last = await session.get(TestRun, run_ids[-1])
+        assert last is not None
+        last.created_by = uuid.UUID(account.user_id)
+        result = await refresh_script_insights(session, cart)
+        queued = await queue_confirmation_reruns(session, settings, last.id, result.created)
+        await session.commit()
+
+        # Two reruns (the project's setting) of the cart's suspected tests only: the flaky
+        # reload (a flaky test and the flaky selector it clicks) and the flipping total; not
+        # the sign-in, in another file and never suspected. Same snapshot, no retries.
+        assert len(queued) == 2
+        reruns = [await session.get(TestRun, ident) for ident in queued]
+        for rerun in reruns:
+            assert rerun is not None
+            assert (rerun.kind, rerun.trigger, rerun.status) == ("suite", "confirmation", "queued")
+            assert rerun.selection is not None
+            assert rerun.selection["select"] == sorted([RELOAD, TOTAL])
+            assert rerun.snapshot == snapshot and rerun.retries == 0
+            assert rerun.environment == "staging"
+        pending = [i for i in result.created if i.type == "flaky-test"]
+        assert pending and all(i.details["confirmation"]["status"] == "pending" for i in pending)
+
+        # The reruns end: the reload fails once and passes once, so it is confirmed flaky.
+        for position, (rerun, outcome) in enumerate(zip(reruns, ["failed", "passed"], strict=True)):
+            assert rerun is not None
+            rerun.status, rerun.completed_at = outcome, utcnow() + timedelta(seconds=position)
+            rerun.started_at = rerun.completed_at
+            for index, nodeid in enumerate([RELOAD, TOTAL]):
+                session.add(
+                    RunTest(
+                        run_id=rerun.id, position=index, name=nodeid.split("::")[1],
+                        nodeid=nodeid, file="tests/test_cart.py",
+                        outcome=outcome if nodeid == RELOAD else "passed", duration_ms=900,
+                    )
+                )  # fmt: skip
+        await session.commit()
+        current = (await refresh_script_insights(session, cart)).current
+        await session.commit()
+    reload = next(i for i in current if i.type == "flaky-test" and RELOAD in i.summary)
+    assert reload.details["confirmation"]["status"] == "confirmed"
+    assert reload.details["confirmation"]["reruns"] == 2
