@@ -5,6 +5,12 @@ the same node ids in the same order; each computes the same plan from those ids 
 durations the run was created with, and keeps its own part. No shard needs to know what the
 others decided, and every test runs exactly once. Tests without history get the median of the
 known ones (Playwright's and Currents' balancing does the same with an average).
+
+With no history at all (a suite's first sharded run), the tests are cut into contiguous runs of
+equal count in collection order, as pytest-split does: neighbouring tests (one module's, one
+parametrised test's) tend to cost alike, so each shard gets a fair share of every kind, and a
+module's fixtures are set up in one shard only. Dealing them out one by one instead would hand
+every shard the same position of each module (shard 1 every module's first test).
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ def plan_shards(node_ids: Sequence[str], known: Mapping[str, int], count: int) -
     loaded shard); each list keeps the collection order, so module fixtures are shared."""
     if count < 1:
         raise ValueError("a plan needs at least one shard")
+    if not any(n in known for n in node_ids):
+        total = len(node_ids)
+        return [list(node_ids[i * total // count : (i + 1) * total // count]) for i in range(count)]
     expected = estimated_durations(node_ids, known)
     order = {n: i for i, n in enumerate(node_ids)}
     loads = [(0, index) for index in range(count)]

@@ -86,6 +86,17 @@ def test_every_test_lands_in_exactly_one_shard_and_the_load_is_balanced(
         assert part == sorted(part, key=nodes.index)
 
 
+def test_without_history_shards_are_contiguous_runs_of_equal_count() -> None:
+    # Four alike modules of a slow first test and two quick ones: dealt one by one, shard 1
+    # would get every slow test; contiguous, each shard gets two whole modules.
+    nodes = [f"tests/test_{m}.py::{t}" for m in "abcd" for t in ("slow", "quick1", "quick2")]
+    assert plan_shards(nodes, {}, 2) == [nodes[:6], nodes[6:]]
+    assert [len(part) for part in plan_shards(nodes, {}, 5)] == [2, 2, 3, 2, 3]
+    assert plan_shards(nodes[:1], {}, 3) == [[], [], nodes[:1]]
+    # With some history the plan balances by duration again (the unknown get the median).
+    assert plan_shards(["a", "b", "c"], {"a": 9000, "b": 1000}, 2) == [["a"], ["b", "c"]]
+
+
 def test_shards_balance_by_history_and_guess_the_unknown() -> None:
     nodes = ["a", "b", "c", "d", "new"]
     plan = plan_shards(nodes, {"a": 9000, "b": 1000, "c": 1000, "d": 1000}, 2)
