@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import duckdb
 import pyarrow as pa
 
+from scriptflow.insights import rollups
 from scriptflow.insights.extract import (
     REVISIONS_SCHEMA,
     RUNS_SCHEMA,
@@ -390,6 +391,7 @@ class MemoryHistory:
             )
             self._connection.execute(f"CREATE TABLE {name} AS SELECT {casts} FROM _{name}")
             self._connection.unregister(f"_{name}")
+        rollups.define_views(self._connection)
 
     def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run a query over the in-memory history."""

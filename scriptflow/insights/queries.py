@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from scriptflow.insights.analysis import bound_params
 from scriptflow.insights.fix_impact import revision_impact, revision_samples
+from scriptflow.insights.rollups import run_days_select, selector_weeks_select, whole_periods_from
 from scriptflow.insights.thresholds import Thresholds
 from scriptflow.insights.warehouse_schema import insights_arrow
 
@@ -51,15 +52,35 @@ def _df(reader: Reader, sql: str, params: dict[str, Any]) -> pd.DataFrame:
 _SCOPE = """($script::UUID IS NULL OR script_id = $script::UUID)
     AND ($since::TIMESTAMP IS NULL OR created_at >= $since::TIMESTAMP)"""
 
+
+# Trends by day, week or month read the ``run_days`` rollup: its whole days from ``since`` on,
+# plus the raw runs of the part-day before the first of them (the same definition summed over
+# fewer rows). Minutes and hours group the raw runs by that same definition.
+def _daily_source(unit: str) -> str:
+    if unit == "day":
+        edge = run_days_select(
+            where="$since::TIMESTAMP IS NOT NULL AND created_at >= $since::TIMESTAMP "
+            "AND created_at < $whole_from::TIMESTAMP "
+            "AND ($script::UUID IS NULL OR script_id = $script::UUID)"
+        )
+        return f"""
+    SELECT * FROM run_days
+    WHERE ($script::UUID IS NULL OR script_id = $script::UUID)
+      AND ($whole_from::TIMESTAMP IS NULL OR day >= $whole_from::TIMESTAMP)
+    UNION ALL BY NAME {edge}"""
+    return run_days_select(where=_SCOPE, unit="$bucket")
+
+
 # Group by the UUID and cast the (far fewer) result rows: casting before grouping costs ~2x.
-PASS_RATE_SQL = f"""
-WITH grouped AS (
-    SELECT date_trunc($bucket, created_at) AS bucket, script_id, environment,
-           count(*) AS runs,
-           count(*) FILTER (WHERE status = 'passed') AS passed,
-           count(*) FILTER (WHERE status = 'failed') AS failed
-    FROM runs
-    WHERE status IN ('passed', 'failed') AND {_SCOPE}
+def _pass_rate_sql(unit: str) -> str:
+    return f"""
+WITH daily AS ({_daily_source(unit)}
+),
+grouped AS (
+    SELECT date_trunc($bucket, day) AS bucket, script_id, environment,
+           sum(runs)::BIGINT AS runs, sum(passed)::BIGINT AS passed,
+           sum(failed)::BIGINT AS failed
+    FROM daily
     GROUP BY ALL
 )
 SELECT bucket, script_id::VARCHAR AS script_id, environment, runs, passed, failed,
@@ -67,6 +88,20 @@ SELECT bucket, script_id::VARCHAR AS script_id, environment, runs, passed, faile
 FROM grouped
 ORDER BY bucket, script_id, environment
 """
+
+
+PASS_RATE_SQL = _pass_rate_sql("day")
+PASS_RATE_RAW_SQL = _pass_rate_sql("raw")
+
+_ROLLED_UP: frozenset[str] = frozenset({"day", "week", "month"})
+
+
+def _trend_params(
+    bucket: Bucket, script_id: uuid.UUID | str | None, since: datetime | None
+) -> dict[str, Any]:
+    params = _params(script_id=script_id, since=since, bucket=bucket)
+    params["whole_from"] = whole_periods_from(params["since"], "day")
+    return params
 
 
 def bucket_for_span(span: timedelta | None) -> Bucket:
@@ -105,23 +140,35 @@ def pass_rate_over_time(
     since: datetime | None = None,
 ) -> pd.DataFrame:
     """Columns: bucket, script_id, environment, runs, passed, failed, pass_rate."""
-    return _df(reader, PASS_RATE_SQL, _params(script_id=script_id, since=since, bucket=bucket))
+    sql = PASS_RATE_SQL if bucket in _ROLLED_UP else PASS_RATE_RAW_SQL
+    return _df(reader, sql, _trend_params(bucket, script_id, since))
 
 
-DURATION_TRENDS_SQL = f"""
-WITH grouped AS (
-    SELECT date_trunc($bucket, created_at) AS bucket, script_id, environment,
-           count(*) AS runs,
-           quantile_cont(duration_ms, [0.5, 0.95]) AS quantiles
-    FROM runs
-    WHERE status IN ('passed', 'failed') AND duration_ms IS NOT NULL AND {_SCOPE}
+def _duration_trends_sql(unit: str) -> str:
+    return f"""
+WITH daily AS ({_daily_source(unit)}
+),
+grouped AS (
+    SELECT date_trunc($bucket, day) AS bucket, script_id, environment,
+           flatten(list(durations)) AS durations
+    FROM daily
     GROUP BY ALL
+),
+measured AS (
+    SELECT bucket, script_id, environment, len(durations)::BIGINT AS runs,
+           list_aggregate(durations, 'quantile_cont', [0.5, 0.95]) AS quantiles
+    FROM grouped
+    WHERE len(durations) > 0
 )
 SELECT bucket, script_id::VARCHAR AS script_id, environment, runs,
        quantiles[1] AS p50_ms, quantiles[2] AS p95_ms
-FROM grouped
+FROM measured
 ORDER BY bucket, script_id, environment
 """
+
+
+DURATION_TRENDS_SQL = _duration_trends_sql("day")
+DURATION_TRENDS_RAW_SQL = _duration_trends_sql("raw")
 
 
 def duration_trends(
@@ -132,9 +179,8 @@ def duration_trends(
     since: datetime | None = None,
 ) -> pd.DataFrame:
     """Columns: bucket, script_id, environment, runs, p50_ms, p95_ms (run durations)."""
-    return _df(
-        reader, DURATION_TRENDS_SQL, _params(script_id=script_id, since=since, bucket=bucket)
-    )
+    sql = DURATION_TRENDS_SQL if bucket in _ROLLED_UP else DURATION_TRENDS_RAW_SQL
+    return _df(reader, sql, _trend_params(bucket, script_id, since))
 
 
 # Each test's last ``window`` outcomes come from one top-N aggregate (0 failed, 1 passed,
@@ -185,26 +231,31 @@ def flakiest_tests(
     return _df(reader, FLAKIEST_TESTS_SQL, params)
 
 
-# Only locators that ever failed can be flaky: find them first (failed rows are few), then
-# aggregate just their steps instead of grouping all of them.
+# The ``selector_weeks`` rollup from the first whole week in scope, the raw steps before it.
+# Only locators that failed can be flaky: the SEMI JOIN keeps their rows, all their rows.
+_SELECTOR_EDGE = selector_weeks_select(
+    where="$since::TIMESTAMP IS NOT NULL AND created_at >= $since::TIMESTAMP "
+    "AND created_at < $whole_from::TIMESTAMP "
+    "AND ($script::UUID IS NULL OR script_id = $script::UUID)"
+)
 FLAKIEST_SELECTORS_SQL = f"""
-WITH failing AS (
-    SELECT DISTINCT script_id, locator
-    FROM steps
-    WHERE outcome = 'failed' AND locator IS NOT NULL AND {_SCOPE}
+WITH weekly AS (
+    SELECT * FROM selector_weeks
+    WHERE ($script::UUID IS NULL OR script_id = $script::UUID)
+      AND ($whole_from::TIMESTAMP IS NULL OR week >= $whole_from::TIMESTAMP)
+    UNION ALL BY NAME {_SELECTOR_EDGE}
 ),
 grouped AS (
     SELECT script_id, environment, browser, action, locator,
-           count(*) AS executions,
-           count(*) FILTER (WHERE outcome = 'failed') AS failures,
-           max(created_at) AS last_seen
-    FROM steps SEMI JOIN failing USING (script_id, locator)
-    WHERE outcome IN ('passed', 'failed') AND {_SCOPE}
+           sum(executions)::BIGINT AS executions, sum(failures)::BIGINT AS failures,
+           max(last_seen) AS last_seen
+    FROM weekly
     GROUP BY ALL
-)
+),
+failing AS (SELECT DISTINCT script_id, locator FROM grouped WHERE failures > 0)
 SELECT script_id::VARCHAR AS script_id, environment, browser, action, locator, executions,
        failures, failures / executions AS failure_rate, last_seen
-FROM grouped
+FROM grouped SEMI JOIN failing USING (script_id, locator)
 WHERE failures < executions
 ORDER BY failure_rate DESC, executions DESC, locator
 LIMIT $limit
@@ -220,9 +271,9 @@ def flakiest_selectors(
 ) -> pd.DataFrame:
     """Locators that both failed and passed. Columns: script_id, environment, browser, action,
     locator, executions, failures, failure_rate, last_seen."""
-    return _df(
-        reader, FLAKIEST_SELECTORS_SQL, _params(script_id=script_id, since=since, limit=limit)
-    )
+    params = _params(script_id=script_id, since=since, limit=limit)
+    params["whole_from"] = whole_periods_from(params["since"], "week")
+    return _df(reader, FLAKIEST_SELECTORS_SQL, params)
 
 
 FAILURE_CLUSTERS_SQL = f"""

@@ -14,6 +14,8 @@ import sqlglot
 from sqlglot import exp
 
 from scriptflow.errors import ValidationFailed
+from scriptflow.insights import rollups
+from scriptflow.insights.rollups import ROLLUP_TABLES
 from scriptflow.insights.warehouse_schema import SCOPED_TABLES
 
 _FORBIDDEN_FUNCTIONS = (
@@ -50,11 +52,21 @@ class ScopedReader:
         self.project_ids = [str(uuid.UUID(str(pid))) for pid in project_ids]
         # Validated UUIDs only, so inlining them as literals is safe.
         ids = ", ".join(f"'{pid}'::UUID" for pid in self.project_ids) or "NULL"
+        present = {
+            row[0]
+            for row in cursor.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = $catalog",
+                {"catalog": catalog},
+            ).fetchall()
+        }
         for table in SCOPED_TABLES:
+            if table in ROLLUP_TABLES and table not in present:
+                continue  # a history without rollups (a plain DuckDB copy): views, below
             cursor.execute(
                 f'CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM "{catalog}".main.{table} '
                 f"WHERE project_id IN ({ids})"
             )
+        rollups.define_views(cursor, present=[t for t in ROLLUP_TABLES if t in present])
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
         """Run one validated SELECT and return a DataFrame."""

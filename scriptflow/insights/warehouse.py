@@ -26,10 +26,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scriptflow.config import Settings
+from scriptflow.insights import rollups
 from scriptflow.insights.extract import RunBatch
 from scriptflow.insights.lake import ALIAS, LakeLocation, create_catalog
 from scriptflow.insights.scoped_reader import ScopedReader, ensure_read_only_select
-from scriptflow.insights.warehouse_schema import DDL, INSIGHTS_SCHEMA, SCOPED_TABLES
+from scriptflow.insights.warehouse_schema import INSIGHTS_SCHEMA, LAKE_DDL, SCOPED_TABLES
 
 __all__ = [
     "INSIGHTS_SCHEMA",
@@ -92,9 +93,27 @@ class Warehouse:
         with self._lock:
             if self._connection is None:
                 # A no-op once ``scriptflow migrate`` ran.
-                create_catalog(self.location, DDL, self.alias)
+                create_catalog(self.location, LAKE_DDL, self.alias)
                 self._connection = self.location.attach(self.alias)
+                self._ensure_rollups(self._connection)
             return self._connection
+
+    def _ensure_rollups(self, connection: duckdb.DuckDBPyConnection) -> None:
+        """Add the rollup tables to a catalog made before them, filled from the raw rows."""
+        if _missing_rollups(connection, self.alias):
+            with self.location.writer_lock().hold():
+                if _missing_rollups(connection, self.alias):
+                    connection.execute("BEGIN TRANSACTION")
+                    try:
+                        connection.execute(f"USE {self.alias}")
+                        connection.execute(rollups.ROLLUP_DDL)
+                        connection.execute("USE memory")
+                        rollups.rebuild(connection, self.alias)
+                        connection.execute("COMMIT")
+                    except BaseException:
+                        connection.execute("ROLLBACK")
+                        connection.execute("USE memory")
+                        raise
 
     def close(self) -> None:
         """Detach the lake (shutdown, tests)."""
@@ -228,7 +247,13 @@ class Warehouse:
                 totals[1] += batch.tests.num_rows
                 totals[2] += batch.steps.num_rows
             _insert_arrow(connection, self.alias, "revisions", revisions)
+            rollups.rebuild(connection, self.alias)
         return SyncResult(*totals)
+
+    def rebuild_rollups(self) -> None:
+        """Recompute the rollups from the raw rows (after rows were loaded around ``append``)."""
+        with self._write_transaction() as connection:
+            rollups.rebuild(connection, self.alias)
 
     def compact(self, *, wait: bool = False) -> CompactResult:
         """Write inlined rows out, merge small files, expire old snapshots (DuckLake CHECKPOINT).
@@ -242,6 +267,13 @@ class Warehouse:
             if not held:
                 return CompactResult(False, 0, 0, 0, 0.0)
             files_before, inlined = self._file_counts(connection)
+            connection.execute("BEGIN TRANSACTION")
+            try:
+                rollups.merge(connection, self.alias)
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
             connection.execute(f"CHECKPOINT {self.alias}")
             files_after, _ = self._file_counts(connection)
         seconds = time.perf_counter() - started
@@ -310,6 +342,15 @@ def _unique_alias() -> str:
     return ALIAS if number == 1 else f"{ALIAS}_{number}"
 
 
+def _missing_rollups(connection: duckdb.DuckDBPyConnection, alias: str) -> bool:
+    [(found,)] = connection.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = $alias "
+        "AND table_name IN (SELECT unnest($names::VARCHAR[]))",
+        {"alias": alias, "names": list(rollups.ROLLUP_TABLES)},
+    ).fetchall()
+    return bool(found < len(rollups.ROLLUP_TABLES))
+
+
 def _delete_where_in(
     connection: duckdb.DuckDBPyConnection,
     alias: str,
@@ -344,6 +385,10 @@ def _append(
     *,
     check_existing: bool = True,
 ) -> None:
+    """Insert a batch's rows; with ``check_existing``, replace runs already there and keep the
+    rollups up to date (a rebuild recomputes them once at the end instead)."""
+    present: list[tuple[Any, ...]] = []
+    oldest = None
     if check_existing:
         ids = batch.runs.column("run_id").to_pylist()
         # A run's created_at never changes: bounding the scan by it lets DuckLake skip every
@@ -357,11 +402,25 @@ def _append(
         if present:
             # A re-sync of a run: drop its old rows first (rare, so the scan is acceptable).
             again = [row[0] for row in present]
+            # Their old created_at bounds the rollup periods to recompute as well as the new.
+            [(oldest,)] = connection.execute(
+                f"SELECT min(created_at) FROM {alias}.runs "
+                "WHERE run_id IN (SELECT unnest($ids::UUID[]))",
+                {"ids": again},
+            ).fetchall()
             for table in ("steps", "tests", "runs"):
                 _delete_where_in(connection, alias, table, "run_id", again)
     _insert_arrow(connection, alias, "runs", batch.runs)
     _insert_arrow(connection, alias, "tests", batch.tests)
     _insert_arrow(connection, alias, "steps", batch.steps)
+    if not check_existing:
+        return
+    if present:
+        scripts = sorted(set(batch.runs.column("script_id").to_pylist()))
+        since = rollups.earliest(batch.runs)
+        rollups.recompute_scripts(connection, alias, scripts, min(since, oldest or since))
+    else:
+        rollups.append(connection, alias, batch.runs, batch.steps)
 
 
 def _insert_arrow(

@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from scriptflow.insights.rollups import ROLLUP_DDL, ROLLUP_TABLES
+
 if TYPE_CHECKING:
     from scriptflow.insights.models import AIInsight
 
-SCOPED_TABLES = ("runs", "tests", "steps", "revisions", "insights")
+SCOPED_TABLES = ("runs", "tests", "steps", "revisions", "insights", *ROLLUP_TABLES)
 
 _RUN_KEY_COLUMNS = """
     project_id UUID NOT NULL,
@@ -81,6 +83,10 @@ CREATE TABLE IF NOT EXISTS insights (
     last_seen TIMESTAMP
 );
 """
+
+# The warehouse's catalog: the raw tables and their rollups (a plain DuckDB copy of the history,
+# as the benchmark's single file, takes ``DDL`` alone and gets the rollups as views).
+LAKE_DDL = DDL + ROLLUP_DDL
 
 INSIGHTS_SCHEMA = pa.schema(
     [

@@ -21,7 +21,7 @@ from scriptflow.insights.warehouse import (
     SyncResult,
     Warehouse,
 )
-from scriptflow.insights.warehouse_schema import DDL, insights_arrow
+from scriptflow.insights.warehouse_schema import LAKE_DDL, insights_arrow
 from scriptflow.projects.service import member_project_ids
 from scriptflow.scripts.repository import ScriptRepository
 
@@ -148,7 +148,7 @@ def rebuild_warehouse(settings: Settings) -> SyncResult:
 
 def create_warehouse(settings: Settings) -> bool:
     """Create the warehouse's catalog and tables if missing (``scriptflow migrate``)."""
-    return create_catalog(LakeLocation.for_settings(settings), DDL)
+    return create_catalog(LakeLocation.for_settings(settings), LAKE_DDL)
 
 
 def compact_warehouse(settings: Settings, *, wait: bool = True) -> CompactResult:

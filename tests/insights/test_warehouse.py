@@ -10,14 +10,17 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from scriptflow.errors import ValidationFailed
 from scriptflow.insights import queries
 from scriptflow.insights.analysis import MemoryHistory, compute_findings
-from scriptflow.insights.extract import REVISIONS_SCHEMA
+from scriptflow.insights.extract import REVISIONS_SCHEMA, RunBatch
 from scriptflow.insights.thresholds import Thresholds
 from scriptflow.insights.warehouse import Warehouse
 from tests.insights.history import START, Run, batch, login_steps
@@ -251,3 +254,81 @@ def test_the_bucket_grows_with_the_span_of_history(
     span: timedelta | None, bucket: queries.Bucket
 ) -> None:
     assert queries.bucket_for_span(span) == bucket
+
+
+def test_rollups_answer_as_the_raw_rows_do_after_appends_a_resync_and_a_merge(
+    tmp_path: Path,
+) -> None:
+    """The dashboard's trends and selectors read the warehouse's rollup tables; an in-memory
+    history computes the same rollups as views of its raw rows. Both must agree, across split
+    days (several appends), a re-synced run whose outcome changed, and compaction's merge."""
+    every = timedelta(hours=5)
+    runs = [
+        Run(
+            FLAKY if i % 2 else STABLE,
+            P1,
+            "failed" if i % 3 == 1 else "passed",
+            environment="prod" if i % 4 == 0 else "staging",
+            steps=login_steps(button_fails=i % 3 == 1, submit_ms=100 + 37 * i),
+        )
+        for i in range(40)
+    ]
+    warehouse = Warehouse.for_data_dir(tmp_path)
+    try:
+        first = batch(runs, every=every)
+        # Appended in three parts, so days are split over several rollup rows.
+        for part in (slice(0, 15), slice(15, 31), slice(31, 40)):
+            warehouse.append(
+                RunBatch(
+                    *(_rows_of(t, first.runs, part) for t in (first.runs, first.tests, first.steps))
+                )
+            )
+        # Run 4 is synced again with another outcome: its old sums must go.
+        runs[4].outcome, runs[4].steps = "failed", login_steps(button_fails=True)
+        final = batch(runs, every=every)
+        again = RunBatch(
+            *(_rows_of(t, final.runs, slice(4, 5)) for t in (final.runs, final.tests, final.steps))
+        )
+        warehouse.append(again)
+        memory = MemoryHistory([final])
+        since = START + timedelta(days=2, hours=3)  # mid-day, mid-week: raw edge + rollup rows
+
+        def frames(reader: Any) -> dict[str, Any]:
+            got = {}
+            for bucket in ("hour", "day", "week"):
+                for cut in (None, since):
+                    got[f"pass {bucket} {cut}"] = queries.pass_rate_over_time(
+                        reader, bucket=bucket, since=cut
+                    )
+                    got[f"durations {bucket} {cut}"] = queries.duration_trends(
+                        reader, bucket=bucket, since=cut
+                    )
+            for cut in (None, since):
+                got[f"selectors {cut}"] = queries.flakiest_selectors(reader, since=cut)
+            return got
+
+        expected = frames(memory)
+        with warehouse.reader([P1]) as reader:
+            split = frames(reader)
+            [(rows_before,)] = reader.rows("SELECT count(*) FROM run_days")
+        warehouse.compact(wait=True)
+        with warehouse.reader([P1]) as reader:
+            merged = frames(reader)
+            [(rows_after,)] = reader.rows("SELECT count(*) FROM run_days")
+        assert rows_after < rows_before  # the merge folded split days
+        decided = sum(1 for r in runs)
+        assert expected["pass day None"]["runs"].sum() == decided
+        assert expected["pass day None"]["failed"].sum() == sum(r.outcome == "failed" for r in runs)
+        assert not expected[f"selectors {since}"].empty
+        for name, frame in expected.items():
+            pd.testing.assert_frame_equal(split[name], frame, check_dtype=False, obj=name)
+            pd.testing.assert_frame_equal(merged[name], frame, check_dtype=False, obj=name)
+    finally:
+        warehouse.close()
+        memory.close()
+
+
+def _rows_of(table: pa.Table, runs: pa.Table, part: slice) -> pa.Table:
+    """The rows of ``table`` that belong to the runs in ``part``."""
+    wanted = pa.array(runs.column("run_id").to_pylist()[part])
+    return table.filter(pc.is_in(table.column("run_id"), value_set=wanted))

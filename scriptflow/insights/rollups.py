@@ -1,0 +1,221 @@
+"""Rollups: run history summed per day (runs) and per week (selectors), kept beside the raw rows.
+
+A dashboard over a year of history should read thousands of rows, not millions. Each rollup is
+defined once, by a SELECT over the raw table (``run_days_select``, ``selector_weeks_select``):
+
+- in the warehouse it is a table the append keeps up to date in the same commit (one more
+  INSERT of the new runs' sums per rollup; ``merge`` folds the many one-run rows of a day into
+  one at compaction, and ``rebuild`` recomputes it from the raw rows);
+- over any other history (the in-memory history of one script, a plain DuckDB file) it is a
+  view of that same SELECT (``define_views``).
+
+So the dashboard queries (``queries``) read ``run_days`` and ``selector_weeks`` everywhere and
+give the same answers on both paths. A period's rows may be split over several rollup rows
+(appends since the last compaction): readers always sum them again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+RUN_DAYS = "run_days"
+SELECTOR_WEEKS = "selector_weeks"
+ROLLUP_TABLES = (RUN_DAYS, SELECTOR_WEEKS)
+
+ROLLUP_DDL = """
+CREATE TABLE IF NOT EXISTS run_days (
+    day TIMESTAMP NOT NULL,
+    project_id UUID NOT NULL,
+    script_id UUID NOT NULL,
+    environment VARCHAR NOT NULL,
+    runs BIGINT NOT NULL,
+    passed BIGINT NOT NULL,
+    failed BIGINT NOT NULL,
+    durations BIGINT[]
+);
+CREATE TABLE IF NOT EXISTS selector_weeks (
+    week TIMESTAMP NOT NULL,
+    project_id UUID NOT NULL,
+    script_id UUID NOT NULL,
+    environment VARCHAR NOT NULL,
+    browser VARCHAR NOT NULL,
+    action VARCHAR,
+    locator VARCHAR NOT NULL,
+    executions BIGINT NOT NULL,
+    failures BIGINT NOT NULL,
+    last_seen TIMESTAMP
+);
+"""
+
+# Compaction folds the split rows of recent periods only (a full pass over a year of selector
+# weeks would cost seconds each time): appends add rows for new runs, and a late catch-up of
+# older runs leaves a few extra rows that readers sum anyway.
+MERGE_WINDOW = timedelta(days=63)
+
+
+def run_days_select(table: str = "runs", where: str = "TRUE", unit: str = "'day'") -> str:
+    """Decided runs per (``unit``, script, environment): counts and the durations measured.
+
+    ``unit`` is a SQL expression (``'day'`` for the rollup; ``$bucket`` for finer trends).
+    """
+    return f"""
+SELECT date_trunc({unit}, created_at) AS day, project_id, script_id, environment,
+       count(*) AS runs,
+       count(*) FILTER (WHERE status = 'passed') AS passed,
+       count(*) FILTER (WHERE status = 'failed') AS failed,
+       coalesce(list(duration_ms) FILTER (WHERE duration_ms IS NOT NULL), []::BIGINT[])
+           AS durations
+FROM {table}
+WHERE status IN ('passed', 'failed') AND ({where})
+GROUP BY ALL"""
+
+
+def selector_weeks_select(table: str = "steps", where: str = "TRUE") -> str:
+    """Decided executions of each located step per week, script, environment and browser."""
+    return f"""
+SELECT date_trunc('week', created_at) AS week, project_id, script_id, environment, browser,
+       action, locator,
+       count(*) AS executions,
+       count(*) FILTER (WHERE outcome = 'failed') AS failures,
+       max(created_at) AS last_seen
+FROM {table}
+WHERE outcome IN ('passed', 'failed') AND locator IS NOT NULL AND ({where})
+GROUP BY ALL"""
+
+
+_DEFINITIONS = {RUN_DAYS: run_days_select, SELECTOR_WEEKS: selector_weeks_select}
+_PERIOD = {RUN_DAYS: "day", SELECTOR_WEEKS: "week"}
+_KEYS = {
+    RUN_DAYS: ("day", "project_id", "script_id", "environment"),
+    SELECTOR_WEEKS: (
+        "week",
+        "project_id",
+        "script_id",
+        "environment",
+        "browser",
+        "action",
+        "locator",
+    ),
+}
+_MERGED = {
+    RUN_DAYS: "sum(runs)::BIGINT AS runs, sum(passed)::BIGINT AS passed, "
+    "sum(failed)::BIGINT AS failed, flatten(list(durations)) AS durations",
+    SELECTOR_WEEKS: "sum(executions)::BIGINT AS executions, sum(failures)::BIGINT AS failures, "
+    "max(last_seen) AS last_seen",
+}
+
+
+def whole_periods_from(since: datetime | None, unit: Literal["day", "week"]) -> datetime | None:
+    """The first period boundary at or after ``since``: rollup rows from there on are wholly in
+    scope, and the raw rows between ``since`` and it are read instead (None: no lower bound)."""
+    if since is None:
+        return None
+    start = since.replace(hour=0, minute=0, second=0, microsecond=0)
+    if unit == "week":  # DuckDB's weeks start on Monday, as Python's weekday() counts
+        start -= timedelta(days=start.weekday())
+    if start == since:
+        return start
+    return start + (timedelta(days=7) if unit == "week" else timedelta(days=1))
+
+
+def define_views(connection: Any, present: Sequence[str] = ()) -> None:
+    """Each rollup not in ``present`` as a view of its definition over the raw tables visible on
+    ``connection`` (the in-memory history, a plain DuckDB file, a scoped reader)."""
+    for name, select in _DEFINITIONS.items():
+        if name not in present:
+            connection.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select()}")
+
+
+def append(
+    connection: duckdb.DuckDBPyConnection, alias: str, runs: pa.Table, steps: pa.Table
+) -> None:
+    """Add the sums of newly appended runs (inside the append's transaction)."""
+    for name, rows, table in ((RUN_DAYS, runs, "runs"), (SELECTOR_WEEKS, steps, "steps")):
+        if rows.num_rows == 0:
+            continue
+        incoming = f"_rollup_{table}"
+        connection.register(incoming, rows)
+        try:
+            connection.execute(
+                f"INSERT INTO {alias}.{name} BY NAME {_DEFINITIONS[name](table=incoming)}"
+            )
+        finally:
+            connection.unregister(incoming)
+
+
+def recompute_scripts(
+    connection: duckdb.DuckDBPyConnection, alias: str, script_ids: Sequence[str], since: datetime
+) -> None:
+    """Recompute the periods from ``since`` of some scripts from the raw rows (after a re-sync
+    replaced runs: sums cannot take a run back out)."""
+    if not script_ids:
+        return
+    params = {"ids": list(script_ids), "since": since}
+    for name, select in _DEFINITIONS.items():
+        period = _PERIOD[name]
+        scope = (
+            "script_id IN (SELECT unnest($ids::UUID[])) "
+            f"AND {period} >= date_trunc('{period}', $since::TIMESTAMP)"
+        )
+        connection.execute(f"DELETE FROM {alias}.{name} WHERE {scope}", params)
+        raw_table = "runs" if name == RUN_DAYS else "steps"
+        where = (
+            "script_id IN (SELECT unnest($ids::UUID[])) "
+            f"AND created_at >= date_trunc('{period}', $since::TIMESTAMP)"
+        )
+        recomputed = select(table=f"{alias}.{raw_table}", where=where)
+        connection.execute(f"INSERT INTO {alias}.{name} BY NAME {recomputed}", params)
+
+
+def rebuild(connection: duckdb.DuckDBPyConnection, alias: str) -> None:
+    """Recompute every rollup from the raw rows (inside the caller's transaction)."""
+    for name, select in _DEFINITIONS.items():
+        raw_table = "runs" if name == RUN_DAYS else "steps"
+        connection.execute(f"DELETE FROM {alias}.{name}")
+        connection.execute(
+            f"INSERT INTO {alias}.{name} BY NAME {select(table=f'{alias}.{raw_table}')}"
+        )
+
+
+def merge(connection: duckdb.DuckDBPyConnection, alias: str) -> int:
+    """Fold the split rows of each recent period into one (inside the caller's transaction);
+    returns how many rows went. Recent: within ``MERGE_WINDOW`` of the newest period."""
+    removed = 0
+    for name in ROLLUP_TABLES:
+        period, keys = _PERIOD[name], ", ".join(_KEYS[name])
+        [(newest,)] = connection.execute(f"SELECT max({period}) FROM {alias}.{name}").fetchall()
+        if newest is None:
+            continue
+        since = newest - MERGE_WINDOW
+        merged = f"_merged_{name}"
+        # Read out first: one transaction writes to one database, so no temp table here.
+        folded = connection.execute(
+            f"SELECT {keys}, {_MERGED[name]}, count(*) AS parts FROM {alias}.{name} "
+            f"WHERE {period} >= $since GROUP BY ALL HAVING count(*) > 1",
+            {"since": since},
+        ).to_arrow_table()
+        if folded.num_rows == 0:
+            continue
+        connection.register(merged, folded)
+        try:
+            matches = " AND ".join(f"t.{key} IS NOT DISTINCT FROM m.{key}" for key in _KEYS[name])
+            connection.execute(f"DELETE FROM {alias}.{name} t USING {merged} m WHERE {matches}")
+            connection.execute(
+                f"INSERT INTO {alias}.{name} BY NAME SELECT * EXCLUDE (parts) FROM {merged}"
+            )
+        finally:
+            connection.unregister(merged)
+        removed += int(pc.sum(folded.column("parts")).as_py()) - folded.num_rows
+    return removed
+
+
+def earliest(rows: pa.Table) -> datetime:
+    """The oldest ``created_at`` of some rows (their first period to recompute)."""
+    value: datetime = pc.min(rows.column("created_at")).as_py()
+    return value
