@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import os
 import socket
 from dataclasses import dataclass, field
@@ -185,6 +186,11 @@ class EgressProxy:
 
 
 async def _resolve(host: str, port: int) -> list[str]:
+    with contextlib.suppress(ValueError):
+        # An address needs no lookup (getaddrinfo would return it as it is): no hop through
+        # the default thread pool, which the worker's other blocking calls share, for every
+        # request to a loopback or IP-addressed environment.
+        return [str(ipaddress.ip_address(host))]
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
