@@ -181,6 +181,7 @@ class Recorder:
         self._egress_verdicts: dict[str, str | None] = {}
         self.locator_hints: dict[str, dict[str, str]] = {}
         self._hinted: dict[str, int] = {}  # selector -> attempts at reading its element
+        self._encoded_tests: list[str] = []  # the finished tests' JSON, in order
         results = Path(config.results_path) if config.results_path else None
         self.progress = ProgressLog(results.with_name(PROGRESS_FILE) if results else None)
 
@@ -366,16 +367,24 @@ class Recorder:
 
     def write(self) -> None:
         self.console_artifact()
-        payload = {
-            "tests": [asdict(t) for t in self.tests],
-            "artifacts": [asdict(a) for a in self.artifacts],
-            "collection_errors": self.collection_errors,
-            "omitted_artifacts": self.omitted,
-            "locator_hints": self.locator_hints,
-        }
+        # A finished test no longer changes: it is encoded once, not again at every later
+        # write (twice a test), which made a long suite's writes grow with the square of its
+        # tests and steps.
+        done = len(self.tests) - (1 if self.current is not None else 0)
+        while len(self._encoded_tests) < done:
+            self._encoded_tests.append(json.dumps(asdict(self.tests[len(self._encoded_tests)])))
+        tests = self._encoded_tests[:done] + [json.dumps(asdict(t)) for t in self.tests[done:]]
+        rest = json.dumps(
+            {
+                "artifacts": [asdict(a) for a in self.artifacts],
+                "collection_errors": self.collection_errors,
+                "omitted_artifacts": self.omitted,
+                "locator_hints": self.locator_hints,
+            }
+        )
         path = Path(self.config.results_path)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(payload))
+        tmp.write_text('{"tests": [' + ", ".join(tests) + "], " + rest[1:])
         tmp.replace(path)
 
 
