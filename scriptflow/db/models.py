@@ -7,6 +7,7 @@ from scriptflow.db.rate_limits import RATE_LIMIT_COUNTERS
 from scriptflow.insights.models import AIInsight
 from scriptflow.projects.models import Environment, Project, ProjectMember
 from scriptflow.runs.models import RunArtifact, RunStep, RunTest, TestRun
+from scriptflow.runs.outbox import RunOutboxEntry
 from scriptflow.runs.progress.models import RunEvent
 from scriptflow.scripts.models import Script, ScriptRevision
 
@@ -21,6 +22,7 @@ __all__ = [
     "RefreshToken",
     "RunArtifact",
     "RunEvent",
+    "RunOutboxEntry",
     "RunStep",
     "RunTest",
     "Script",
