@@ -240,12 +240,23 @@ def main() -> None:
             rate_limit_register_per_minute=1000,
         )
         ours, theirs = [], []
+        loads = [os.getloadavg()[0]]
         with DemoServer(flaky_rate=0.0) as demo, ThreadedServer(create_app(settings)) as server:
-            for _ in range(options.rounds):
+            for round_number in range(options.rounds):
                 ours.append(run_scriptflow(server, files, demo.base_url, options.shards))
+                loads.append(os.getloadavg()[0])
                 theirs.append(run_xdist(suite, demo.base_url, chromium, options.shards))
+                loads.append(os.getloadavg()[0])
+                print(
+                    f"  round {round_number + 1}: scriptflow {ours[-1]:6.2f} s, xdist"
+                    f" {theirs[-1]:6.2f} s (load {loads[-3]:.1f} -> {loads[-2]:.1f} ->"
+                    f" {loads[-1]:.1f})"
+                )
         mine, xdist = statistics.median(ours), statistics.median(theirs)
-        print(f"24 tests, {options.shards} shards / workers, {options.rounds} round(s), median:")
+        print(
+            f"24 tests, {options.shards} shards / workers, {options.rounds} round(s), median"
+            f" (1-minute load {min(loads):.1f}-{max(loads):.1f}):"
+        )
         print(f"  scriptflow suite run, {options.shards} shards: {mine:6.2f} s")
         print(f"  pytest -n {options.shards} (xdist):          {xdist:6.2f} s")
         verdict = "meets" if mine / xdist <= GOAL else "misses"
