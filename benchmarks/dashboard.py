@@ -8,7 +8,7 @@ the same way, done when its last cell's output (the element a user acts on next)
 page. Goal: every app under 2.5 s, the dashboard at 1M runs too.
 
     .venv/bin/python benchmarks/dashboard.py [--runs 1000000] [--navigations 5] [--no-apps]
-        [--cells]
+        [--cells] [--only /notebooks/run/ ...]
 
 ``--cells`` also prints where each app's time goes on its last navigation: until the kernel's
 first cell starts (page, assets, websocket, kernel start), the cells (the slowest named, from
@@ -138,12 +138,25 @@ class CellClock:
 
     def __init__(self, page: object) -> None:
         self.events: list[tuple[float, str, str]] = []  # (kernel time, cell id, status)
+        # Wall-clock moments of the page's start-up: the document parsed, the websocket
+        # opened (the frontend booted), the kernel's first message (the session exists).
+        self.moments: dict[str, float] = {}
         page.on("websocket", self._watch)  # type: ignore[attr-defined]
+        page.on("domcontentloaded", lambda _page: self._mark("document"))  # type: ignore[attr-defined]
+
+    def clear(self) -> None:
+        self.events.clear()
+        self.moments.clear()
+
+    def _mark(self, name: str) -> None:
+        self.moments.setdefault(name, time.time())
 
     def _watch(self, ws: object) -> None:
+        self._mark("websocket")
         ws.on("framereceived", self._frame)  # type: ignore[attr-defined]
 
     def _frame(self, payload: str | bytes) -> None:
+        self._mark("first message")
         try:
             message = json.loads(payload)
         except ValueError:
@@ -167,9 +180,13 @@ class CellClock:
             return ["  (no cell-op messages seen)"]
         first = min(m for m, _, _ in self.events) - started
         last = max(m for m, _, _ in self.events) - started
+        boot = " · ".join(
+            f"{name} {moment - started:.2f} s" for name, moment in self.moments.items()
+        )
         lines = [
+            f"  {boot}",
             f"  first cell starts {first:.2f} s · last cell ends {last:.2f} s · "
-            f"ready {ready - started:.2f} s · cells busy {sum(spent.values()):.2f} s"
+            f"ready {ready - started:.2f} s · cells busy {sum(spent.values()):.2f} s",
         ]
         for cell, seconds in sorted(spent.items(), key=lambda kv: -kv[1])[:6]:
             lines.append(f"    {seconds:6.3f} s  {labels.get(cell, cell)}")
@@ -177,7 +194,11 @@ class CellClock:
 
 
 async def measure(
-    base_url: str, navigations: int, apps: bool, cells: bool = False
+    base_url: str,
+    navigations: int,
+    apps: bool,
+    cells: bool = False,
+    only: list[str] | None = None,
 ) -> dict[str, list[float]]:
     """Seconds from navigation start to interactive, per page and navigation (after a warm-up)."""
     from playwright.async_api import async_playwright
@@ -193,7 +214,10 @@ async def measure(
         await page.get_by_label("Email").fill(EMAIL)
         await page.get_by_label("Password").fill(PASSWORD)
         await page.get_by_role("button", name="Sign in").click()
-        await page.locator(CHART).nth(CHARTS - 1).wait_for(timeout=120_000)  # warm-up
+        if only is None or "/dashboard/" in only:
+            await page.locator(CHART).nth(CHARTS - 1).wait_for(timeout=120_000)  # warm-up
+        else:
+            await page.wait_for_url("**/dashboard/**")
 
         async def dashboard_ready() -> None:
             await page.locator(CHART).nth(CHARTS - 1).wait_for(timeout=120_000)
@@ -208,15 +232,17 @@ async def measure(
         pages: dict[str, Callable[[], Awaitable[None]]] = {"/dashboard/": dashboard_ready}
         if apps:
             pages.update({path: text_ready(text) for path, text in APP_READY.items()})
+        if only is not None:
+            pages = {path: ready for path, ready in pages.items() if path in only}
         times: dict[str, list[float]] = {path: [] for path in pages}
         for path, ready in pages.items():
-            if path != "/dashboard/":  # one warm-up each: the app is built on first request
+            if path != "/dashboard/" or only is not None:  # a warm-up: built on first request
                 await page.goto(base_url + path)
                 await ready()
             for _ in range(navigations):
                 await page.goto("about:blank")
                 if clock is not None:
-                    clock.events.clear()
+                    clock.clear()
                 wall = time.time()  # the kernel stamps its messages with the wall clock
                 start = time.perf_counter()
                 await page.goto(base_url + path, wait_until="commit")
@@ -226,12 +252,30 @@ async def measure(
                 print(f"[{path}] last navigation:", flush=True)
                 took = times[path][-1]
                 print("\n".join(clock.report(wall, wall + took, cell_labels(path))), flush=True)
+                print(f"  {await navigation_timing(page)}", flush=True)
         await browser.close()
     return times
 
 
+async def navigation_timing(page: object) -> str:
+    """The page's own clock: when the HTML's first and last bytes came and the scripts ran."""
+    timing = await page.evaluate(  # type: ignore[attr-defined]
+        """() => {
+            const n = performance.getEntriesByType("navigation")[0];
+            return [n.responseStart, n.responseEnd, n.domInteractive, n.domContentLoadedEventEnd];
+        }"""
+    )
+    names = ("html first byte", "html done", "dom interactive", "scripts ran")
+    return " · ".join(f"{name} {ms / 1000:.2f} s" for name, ms in zip(names, timing, strict=True))
+
+
 def run_scenario(
-    label: str, runs: int, navigations: int, apps: bool, cells: bool = False
+    label: str,
+    runs: int,
+    navigations: int,
+    apps: bool,
+    cells: bool = False,
+    only: list[str] | None = None,
 ) -> list[tuple[str, str, int, list[float]]]:
     data_dir = Path(tempfile.mkdtemp(prefix="sf-dash-bench-"))
     try:
@@ -242,7 +286,7 @@ def run_scenario(
             f"[{label}] seeded {runs:,} runs in {time.perf_counter() - started:.1f} s", flush=True
         )
         with ThreadedServer(create_app(settings, run_background=False)) as server:
-            times = asyncio.run(measure(server.base_url, navigations, apps, cells))
+            times = asyncio.run(measure(server.base_url, navigations, apps, cells, only))
         return [(label, path, runs, values) for path, values in times.items()]
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -256,9 +300,10 @@ def main() -> None:
     parser.add_argument("--no-apps", action="store_true", help="measure the dashboard only")
     parser.add_argument("--no-large", action="store_true", help="skip the 1M-run history")
     parser.add_argument("--cells", action="store_true", help="where each app's time goes")
+    parser.add_argument("--only", nargs="+", metavar="PATH", help="these pages (/dashboard/ …)")
     args = parser.parse_args()
     results = run_scenario(
-        "demo history", args.demo_runs, args.navigations, not args.no_apps, args.cells
+        "demo history", args.demo_runs, args.navigations, not args.no_apps, args.cells, args.only
     )
     if not args.no_large:
         results += run_scenario("large history", args.runs, args.navigations, False, args.cells)

@@ -14,7 +14,9 @@ from app.web.api_docs import mount_api_docs
 from app.web.login import build_login_router
 from app.web.notebook_apps import (
     DASHBOARD_PATH,
+    MARIMO_ASSETS_PATH,
     NOTEBOOKS_PREFIX,
+    marimo_assets,
     notebook_apps,
     notebook_lifespan,
 )
@@ -53,6 +55,8 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
             include_in_schema=False,
         )
         app.mount(notebook.path, notebook)
+    if apps:  # one copy of marimo's frontend for all of them (cached once by the browser)
+        app.mount(MARIMO_ASSETS_PATH, marimo_assets())
 
     def token_config() -> TokenConfig:
         cfg: TokenConfig = app.state.token_config

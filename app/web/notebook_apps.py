@@ -2,11 +2,19 @@
 
 Each app is built on its first request (importing marimo and building a run-mode app takes
 seconds), so creating the API app, as every test does, stays cheap.
+
+Two things marimo does per navigation that we do once instead:
+- every app's page names marimo's frontend files under one prefix (``MARIMO_ASSETS_PATH``)
+  rather than under its own path, so the browser that opened one app has them all;
+- the notebook file is read once per version of the file rather than parsed (tokenized,
+  dedented, every cell compiled) for the page and again for the session it opens.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import os
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -26,6 +34,8 @@ PAGES = ("runs",)
 # fetched some 300 files again (about 1.7 s of a navigation on a loaded machine).
 HASHED_ASSET = re.compile(r"/assets/[^/]+-[A-Za-z0-9_-]{8}\.(?:js|css|woff2?|ttf|svg|png)$")
 ASSET_CACHE = b"private, max-age=31536000, immutable"
+# Where every app's page loads marimo's frontend from (its package's ``_static`` folder).
+MARIMO_ASSETS_PATH = f"{NOTEBOOKS_PREFIX}/_static"
 
 
 def notebook_routes(notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, Path]:
@@ -40,10 +50,13 @@ def build_marimo_app(file: Path) -> ASGIApp:
     """A run-mode marimo app for one notebook, with its code hidden (blocking: seconds)."""
     import marimo
 
+    read_cell_positions_once()
     # Mounted at "" so the host app mounts it at its own path: unknown URLs elsewhere keep the
     # API's 404 shape instead of marimo's.
     return (
-        marimo.create_asgi_app(quiet=True, include_code=False, session_ttl=120)
+        marimo.create_asgi_app(
+            quiet=True, include_code=False, session_ttl=120, asset_url=MARIMO_ASSETS_PATH
+        )
         .with_app(path="", root=str(file))
         .build()
     )
@@ -68,7 +81,10 @@ class NotebookApp:
             self._building = self._building or asyncio.Lock()
             async with self._building:
                 if self._asgi is None:
-                    self._asgi = await asyncio.to_thread(build_marimo_app, self.file)
+                    asgi = await asyncio.to_thread(build_marimo_app, self.file)
+                    self._asgi = asgi
+                    if self.session_manager is not None:
+                        load_each_version_once(self.session_manager.workspace)
         return self._asgi
 
     @property
@@ -79,6 +95,91 @@ class NotebookApp:
             if state is not None and hasattr(state, "session_manager"):
                 return state.session_manager
         return None
+
+
+def read_cell_positions_once() -> None:
+    """Let marimo's kernels find where each cell sits in its notebook file from one read.
+
+    In run mode a kernel compiles every cell twice on start (once to find markdown cells,
+    once into its graph), and each compile looks the cell up in a map of the whole notebook
+    file. marimo caches that map for one file and clears it whenever a kernel changes its
+    graph, so every session parsed its notebook again: over a third of a kernel's start. Here
+    the map is kept per file version (modification time, size, inode), as correct as a fresh
+    read. If marimo's internals move, nothing is changed.
+    """
+    try:
+        from marimo._ast import compiler
+    except ImportError:
+        return
+    current = getattr(compiler, "_build_source_position_map", None)
+    if current is None or getattr(current, "_scriptflow_per_version", False):
+        return
+    build = getattr(current, "__wrapped__", current)  # below marimo's one-file cache
+    maps: dict[str, tuple[tuple[int, int, int], Any]] = {}
+
+    def position_map(filename: str) -> Any:
+        try:
+            info = os.stat(filename)
+        except OSError:
+            return build(filename)
+        version = (info.st_mtime_ns, info.st_size, info.st_ino)
+        known = maps.get(filename)
+        if known is not None and known[0] == version:
+            return known[1]
+        found = build(filename)
+        maps[filename] = (version, found)
+        return found
+
+    position_map._scriptflow_per_version = True  # type: ignore[attr-defined]
+    position_map.cache_clear = maps.clear  # type: ignore[attr-defined]  # as lru_cache has
+    compiler._build_source_position_map = position_map  # type: ignore[assignment]
+
+
+def load_each_version_once(workspace: Any) -> None:
+    """Let the app's workspace parse its notebook once per version of the file.
+
+    marimo builds a fresh file manager (the notebook parsed, every cell compiled) for each
+    page request and each session: a fifth of a navigation's server time. In run mode nothing
+    edits it, so one per file version serves every page and session; a changed file (its
+    modification time, size or inode) is read again.
+    """
+    load = workspace.load
+    loaded: dict[str, tuple[tuple[int, int, int], Any]] = {}
+
+    def load_once(key: str, defaults: Any = None) -> Any:
+        resolved = workspace.resolve(key)
+        try:
+            info = os.stat(resolved) if resolved is not None else None
+        except OSError:
+            info = None
+        if info is None:
+            return load(key, defaults)
+        version = (info.st_mtime_ns, info.st_size, info.st_ino)
+        known = loaded.get(key)
+        if known is not None and known[0] == version:
+            return known[1]
+        manager = load(key, defaults)
+        loaded[key] = (version, manager)
+        return manager
+
+    workspace.load = load_once
+
+
+def marimo_assets() -> ASGIApp:
+    """marimo's frontend files, for every app's page, kept by the browser when hashed."""
+    from starlette.staticfiles import StaticFiles
+
+    spec = importlib.util.find_spec("marimo")  # found, not imported: that takes seconds
+    assert spec is not None and spec.submodule_search_locations is not None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "_static"
+    files = StaticFiles(directory=folder, check_dir=False)
+
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and HASHED_ASSET.search(scope["path"]):
+            send = cached_for_good(send)
+        await files(scope, receive, send)
+
+    return serve
 
 
 def cached_for_good(send: Send) -> Send:
