@@ -7,7 +7,7 @@ from scriptflow.db.rate_limits import RATE_LIMIT_COUNTERS
 from scriptflow.insights.models import AIInsight
 from scriptflow.projects.models import Environment, Project, ProjectMember
 from scriptflow.runs.models import RunArtifact, RunStep, RunTest, TestRun
-from scriptflow.runs.outbox import RunOutboxEntry
+from scriptflow.runs.outbox.models import RunOutboxEntry
 from scriptflow.runs.progress.models import RunEvent
 from scriptflow.scripts.models import Script, ScriptRevision
 

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scriptflow import events
 from scriptflow.config import Settings
-from scriptflow.runs.events import RunFinished
+from scriptflow.runs import outbox
 from scriptflow.runs.executor import Executor
-from scriptflow.runs.worker import RunWorker, new_worker_id
+from scriptflow.runs.worker import Announcement, RunWorker, new_worker_id
 
 log = logging.getLogger("scriptflow.runs")
 
@@ -35,7 +35,7 @@ class WorkerPool:
         self._stop = asyncio.Event()
         self._wakeup = asyncio.Event()
         self.sessionmaker = sessionmaker
-        self._finished: asyncio.Queue[RunFinished] = asyncio.Queue()
+        self._finished: asyncio.Queue[Announcement] = asyncio.Queue()
         self.workers = [
             RunWorker(
                 sessionmaker,
@@ -71,9 +71,14 @@ class WorkerPool:
             self._dispatching.add(task)
             task.add_done_callback(self._dispatching.discard)
 
-    async def _dispatch(self, event: RunFinished) -> None:
+    async def _dispatch(self, announcement: Announcement) -> None:
         try:
-            await events.dispatch(self.sessionmaker, event)
+            await events.dispatch(self.sessionmaker, announcement.event)
+            if announcement.entry_id is not None:
+                await outbox.mark_dispatched(self.sessionmaker, [announcement.entry_id])
+        except Exception:
+            # Left undispatched in the outbox: a worker takes it over when its claim expires.
+            log.exception("run %s: marking its handlers done failed", announcement.event.run_id)
         finally:
             self._finished.task_done()
 

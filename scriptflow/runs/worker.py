@@ -20,6 +20,7 @@ from scriptflow import events
 from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
 from scriptflow.errors import ScriptflowError
+from scriptflow.runs import outbox
 from scriptflow.runs.artifacts import store_folder
 from scriptflow.runs.browsers import resolve_browser
 from scriptflow.runs.events import RunFinished, run_status_changes
@@ -69,6 +70,14 @@ def new_worker_id(index: int = 0) -> str:
 
 
 @dataclass(frozen=True)
+class Announcement:
+    """A finished run for the handlers, and its outbox entry to mark once they ran."""
+
+    event: RunFinished
+    entry_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
 class RunPlan:
     """What a claimed run asks for, read once at the start of an attempt."""
 
@@ -102,7 +111,7 @@ class RunWorker:
         executor: Executor | None = None,
         worker_id: str | None = None,
         wakeup: asyncio.Event | None = None,
-        finished: asyncio.Queue[RunFinished] | None = None,
+        finished: asyncio.Queue[Announcement] | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
@@ -146,6 +155,11 @@ class RunWorker:
             self._last_reap = time.monotonic()
             for run_id in await reap_abandoned_runs(self.sessionmaker):
                 await self._notify(run_id)
+            # Finished runs whose worker died before dispatching their handlers.
+            for entry_id, run_id in await outbox.claim_abandoned(
+                self.sessionmaker, self.settings.run_lease_s
+            ):
+                await self._notify(run_id, entry_id)
         claim = await claim_next_run(self.sessionmaker, self.worker_id, self.settings.run_lease_s)
         if claim is None:
             return False
@@ -275,29 +289,37 @@ class RunWorker:
                 await store_details(session, claim.run_id, result, self.settings.data_dir)
                 await classify_run(session, claim.run_id)
                 merged = await merge_shards(session, claim.run_id)
+                # The events go in with the final status: dispatching them after the commit can
+                # be interrupted, forgetting them cannot (``runs.outbox``).
+                lease = self.settings.run_lease_s
+                entry = outbox.add_entry(session, claim.run_id, lease)
+                merged_entry = outbox.add_entry(session, merged, lease) if merged else None
         except NotOurs:
             log.warning("worker %s: run %s is no longer ours", self.worker_id, claim.run_id)
             return
+        outbox.fault_point("after-run-commit")
         run_status_changes.publish(claim.run_id)
         await self._announce(
-            RunFinished(plan.run_id, plan.project_id, plan.script_id, status, plan.trigger)
+            RunFinished(plan.run_id, plan.project_id, plan.script_id, status, plan.trigger), entry
         )
         if merged is not None:
-            await self._notify(merged)
+            await self._notify(merged, merged_entry)
 
-    async def _announce(self, event: RunFinished) -> None:
+    async def _announce(self, event: RunFinished, entry_id: uuid.UUID | None = None) -> None:
         if self.finished is not None:
-            self.finished.put_nowait(event)
+            self.finished.put_nowait(Announcement(event, entry_id))
         else:
             await events.dispatch(self.sessionmaker, event)
+            if entry_id is not None:
+                await outbox.mark_dispatched(self.sessionmaker, [entry_id])
 
-    async def _notify(self, run_id: uuid.UUID) -> None:
+    async def _notify(self, run_id: uuid.UUID, entry_id: uuid.UUID | None = None) -> None:
         run_status_changes.publish(run_id)
         async with transaction(self.sessionmaker, write=False) as session:
             run = await RunRepository(session).get(run_id)
         if run is not None:
             event = RunFinished(run.id, run.project_id, run.script_id, run.status, run.trigger)
-            await self._announce(event)
+            await self._announce(event, entry_id)
 
 
 def _failure(status: str, error: str) -> ExecutionResult:

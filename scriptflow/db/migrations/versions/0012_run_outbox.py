@@ -24,7 +24,6 @@ def upgrade() -> None:
         sa.Column("run_id", sa.Uuid(), nullable=False),
         sa.Column("created_at", scriptflow.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("claimed_until", scriptflow.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("dispatched_at", scriptflow.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
             ["run_id"],
