@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scriptflow.config import Settings
@@ -134,6 +135,9 @@ def test_malformed_places_are_dropped_and_the_hint_kept() -> None:
     ]
 
 
+# The lookup of a page object's hints is the repository's, tested on both databases in
+# tests/suites; here what the rules make of them.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_enhancing_the_page_object_of_a_suite_uses_the_test_runs_hints(
     client: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
