@@ -230,6 +230,11 @@ async def test_a_run_page_reloaded_mid_run_shows_the_same_run_and_opens_its_trac
         # The first step shows while the run still runs (published by the worker as it goes).
         live_step = page.get_by_role("cell", name="wait_for_timeout").first
         await live_step.wait_for(timeout=TIMEOUT_MS)
+        # The 7 s step shows as running while it waits (its start is published, not its end).
+        running_step = (
+            page.get_by_role("row").filter(has_text="wait_for_timeout").filter(has_text="running")
+        )
+        await running_step.first.wait_for(timeout=TIMEOUT_MS)
         assert await page.get_by_text("Steps so far").is_visible()
         assert await page.get_by_text("running for").is_visible()
         await page.screenshot(path=str(artifacts_dir / "run-live.png"), full_page=True)
