@@ -529,6 +529,9 @@ def main() -> None:
     parser.add_argument("--steps-per-run", type=int, default=10)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the history an earlier run left in --workdir"
+    )
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="insights-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -536,13 +539,18 @@ def main() -> None:
     single_path = workdir / "single.duckdb"
     sqlite_path = workdir / "history.sqlite"
     n, steps = args.runs, args.steps_per_run
+    reuse = args.reuse and single_path.exists()
     for leftover in (single_path, sqlite_path):
-        leftover.unlink(missing_ok=True)
+        if not (reuse and leftover.exists()):
+            leftover.unlink(missing_ok=True)
     single = duckdb.connect(str(single_path))
     single.execute("SET memory_limit = '3GB'")
-    seconds, _ = timed(lambda: generate(single, n, steps, end))
-    print(f"generated in a single DuckDB file in {seconds:.1f} s")
-    if not args.skip_sqlite:
+    if reuse:
+        print(f"reusing the history in {single_path}")
+    else:
+        seconds, _ = timed(lambda: generate(single, n, steps, end))
+        print(f"generated in a single DuckDB file in {seconds:.1f} s")
+    if not args.skip_sqlite and not sqlite_path.exists():
         seconds, _ = timed(lambda: copy_to_sqlite(single, sqlite_path))
         print(f"copied to SQLite (with indexes) in {seconds:.1f} s")
     single.close()

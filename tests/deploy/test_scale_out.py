@@ -110,7 +110,7 @@ class Deployment:
         self.notebooks = f"http://127.0.0.1:{port}"
         return self.notebooks
 
-    def start_worker(self, name: str) -> subprocess.Popen[bytes]:
+    def start_worker(self, name: str, **extra: str) -> subprocess.Popen[bytes]:
         # No scheduled compaction: it holds the writer lock for seconds under load, which would
         # show in the measured lag; the test compacts by hand while the dashboards render.
         env = self.env(
@@ -118,6 +118,7 @@ class Deployment:
             SCRIPTFLOW_RUN_LEASE_S="5",
             SCRIPTFLOW_LOG_LEVEL="WARNING",
             SCRIPTFLOW_ANALYTICS_COMPACT_EVERY_S="0",
+            **extra,
         )
         proc = subprocess.Popen(
             [sys.executable, "-m", "scriptflow.cli", "worker", "--concurrency", "2"],
@@ -453,24 +454,30 @@ async def _a_sigkilled_worker_loses_nothing(
     account: Account,
     demo_site: DemoServer,
 ) -> None:
-    slow = "import time\n\ndef test_slow(page):\n    page.goto('/')\n    time.sleep(6)\n"
+    """Killed mid-run, the run is taken over; killed between the run's final commit and its
+    handlers, the outbox entry written in that commit gets them run by another worker."""
+    slow = (
+        "import time\n\ndef test_slow(page):\n    page.goto('/')\n"
+        "    page.wait_for_timeout(10)\n    time.sleep(6)\n"
+    )
     run = await queue_run(clients[0], account, slow, base_url=demo_site.base_url, retries=0)
     deadline = time.monotonic() + 60
     while (await _status_everywhere(clients, account, run["id"]))[0]["status"] != "running":
         assert time.monotonic() < deadline, "the slow run never started"
         await asyncio.sleep(0.2)
-    # Kill both: whichever holds the run dies mid-run; a fresh worker takes it over.
+    # Kill both: whichever holds the run dies mid-run.
     for worker in list(deployment.workers):
         worker.send_signal(signal.SIGKILL)
         worker.wait()
-    deployment.start_worker("worker-c")
+    # The second attempt goes to a worker that kills itself right after committing the run's
+    # end, before any RunFinished handler ran (a fault point, not a timing race).
+    faulty = deployment.start_worker("worker-b2", SCRIPTFLOW_FAULT_INJECTION="after-run-commit")
     deadline = time.monotonic() + 90
-    while True:
-        bodies = await _status_everywhere(clients, account, run["id"])
-        if bodies[1]["status"] in DONE:
-            break
+    while faulty.poll() is None:
         assert time.monotonic() < deadline, "the orphaned run was never finished"
         await asyncio.sleep(0.5)
+    assert faulty.returncode == -signal.SIGKILL
+    bodies = await _status_everywhere(clients, account, run["id"])
     assert bodies[1]["status"] == "passed", bodies[1]["error"]
     assert bodies[1]["attempt"] == 2
     assert bodies[1]["artifacts"]
@@ -480,6 +487,31 @@ async def _a_sigkilled_worker_loses_nothing(
             200,
             200,
         ]
+    # Only the outbox knows the handlers are owed: a fresh worker takes the entry over once the
+    # dead one's claim (the 5 s lease) expired, and the script's insights are refreshed anyway.
+    deployment.start_worker("worker-c")
+    ended = _epoch(bodies[1]["completed_at"])
+    deadline = time.monotonic() + 90
+    while not await _refreshed_everywhere(clients, account, run["script_id"], ended):
+        assert time.monotonic() < deadline, "the killed worker's run never had its refresh"
+        await asyncio.sleep(0.5)
+
+
+async def _refreshed_everywhere(
+    clients: list[httpx.AsyncClient], account: Account, script_id: str, since: float
+) -> bool:
+    """Whether every API lists an insight of the script last seen at or after ``since``."""
+    for client in clients:
+        r = await client.get(
+            f"/v1/projects/{account.project_id}/insights",
+            params={"script_id": script_id, "limit": 200},
+            headers=account.headers,
+        )
+        assert r.status_code == 200, r.text
+        seen = [_epoch(i["last_seen"]) for i in r.json() if str(i["script_id"]) == script_id]
+        if not seen or max(seen) < since - 0.001:
+            return False
+    return True
 
 
 def errors_into(errors: list[str]) -> Callable[[Any], None]:
