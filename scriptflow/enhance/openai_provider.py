@@ -111,6 +111,8 @@ def _user_message(script: str, options: EnhanceOptions) -> str:
     if options.locator_hints:
         hints = [
             f"- {selector!r}: role={hint.role!r} name={hint.name!r} test_id={hint.test_id!r}"
+            # Where the run saw the locator built: a page object's line, maybe not this file.
+            + (f" built at {hint.file}:{hint.line}" if hint.file and hint.line else "")
             for selector, hint in options.locator_hints.items()
         ]
         parts.append("Elements seen in the last run:\n" + "\n".join(hints))

@@ -180,3 +180,14 @@ async def test_enhancing_the_page_object_of_a_suite_uses_the_test_runs_hints(
         proposal.proposed_content
     )
     assert 'self.submit = page.get_by_role("button", name="Sign up")' in (proposal.proposed_content)
+
+
+def test_the_ai_provider_is_told_where_each_locator_was_built() -> None:
+    from scriptflow.enhance.openai_provider import _user_message
+
+    hints = hints_from_run_results({"locator_hints": RUN_HINTS})
+    message = _user_message(SIGNUP_PAGE, EnhanceOptions(locator_hints=hints, path=PAGE_PATH))
+    assert f"'.css-1q2w3e': role='textbox' name='Email' test_id=None built at {PAGE_PATH}:" in (
+        message
+    )
+    assert f"built at {PAGE_PATH}:{line_of('.sc-AxjAm')}" in message
