@@ -157,7 +157,7 @@ class RunWorker:
                 await self._notify(run_id)
             # Finished runs whose worker died before dispatching their handlers.
             for entry_id, run_id in await outbox.claim_abandoned(
-                self.sessionmaker, self.settings.run_lease_s
+                self.sessionmaker, outbox.claim_seconds(self.settings.run_lease_s)
             ):
                 await self._notify(run_id, entry_id)
         claim = await claim_next_run(self.sessionmaker, self.worker_id, self.settings.run_lease_s)
@@ -291,7 +291,7 @@ class RunWorker:
                 merged = await merge_shards(session, claim.run_id)
                 # The events go in with the final status: dispatching them after the commit can
                 # be interrupted, forgetting them cannot (``runs.outbox``).
-                lease = self.settings.run_lease_s
+                lease = outbox.claim_seconds(self.settings.run_lease_s)
                 entry = outbox.add_entry(session, claim.run_id, lease)
                 merged_entry = outbox.add_entry(session, merged, lease) if merged else None
         except NotOurs:

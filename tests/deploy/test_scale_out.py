@@ -488,7 +488,7 @@ async def _a_sigkilled_worker_loses_nothing(
             200,
         ]
     # Only the outbox knows the handlers are owed: a fresh worker takes the entry over once the
-    # dead one's claim (the 5 s lease) expired, and the script's insights are refreshed anyway.
+    # dead one's claim (six 5 s leases) expired, and the script's insights are refreshed anyway.
     deployment.start_worker("worker-c")
     ended = _epoch(bodies[1]["completed_at"])
     deadline = time.monotonic() + 90
