@@ -146,6 +146,24 @@ class RunRepository(Repository[TestRun]):
         stmt = select(RunStep).where(RunStep.run_id == run_id).order_by(RunStep.position)
         return list((await self.session.execute(stmt)).scalars())
 
+    async def node_tests(self, run_id: uuid.UUID) -> list[tuple[uuid.UUID, str, str | None]]:
+        """A run's tests that have a pytest node id: (test id, node id, file)."""
+        stmt = select(RunTest.id, RunTest.nodeid, RunTest.file).where(
+            RunTest.run_id == run_id, RunTest.nodeid.is_not(None)
+        )
+        return [
+            (ident, str(nodeid), file) for ident, nodeid, file in await self.session.execute(stmt)
+        ]
+
+    async def tests_acting_on(self, run_id: uuid.UUID, locator: Any) -> set[uuid.UUID]:
+        """The ids of a run's tests with a step on this locator."""
+        stmt = (
+            select(RunStep.test_id)
+            .where(RunStep.run_id == run_id, RunStep.locator == locator)
+            .distinct()
+        )
+        return {ident for ident in (await self.session.execute(stmt)).scalars() if ident}
+
     async def artifacts(self, run_id: uuid.UUID) -> list[RunArtifact]:
         stmt = select(RunArtifact).where(RunArtifact.run_id == run_id).order_by(RunArtifact.name)
         return list((await self.session.execute(stmt)).scalars())

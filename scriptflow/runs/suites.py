@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import select as sql_select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scriptflow.config import Settings
@@ -30,7 +29,6 @@ from scriptflow.runs.models import (
     TERMINAL_STATUSES,
     RunKind,
     RunStatus,
-    RunStep,
     RunTest,
     TestRun,
 )
@@ -235,10 +233,8 @@ async def suspected_node_ids(
 ) -> list[str]:
     """The tests of a suite or shard run that a confirmation reruns: the flaky tests the
     suspicions name by node id, and the tests that acted on a flaky selector in its file."""
-    of_run = sql_select(RunTest.id, RunTest.nodeid, RunTest.file).where(
-        RunTest.run_id == run.id, RunTest.nodeid.is_not(None)
-    )
-    tests = (await session.execute(of_run)).all()
+    runs = RunRepository(session)
+    tests = await runs.node_tests(run.id)
     in_run = {nodeid for _, nodeid, _ in tests}
     paths = {str(entry[0]): path for path, entry in (run.snapshot or {}).items() if entry}
     wanted: set[str] = set()
@@ -247,13 +243,7 @@ async def suspected_node_ids(
             wanted.add(str(suspicion.details["test"]))
         elif suspicion.type == "flaky-selector":
             file = paths.get(str(suspicion.script_id))
-            locator = suspicion.details.get("locator")
-            acted = (
-                sql_select(RunStep.test_id)
-                .where(RunStep.run_id == run.id, RunStep.locator == locator)
-                .distinct()
-            )
-            used = set((await session.execute(acted)).scalars())
+            used = await runs.tests_acting_on(run.id, suspicion.details.get("locator"))
             wanted |= {n for ident, n, f in tests if ident in used and f == file and n}
     return sorted(wanted)
 
