@@ -235,7 +235,8 @@ async def test_a_run_page_reloaded_mid_run_shows_the_same_run_and_opens_its_trac
             page.get_by_role("row").filter(has_text="wait_for_timeout").filter(has_text="running")
         )
         await running_step.first.wait_for(timeout=TIMEOUT_MS)
-        assert await page.get_by_text("Steps so far").is_visible()
+        # The table's own label (the headline also says "… steps so far").
+        assert await page.get_by_text("Steps so far (newest first)").is_visible()
         assert await page.get_by_text("running for").is_visible()
         await page.screenshot(path=str(artifacts_dir / "run-live.png"), full_page=True)
 
