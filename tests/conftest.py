@@ -5,6 +5,7 @@ Factories live in tests/factories.py, settings builders and `need` in tests/supp
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -25,24 +26,53 @@ from tests.support.openai_stub import OpenAIStub
 from tests.support.postgres import PostgresCluster, PostgresUnavailable, start_cluster
 from tests.support.settings import settings_for
 
+# Rough cost of one test by its marks, only to spread the expensive modules over the workers.
+ITEM_COST = {"slow": 40, "browser": 8}
+
+
+def _module_cost(module_items: list[pytest.Item]) -> int:
+    cost = 0
+    for item in module_items:
+        marks = {mark.name for mark in item.iter_markers()}
+        cost += max([ITEM_COST[m] for m in marks if m in ITEM_COST], default=1)
+    return cost
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Modules with slow tests first, then those with browser tests, then the rest.
+    """Spread the expensive modules over xdist's workers, each worker's share first.
 
-    Under xdist's work stealing the quick tests then fill the gaps at the end, instead of one
-    worker starting a three-minute test while the other runs out of work. Each module stays
-    in one piece and in its own order, so its module-scoped set-up happens once.
+    Work stealing starts by giving each of N workers one contiguous Nth of the list, then
+    moves tests from the end of a busy worker's queue to an idle one. So the list is built as N
+    parts of those sizes: the modules with slow or browser tests dealt to the cheapest part so
+    far (heaviest first), then quick tests filling each part up to its size. Every worker then
+    starts on its share of the long tests, and the quick ones, at the ends, are what is stolen.
+    A module stays in one piece and in its own order, so its module-scoped set-up happens once.
+    Without xdist, the expensive modules simply go first.
     """
     modules: dict[object, list[pytest.Item]] = {}
     for item in items:
         modules.setdefault(item.path, []).append(item)
+    groups = list(modules.values())
+    heavy = sorted((g for g in groups if _module_cost(g) > len(g)), key=_module_cost, reverse=True)
+    light = [item for g in groups if _module_cost(g) == len(g) for item in g]
+    workers = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1), 1)
 
-    def weight(module_items: list[pytest.Item]) -> int:
-        marks = {mark.name for item in module_items for mark in item.iter_markers()}
-        return 2 if "slow" in marks else 1 if "browser" in marks else 0
-
-    ordered = sorted(modules.values(), key=weight, reverse=True)  # stable: same weight keeps order
-    items[:] = [item for module_items in ordered for item in module_items]
+    # The sizes xdist's work stealing gives each worker at the start.
+    sizes, left = [], len(items)
+    for i in range(workers):
+        sizes.append(left // (workers - i))
+        left -= sizes[-1]
+    parts: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    costs = [0] * workers
+    for group in heavy:
+        i = min(range(workers), key=lambda k: (costs[k], len(parts[k])))
+        parts[i].extend(group)
+        costs[i] += _module_cost(group)
+    for i in range(workers):
+        room = max(sizes[i] - len(parts[i]), 0) if i < workers - 1 else len(light)
+        parts[i].extend(light[:room])
+        del light[:room]
+    items[:] = [item for part in parts for item in part]
 
 
 @pytest.fixture(scope="session")
