@@ -253,7 +253,9 @@ SELECT script_id::VARCHAR AS script_id, environment, browser, action, locator, e
        failures, failures / executions AS failure_rate, last_seen
 FROM grouped SEMI JOIN failing USING (script_id, locator)
 WHERE failures < executions
-ORDER BY failure_rate DESC, executions DESC, locator
+-- A total order: with a limit, ties (one locator in two environments) must not depend on
+-- how the rows were stored.
+ORDER BY failure_rate DESC, executions DESC, locator, script_id, environment, browser, action
 LIMIT $limit
 """
 
