@@ -91,34 +91,27 @@ async def run_progress(
     limit = min(max(limit, 1), MAX_PAGE)
     repository = RunEventRepository(session)
     shards = await repository.shards_of(run_id)
+    states: list[ShardProgress] = []
     if not shards:
         events = await repository.after(run_id, max(after, 0), limit)
-        return RunProgress(
-            snapshot.id,
-            snapshot.status,
-            snapshot.attempt,
-            snapshot.started_at,
-            snapshot.completed_at,
-            events,
-        )
-    merged: list[RunEvent] = []
-    states = []
-    for shard in shards:
-        index = shard.shard_index or 0
-        cursor = max(shard_after[index], 0) if index < len(shard_after) else 0
-        events = await repository.after(shard.id, cursor, limit)
-        merged.extend(events)
-        last = events[-1].seq if events else cursor
-        states.append(ShardProgress(shard.id, index, shard.status, shard.attempt, last))
-    index_of = {state.run_id: state.shard_index for state in states}
-    merged.sort(key=lambda e: (e.created_at, index_of[e.run_id], e.seq))
+    else:
+        events = []
+        for shard in shards:
+            index = shard.shard_index or 0
+            cursor = max(shard_after[index], 0) if index < len(shard_after) else 0
+            page = await repository.after(shard.id, cursor, limit)
+            events.extend(page)
+            last = page[-1].seq if page else cursor
+            states.append(ShardProgress(shard.id, index, shard.status, shard.attempt, last))
+        index_of = {state.run_id: state.shard_index for state in states}
+        events.sort(key=lambda e: (e.created_at, index_of[e.run_id], e.seq))
     return RunProgress(
         snapshot.id,
         snapshot.status,
         snapshot.attempt,
         snapshot.started_at,
         snapshot.completed_at,
-        merged,
+        events,
         tuple(states),
     )
 
