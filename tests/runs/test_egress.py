@@ -26,6 +26,9 @@ from tests.factories import create_script, signup
 from tests.runs.helpers import create_environment
 
 
+# The address rules as pure data: `blocked_reason` parses the URL and judges the addresses the
+# given resolver returns (a dict lookup here). Nothing connects to these addresses; the tests
+# below that send traffic send it to loopback only.
 @pytest.mark.parametrize(
     "url",
     [
