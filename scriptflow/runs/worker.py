@@ -216,7 +216,11 @@ class RunWorker:
             # The live run page's steps: the run's progress file, tailed into run_events.
             # Its last lines are read before the executor clears the work dir, and published.
             async with publishing_progress(
-                self.sessionmaker, claim.run_id, claim.attempt, folder / "work"
+                self.sessionmaker,
+                claim.run_id,
+                claim.attempt,
+                folder / "work",
+                held_by=claim.worker_id,
             ) as progress:
                 request = replace(request, before_clear=progress.read_rest)
                 result = await self.executor.execute(request, cancel)

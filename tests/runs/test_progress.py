@@ -276,6 +276,57 @@ async def test_the_last_lines_are_published_though_the_file_is_cleared(
     ]
 
 
+async def test_a_worker_that_lost_the_lease_publishes_no_more_of_that_run(
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+) -> None:
+    account = await signup(client)
+    run_id = uuid.UUID((await queue_run(client, account, "def test_a(page):\n    pass\n"))["id"])
+
+    async def held_by(worker_id: str, attempt: int) -> None:  # as a claim leaves the run
+        async with transaction(sessionmaker) as session:
+            await session.execute(
+                update(TestRun)
+                .where(TestRun.id == run_id)
+                .values(status="running", worker_id=worker_id, attempt=attempt)
+            )
+
+    old_work, new_work = tmp_path / "old", tmp_path / "new"
+    old_work.mkdir()
+    new_work.mkdir()
+    old_log, new_log = ProgressLog(old_work / PROGRESS_FILE), ProgressLog(new_work / PROGRESS_FILE)
+    await held_by("worker-old", 1)
+    async with publishing_progress(
+        sessionmaker, run_id, 1, old_work, every_s=3600, held_by="worker-old"
+    ) as old:
+        old_log.test_started(RecordedTest(name="test_a"))
+        assert await old.publish_once()  # seq 1, while it holds the run
+        # Its lease expires and another worker takes the run over.
+        await held_by("worker-new", 2)
+        # The old run process's last lines: read before its clean-up, then the last publish.
+        old_log.step(StepRecord(1, "goto", None, 120, "passed"))
+        old.read_rest()
+    assert old.lost
+    assert not await old.publish_once()
+    # The new owner numbers on from what is stored: the old attempt's last step is not there.
+    new = ProgressPublisher(sessionmaker, run_id, 2, new_work, held_by="worker-new")
+    new_log.test_started(RecordedTest(name="test_a"))
+    assert await new.publish_once() and not new.lost
+    async with sessionmaker() as session:
+        rows = await RunEventRepository(session).after(run_id, 0, 100)
+    assert [(r.seq, r.attempt, r.kind) for r in rows] == [
+        (1, 1, "test_started"),
+        (2, 2, "test_started"),
+    ]
+    # The new owner's numbering goes on undisturbed.
+    new_log.step(StepRecord(1, "goto", None, 90, "passed"))
+    assert await new.publish_once()
+    async with sessionmaker() as session:
+        rows = await RunEventRepository(session).after(run_id, 2, 100)
+    assert [(r.seq, r.attempt, r.kind) for r in rows] == [(3, 2, "step")]
+
+
 async def test_a_sharded_runs_progress_merges_its_shards_each_with_its_cursor(
     client: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],

@@ -19,6 +19,25 @@ class RunEventRepository(Repository[RunEvent]):
         stmt = select(func.coalesce(func.max(RunEvent.seq), 0)).where(RunEvent.run_id == run_id)
         return int((await self.session.execute(stmt)).scalar_one())
 
+    async def held_by(self, run_id: uuid.UUID, worker_id: str, attempt: int) -> bool:
+        """Whether the worker still holds the running run at this attempt.
+
+        The row stays locked to the end of the caller's transaction (PostgreSQL; SQLite's
+        write transaction holds the whole database), so no claim takes the run over between
+        this check and the caller's insert.
+        """
+        stmt = (
+            select(TestRun.id)
+            .where(
+                TestRun.id == run_id,
+                TestRun.worker_id == worker_id,
+                TestRun.attempt == attempt,
+                TestRun.status == "running",
+            )
+            .with_for_update()
+        )
+        return (await self.session.execute(stmt)).first() is not None
+
     async def add_many(self, rows: Sequence[dict[str, object]]) -> None:
         """One multi-row insert for a batch (one statement, one fsync on SQLite)."""
         if rows:

@@ -136,6 +136,11 @@ class ProgressPublisher:
     has ended; ``read_rest`` (called by the executor just before that) keeps the lines not yet
     published, and the last publish after ``stop`` stores them, so a run's last steps and its
     last test's end are never lost to the clean-up.
+
+    Given ``held_by`` (the worker's id), every batch goes in only while that worker still
+    holds the run at this attempt, checked in the batch's own transaction: a worker that lost
+    the lease would number its events after what it last saw, colliding with the new owner's.
+    Once refused, the publisher stops (``lost``).
     """
 
     def __init__(
@@ -146,10 +151,13 @@ class ProgressPublisher:
         work: Path,
         *,
         every_s: float = PUBLISH_EVERY_S,
+        held_by: str | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.run_id = run_id
         self.attempt = attempt
+        self.held_by = held_by
+        self.lost = False
         self.tail = ProgressTail(work)
         self.tests = EventPlacer()
         self.every_s = every_s
@@ -192,8 +200,9 @@ class ProgressPublisher:
                     return
 
     async def publish_once(self) -> bool:
-        """Store what was appended since the last look; False once there is nothing more."""
-        if self.stored >= MAX_EVENTS_PER_RUN:
+        """Store what was appended since the last look; False once there is nothing more
+        (or the run is no longer this worker's)."""
+        if self.lost or self.stored >= MAX_EVENTS_PER_RUN:
             return False
         lines = await asyncio.to_thread(self._read_new)
         if not lines and self.tail.stopped:
@@ -203,11 +212,17 @@ class ProgressPublisher:
         placed = placed[: MAX_EVENTS_PER_RUN - self.stored]
         if placed:
             await self._store(placed)
-        return True
+        return not self.lost
 
     async def _store(self, placed: list[PlacedEvent]) -> None:
         async with transaction(self.sessionmaker) as session:
             events = RunEventRepository(session)
+            if self.held_by is not None and not await events.held_by(
+                self.run_id, self.held_by, self.attempt
+            ):
+                self.lost = True
+                log.warning("run %s: lease lost, %d events not published", self.run_id, len(placed))
+                return
             if self.seq is None:  # after a retry of the run, numbering goes on
                 self.seq = await events.last_seq(self.run_id)
             now = utcnow()
@@ -246,10 +261,15 @@ async def publishing_progress(
     work: Path,
     *,
     every_s: float = PUBLISH_EVERY_S,
+    held_by: str | None = None,
 ) -> AsyncIterator[ProgressPublisher]:
     """Publish the run's progress while the block runs (the worker wraps the execution), and
-    what is left once it ends; the executor calls ``read_rest`` before it clears the file."""
-    publisher = ProgressPublisher(sessionmaker, run_id, attempt, work, every_s=every_s)
+    what is left once it ends; the executor calls ``read_rest`` before it clears the file.
+
+    ``held_by``: the worker that must still hold the run for a batch to go in."""
+    publisher = ProgressPublisher(
+        sessionmaker, run_id, attempt, work, every_s=every_s, held_by=held_by
+    )
     task = asyncio.create_task(publisher.run())
     try:
         yield publisher
