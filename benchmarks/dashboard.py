@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import importlib.util
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -199,8 +200,14 @@ async def measure(
     apps: bool,
     cells: bool = False,
     only: list[str] | None = None,
+    loads: dict[str, float] | None = None,
 ) -> dict[str, list[float]]:
-    """Seconds from navigation start to interactive, per page and navigation (after a warm-up)."""
+    """Seconds from navigation start to interactive, per page and navigation (after a warm-up).
+
+    ``loads`` gets each page's highest 1-minute load average while it was measured: on a
+    shared machine a figure means little without it.
+    """
+    loads = {} if loads is None else loads
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
@@ -236,6 +243,7 @@ async def measure(
             pages = {path: ready for path, ready in pages.items() if path in only}
         times: dict[str, list[float]] = {path: [] for path in pages}
         for path, ready in pages.items():
+            loads[path] = os.getloadavg()[0]
             if path != "/dashboard/" or only is not None:  # a warm-up: built on first request
                 await page.goto(base_url + path)
                 await ready()
@@ -248,6 +256,7 @@ async def measure(
                 await page.goto(base_url + path, wait_until="commit")
                 await ready()
                 times[path].append(time.perf_counter() - start)
+            loads[path] = max(loads[path], os.getloadavg()[0])
             if clock is not None:
                 print(f"[{path}] last navigation:", flush=True)
                 took = times[path][-1]
@@ -276,7 +285,7 @@ def run_scenario(
     apps: bool,
     cells: bool = False,
     only: list[str] | None = None,
-) -> list[tuple[str, str, int, list[float]]]:
+) -> list[tuple[str, str, int, list[float], float]]:
     data_dir = Path(tempfile.mkdtemp(prefix="sf-dash-bench-"))
     try:
         settings = Settings(data_dir=data_dir, JWT_SECRET="b" * 48, workers=0, DATABASE_URL=None)
@@ -286,8 +295,9 @@ def run_scenario(
             f"[{label}] seeded {runs:,} runs in {time.perf_counter() - started:.1f} s", flush=True
         )
         with ThreadedServer(create_app(settings, run_background=False)) as server:
-            times = asyncio.run(measure(server.base_url, navigations, apps, cells, only))
-        return [(label, path, runs, values) for path, values in times.items()]
+            loads: dict[str, float] = {}
+            times = asyncio.run(measure(server.base_url, navigations, apps, cells, only, loads))
+        return [(label, path, runs, values, loads[path]) for path, values in times.items()]
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -309,16 +319,20 @@ def main() -> None:
         results += run_scenario("large history", args.runs, args.navigations, False, args.cells)
     print()
     print(
-        f"{'history':<15}{'page':<22}{'runs':>11}{'median s':>10}{'best s':>9}{'worst s':>9}  goal"
+        f"{'history':<15}{'page':<22}{'runs':>11}{'median s':>10}{'best s':>9}{'worst s':>9}"
+        f"{'load':>6}  goal"
     )
-    for label, path, runs, times in results:
+    for label, path, runs, times, load in results:
         median = statistics.median(times)
         verdict = "ok" if median < GOAL_S else f"over {GOAL_S} s"
         print(
             f"{label:<15}{path:<22}{runs:>11,}{median:>10.2f}{min(times):>9.2f}"
-            f"{max(times):>9.2f}  {verdict}"
+            f"{max(times):>9.2f}{load:>6.1f}  {verdict}"
         )
-    print(f"({args.navigations} navigations each, after a warm-up)")
+    print(
+        f"({args.navigations} navigations each, after a warm-up; load: the highest 1-minute "
+        f"load average while the page was measured, on {os.cpu_count()} cores)"
+    )
 
 
 if __name__ == "__main__":

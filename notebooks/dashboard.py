@@ -13,6 +13,7 @@ with app.setup:
     import pandas as pd
 
     from app.demo.seeding_status import read_status
+    from app.web.chart_data import rows_inside_spec
     from app.web.drilldown import links_markdown, runs_behind
     from app.web.notebook_context import (
         open_notebook,
@@ -70,8 +71,10 @@ def selectable(chart: alt.Chart, *, interval: bool = False) -> mo.ui.altair_char
     """A chart whose selection filters the table beside it."""
     if interval:
         chart = chart.add_params(alt.selection_interval(encodings=["x"], name="brush"))
-        return mo.ui.altair_chart(chart, chart_selection=False, legend_selection=False)
-    return mo.ui.altair_chart(chart, chart_selection="point", legend_selection=False)
+    with rows_inside_spec():
+        if interval:
+            return mo.ui.altair_chart(chart, chart_selection=False, legend_selection=False)
+        return mo.ui.altair_chart(chart, chart_selection="point", legend_selection=False)
 
 
 @app.function

@@ -12,6 +12,7 @@ with app.setup:
     import marimo as mo
     import pandas as pd
 
+    from app.web.chart_data import rows_inside_spec
     from app.web.drilldown import evidence_rows
     from app.web.notebook_context import (
         open_notebook,
@@ -132,21 +133,26 @@ async def _(ctx, get_resolved, me, project, status_filter):
 def _(insights):
     # The one "insights by type and severity" query, over the insights listed here.
     _counts = queries.summarize_insights(insights.values())
-    by_type = mo.ui.altair_chart(
-        alt.Chart(_counts, title="Insights by type and severity")
-        .mark_bar()
-        .encode(
-            x=alt.X("insights:Q", title="Insights"),
-            y=alt.Y("type:N", title=None),
-            color=alt.Color(
-                "severity:N", scale=alt.Scale(domain=SEVERITY_ORDER, range=SEVERITY_COLORS)
-            ),
-            tooltip=[alt.Tooltip("type:N"), alt.Tooltip("severity:N"), alt.Tooltip("insights:Q")],
+    with rows_inside_spec():
+        by_type = mo.ui.altair_chart(
+            alt.Chart(_counts, title="Insights by type and severity")
+            .mark_bar()
+            .encode(
+                x=alt.X("insights:Q", title="Insights"),
+                y=alt.Y("type:N", title=None),
+                color=alt.Color(
+                    "severity:N", scale=alt.Scale(domain=SEVERITY_ORDER, range=SEVERITY_COLORS)
+                ),
+                tooltip=[
+                    alt.Tooltip("type:N"),
+                    alt.Tooltip("severity:N"),
+                    alt.Tooltip("insights:Q"),
+                ],
+            )
+            .properties(height=200),
+            chart_selection="point",
+            legend_selection=False,
         )
-        .properties(height=200),
-        chart_selection="point",
-        legend_selection=False,
-    )
     return (by_type,)
 
 
