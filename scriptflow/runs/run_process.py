@@ -135,9 +135,14 @@ def main(argv: list[str]) -> int:
         # The tree's modules import each other from its root, as under `python -m pytest` in
         # the repository (our ini replaces theirs, and with it a `pythonpath = .`).
         sys.path.insert(0, tree)
+    import importlib
+
     import pytest
 
-    return int(pytest.main(list(launch["pytest_args"])))
+    # Registered as modules, not named with -p: pytest would rewrite their assertions, which
+    # means parsing and compiling them from source at every start (see workdir.RUN_PLUGINS).
+    plugins = [importlib.import_module(name) for name in launch.get("plugins") or ()]
+    return int(pytest.main(list(launch["pytest_args"]), plugins=plugins))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from playwright.sync_api import (
     PageAssertions,
     Playwright,
 )
+from playwright.sync_api._generated import Tracing  # not exported by name, but public API
 
 from scriptflow.runs.engine.record import MAX_ERROR_CHARS, Recorder, RunConfig, StepRecord
 from scriptflow.runs.locators import hint_key, locator_code
@@ -309,6 +310,8 @@ def install_patches(recorder: Recorder) -> None:
     original_context_close = BrowserContext.close
     original_page_close = Page.close
     original_browser_close = Browser.close
+    original_tracing_start = Tracing.start
+    original_tracing_stop = Tracing.stop
 
     @functools.wraps(original_launch)
     def launch(self: BrowserType, **kwargs: Any) -> Browser:
@@ -367,6 +370,22 @@ def install_patches(recorder: Recorder) -> None:
             recorder.finish_context(context, failed=recorder.test_failed)
         original_browser_close(self, **kwargs)
 
+    @functools.wraps(original_tracing_start)
+    def tracing_start(self: Tracing, **kwargs: Any) -> Any:
+        self._impl_obj._scriptflow_stopped = False  # type: ignore[attr-defined]
+        return original_tracing_start(self, **kwargs)
+
+    @functools.wraps(original_tracing_stop)
+    def tracing_stop(self: Tracing, **kwargs: Any) -> None:
+        # A trace the recorder has stopped (and saved or dropped) is not running any more:
+        # stopping it again (pytest-playwright does, closing every context) asks nothing of
+        # the driver. With a path it still goes through, and answers as Playwright does.
+        impl = self._impl_obj
+        stopped = getattr(impl, "_scriptflow_stopped", False) and not impl._is_tracing
+        if stopped and kwargs.get("path") is None:
+            return
+        original_tracing_stop(self, **kwargs)
+
     BrowserType.launch = launch  # type: ignore[method-assign,assignment]
     BrowserType.launch_persistent_context = launch_persistent_context  # type: ignore[method-assign,assignment]
     Browser.new_context = new_context  # type: ignore[method-assign,assignment]
@@ -374,6 +393,8 @@ def install_patches(recorder: Recorder) -> None:
     BrowserContext.close = context_close  # type: ignore[method-assign,assignment]
     Page.close = page_close  # type: ignore[method-assign,assignment]
     Browser.close = browser_close  # type: ignore[method-assign,assignment]
+    Tracing.start = tracing_start  # type: ignore[method-assign,assignment]
+    Tracing.stop = tracing_stop  # type: ignore[method-assign,assignment]
 
     for builder in (Page, Locator, Frame, FrameLocator):
         for name in LOCATOR_BUILDERS:

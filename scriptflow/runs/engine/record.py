@@ -358,6 +358,10 @@ class Recorder:
                 context.tracing.stop()
         except Exception as exc:  # a crashed browser has no trace to give
             self.omitted.append(f"trace of {self._test_name()}: {first_line(str(exc))}")
+        finally:
+            # pytest-playwright stops every context's trace again as it closes it (two more
+            # round trips to the driver per test, for a trace that is no longer running).
+            context.tracing._impl_obj._scriptflow_stopped = True  # type: ignore[attr-defined]
 
     def finish_all_contexts(self, *, failed: bool) -> None:
         for context in list(self.live_contexts):
