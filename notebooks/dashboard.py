@@ -8,12 +8,18 @@ with app.setup:
     import uuid
     from datetime import UTC, datetime, timedelta
 
-    import altair as alt
     import marimo as mo
     import pandas as pd
 
     from app.demo.seeding_status import read_status
-    from app.web.chart_data import rows_inside_spec
+    from app.web import dashboard_charts as charts
+    from app.web.dashboard_charts import (
+        CLICK_TO_FILTER,
+        beside_table,
+        in_files,
+        labelled,
+        picked,
+    )
     from app.web.drilldown import links_markdown, runs_behind
     from app.web.notebook_context import (
         open_notebook,
@@ -22,7 +28,6 @@ with app.setup:
         stop_with,
     )
     from app.web.shell import header
-    from app.web.tables import people_frame
     from scriptflow.errors import ScriptflowError
     from scriptflow.insights import queries
     from scriptflow.insights.models import AIInsight
@@ -31,111 +36,6 @@ with app.setup:
     WINDOWS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Everything": None}
     # Auto picks the bucket from the history's span, so one day of history still shows a trend.
     GRAINS = {"Auto": None, "Hour": "hour", "Day": "day", "Week": "week"}
-    SEVERITY_ORDER = ["critical", "high", "medium", "low"]
-    SEVERITY_COLORS = ["#7f1d1d", "#dc2626", "#f59e0b", "#60a5fa"]
-    CLICK_TO_FILTER = "Click a bar to filter"
-
-
-@app.function
-def labelled(
-    frame: pd.DataFrame, titles: dict[str, str], paths: dict[str, str] | None = None
-) -> pd.DataFrame:
-    """Show script titles instead of ids (and, given ``paths``, each row's file of the tree)."""
-    if "script_id" not in frame.columns:
-        return frame
-    named = frame.assign(script=frame["script_id"].map(titles).fillna("(deleted script)"))
-    if paths is not None:
-        named = named.assign(file=frame["script_id"].map(paths).fillna(""))
-    return named.drop(columns=["script_id"])
-
-
-@app.function
-def in_files(frame: pd.DataFrame, files: list[str]) -> pd.DataFrame:
-    """The rows of the picked files of the tree (all rows when none is picked), by file."""
-    if "file" not in frame.columns:
-        return frame
-    shown = frame[frame["file"].isin(files)] if files else frame
-    return shown.sort_values("file", kind="stable")
-
-
-@app.function
-def test_label(row: pd.Series) -> str:
-    """A flaky test as its node id (which names its file) or, before trees, script / name."""
-    name, file = str(row["test_name"]), str(row.get("file") or "")
-    shown = name if file and name.startswith(file + "::") else f"{row['script']} / {name}"
-    return f"{shown} ({row['environment']})"
-
-
-@app.function
-def selectable(chart: alt.Chart, *, interval: bool = False) -> mo.ui.altair_chart:
-    """A chart whose selection filters the table beside it."""
-    if interval:
-        chart = chart.add_params(alt.selection_interval(encodings=["x"], name="brush"))
-    with rows_inside_spec():
-        if interval:
-            return mo.ui.altair_chart(chart, chart_selection=False, legend_selection=False)
-        return mo.ui.altair_chart(chart, chart_selection="point", legend_selection=False)
-
-
-@app.function
-def beside_table(chart: mo.ui.altair_chart, rows: pd.DataFrame, label: str) -> mo.Html:
-    """The chart with a table of its rows beside it."""
-    return mo.hstack(
-        [
-            chart,
-            mo.ui.table(
-                people_frame(rows),
-                label=label,
-                page_size=8,
-                selection=None,
-                show_data_types=False,
-                show_column_summaries=False,
-            ),
-        ],
-        widths=[3, 2],
-    )
-
-
-@app.function
-def picked(chart: mo.ui.altair_chart, everything: pd.DataFrame) -> pd.DataFrame:
-    """The rows selected on the chart, or all of them when nothing is selected."""
-    return chart.value if len(chart.value) else everything
-
-
-@app.function
-def trend(data: pd.DataFrame, title: str, y: alt.Y, **encodings: object) -> mo.ui.altair_chart:
-    """A line per series over time buckets, with a point on every bucket.
-
-    The points matter: a series with a single bucket (all history in one day) draws no line.
-    """
-    return selectable(
-        alt.Chart(data, title=title)
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("bucket:T", title=None),
-            y=y,
-            color=alt.Color("series:N", title="Script · environment"),
-            **encodings,
-        )
-        .properties(height=250),
-        interval=True,
-    )
-
-
-@app.function
-def bars(
-    data: pd.DataFrame, title: str, tooltip: list[str | alt.Tooltip], **encodings: object
-) -> mo.ui.altair_chart:
-    """A bar chart whose clicked bars filter the table beside it."""
-    return selectable(
-        alt.Chart(data, title=title)
-        .mark_bar()
-        .encode(
-            tooltip=[t if isinstance(t, alt.Tooltip) else alt.Tooltip(t) for t in tooltip],
-            **encodings,
-        )
-        .properties(height=240)
-    )
 
 
 @app.cell
@@ -289,41 +189,7 @@ def _(frames, window):
 
 @app.cell
 def _(frames, window):
-    _data = (
-        frames["pass_rate"].assign(series=lambda f: f["script"] + " · " + f["environment"])
-        if len(frames["pass_rate"])
-        else frames["pass_rate"].assign(series=[])
-    )
-    if len(_data):
-        # Lines at the same rate lie on top of each other: the legend gives each series its
-        # overall rate and run count, so one hidden under another is still read.
-        _totals = _data.groupby("series")[["passed", "runs"]].sum()
-        _names = {
-            name: f"{name} · {row.passed / row.runs:.0%} of {row.runs:,}"
-            for name, row in _totals.iterrows()
-        }
-        _data = _data.assign(series=_data["series"].map(_names))
-    pass_rate_chart = trend(
-        _data,
-        f"Pass rate per script and environment · {window.selected_key.lower()}",
-        alt.Y(
-            "pass_rate:Q",
-            title="Pass rate",
-            axis=alt.Axis(format="%"),
-            scale=alt.Scale(domain=[0, 1]),
-        ),
-        # Dashes by environment and point shapes by script: two series on the same rates
-        # still show both (a dashed line over a solid one), not just the one drawn last.
-        strokeDash=alt.StrokeDash("environment:N", title="Environment"),
-        shape=alt.Shape("script:N", title="Script"),
-        tooltip=[
-            alt.Tooltip("script:N"),
-            alt.Tooltip("environment:N"),
-            alt.Tooltip("bucket:T"),
-            alt.Tooltip("runs:Q"),
-            alt.Tooltip("pass_rate:Q", format=".0%"),
-        ],
-    )
+    pass_rate_chart = charts.pass_rate_chart(frames["pass_rate"], window.selected_key.lower())
     return (pass_rate_chart,)
 
 
@@ -355,31 +221,7 @@ def _(history_bucket, pass_rate_chart, script_ids):
 
 @app.cell
 def _(frames, window):
-    _data = frames["durations"]
-    _long = (
-        _data.assign(series=_data["script"] + " · " + _data["environment"]).melt(
-            id_vars=["bucket", "series", "runs"],
-            value_vars=["p50_ms", "p95_ms"],
-            var_name="quantile",
-            value_name="ms",
-        )
-        if len(_data)
-        else pd.DataFrame({"bucket": [], "series": [], "runs": [], "quantile": [], "ms": []})
-    )
-    duration_chart = trend(
-        _long,
-        f"Run duration p50 / p95 · {window.selected_key.lower()}",
-        alt.Y("ms:Q", title="Duration (ms)"),
-        strokeDash=alt.StrokeDash("quantile:N", title="Quantile"),
-        shape=alt.Shape("quantile:N", title="Quantile"),
-        tooltip=[
-            alt.Tooltip("series:N"),
-            alt.Tooltip("quantile:N"),
-            alt.Tooltip("bucket:T"),
-            alt.Tooltip("ms:Q", format=",.0f"),
-            alt.Tooltip("runs:Q"),
-        ],
-    )
+    duration_chart = charts.duration_chart(frames["durations"], window.selected_key.lower())
     return (duration_chart,)
 
 
@@ -422,32 +264,7 @@ def _(frames):
 @app.cell
 def _(file_filter, frames, window):
     flaky_tests_shown = in_files(frames["flaky_tests"], list(file_filter.value))
-    _data = flaky_tests_shown
-    _data = (
-        _data.assign(label=_data.apply(test_label, axis=1))
-        if len(_data)
-        else _data.assign(label=[])
-    )
-    flaky_tests_chart = bars(
-        _data,
-        f"Flakiest tests (flip rate) · {window.selected_key.lower()}",
-        x=alt.X("flip_rate:Q", title="Flip rate", axis=alt.Axis(format="%")),
-        y=alt.Y("label:N", sort="-x", title=None),
-        color=alt.Color(
-            "retry_passes:Q",
-            title="Passed on retry",
-            legend=alt.Legend(format="d", tickMinStep=1),
-        ),
-        tooltip=[
-            "file:N",
-            "test_name:N",
-            "environment:N",
-            "runs:Q",
-            "flips:Q",
-            "failures:Q",
-            "retry_passes:Q",
-        ],
-    )
+    flaky_tests_chart = charts.flaky_tests_chart(flaky_tests_shown, window.selected_key.lower())
     return flaky_tests_chart, flaky_tests_shown
 
 
@@ -471,21 +288,8 @@ def _(flaky_tests_chart, script_ids, since):
 @app.cell
 def _(file_filter, frames, window):
     flaky_selectors_shown = in_files(frames["flaky_selectors"], list(file_filter.value))
-    flaky_selectors_chart = bars(
-        flaky_selectors_shown,
-        f"Flakiest selectors (failure rate) · {window.selected_key.lower()}",
-        x=alt.X("failure_rate:Q", title="Failure rate", axis=alt.Axis(format="%")),
-        y=alt.Y("locator:N", sort="-x", title=None),
-        color=alt.Color("environment:N", title="Environment"),
-        tooltip=[
-            "locator:N",
-            "file:N",
-            "action:N",
-            "environment:N",
-            "browser:N",
-            "executions:Q",
-            "failures:Q",
-        ],
+    flaky_selectors_chart = charts.flaky_selectors_chart(
+        flaky_selectors_shown, window.selected_key.lower()
     )
     return flaky_selectors_chart, flaky_selectors_shown
 
@@ -502,27 +306,7 @@ def _(flaky_selectors_chart, flaky_selectors_shown):
 
 @app.cell
 def _(frames, window):
-    _data = frames["clusters"]
-    _data = (
-        _data.assign(short=_data["signature"].str.slice(0, 70))
-        if len(_data)
-        else _data.assign(short=[])
-    )
-    clusters_chart = bars(
-        _data,
-        f"Failure clusters (by error signature) · {window.selected_key.lower()}",
-        x=alt.X("occurrences:Q", title="Failures"),
-        y=alt.Y("short:N", sort="-x", title=None),
-        color=alt.Color(
-            "scripts:Q", title="Scripts affected", legend=alt.Legend(format="d", tickMinStep=1)
-        ),
-        tooltip=[
-            "signature:N",
-            "occurrences:Q",
-            "scripts:Q",
-            "last_seen:T",
-        ],
-    )
+    clusters_chart = charts.clusters_chart(frames["clusters"], window.selected_key.lower())
     return (clusters_chart,)
 
 
@@ -561,21 +345,7 @@ def _(clusters_chart, script_ids):
 
 @app.cell
 def _(frames):
-    insights_chart = bars(
-        frames["insights"],
-        "Open insights by type and severity",
-        x=alt.X("type:N", title=None),
-        y=alt.Y("insights:Q", title="Insights"),
-        color=alt.Color(
-            "severity:N", scale=alt.Scale(domain=SEVERITY_ORDER, range=SEVERITY_COLORS)
-        ),
-        tooltip=[
-            "type:N",
-            "severity:N",
-            "insights:Q",
-            "occurrences:Q",
-        ],
-    )
+    insights_chart = charts.insights_chart(frames["insights"])
     return (insights_chart,)
 
 
@@ -587,39 +357,7 @@ def _(frames, insights_chart):
 
 @app.cell
 def _(frames):
-    _data = frames["fixes"]
-    _long = (
-        _data.assign(change=_data["script"] + " v" + _data["version"].astype(str))
-        .melt(
-            id_vars=["change", "script", "version"],
-            value_vars=["pass_rate_before", "pass_rate_after"],
-            var_name="side",
-            value_name="pass_rate",
-        )
-        .assign(side=lambda f: f["side"].str.removeprefix("pass_rate_"))
-        if len(_data)
-        else pd.DataFrame({"change": [], "script": [], "version": [], "side": [], "pass_rate": []})
-    )
-    fixes_chart = bars(
-        _long,
-        "Did the fix work? Pass rate before and after accepted changes",
-        x=alt.X("change:N", title=None),
-        xOffset=alt.XOffset("side:N", sort=["before", "after"]),
-        y=alt.Y(
-            "pass_rate:Q",
-            title="Pass rate",
-            axis=alt.Axis(format="%"),
-            scale=alt.Scale(domain=[0, 1]),
-        ),
-        color=alt.Color(
-            "side:N", sort=["before", "after"], scale=alt.Scale(range=["#9ca3af", "#16a34a"])
-        ),
-        tooltip=[
-            "change:N",
-            "side:N",
-            alt.Tooltip("pass_rate:Q", format=".0%"),
-        ],
-    )
+    fixes_chart = charts.fixes_chart(frames["fixes"])
     return (fixes_chart,)
 
 
