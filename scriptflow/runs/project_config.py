@@ -6,9 +6,11 @@ base URL and where artifacts go. The project's settings still matter — its mar
 they are read the way plain pytest finds them and copied into ours through two allow-lists.
 
 Which file: pytest starts at the common ancestor folder of the run's paths and node ids (the
-tree's root when there are none) and walks up; the first folder with ``pytest.ini``, else
-``pyproject.toml`` with ``[tool.pytest]`` or ``[tool.pytest.ini_options]``, else ``tox.ini``
-with ``[pytest]``, else ``setup.cfg`` with ``[tool:pytest]`` wins. So a ``tests/e2e/pytest.ini``
+tree's root when there are none) and walks up; in each folder the first of ``pytest.toml``,
+``.pytest.toml``, ``pytest.ini``, ``.pytest.ini`` (these four even when empty),
+``pyproject.toml`` with ``[tool.pytest]`` or ``[tool.pytest.ini_options]``, ``tox.ini`` with
+``[pytest]`` and ``setup.cfg`` with ``[tool:pytest]`` wins; when none has settings, the first
+``pyproject.toml`` met still marks the root (pytest 9.2's ``locate_config``). So a ``tests/e2e/pytest.ini``
 applies to a run of ``tests/e2e`` (or of one of its files) and to no other run, as under plain
 pytest, which then also ignores every ``conftest.py`` above that folder (its ``confcutdir``);
 the run does the same. One difference is kept on purpose: node ids stay relative to the tree's
@@ -40,7 +42,17 @@ from pathlib import PurePosixPath
 from typing import Any
 
 # pytest's own search order in a folder: the first file that has a pytest section wins.
-CONFIG_FILES = ("pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+CONFIG_FILES = (
+    "pytest.toml",
+    ".pytest.toml",
+    "pytest.ini",
+    ".pytest.ini",
+    "pyproject.toml",
+    "tox.ini",
+    "setup.cfg",
+)
+# Files that are the configuration even without a pytest section (an empty one marks the root).
+DEDICATED_FILES = frozenset({"pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini"})
 
 # Keys copied as they are: collection, reporting, warnings, logging to the terminal.
 SAFE_KEYS = frozenset(
@@ -228,22 +240,36 @@ def _joined(folder: str, name: str) -> str:
 
 
 def _config_upwards(files: Mapping[str, str], folder: str) -> ProjectConfig | None:
+    first_pyproject: str | None = None
     for base in _upwards(folder):
         for name in CONFIG_FILES:
             path = _joined(base, name)
             if path not in files:
                 continue
+            if name == "pyproject.toml" and first_pyproject is None:
+                first_pyproject = path
             try:
                 section = _section(name, files[path])
             except (configparser.Error, tomllib.TOMLDecodeError, ValueError) as error:
                 return ProjectConfig(path, dropped=[f"{path}: not read ({_first_line(error)})"])
             if section is not None:
                 return _filtered(path, section, conftest_options(files))
-    return None
+    # No settings anywhere up: pytest still takes the first pyproject.toml's folder as the
+    # root (and so as where conftest.py files stop), with no settings.
+    return ProjectConfig(first_pyproject) if first_pyproject is not None else None
 
 
 def _section(name: str, text: str) -> dict[str, Any] | None:
     """The file's pytest section as key → value, None when it has none (pytest reads on)."""
+    if name in ("pytest.toml", ".pytest.toml"):
+        document = tomllib.loads(text)
+        table = document.get("pytest")
+        if isinstance(table, dict):
+            return dict(table)  # TOML mode: native types
+        loose = [key for key, value in document.items() if not isinstance(value, dict)]
+        if loose:  # pytest refuses to start on these
+            raise ValueError(f"options outside the [pytest] table: {', '.join(loose)}")
+        return {}
     if name == "pyproject.toml":
         table = tomllib.loads(text).get("tool", {}).get("pytest", {})
         if not isinstance(table, dict):
@@ -258,10 +284,10 @@ def _section(name: str, text: str) -> dict[str, Any] | None:
     parser = configparser.ConfigParser(interpolation=None, strict=False)
     parser.optionxform = str  # type: ignore[assignment,method-assign]  # keys as written
     parser.read_string(text)
-    wanted = {"pytest.ini": "pytest", "tox.ini": "pytest", "setup.cfg": "tool:pytest"}[name]
+    wanted = "tool:pytest" if name == "setup.cfg" else "pytest"
     if not parser.has_section(wanted):
         # An empty pytest.ini still marks the root (pytest stops there); the others do not.
-        return {} if name == "pytest.ini" else None
+        return {} if name in DEDICATED_FILES else None
     return dict(parser.items(wanted))
 
 

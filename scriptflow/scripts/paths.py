@@ -6,7 +6,8 @@ no ``..`` at all), free of backslashes, colons, NUL and control characters, at m
 name alone, as pytest decides what to collect: ``test_*.py`` and ``*_test.py`` are tests, any
 other ``.py`` (``conftest.py``, ``__init__.py``, page objects, helpers) is support, the
 small text formats tests read (json, csv, txt, yaml) are data, and the files pytest reads its
-settings from (``pytest.ini``, ``pyproject.toml``, ``tox.ini``, ``setup.cfg``) are config.
+settings from (``pytest.toml``, ``.pytest.toml``, ``pytest.ini``, ``.pytest.ini``,
+``pyproject.toml``, ``tox.ini``, ``setup.cfg``) are config.
 """
 
 from __future__ import annotations
@@ -22,8 +23,19 @@ from scriptflow.errors import ValidationFailed
 MAX_PATH_LENGTH = 255
 DATA_SUFFIXES = frozenset({".json", ".csv", ".txt", ".yaml", ".yml"})
 PYTHON_SUFFIX = ".py"
-# pytest's configuration files, by exact name (a run honours the root one's safe settings).
-CONFIG_NAMES = frozenset({"pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg"})
+# pytest's configuration files, by exact name (a run honours the safe settings of the one
+# plain pytest would pick; pytest 9 added the TOML and the dotted names).
+CONFIG_NAMES = frozenset(
+    {
+        "pytest.toml",
+        ".pytest.toml",
+        "pytest.ini",
+        ".pytest.ini",
+        "pyproject.toml",
+        "tox.ini",
+        "setup.cfg",
+    }
+)
 DEFAULT_TEST_FOLDER = "tests"
 _SLUG_LENGTH = 60
 # A colon would make `path::test` node ids ambiguous; a backslash is a Windows separator.
@@ -36,7 +48,7 @@ _FIRST = r"[^/.\x00-\x1f\x7f\\:]"
 # and more.
 PATH_PATTERN = (
     rf"^(?:(?:{_FIRST}{_CHAR}*|\.{_FIRST}{_CHAR}*|\.\.{_CHAR}+)/)*"
-    rf"(?:{_CHAR}+\.(?:py|json|csv|txt|yaml|yml)|pytest\.ini|pyproject\.toml|tox\.ini|setup\.cfg)$"
+    rf"(?:{_CHAR}+\.(?:py|json|csv|txt|yaml|yml)|\.?pytest\.(?:ini|toml)|pyproject\.toml|tox\.ini|setup\.cfg)$"
 )
 
 
@@ -88,7 +100,8 @@ def path_problem(raw: str) -> str | None:
     if kind_for_path(canonical) is None:
         return (
             "must be a Python file (.py), a data file (.json, .csv, .txt, .yaml, .yml) or "
-            "pytest's pytest.ini, pyproject.toml, tox.ini or setup.cfg"
+            "a pytest config file (pytest.toml, .pytest.toml, pytest.ini, .pytest.ini, "
+            "pyproject.toml, tox.ini, setup.cfg)"
         )
     return None
 

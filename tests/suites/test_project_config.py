@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from scriptflow.runs.project_config import (
+    ProjectConfig,
     config_notes,
     conftest_options,
     project_config,
@@ -78,7 +79,8 @@ def test_files_are_read_in_pytests_order_and_values_cannot_open_keys() -> None:
     assert any("pythonpath" in n for n in notes)
     # pytest.ini wins over pyproject.toml; a pyproject without the table does not count.
     assert project_config({"pytest.ini": "", "pyproject.toml": toml}).source == "pytest.ini"
-    assert project_config({"pyproject.toml": "[tool.black]\n"}).source is None
+    # ... but, as under pytest, still marks the root when nothing else has settings.
+    assert project_config({"pyproject.toml": "[tool.black]\n"}) == ProjectConfig("pyproject.toml")
     assert project_config({"tox.ini": "[pytest]\nmarkers = a\n"}).ini == {"markers": "a"}
     assert "not read" in project_config({"pyproject.toml": "[[["}).dropped[0]
     # A value with line breaks stays under its key: every line is indented.
@@ -215,3 +217,56 @@ def test_pyproject_native_pytest_table_is_read_and_both_styles_at_once_are_refus
     assert config.ini == {"markers": "slow: takes long", "xfail_strict": "true"}
     both = native + '[tool.pytest.ini_options]\nmarkers = ["x"]\n'
     assert "not read" in project_config({"pyproject.toml": both}).dropped[0]
+
+
+PYTEST_9_TREES: list[tuple[dict[str, str], str]] = [
+    # pytest.toml before pytest.ini in one folder; [pytest] with TOML's own types.
+    (
+        {
+            "pytest.ini": "[pytest]\nmarkers =\n    old: ini\n",
+            "pytest.toml": '[pytest]\nmarkers = ["slow: takes long"]\nxfail_strict = true\n',
+        },
+        "",
+    ),
+    # A dotted .pytest.toml in tests/ wins over the root's pytest.ini for a run of tests/.
+    ({"pytest.ini": "[pytest]\n", "tests/.pytest.toml": "[pytest]\n"}, "tests"),
+    # An empty .pytest.ini still is the config (and the root); pyproject above is not read.
+    (
+        {"pyproject.toml": "[tool.pytest]\nxfail_strict = true\n", "tests/e2e/.pytest.ini": ""},
+        "tests/e2e",
+    ),
+    # No settings anywhere: the first pyproject.toml still marks the root (tox.ini has none).
+    ({"tests/pyproject.toml": "[project]\nname = 'x'\n", "tox.ini": "[tox]\n"}, "tests"),
+]
+
+
+@pytest.mark.parametrize(("files", "folder"), PYTEST_9_TREES)
+def test_pytest_9_config_files_are_picked_as_pytest_itself_picks_them(
+    tmp_path: Path, files: dict[str, str], folder: str
+) -> None:
+    """Against pytest's own search (``locate_config``) on the same tree written to disk."""
+    from _pytest.config.findpaths import locate_config
+
+    for path, content in {**files, f"{folder}/test_x.py".lstrip("/"): ""}.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(content)
+    _, inipath, _, _ = locate_config(tmp_path, [tmp_path / folder])
+    assert inipath is not None
+    config = project_config(files, [folder] if folder else [])
+    assert config.source == inipath.relative_to(tmp_path).as_posix()
+
+
+def test_pytest_toml_settings_are_kept_and_options_outside_its_table_refused() -> None:
+    config = project_config({"pytest.toml": PYTEST_9_TREES[0][0]["pytest.toml"]})
+    assert config.source == "pytest.toml"
+    assert config.ini == {"markers": "slow: takes long", "xfail_strict": "true"}
+    loose = project_config({"tests/pytest.toml": 'markers = ["x"]\n'}, ["tests"])
+    assert loose.source == "tests/pytest.toml"
+    assert "options outside the [pytest] table: markers" in loose.dropped[0]
+    # Kinds and paths: the tree holds these files as config, anywhere.
+    from scriptflow.scripts.paths import FileKind, kind_for_path, normalise_path
+
+    for name in ("pytest.toml", "tests/.pytest.toml", ".pytest.ini", "a/b/.pytest.ini"):
+        assert kind_for_path(normalise_path(name)) is FileKind.CONFIG
+    assert kind_for_path("pytest.yaml") is FileKind.DATA
+    assert kind_for_path("pytest.cfg") is None
