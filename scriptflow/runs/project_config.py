@@ -10,11 +10,12 @@ tree's root when there are none) and walks up; in each folder the first of ``pyt
 ``.pytest.toml``, ``pytest.ini``, ``.pytest.ini`` (these four even when empty),
 ``pyproject.toml`` with ``[tool.pytest]`` or ``[tool.pytest.ini_options]``, ``tox.ini`` with
 ``[pytest]`` and ``setup.cfg`` with ``[tool:pytest]`` wins; when none has settings, the first
-``pyproject.toml`` met still marks the root (pytest 9.2's ``locate_config``). So a ``tests/e2e/pytest.ini``
-applies to a run of ``tests/e2e`` (or of one of its files) and to no other run, as under plain
-pytest, which then also ignores every ``conftest.py`` above that folder (its ``confcutdir``);
-the run does the same. One difference is kept on purpose: node ids stay relative to the tree's
-root (pytest would make that folder the rootdir), so a test has one id in every run.
+``pyproject.toml`` met still marks the root (pytest 9.2's ``locate_config``). So a
+``tests/e2e/pytest.ini`` applies to a run of ``tests/e2e`` (or of one of its files) and to no
+other run, as under plain pytest, which then also ignores every ``conftest.py`` above that
+folder (its ``confcutdir``); the run does the same. One difference is kept on purpose: node ids
+stay relative to the tree's root (pytest would make that folder the rootdir), so a test has one
+id in every run.
 
 What is kept:
 
