@@ -51,7 +51,16 @@ async def start_warehouse_compaction(app: FastAPI) -> Stopper:
     return stop
 
 
+async def start_warehouse_drain(app: FastAPI) -> Stopper:
+    """The lake writer's drain of the warehouse queue (one writer per deployment, elected)."""
+    from scriptflow.insights.warehouse_drain import start_drain
+
+    drain = start_drain(app.state.sessionmaker, app.state.settings)
+    return drain.close
+
+
 BACKGROUND_SERVICES: list[Starter] = [
+    start_warehouse_drain,
     start_run_workers,
     start_generation_jobs,
     start_warehouse_compaction,

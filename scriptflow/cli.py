@@ -201,6 +201,7 @@ async def _run_workers(settings: Settings, concurrency: int | None) -> None:
     import signal
 
     from scriptflow.insights.compaction import start_compaction, stop_compaction
+    from scriptflow.insights.warehouse_drain import start_drain
     from scriptflow.insights.warehouse_sync import warehouse_for
     from scriptflow.runs.pool import WorkerPool
     from scriptflow.wiring import wire
@@ -217,11 +218,13 @@ async def _run_workers(settings: Settings, concurrency: int | None) -> None:
     count = concurrency if concurrency is not None else max(settings.workers, 1)
     pool = WorkerPool(wiring.sessionmaker, settings, count=count).start()
     compaction = start_compaction(settings)
+    drain = start_drain(wiring.sessionmaker, settings)
     try:
         await stop.wait()
     finally:
         await stop_compaction(compaction)
         await pool.stop()
+        await drain.close()
         await wiring.close()
 
 

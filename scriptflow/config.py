@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     run_memory_mb: int = Field(default=2048, ge=256)
     run_max_attempts: int = Field(default=3, ge=1)
     run_lease_s: int = Field(default=30, ge=5)
+    # Seconds between a worker's sweeps for abandoned runs and outbox entries, and how long a
+    # finished run's outbox entry stays its writer's (0: six run leases). Short only in tests.
+    run_reap_every_s: float = Field(default=5.0, gt=0)
+    outbox_claim_s: float = Field(default=0, ge=0)
     artifact_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     allow_private_egress: bool | None = None
     # Where clients reach this server (e.g. https://qa.example.com); links and artifact URLs
@@ -119,6 +123,9 @@ class Settings(BaseSettings):
     analytics_catalog_schema: str = Field(default="scriptflow_analytics", pattern=r"^[a-z_]{1,48}$")
     # Seconds between compactions of small appends (0: never; `scriptflow analytics compact`).
     analytics_compact_every_s: int = Field(default=600, ge=0)
+    # Seconds between the lake writer's looks at the warehouse queue when no wake-up came (on
+    # PostgreSQL a NOTIFY wakes it at once): bounds how long a finished run waits for the lake.
+    analytics_drain_every_s: float = Field(default=0.5, gt=0, le=60)
     # Where artifacts go: a directory (default <data dir>/artifacts, may be a shared mount) or
     # s3://bucket/prefix with the AWS_* variables below.
     artifacts_url: str | None = None

@@ -9,8 +9,8 @@ The event table (who reacts to what):
 =====================  ==========================================  =========================
 event                  handler                                     effect
 =====================  ==========================================  =========================
-`RunFinished`          `insights.subscriptions.append_after_run`   the run's rows in the
-                                                                   warehouse, at once
+`RunFinished`          `insights.subscriptions.append_after_run`   the run queued for the
+                                                                   lake writer (one INSERT)
 `RunFinished`          `insights.subscriptions.refresh_after_run`  refresh insights (coalesced
                                                                    per script), queue
                                                                    confirmation reruns, mirror

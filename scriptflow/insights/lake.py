@@ -14,6 +14,7 @@ processes syncing the same run never both append it. Readers take no lock.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sqlite3
@@ -312,3 +313,85 @@ class AdvisoryLock:
             return True
         row = connection.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_LOCK_KEY,)).fetchone()
         return bool(row and row[0])
+
+
+# Not the writer lock's key: the drain writer holds this one for as long as it lives.
+DRAIN_LOCK_KEY = 0x73666C616B65_02
+
+
+class DrainElection:
+    """Which process of the deployment is the lake writer that drains the warehouse queue.
+
+    On PostgreSQL a session advisory lock on a connection kept for it: the process holding it
+    is the writer until it exits or loses the connection (the server then frees the lock and
+    the next process to try takes over). The connection also LISTENs on the queue's channel,
+    so the writer wakes at once when a run is queued. On the embedded default an ``flock`` on
+    a file beside the catalog: one writer per data dir. Blocking calls: use from a thread.
+    """
+
+    def __init__(self, location: LakeLocation, channel: str) -> None:
+        self.location = location
+        self.channel = channel
+        self._connection: Any = None
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._connection is not None or self._fd is not None
+
+    def try_take(self) -> bool:
+        """Become the writer if no other process is; True while this process is it."""
+        if self.held:
+            return True
+        if self.location.on_postgres:
+            import psycopg
+
+            try:
+                connection = psycopg.connect(self.location.lock_target, autocommit=True)
+            except psycopg.OperationalError:
+                return False
+            row = connection.execute(
+                "SELECT pg_try_advisory_lock(%s)", (DRAIN_LOCK_KEY,)
+            ).fetchone()
+            if not (row and row[0]):
+                connection.close()
+                return False
+            connection.execute(f"LISTEN {self.channel}")
+            self._connection = connection
+            return True
+        path = Path(self.location.lock_target).with_name("drain.lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def wait(self, timeout_s: float, local: threading.Event) -> bool:
+        """Sleep until a run is queued (PostgreSQL's NOTIFY; on the embedded default, ``local``
+        set by this process's enqueue) or ``timeout_s`` passed; True when woken."""
+        if self._connection is None:
+            woken = local.wait(timeout_s)
+            local.clear()
+            return woken
+        import psycopg
+
+        try:
+            return any(True for _ in self._connection.notifies(timeout=timeout_s, stop_after=1))
+        except psycopg.OperationalError:
+            # The connection went, and the lock with it: another process may be the writer now.
+            self.release()
+            return True
+
+    def release(self) -> None:
+        """Stop being the writer (shutdown, a lost connection)."""
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.close()
+            self._connection = None
+        if self._fd is not None:
+            os.close(self._fd)  # closing releases the flock
+            self._fd = None

@@ -7,10 +7,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scriptflow.db.base import Base, IdMixin, JSONType, TimestampMixin, utcnow
+from scriptflow.db.base import Base, IdMixin, JSONType, TimestampMixin, UTCDateTime, utcnow
 
 
 class InsightStatus(StrEnum):
@@ -54,3 +54,21 @@ class AIInsight(IdMixin, TimestampMixin, Base):
     # Why it was resolved when no person did (resolved_by is None): "code replaced in version 4".
     resolved_reason: Mapped[str | None] = mapped_column(Text)
     ai_summary: Mapped[str | None] = mapped_column(Text)
+
+
+class WarehouseQueueEntry(Base):
+    """A finished run whose rows the deployment's one lake writer has not appended yet.
+
+    Enqueueing is one INSERT in the source of truth (cheap, durable, no lake catalog involved);
+    the elected writer (``warehouse_drain``) appends queued runs in batches and deletes their
+    entries after the lake commit. No foreign key: a run deleted meanwhile drains to nothing.
+    """
+
+    __tablename__ = "warehouse_queue"
+
+    # Ascending: the writer drains oldest first and deletes exactly what it appended.
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    run_id: Mapped[uuid.UUID]
+    enqueued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

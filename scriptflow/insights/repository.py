@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scriptflow.db.repository import Repository
-from scriptflow.insights.models import AIInsight, InsightStatus
+from scriptflow.insights.models import AIInsight, InsightStatus, WarehouseQueueEntry
 from scriptflow.runs.models import TERMINAL_STATUSES, TestRun
 from scriptflow.scripts.models import ScriptRevision
 
@@ -109,3 +109,52 @@ class HistoryRepository:
         if completed_since is not None:
             stmt = stmt.where(TestRun.completed_at >= completed_since)
         return list((await self.session.scalars(stmt)).all())
+
+
+# PostgreSQL wakes the lake writer with this channel when a run is queued (delivered at commit).
+QUEUE_CHANNEL = "scriptflow_warehouse_queue"
+
+
+class WarehouseQueueRepository:
+    """The warehouse queue: finished runs waiting for the deployment's one lake writer."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def enqueue(self, run_ids: Sequence[uuid.UUID]) -> None:
+        """Queue runs for the lake in the caller's transaction (and wake the writer at commit)."""
+        if not run_ids:
+            return
+        await self.session.execute(
+            insert(WarehouseQueueEntry), [{"run_id": run_id} for run_id in run_ids]
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            await self.session.execute(text(f"NOTIFY {QUEUE_CHANNEL}"))
+
+    async def oldest(self, limit: int) -> list[tuple[int, uuid.UUID]]:
+        """The first ``limit`` entries, oldest first: (entry id, run id)."""
+        stmt = (
+            select(WarehouseQueueEntry.id, WarehouseQueueEntry.run_id)
+            .order_by(WarehouseQueueEntry.id)
+            .limit(limit)
+        )
+        return [(row[0], row[1]) for row in (await self.session.execute(stmt)).all()]
+
+    async def queued_run_ids(self) -> set[uuid.UUID]:
+        """Every run waiting in the queue (the writer owns them; a catch-up leaves them be)."""
+        return set((await self.session.scalars(select(WarehouseQueueEntry.run_id))).all())
+
+    async def remove(self, entry_ids: Sequence[int]) -> None:
+        """The writer appended these entries' runs: they go."""
+        if entry_ids:
+            await self.session.execute(
+                delete(WarehouseQueueEntry).where(WarehouseQueueEntry.id.in_(list(entry_ids)))
+            )
+
+    async def depth(self) -> int:
+        """How many entries wait."""
+        return int(
+            (
+                await self.session.execute(select(func.count()).select_from(WarehouseQueueEntry))
+            ).scalar_one()
+        )

@@ -27,9 +27,9 @@ from scriptflow.insights.lake import AnalyticsUnavailable
 from scriptflow.insights.models import AIInsight
 from scriptflow.insights.refresh import refresh_script_insights
 from scriptflow.insights.thresholds import Thresholds
+from scriptflow.insights.warehouse_drain import enqueue_runs
 from scriptflow.insights.warehouse_sync import (
     mirror_project_insights,
-    sync_runs,
     sync_script_state,
     warehouse_for,
 )
@@ -45,23 +45,16 @@ FLAKY_TYPES = frozenset({"flaky-test", "flaky-selector"})
 
 
 async def append_after_run(context: HandlerContext, event: RunFinished) -> None:
-    """Copy the finished run's rows (only them) into the warehouse, right after its commit.
+    """Queue the finished run for the warehouse, right after its commit.
 
-    First in the event table: every process's dashboard shows the run as soon as this returns,
-    whatever the insights refresh after it costs. Appends of runs finishing together in this
-    process share one warehouse commit (``Warehouse.append``); a run whose append failed is
-    picked up by the next catch-up (``warehouse_sync.catch_up``).
+    One INSERT in the SQL database: the deployment's one lake writer (``warehouse_drain``)
+    appends queued runs in batches, woken by the enqueue, so every process's dashboard shows the
+    run within a drain. The outbox runs this handler again if the process died before it ran.
     """
     if event.status == "cancelled":
         return
-    started = time.perf_counter()
-    try:
-        async with transaction(context.sessionmaker, write=False) as session:
-            await sync_runs(session, warehouse_for(context.settings), [event.run_id])
-    except AnalyticsUnavailable:
-        log.warning("analytics unreachable; run %s waits for the next catch-up", event.run_id)
-        return
-    log.info("run %s in the warehouse in %.3f s", event.run_id, time.perf_counter() - started)
+    async with transaction(context.sessionmaker) as session:
+        await enqueue_runs(session, [event.run_id])
 
 
 @dataclass

@@ -144,11 +144,12 @@ class Warehouse:
                 connection.execute("ROLLBACK")
                 raise
 
-    def append(self, batch: RunBatch) -> SyncResult:
-        """Append finished runs; a run already present is replaced, so syncing is idempotent."""
+    def append(self, batch: RunBatch, *, replace: bool = True) -> SyncResult:
+        """Append finished runs, idempotently: a run already present is replaced, or, without
+        ``replace`` (the drain writer: a queued run is appended once), left as it is."""
         if batch.runs.num_rows == 0:
             return SyncResult(0, 0, 0)
-        self._grouped(_Ticket(batch=batch))
+        self._grouped(_Ticket(batch=batch, replace=replace))
         return SyncResult(batch.runs.num_rows, batch.tests.num_rows, batch.steps.num_rows)
 
     def _grouped(self, ticket: _Ticket) -> None:
@@ -167,9 +168,19 @@ class Warehouse:
                     taken, self._queue = self._queue, []
                 try:
                     with self._write_transaction() as connection:
-                        batches = [t.batch for t in taken if t.batch is not None]
-                        if batches:
-                            _append(connection, self.alias, _concat(batches))
+                        for replace in (True, False):
+                            batches = [
+                                t.batch
+                                for t in taken
+                                if t.batch is not None and t.replace is replace
+                            ]
+                            if batches:
+                                _append(
+                                    connection,
+                                    self.alias,
+                                    concat_batches(batches),
+                                    only_missing=not replace,
+                                )
                         for other in taken:
                             if other.change is not None:
                                 other.change(connection)
@@ -307,6 +318,7 @@ class _Ticket:
     """One thread's write waiting for a group commit: runs to append, or another change."""
 
     batch: RunBatch | None = None
+    replace: bool = True
     change: Callable[[duckdb.DuckDBPyConnection], None] | None = None
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
@@ -322,7 +334,8 @@ def _replace_insights(
     _insert_arrow(connection, alias, "insights", insights)
 
 
-def _concat(batches: Iterable[RunBatch]) -> RunBatch:
+def concat_batches(batches: Iterable[RunBatch]) -> RunBatch:
+    """Several batches of runs as one (one insert per table, one commit)."""
     items = list(batches)
     if len(items) == 1:
         return items[0]
@@ -384,9 +397,11 @@ def _append(
     batch: RunBatch,
     *,
     check_existing: bool = True,
+    only_missing: bool = False,
 ) -> None:
-    """Insert a batch's rows; with ``check_existing``, replace runs already there and keep the
-    rollups up to date (a rebuild recomputes them once at the end instead)."""
+    """Insert a batch's rows; with ``check_existing``, replace runs already there (or, with
+    ``only_missing``, leave them and insert the others) and keep the rollups up to date (a
+    rebuild recomputes them once at the end instead)."""
     present: list[tuple[Any, ...]] = []
     oldest = None
     if check_existing:
@@ -399,6 +414,12 @@ def _append(
             "WHERE created_at >= $earliest AND run_id IN (SELECT unnest($ids::UUID[]))",
             {"ids": ids, "earliest": earliest},
         ).fetchall()
+        if present and only_missing:
+            keep = pa.array([row[0] for row in present], pa.string())
+            batch = RunBatch(*(_without_runs(getattr(batch, t), keep) for t in RUN_TABLES))
+            present = []
+            if batch.runs.num_rows == 0:
+                return
         if present:
             # A re-sync of a run: drop its old rows first (rare, so the scan is acceptable).
             again = [row[0] for row in present]
@@ -421,6 +442,15 @@ def _append(
         rollups.recompute_scripts(connection, alias, scripts, min(since, oldest or since))
     else:
         rollups.append(connection, alias, batch.runs, batch.steps)
+
+
+RUN_TABLES = ("runs", "tests", "steps")
+
+
+def _without_runs(rows: pa.Table, run_ids: pa.Array) -> pa.Table:
+    """The rows of runs other than these."""
+    ids = pc.cast(rows.column("run_id"), pa.string())
+    return rows.filter(pc.invert(pc.is_in(ids, value_set=run_ids)))
 
 
 def _insert_arrow(

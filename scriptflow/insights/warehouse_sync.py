@@ -49,13 +49,17 @@ def close_warehouses() -> None:
 
 
 async def sync_runs(
-    session: AsyncSession, warehouse: Warehouse, run_ids: Sequence[uuid.UUID]
+    session: AsyncSession,
+    warehouse: Warehouse,
+    run_ids: Sequence[uuid.UUID],
+    *,
+    replace: bool = True,
 ) -> SyncResult:
-    """Append finished runs to the warehouse (idempotent)."""
+    """Append finished runs to the warehouse (idempotent; see ``Warehouse.append``)."""
     batches = await session.run_sync(lambda sync: list(extract_runs(sync, run_ids=run_ids)))
     totals = [0, 0, 0]
     for batch in batches:
-        done = await asyncio.to_thread(warehouse.append, batch)
+        done = await asyncio.to_thread(warehouse.append, batch, replace=replace)
         totals = [totals[0] + done.runs, totals[1] + done.tests, totals[2] + done.steps]
     return SyncResult(*totals)
 
@@ -74,7 +78,10 @@ async def catch_up(session: AsyncSession, warehouse: Warehouse) -> SyncResult:
     missing = [uuid.UUID(run_id) for run_id in candidates if run_id not in known]
     totals = SyncResult(0, 0, 0)
     for start in range(0, len(missing), CATCH_UP_PAGE_RUNS):
-        page = await sync_runs(session, warehouse, missing[start : start + CATCH_UP_PAGE_RUNS])
+        # Not replacing: the drain writer may have appended one of them meanwhile.
+        page = await sync_runs(
+            session, warehouse, missing[start : start + CATCH_UP_PAGE_RUNS], replace=False
+        )
         totals = SyncResult(
             totals.runs + page.runs, totals.tests + page.tests, totals.steps + page.steps
         )

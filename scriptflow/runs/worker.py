@@ -56,7 +56,6 @@ log = logging.getLogger("scriptflow.runs")
 
 IDLE_POLL_S = 0.2
 CANCEL_CHECK_S = 1.0
-REAP_EVERY_S = 5.0
 
 
 def run_folder(data_dir: Path, run_id: uuid.UUID) -> Path:
@@ -151,13 +150,13 @@ class RunWorker:
 
     async def run_once(self) -> bool:
         """Claim and execute at most one run; False when the queue was empty."""
-        if time.monotonic() - self._last_reap > REAP_EVERY_S:
+        if time.monotonic() - self._last_reap > self.settings.run_reap_every_s:
             self._last_reap = time.monotonic()
             for run_id in await reap_abandoned_runs(self.sessionmaker):
                 await self._notify(run_id)
             # Finished runs whose worker died before dispatching their handlers.
             for entry_id, run_id in await outbox.claim_abandoned(
-                self.sessionmaker, outbox.claim_seconds(self.settings.run_lease_s)
+                self.sessionmaker, outbox.claim_seconds(self.settings)
             ):
                 await self._notify(run_id, entry_id)
         claim = await claim_next_run(self.sessionmaker, self.worker_id, self.settings.run_lease_s)
@@ -295,7 +294,7 @@ class RunWorker:
                 merged = await merge_shards(session, claim.run_id)
                 # The events go in with the final status: dispatching them after the commit can
                 # be interrupted, forgetting them cannot (``runs.outbox``).
-                lease = outbox.claim_seconds(self.settings.run_lease_s)
+                lease = outbox.claim_seconds(self.settings)
                 entry = outbox.add_entry(session, claim.run_id, lease)
                 merged_entry = outbox.add_entry(session, merged, lease) if merged else None
         except NotOurs:

@@ -113,9 +113,13 @@ class Deployment:
     def start_worker(self, name: str, **extra: str) -> subprocess.Popen[bytes]:
         # No scheduled compaction: it holds the writer lock for seconds under load, which would
         # show in the measured lag; the test compacts by hand while the dashboards render.
+        # Sweeps every second and a 10 s outbox claim (defaults: 5 s and six leases, 30 s here):
+        # the killed worker's run and outbox entry are taken over in seconds, not half a minute.
         env = self.env(
             name,
             SCRIPTFLOW_RUN_LEASE_S="5",
+            SCRIPTFLOW_RUN_REAP_EVERY_S="1",
+            SCRIPTFLOW_OUTBOX_CLAIM_S="10",
             SCRIPTFLOW_LOG_LEVEL="WARNING",
             SCRIPTFLOW_ANALYTICS_COMPACT_EVERY_S="0",
             **extra,
@@ -488,7 +492,7 @@ async def _a_sigkilled_worker_loses_nothing(
             200,
         ]
     # Only the outbox knows the handlers are owed: a fresh worker takes the entry over once the
-    # dead one's claim (six 5 s leases) expired, and the script's insights are refreshed anyway.
+    # dead one's claim (10 s here) expired, and the script's insights are refreshed anyway.
     deployment.start_worker("worker-c")
     ended = _epoch(bodies[1]["completed_at"])
     deadline = time.monotonic() + 90

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +16,8 @@ from scriptflow import events
 from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
 from scriptflow.insights import queries, warehouse_sync
-from scriptflow.insights.repository import InsightRepository
+from scriptflow.insights.repository import InsightRepository, WarehouseQueueRepository
+from scriptflow.insights.warehouse_drain import start_drain
 from scriptflow.runs.events import RunFinished
 from scriptflow.scripts.models import ScriptRevision
 from tests.factories import Account, create_environment, create_script, signup
@@ -430,9 +432,12 @@ async def test_an_accepted_change_set_reaches_the_fix_impact_chart_without_a_cat
     script = await create_script(client, account, content=HARD_WAIT)
     script_id = str(script["id"])
     before = await flaky_runs(sessionmaker, account, script_id, count=4, fail_every=0)
+    # The deployment's lake writer (an API or worker process's background task in production).
+    drain = start_drain(sessionmaker, settings)
     try:
         for run_id in before:
             await finish(sessionmaker, account, script_id, run_id)
+        await drained(sessionmaker)
         warehouse = warehouse_sync.warehouse_for(settings)
         with warehouse.reader([account.project_id]) as reader:
             assert queries.fix_impact(reader).empty
@@ -458,10 +463,23 @@ async def test_an_accepted_change_set_reaches_the_fix_impact_chart_without_a_cat
         )
         for run_id in after:
             await finish(sessionmaker, account, script_id, run_id)
+        await drained(sessionmaker)
         with warehouse.reader([account.project_id]) as reader:
             [impact] = queries.fix_impact(reader).to_dict("records")
             mirrored = reader.rows("SELECT count(*) FROM insights")
         assert (impact["runs_before"], impact["runs_after"]) == (4, 2)
         assert mirrored[0][0] > 0  # brittle-code from the hard wait, mirrored by the refresh
     finally:
+        await drain.close()
         warehouse_sync.close_warehouses()
+
+
+async def drained(sessionmaker: async_sessionmaker[AsyncSession], within_s: float = 30) -> None:
+    """Until the lake writer appended every queued run (it deletes entries after its commit)."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while True:
+        async with transaction(sessionmaker, write=False) as session:
+            if await WarehouseQueueRepository(session).depth() == 0:
+                return
+        assert asyncio.get_running_loop().time() < deadline, "the queue was never drained"
+        await asyncio.sleep(0.05)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 
+from scriptflow.config import Settings
 from scriptflow.runs.outbox.models import RunOutboxEntry
 from scriptflow.runs.outbox.repository import add_entry, claim_abandoned, mark_dispatched
 
@@ -32,9 +33,10 @@ FAULT_ENV = "SCRIPTFLOW_FAULT_INJECTION"
 CLAIM_LEASES = 6
 
 
-def claim_seconds(run_lease_s: float) -> float:
-    """How long an outbox entry stays its writer's (or its taker's) to dispatch."""
-    return run_lease_s * CLAIM_LEASES
+def claim_seconds(settings: Settings) -> float:
+    """How long an outbox entry stays its writer's (or its taker's) to dispatch
+    (``SCRIPTFLOW_OUTBOX_CLAIM_S``, or six run leases)."""
+    return settings.outbox_claim_s or settings.run_lease_s * CLAIM_LEASES
 
 
 def fault_point(name: str) -> None:
