@@ -5,12 +5,9 @@ app = marimo.App(width="full", app_title="Review · scriptflow")
 
 with app.setup:
     import contextlib
-    import html
 
     import marimo as mo
 
-    from app.web.changeset_text import RISK_LABELS, confidence_rule, risk_reasons, unlinked
-    from app.web.diff_view import side_by_side_html, unified_html
     from app.web.notebook_context import (
         NO_SCRIPTS,
         linked_script_of,
@@ -19,8 +16,8 @@ with app.setup:
         project_scripts,
         stop_with,
     )
+    from app.web.review_view import changeset_summary, comment_block, hunk_block
     from app.web.shell import header, permalink, pin, query_uuid
-    from app.web.tables import error_block_html, percent, timestamp
     from scriptflow.changesets.guardrails import classify_hunk
     from scriptflow.changesets.service import (
         accept_changeset,
@@ -185,47 +182,23 @@ async def _(changeset, ctx, get_noted, me, script):
     return (comments,)
 
 
-@app.function
-def comment_block(notes: list, members: dict) -> object:
-    """Comments as a quiet thread: who, when, what (the text is never markdown)."""
-    if not notes:
-        return mo.md("")
-    rows = "".join(
-        f'<div style="margin:.2rem 0"><strong>{html.escape(members.get(n.author_id, ("", "a former member"))[1])}</strong>'
-        f' <span style="color:#6e7781">{html.escape(timestamp(n.created_at))}</span><br>'
-        f'<span style="white-space:pre-wrap">{html.escape(n.body)}</span></div>'
-        for n in notes
-    )
-    return mo.Html(
-        f'<div style="border-left:3px solid #d0d7de;padding:.2rem .6rem;margin:.3rem 0">{rows}</div>'
-    )
-
-
 @app.cell
 def _(changeset, comments, layout, members, picks, pieces, reports):
     _taken = changeset.accepted_hunks
     _blocks = []
     for _piece, _report, _box in zip(pieces, reports, picks, strict=True):
-        _risks = [RISK_LABELS.get(r, r) for r in _report.risks]
-        _categories = ", ".join(_report.categories)
         _state = ""
         if changeset.status == "accepted":
             _state = " · taken" if _taken is None or _piece.index in _taken else " · left out"
-        _render = side_by_side_html if layout.value == "Side by side" else unified_html
         _blocks.append(
-            mo.vstack(
-                [
-                    mo.hstack(
-                        [mo.md(f"**Hunk {_piece.index}** · {_categories}{_state}"), _box],
-                        justify="space-between",
-                    ),
-                    mo.callout(mo.md("**Guardrail:** " + "; ".join(_risks)), kind="danger")
-                    if _risks
-                    else mo.md(""),
-                    mo.Html(_render(_piece.shown)),
-                    comment_block([c for c in comments if c.hunk == _piece.index], members),
-                ],
-                gap=0.25,
+            hunk_block(
+                _piece,
+                _report,
+                _box,
+                comments,
+                members,
+                state=_state,
+                side_by_side=layout.value == "Side by side",
             )
         )
     mo.vstack(_blocks or [mo.md("The diff is empty.")], gap=1)
@@ -234,54 +207,7 @@ def _(changeset, comments, layout, members, picks, pieces, reports):
 
 @app.cell
 def _(changeset, members):
-    _lines = [
-        f"**{changeset.status.capitalize()}** · risk **{changeset.risk}** · confidence "
-        f"**{changeset.confidence:.2f}** ({confidence_rule(changeset.confidence, changeset.risk, changeset.provider)}) · proposed by "
-        f"{unlinked(members.get(changeset.proposed_by, ('', 'someone'))[1])} with `{changeset.provider}` "
-        f"on version {changeset.base_version}, {timestamp(changeset.created_at)}"
-    ]
-    _reasons = risk_reasons(changeset.hunks)
-    if _reasons:
-        _lines.append("**Why high risk:** " + "; ".join(_reasons) + ".")
-    if changeset.status != "proposed":
-        _who = unlinked(members.get(changeset.decided_by, ("", "a former member"))[1])
-        _trail = f"**Decision:** {changeset.status} by {_who}, {timestamp(changeset.decided_at)}"
-        _taken = changeset.accepted_hunks
-        if changeset.status == "accepted" and _taken is not None:
-            _count = len(review_hunks(changeset.proposed_diff))
-            _trail += (
-                f"; took all {_count} hunks"
-                if len(_taken) == _count
-                else f"; took hunks {', '.join(map(str, _taken))} of {_count}"
-            )
-        if changeset.revision_id is not None:
-            _trail += " (a new revision of the script)"
-        _lines.append(_trail)
-    _findings = [
-        {
-            "lines": f"{f['line_start']} to {f['line_end']}"
-            if f["line_end"] != f["line_start"]
-            else str(f["line_start"]),
-            "category": f["category"],
-            "finding": f["rationale"],
-            "confidence": percent(f["confidence"]),
-            "changes the script": "yes" if f["changed"] else "no",
-        }
-        for f in changeset.findings
-    ]
-    mo.vstack(
-        [
-            mo.md("\n\n".join(_lines)),
-            mo.Html(error_block_html(changeset.decision_reason))
-            if changeset.decision_reason
-            else mo.md(""),
-            mo.ui.table(
-                _findings, label="Findings", selection=None, page_size=10, show_data_types=False
-            )
-            if _findings
-            else mo.md("No findings recorded."),
-        ]
-    )
+    changeset_summary(changeset, members)
     return
 
 
