@@ -164,6 +164,41 @@ class RunRepository(Repository[TestRun]):
         )
         return {ident for ident in (await self.session.execute(stmt)).scalars() if ident}
 
+    async def queued_confirmations(
+        self, project_id: uuid.UUID, confirms: uuid.UUID
+    ) -> list[TestRun]:
+        """The still queued suite confirmation reruns (no shards) that answer run ``confirms``,
+        oldest first (few rows: filtered here, not by a JSON path both databases spell apart)."""
+        stmt = (
+            select(TestRun)
+            .where(
+                TestRun.project_id == project_id,
+                TestRun.trigger == "confirmation",
+                TestRun.status == RunStatus.QUEUED,
+                TestRun.parent_id.is_(None),
+                TestRun.kind.in_((RunKind.SUITE, RunKind.SHARDED)),
+            )
+            .order_by(TestRun.created_at, TestRun.id)
+        )
+        runs = (await self.session.execute(stmt)).scalars()
+        return [run for run in runs if (run.selection or {}).get("confirms") == str(confirms)]
+
+    async def reselect_queued(self, selections: dict[uuid.UUID, dict[str, Any]]) -> bool:
+        """Give these runs new selections if every one of them is still queued (a worker claims
+        a run by moving it out of ``queued``); False, with nothing changed, otherwise."""
+        async with self.session.begin_nested() as savepoint:
+            for run_id, selection in selections.items():
+                stmt = (
+                    update(TestRun)
+                    .where(TestRun.id == run_id, TestRun.status == RunStatus.QUEUED)
+                    .values(selection=selection)
+                    .execution_options(synchronize_session="fetch")
+                )
+                if (await self.session.execute(stmt)).rowcount != 1:  # type: ignore[attr-defined]
+                    await savepoint.rollback()
+                    return False
+        return True
+
     async def artifacts(self, run_id: uuid.UUID) -> list[RunArtifact]:
         stmt = select(RunArtifact).where(RunArtifact.run_id == run_id).order_by(RunArtifact.name)
         return list((await self.session.execute(stmt)).scalars())

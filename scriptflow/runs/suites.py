@@ -252,13 +252,25 @@ async def queue_suite_confirmation(
     session: AsyncSession, settings: Settings, run: TestRun, suspicions: Sequence[Suspicion]
 ) -> TestRun | None:
     """One isolated rerun of only the suspected tests of a suite or shard run: the same
-    snapshot, environment and browser, no retries. None when no test of the run is suspected."""
+    snapshot, environment and browser, no retries. None when no test of the run is suspected.
+
+    Insights are refreshed file by file, and a sharded run's shards end one by one, so the
+    suspicions of one run arrive in several calls: a call whose tests a still queued rerun of
+    the same run (a shard's: of its sharded run) lacks adds them to it, so one run gets one
+    rerun (one per requested confirmation), not one per file or shard. A rerun of a sharded
+    run is sharded as it was, with at most one shard per suspected test.
+    """
     if run.created_by is None or run.kind not in (RunKind.SUITE, RunKind.SHARD):
         return None
     node_ids = await suspected_node_ids(session, run, suspicions)
     if not node_ids or not run.snapshot:
         return None
-    return await create_suite_run(
+    source = run.parent_id if run.kind == RunKind.SHARD and run.parent_id else run.id
+    for pending in await RunRepository(session).queued_confirmations(run.project_id, source):
+        if await _add_to_rerun(session, pending, node_ids):
+            return pending
+    shards = min(run.shard_count, len(node_ids)) if run.kind == RunKind.SHARD else 1
+    rerun = await create_suite_run(
         session,
         run.created_by,
         settings,
@@ -266,11 +278,32 @@ async def queue_suite_confirmation(
         environment=run.environment,
         browser=run.browser,
         select=node_ids,
+        shards=max(shards, 1),
         retries=0,
         timeout_s=run.timeout_s,
         trigger="confirmation",
         snapshot=run.snapshot,
     )
+    rerun.selection = {**(rerun.selection or {}), "confirms": str(source)}
+    await session.flush()
+    return rerun
+
+
+async def _add_to_rerun(session: AsyncSession, rerun: TestRun, node_ids: Sequence[str]) -> bool:
+    """Add ``node_ids`` to a queued rerun (and to its shards) that lacks some of them; False
+    when it has them all already or a worker has claimed it (or a shard of it) meanwhile."""
+    selected = list((rerun.selection or {}).get("select") or [])
+    if set(node_ids) <= set(selected):
+        return False
+    merged = sorted({*selected, *node_ids})
+    runs = RunRepository(session)
+    members = [rerun, *(await runs.shards(rerun.id))] if rerun.kind == RunKind.SHARDED else [rerun]
+    selections = {m.id: {**(m.selection or {}), "select": merged} for m in members}
+    if not await runs.reselect_queued(selections):
+        return False
+    for member in members:
+        await session.refresh(member)
+    return True
 
 
 def selection_of(run: TestRun) -> Selection:

@@ -6,7 +6,9 @@ worker stores them (the execution itself is covered in test_suite_runs.py)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,6 +19,8 @@ from scriptflow.insights.extract import extract_runs, run_script_ids
 from scriptflow.insights.refresh import refresh_script_insights
 from scriptflow.insights.subscriptions import queue_confirmation_reruns
 from scriptflow.runs.models import RunStep, RunTest, TestRun
+from scriptflow.runs.repository import RunRepository
+from scriptflow.runs.suites import queue_suite_confirmation
 from tests.factories import create_environment, signup
 from tests.suites.conftest import upload_suite
 
@@ -239,3 +243,95 @@ async def test_a_new_flaky_suspicion_in_a_suite_run_reruns_only_the_suspected_te
     reload = next(i for i in current if i.type == "flaky-test" and RELOAD in i.summary)
     assert reload.details["confirmation"]["status"] == "confirmed"
     assert reload.details["confirmation"]["reruns"] == 2
+
+
+@dataclass
+class _Suspicion:
+    type: str
+    script_id: uuid.UUID | None
+    details: dict[str, Any]
+
+
+async def test_suspicions_of_one_sharded_run_in_several_files_share_sharded_reruns(
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    """Insights refresh file by file and shards end one by one: the suspicions of one sharded
+    run still queue one rerun per requested confirmation, sharded as the run was."""
+    account = await signup(client)
+    await create_environment(client, account, base_url="http://127.0.0.1:9")
+    ids = await upload_suite(client, account, FILES)
+    project_id, user = uuid.UUID(account.project_id), uuid.UUID(account.user_id)
+    snapshot: dict[str, list[object]] = {path: [ids[path], 1] for path in FILES}
+    async with sessionmaker() as session:
+        common: dict[str, Any] = {
+            "project_id": project_id, "snapshot": snapshot, "environment": "staging",
+            "base_url": "http://127.0.0.1:9", "browser": "chromium", "created_by": user,
+            "status": "passed", "shard_count": 2, "attempt": 1,
+        }  # fmt: skip
+        parent = TestRun(kind="sharded", **common)
+        session.add(parent)
+        await session.flush()
+        shards = [
+            TestRun(kind="shard", parent_id=parent.id, shard_index=i, **common) for i in (0, 1)
+        ]
+        session.add_all(shards)
+        await session.flush()
+        for shard, nodeids in zip(shards, [[RELOAD, TOTAL], [SIGN_IN]], strict=True):
+            for position, nodeid in enumerate(nodeids):
+                session.add(
+                    RunTest(
+                        run_id=shard.id, position=position, name=nodeid.split("::")[1],
+                        nodeid=nodeid, file=nodeid.split("::")[0], outcome="flaky",
+                        duration_ms=500, attempts=2,
+                    )
+                )  # fmt: skip
+        await session.flush()
+
+        def flaky(nodeid: str) -> _Suspicion:
+            return _Suspicion("flaky-test", uuid.UUID(ids[nodeid.split("::")[0]]), {"test": nodeid})
+
+        # Two confirmations asked for the cart's file (shard 0), then two for the login's
+        # (shard 1), as two refreshes would; a worker has begun the second rerun meanwhile.
+        repository = RunRepository(session)
+        cart_reruns = [
+            await queue_suite_confirmation(
+                session, settings, shards[0], [flaky(RELOAD), flaky(TOTAL)]
+            )
+            for _ in range(2)
+        ]
+        await session.commit()
+        assert all(cart_reruns) and len({r.id for r in cart_reruns if r}) == 2
+        first, second = (run for run in cart_reruns if run is not None)
+        for rerun in (first, second):
+            assert (rerun.kind, rerun.trigger, rerun.shard_count) == ("sharded", "confirmation", 2)
+            assert rerun.snapshot == snapshot and rerun.retries == 0
+        (await repository.shards(second.id))[0].status = "running"
+        await session.commit()
+        login_reruns = [
+            await queue_suite_confirmation(session, settings, shards[1], [flaky(SIGN_IN)])
+            for _ in range(2)
+        ]
+        await session.commit()
+
+        # The first rerun, still queued, takes the login's test, in the parent and both shards.
+        assert login_reruns[0] is not None and login_reruns[0].id == first.id
+        everything = sorted([RELOAD, TOTAL, SIGN_IN])
+        await session.refresh(first)
+        assert first.selection is not None and first.selection["select"] == everything
+        parts = await repository.shards(first.id)
+        assert [p.selection["select"] for p in parts if p.selection] == [everything] * 2
+        # The begun one takes nothing more: the second confirmation gets a rerun of its own,
+        # one shard for its one test.
+        await session.refresh(second)
+        assert second.selection is not None and second.selection["select"] == sorted(
+            [RELOAD, TOTAL]
+        )
+        third = login_reruns[1]
+        assert third is not None and third.id not in (first.id, second.id)
+        assert (third.kind, third.selection and third.selection["select"]) == ("suite", [SIGN_IN])
+        # ... which, still queued, takes a later suspicion of a test it lacks.
+        total = await queue_suite_confirmation(session, settings, shards[0], [flaky(TOTAL)])
+        assert total is not None and total.id == third.id
+        assert total.selection is not None and total.selection["select"] == sorted([SIGN_IN, TOTAL])
