@@ -38,6 +38,11 @@ def worker_server(settings: Settings) -> Iterator[ThreadedServer]:
         yield server
 
 
+def ui_value_sent(response: Any) -> bool:
+    """marimo's frontend posting an input's new value to the kernel, answered."""
+    return response.url.endswith("/set_ui_element_value") and response.ok
+
+
 async def test_a_page_becomes_a_verified_test_that_review_accepts_as_version_one(
     chromium: Any, worker_server: ThreadedServer, workspace: Workspace, artifacts_dir: Path
 ) -> None:
@@ -57,12 +62,18 @@ async def test_a_page_becomes_a_verified_test_that_review_accepts_as_version_one
         try:
             await sign_in(page, worker_server.base_url, workspace, "/notebooks/generate/")
             await page.get_by_role("combobox", name="Environment").select_option("demo")
-            path = page.get_by_placeholder("/signup")
-            await path.fill("/products")
-            await path.press("Enter")
-            await page.wait_for_timeout(600)  # the input sends its value a moment later
+            # Each input sends its value a moment after it changed: the click waits for the
+            # kernel to have it. Two verification runs, one on each worker, at once: the
+            # same "all passed" check as three, for one sandboxed browser run less.
+            for field, value in (
+                (page.get_by_placeholder("/signup"), "/products"),
+                (page.get_by_role("textbox", name="Verification runs"), "2"),
+            ):
+                async with page.expect_response(ui_value_sent):
+                    await field.fill(value)
+                    await field.press("Enter")
             await page.get_by_role("button", name="Generate and verify").click()
-            await page.get_by_text("3 of 3").wait_for(timeout=GENERATION_TIMEOUT_MS)
+            await page.get_by_text("2 of 2").wait_for(timeout=GENERATION_TIMEOUT_MS)
             # The code as a diff (marimo's outputs are in shadow roots: locators see them).
             # Its own cell: it may render a moment after the verification's headline.
             await page.get_by_text('filter(has_text="Banana")').first.wait_for(timeout=TIMEOUT_MS)
