@@ -112,7 +112,11 @@ def _user_message(script: str, options: EnhanceOptions) -> str:
         hints = [
             f"- {selector!r}: role={hint.role!r} name={hint.name!r} test_id={hint.test_id!r}"
             # Where the run saw the locator built: a page object's line, maybe not this file.
-            + (f" built at {hint.file}:{hint.line}" if hint.file and hint.line else "")
+            + (
+                " built at " + ", ".join(f"{file}:{line}" for file, line in hint.built_at())
+                if hint.built_at()
+                else ""
+            )
             for selector, hint in options.locator_hints.items()
         ]
         parts.append("Elements seen in the last run:\n" + "\n".join(hints))

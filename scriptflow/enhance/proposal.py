@@ -23,6 +23,15 @@ class LocatorHint:
     label: str | None = None
     file: str | None = None
     line: int | None = None
+    # Every (file, line) the run saw the locator built at, the first one (file, line) included:
+    # one selector may be built in a page object and again in a test.
+    places: tuple[tuple[str, int], ...] = ()
+
+    def built_at(self) -> tuple[tuple[str, int], ...]:
+        """Every place known, at least the first when only that one is."""
+        if self.places:
+            return self.places
+        return ((self.file, self.line),) if self.file and self.line else ()
 
 
 # Keyed by the selector string exactly as it appears in the script.

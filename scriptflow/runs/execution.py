@@ -98,7 +98,7 @@ class ExecutionResult:
     timed_out: bool = False
     omitted_artifacts: tuple[str, ...] = field(default_factory=tuple)
     # selector as written → {"aria_snapshot", "test_id"?}, seen before its first action
-    locator_hints: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    locator_hints: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     isolation: str = ""  # how the run was confined (says so when it was the weaker sandbox)
     egress_refused: tuple[Mapping[str, object], ...] = ()  # {host, port, reason}
     # Allowed destinations the egress proxy could not connect to (failure triage reads them).

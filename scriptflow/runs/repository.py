@@ -32,6 +32,15 @@ class RunFilters:
 HINT_SEARCH_RUNS = 20
 
 
+def _built_in(hint: dict[str, Any], path: str) -> bool:
+    """Whether a stored hint's locator was built in this file (at its first or a later place)."""
+    places = hint.get("places")
+    others = places if isinstance(places, list) else []
+    return hint.get("file") == path or any(
+        isinstance(place, dict) and place.get("file") == path for place in others
+    )
+
+
 class RunRepository(Repository[TestRun]):
     model = TestRun
 
@@ -74,7 +83,7 @@ class RunRepository(Repository[TestRun]):
             built_here = {
                 selector: hint
                 for selector, hint in hints.items()
-                if isinstance(hint, dict) and hint.get("file") == path
+                if isinstance(hint, dict) and _built_in(hint, path)
             }
             if built_here:
                 return {"locator_hints": built_here}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from scriptflow.enhance.hints import MAX_PLACES as MAX_HINT_PLACES
 from scriptflow.enhance.hints import hint_from_aria_snapshot
 from scriptflow.runs.execution import ExecutionResult
 
@@ -37,11 +38,11 @@ def results_document(result: ExecutionResult, attempt: int) -> dict[str, Any]:
     }
 
 
-def locator_hints_document(raw: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+def locator_hints_document(raw: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """``results["locator_hints"]`` as enhancement reads it: selector → role, name, test_id."""
-    hints: dict[str, dict[str, str]] = {}
+    hints: dict[str, dict[str, Any]] = {}
     for selector, seen in raw.items():
-        hint: dict[str, str] = {}
+        hint: dict[str, Any] = {}
         parsed = hint_from_aria_snapshot(seen.get("aria_snapshot", ""))
         if parsed is not None and parsed.role:
             hint["role"] = parsed.role
@@ -51,6 +52,15 @@ def locator_hints_document(raw: Mapping[str, Mapping[str, str]]) -> dict[str, di
             hint["test_id"] = seen["test_id"]
         if hint and seen.get("file"):
             hint["file"], hint["line"] = str(seen["file"]), str(seen.get("line") or "")
+        places = seen.get("places")
+        if hint and isinstance(places, list):
+            # Every place the locator was built at (the run process is untrusted: only
+            # well-formed entries, and enhancement checks them again).
+            hint["places"] = [
+                {"file": str(place["file"])[:255], "line": str(place["line"])[:12]}
+                for place in places[:MAX_HINT_PLACES]
+                if isinstance(place, dict) and place.get("file") and place.get("line")
+            ]
         if hint:
             hints[selector] = hint
     return hints

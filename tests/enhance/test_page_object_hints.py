@@ -9,6 +9,7 @@ the rules cannot see into (``shop.form.locator(...)`` in a test).
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -191,3 +192,50 @@ def test_the_ai_provider_is_told_where_each_locator_was_built() -> None:
         message
     )
     assert f"built at {PAGE_PATH}:{line_of('.sc-AxjAm')}" in message
+
+
+class _SeenElement:
+    """What the recorder reads of a matched element (a Playwright locator's two calls)."""
+
+    def aria_snapshot(self, timeout: float) -> str:
+        return '- textbox "Email"'
+
+    def get_attribute(self, name: str, timeout: float) -> str | None:
+        return None
+
+
+def test_every_place_a_selector_was_built_reaches_the_rules_and_the_ai(tmp_path: Path) -> None:
+    """One selector built in a page object and again in a test (an object the rules cannot see
+    into): the run notes both places, the stored hint keeps both, and each gets its proposal."""
+    from scriptflow.enhance.openai_provider import _user_message
+    from scriptflow.runs.engine.record import Recorder, RunConfig
+    from scriptflow.runs.results import locator_hints_document
+
+    recorder = Recorder(RunConfig(results_path="", artifacts_dir=str(tmp_path)))
+    seen = _SeenElement()
+    test_path = "tests/test_x.py"
+    for origin in [(PAGE_PATH, 11), (test_path, 2), (PAGE_PATH, 11), (test_path, 3)]:
+        recorder.note_element(".css-1q2w3e", seen, origin)  # type: ignore[arg-type]
+    raw = recorder.locator_hints[".css-1q2w3e"]
+    assert (raw["file"], raw["line"]) == (PAGE_PATH, "11")  # the first, as before
+    stored = locator_hints_document(recorder.locator_hints)
+    hint = hints_from_run_results({"locator_hints": stored})[".css-1q2w3e"]
+    assert hint.places == ((PAGE_PATH, 11), (test_path, 2), (test_path, 3))
+
+    script = (
+        "def test_x(page, shop):\n"
+        '    shop.form.locator(".css-1q2w3e").fill("a")\n'
+        '    shop.other.locator(".css-1q2w3e").fill("b")\n'
+        '    shop.third.locator(".css-1q2w3e").fill("c")\n'
+    )
+    options = EnhanceOptions(locator_hints={".css-1q2w3e": hint}, path=test_path)
+    content = enhance_with_rules(script, options).content
+    assert 'shop.form.get_by_role("textbox", name="Email").fill("a")' in content
+    assert 'shop.other.get_by_role("textbox", name="Email").fill("b")' in content
+    assert 'shop.third.locator(".css-1q2w3e").fill("c")' in content  # never seen built there
+    message = _user_message(script, options)
+    assert f"built at {PAGE_PATH}:11, {test_path}:2, {test_path}:3" in message
+    # Malformed places from the (untrusted) run are dropped, the well-formed kept.
+    places = [{"file": "a.py", "line": "0"}, "x", {"file": "b.py", "line": 4}]
+    junk = {"role": "button", "places": places}
+    assert hints_from_run_results({"locator_hints": {"s": junk}})["s"].places == (("b.py", 4),)

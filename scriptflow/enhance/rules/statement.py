@@ -70,10 +70,12 @@ class StatementRewriter:
             return False
         selector = string_value(call.args[0].value)
         hint = self.options.locator_hints.get(selector) if selector is not None else None
-        if hint is None or hint.file != self.options.path or hint.line is None:
+        if hint is None:
             return False
         start, end = self.lines
-        return start <= hint.line <= end
+        return any(
+            file == self.options.path and start <= line <= end for file, line in hint.built_at()
+        )
 
     def _record(
         self,
