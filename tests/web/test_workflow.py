@@ -7,7 +7,7 @@ a change set nobody saw, a save that forgot what was saved, a reload that lost t
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -21,7 +21,7 @@ from app.threaded_server import ThreadedServer
 from scriptflow.config import Settings
 from tests.notebooks.workspace import CHECKOUT_SCRIPT, Workspace, seed_workspace
 from tests.support.settings import settings_for
-from tests.web.browsing import LOOPBACK, TIMEOUT_MS, PageWatch, api_headers, sign_in, watch_context
+from tests.web.browsing import LOOPBACK, TIMEOUT_MS, PageWatch, api_headers, host_of, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -74,18 +74,28 @@ async def drag_across(page: Any, chart: Any) -> None:
     await page.mouse.up()
 
 
-async def new_page(chromium: Any) -> tuple[Any, Any, PageWatch]:
-    context = await chromium.new_context(viewport={"width": 1400, "height": 1000})
+@pytest.fixture(scope="module")
+async def context(chromium: Any) -> AsyncIterator[Any]:
+    """One browser context for the module: marimo's ~300 frontend files are fetched through
+    the server and compiled once, not once per test (the HTTP and code caches live here)."""
+    shared = await chromium.new_context(viewport={"width": 1400, "height": 1000})
+    yield shared
+    await shared.close()
+
+
+async def new_page(context: Any) -> tuple[Any, PageWatch]:
+    """A page signed in as nobody: each test signs in as a user of its own."""
+    await context.clear_cookies()
     page = await context.new_page()
-    return context, page, PageWatch(page)
+    return page, PageWatch(page)
 
 
 async def test_a_double_click_on_accept_accepts_exactly_the_change_set_shown(
-    chromium: Any, live_server: ThreadedServer, workspace: Workspace, artifacts_dir: Path
+    context: Any, live_server: ThreadedServer, workspace: Workspace, artifacts_dir: Path
 ) -> None:
     # No script in the URL: the page opens on whichever script has something to review, and
     # two scripts do. A double-click used to accept the second one as well.
-    context, page, watch = await new_page(chromium)
+    page, watch = await new_page(context)
     try:
         await sign_in(page, live_server.base_url, workspace, "/notebooks/review/")
         await page.get_by_text("Hunk 0").first.wait_for(timeout=TIMEOUT_MS)
@@ -99,7 +109,7 @@ async def test_a_double_click_on_accept_accepts_exactly_the_change_set_shown(
         assert query_value(page.url, "changeset") == shown
     finally:
         await page.screenshot(path=str(artifacts_dir / "review-accepted.png"), full_page=True)
-        await context.close()
+        await page.close()
     assert watch.errors == []
 
     async with httpx.AsyncClient(base_url=live_server.base_url) as api:
@@ -116,9 +126,9 @@ async def test_a_double_click_on_accept_accepts_exactly_the_change_set_shown(
 
 
 async def test_accepting_the_ticked_hunks_makes_a_revision_with_exactly_those(
-    chromium: Any, live_server: ThreadedServer, workspace: Workspace, artifacts_dir: Path
+    context: Any, live_server: ThreadedServer, workspace: Workspace, artifacts_dir: Path
 ) -> None:
-    context, page, watch = await new_page(chromium)
+    page, watch = await new_page(context)
     target = (
         f"/notebooks/review/?script={workspace.checkout_script_id}"
         f"&changeset={workspace.checkout_changeset_id}"
@@ -140,7 +150,7 @@ async def test_accepting_the_ticked_hunks_makes_a_revision_with_exactly_those(
         await page.get_by_text("took hunks 0, 2 of 3").wait_for(timeout=TIMEOUT_MS)
     finally:
         await page.screenshot(path=str(artifacts_dir / "review-partial.png"), full_page=True)
-        await context.close()
+        await page.close()
     assert watch.errors == []
 
     async with httpx.AsyncClient(base_url=live_server.base_url) as api:
@@ -163,9 +173,9 @@ async def test_accepting_the_ticked_hunks_makes_a_revision_with_exactly_those(
 
 
 async def test_saving_in_generate_shows_the_version_and_keeps_the_content(
-    chromium: Any, live_server: ThreadedServer, workspace: Workspace, artifacts_dir: Path
+    context: Any, live_server: ThreadedServer, workspace: Workspace, artifacts_dir: Path
 ) -> None:
-    context, page, watch = await new_page(chromium)
+    page, watch = await new_page(context)
     try:
         await sign_in(
             page,
@@ -196,7 +206,7 @@ async def test_saving_in_generate_shows_the_version_and_keeps_the_content(
         assert "def broken(:" in await editor.inner_text()
     finally:
         await page.screenshot(path=str(artifacts_dir / "generate.png"), full_page=True)
-        await context.close()
+        await page.close()
     assert watch.errors == []
 
     async with httpx.AsyncClient(base_url=live_server.base_url) as api:
@@ -207,7 +217,7 @@ async def test_saving_in_generate_shows_the_version_and_keeps_the_content(
 
 
 async def test_a_run_page_reloaded_mid_run_shows_the_same_run_and_opens_its_trace(
-    chromium: Any, live_server: ThreadedServer, workspace: Workspace, artifacts_dir: Path
+    context: Any, live_server: ThreadedServer, workspace: Workspace, artifacts_dir: Path
 ) -> None:
     async with httpx.AsyncClient(base_url=live_server.base_url) as api:
         headers = await api_headers(api, workspace)
@@ -219,8 +229,16 @@ async def test_a_run_page_reloaded_mid_run_shows_the_same_run_and_opens_its_trac
         assert r.status_code == 201, r.text
         script_id = r.json()["id"]
 
-    context, page, watch = await new_page(chromium)
-    hosts = watch_context(context)
+    page, watch = await new_page(context)
+    # The context's requests, the trace viewer's service worker's too (for this test only:
+    # the context is shared).
+    hosts: set[str] = set()
+
+    def note_host(request: Any) -> None:
+        hosts.add(host_of(request.url))
+
+    context.on("request", note_host)
+    viewer = None
     try:
         await sign_in(page, live_server.base_url, workspace, f"/notebooks/run/?script={script_id}")
         await page.get_by_role("button", name="Run", exact=True).click()
@@ -262,15 +280,18 @@ async def test_a_run_page_reloaded_mid_run_shows_the_same_run_and_opens_its_trac
         await viewer.screenshot(path=str(artifacts_dir / "trace-viewer.png"))
     finally:
         await page.screenshot(path=str(artifacts_dir / "run-end.png"), full_page=True)
-        await context.close()
+        context.remove_listener("request", note_host)
+        if viewer is not None:
+            await viewer.close()
+        await page.close()
     assert watch.errors == []
     assert hosts <= LOOPBACK, hosts
 
 
 async def test_the_api_docs_render_from_local_assets(
-    chromium: Any, live_server: ThreadedServer, artifacts_dir: Path
+    context: Any, live_server: ThreadedServer, artifacts_dir: Path
 ) -> None:
-    context, page, watch = await new_page(chromium)
+    page, watch = await new_page(context)
     try:
         await page.goto(live_server.base_url + "/docs")
         await page.get_by_text(
@@ -281,13 +302,13 @@ async def test_the_api_docs_render_from_local_assets(
         await page.locator("h2").filter(has_text="Accept").first.wait_for(timeout=TIMEOUT_MS)
         await page.screenshot(path=str(artifacts_dir / "redoc.png"))
     finally:
-        await context.close()
+        await page.close()
     assert watch.hosts <= LOOPBACK, watch.hosts
     assert watch.errors == []
 
 
 async def test_a_chart_selection_and_an_insight_lead_to_their_runs_and_traces(
-    chromium: Any,
+    context: Any,
     live_server: ThreadedServer,
     workspace: Workspace,
     settings: Settings,
@@ -300,7 +321,7 @@ async def test_a_chart_selection_and_an_insight_lead_to_their_runs_and_traces(
         ).json()
     with_runs = next(i for i in insights if "run_id" in str(i.get("details")))
 
-    context, page, watch = await new_page(chromium)
+    page, watch = await new_page(context)
     try:
         # An insight's evidence: each run behind it, with its page and its trace.
         await sign_in(
@@ -352,5 +373,5 @@ async def test_a_chart_selection_and_an_insight_lead_to_their_runs_and_traces(
         await page.screenshot(path=str(artifacts_dir / "runs-drilldown.png"), full_page=True)
     finally:
         write_status(settings.data_dir, 0, 0, finished=True)
-        await context.close()
+        await page.close()
     assert watch.errors == []
