@@ -57,18 +57,20 @@ class AIInsight(IdMixin, TimestampMixin, Base):
 
 
 class WarehouseQueueEntry(Base):
-    """A finished run whose rows the deployment's one lake writer has not appended yet.
+    """What the deployment's one lake writer has still to write: a finished run's rows, or a
+    project's insights to mirror (one of the two per entry).
 
     Enqueueing is one INSERT in the source of truth (cheap, durable, no lake catalog involved);
-    the elected writer (``warehouse_drain``) appends queued runs in batches and deletes their
-    entries after the lake commit. No foreign key: a run deleted meanwhile drains to nothing.
+    the elected writer (``warehouse_drain``) writes queued entries in batches and deletes them
+    after the lake commit. No foreign keys: a run or project deleted meanwhile drains to nothing.
     """
 
     __tablename__ = "warehouse_queue"
 
-    # Ascending: the writer drains oldest first and deletes exactly what it appended.
+    # Ascending: the writer drains oldest first and deletes exactly what it wrote.
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
     )
-    run_id: Mapped[uuid.UUID]
+    run_id: Mapped[uuid.UUID | None]
+    project_id: Mapped[uuid.UUID | None]
     enqueued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -116,36 +116,37 @@ QUEUE_CHANNEL = "scriptflow_warehouse_queue"
 
 
 class WarehouseQueueRepository:
-    """The warehouse queue: finished runs waiting for the deployment's one lake writer."""
+    """The warehouse queue: what waits for the deployment's one lake writer."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def enqueue(self, run_ids: Sequence[uuid.UUID]) -> None:
-        """Queue runs for the lake in the caller's transaction (and wake the writer at commit)."""
-        if not run_ids:
+    async def enqueue(
+        self, run_ids: Sequence[uuid.UUID] = (), project_ids: Sequence[uuid.UUID] = ()
+    ) -> None:
+        """Queue runs to append and projects whose insights to mirror, in the caller's
+        transaction (and wake the writer at its commit)."""
+        rows = [{"run_id": run_id} for run_id in run_ids]
+        rows += [{"project_id": project_id} for project_id in project_ids]
+        if not rows:
             return
-        await self.session.execute(
-            insert(WarehouseQueueEntry), [{"run_id": run_id} for run_id in run_ids]
-        )
+        await self.session.execute(insert(WarehouseQueueEntry), rows)
         if self.session.get_bind().dialect.name == "postgresql":
             await self.session.execute(text(f"NOTIFY {QUEUE_CHANNEL}"))
 
-    async def oldest(self, limit: int) -> list[tuple[int, uuid.UUID]]:
-        """The first ``limit`` entries, oldest first: (entry id, run id)."""
+    async def oldest(self, limit: int) -> list[tuple[int, uuid.UUID | None, uuid.UUID | None]]:
+        """The first ``limit`` entries, oldest first: (entry id, run id, project id)."""
         stmt = (
-            select(WarehouseQueueEntry.id, WarehouseQueueEntry.run_id)
+            select(
+                WarehouseQueueEntry.id, WarehouseQueueEntry.run_id, WarehouseQueueEntry.project_id
+            )
             .order_by(WarehouseQueueEntry.id)
             .limit(limit)
         )
-        return [(row[0], row[1]) for row in (await self.session.execute(stmt)).all()]
-
-    async def queued_run_ids(self) -> set[uuid.UUID]:
-        """Every run waiting in the queue (the writer owns them; a catch-up leaves them be)."""
-        return set((await self.session.scalars(select(WarehouseQueueEntry.run_id))).all())
+        return [(row[0], row[1], row[2]) for row in (await self.session.execute(stmt)).all()]
 
     async def remove(self, entry_ids: Sequence[int]) -> None:
-        """The writer appended these entries' runs: they go."""
+        """The writer wrote these entries: they go."""
         if entry_ids:
             await self.session.execute(
                 delete(WarehouseQueueEntry).where(WarehouseQueueEntry.id.in_(list(entry_ids)))

@@ -27,9 +27,8 @@ from scriptflow.insights.lake import AnalyticsUnavailable
 from scriptflow.insights.models import AIInsight
 from scriptflow.insights.refresh import refresh_script_insights
 from scriptflow.insights.thresholds import Thresholds
-from scriptflow.insights.warehouse_drain import enqueue_runs
+from scriptflow.insights.warehouse_drain import enqueue_insight_mirror, enqueue_runs
 from scriptflow.insights.warehouse_sync import (
-    mirror_project_insights,
     sync_script_state,
     warehouse_for,
 )
@@ -154,12 +153,10 @@ async def _refresh_script(
 
 async def _mirror_project(context: HandlerContext, project_id: uuid.UUID) -> None:
     """The project's insights into the warehouse, for the dashboard's queries (revisions follow
-    accepts: ``sync_after_accept``)."""
-    try:
-        async with transaction(context.sessionmaker, write=False) as session:
-            await mirror_project_insights(session, warehouse_for(context.settings), project_id)
-    except AnalyticsUnavailable:
-        log.warning("analytics unreachable; project %s waits for the next catch-up", project_id)
+    accepts: ``sync_after_accept``): queued, so the lake writer mirrors them in the commit of
+    its next drain, beside the runs, instead of a lake commit of their own."""
+    async with transaction(context.sessionmaker) as session:
+        await enqueue_insight_mirror(session, [project_id])
 
 
 async def sync_after_accept(context: HandlerContext, event: ChangesetAccepted) -> None:

@@ -217,6 +217,21 @@ class Warehouse:
 
         self._grouped(_Ticket(change=change))
 
+    def write_queued(
+        self, batch: RunBatch | None, insights: pa.Table | None, project_ids: Sequence[str]
+    ) -> None:
+        """The drain writer's one commit: queued runs appended (once each) and queued projects'
+        insights mirrored."""
+
+        def change(connection: duckdb.DuckDBPyConnection) -> None:
+            if insights is not None:
+                _replace_insights(connection, self.alias, insights, project_ids)
+
+        has_runs = batch is not None and batch.runs.num_rows > 0
+        if not has_runs and not project_ids:
+            return
+        self._grouped(_Ticket(batch=batch if has_runs else None, replace=False, change=change))
+
     def replace_insights(self, insights: pa.Table, project_ids: Sequence[str]) -> None:
         """Mirror the SQL insights of some projects, for dashboard queries."""
 

@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+import pyarrow as pa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scriptflow.config import Settings
@@ -32,7 +33,8 @@ from scriptflow.insights.extract import RunBatch, extract_runs
 from scriptflow.insights.lake import DrainElection
 from scriptflow.insights.repository import QUEUE_CHANNEL, WarehouseQueueRepository
 from scriptflow.insights.warehouse import Warehouse, concat_batches
-from scriptflow.insights.warehouse_sync import warehouse_for
+from scriptflow.insights.warehouse_sync import insights_table, warehouse_for
+from scriptflow.runs import outbox
 
 log = logging.getLogger("scriptflow.insights")
 
@@ -55,7 +57,14 @@ _queued = threading.Event()
 
 async def enqueue_runs(session: AsyncSession, run_ids: Sequence[uuid.UUID]) -> None:
     """A finished run's warehouse append: queue it in the caller's transaction."""
-    await WarehouseQueueRepository(session).enqueue(run_ids)
+    await WarehouseQueueRepository(session).enqueue(run_ids=run_ids)
+    _queued.set()
+
+
+async def enqueue_insight_mirror(session: AsyncSession, project_ids: Sequence[uuid.UUID]) -> None:
+    """Queue a mirror of these projects' insights into the warehouse (written with the runs
+    of the same drain, in its one commit: no lake commit of its own)."""
+    await WarehouseQueueRepository(session).enqueue(project_ids=project_ids)
     _queued.set()
 
 
@@ -100,21 +109,27 @@ class WarehouseDrain:
             )
 
     async def drain_once(self) -> Drained:
-        """Append the oldest queued runs in one lake transaction, then delete their entries."""
+        """Write the oldest queued entries in one lake transaction, then delete them."""
         started = time.perf_counter()
         async with transaction(self.sessionmaker, write=False) as session:
             entries = await WarehouseQueueRepository(session).oldest(self.batch_runs)
         if not entries:
             return Drained(0, 0, 0.0)
-        run_ids = list(dict.fromkeys(run_id for _, run_id in entries))  # once each, in order
-        batches = await self.extract(run_ids)
-        if batches:
-            await asyncio.to_thread(self.warehouse.append, concat_batches(batches))
-        from scriptflow.runs.outbox import fault_point
-
-        fault_point(FAULT_AFTER_LAKE_COMMIT)
+        # Once each, in order: a run queued twice is appended once, a project mirrored once.
+        run_ids = list(dict.fromkeys(run for _, run, _ in entries if run is not None))
+        projects = list(dict.fromkeys(project for _, _, project in entries if project is not None))
+        batches = await self.extract(run_ids) if run_ids else []
+        insights: pa.Table | None = None
+        mirrored: list[str] = []
+        if projects:
+            # Read after the runs: the insights are at least as new as the runs of this batch.
+            async with transaction(self.sessionmaker, write=False) as session:
+                insights, mirrored = await insights_table(session, projects)
+        batch = concat_batches(batches) if batches else None
+        await asyncio.to_thread(self.warehouse.write_queued, batch, insights, mirrored)
+        outbox.fault_point(FAULT_AFTER_LAKE_COMMIT)
         async with transaction(self.sessionmaker) as session:
-            await WarehouseQueueRepository(session).remove([entry for entry, _ in entries])
+            await WarehouseQueueRepository(session).remove([entry for entry, _, _ in entries])
         return Drained(len(entries), len(run_ids), time.perf_counter() - started)
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -125,6 +125,17 @@ async def _insights_table(
     return table, project_ids
 
 
+async def insights_table(
+    session: AsyncSession, project_ids: Sequence[uuid.UUID]
+) -> tuple[pa.Table, list[str]]:
+    """These projects' insights as the warehouse's rows, and the projects to clear first."""
+    tables = []
+    for project_id in project_ids:
+        table, _ = await _insights_table(session, project_id)
+        tables.append(table)
+    return pa.concat_tables(tables), sorted(str(project_id) for project_id in project_ids)
+
+
 async def open_analytics(
     session: AsyncSession, user_id: uuid.UUID, settings: Settings
 ) -> ScopedReader:

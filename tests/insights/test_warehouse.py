@@ -44,14 +44,24 @@ def flaky_history() -> list[Run]:
 
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Iterator[Warehouse]:
+    """A warehouse of the module's history for a test that writes to it."""
     wh = Warehouse.for_data_dir(tmp_path)
     wh.append(batch(flaky_history()))
     yield wh
     wh.close()
 
 
-def test_findings_from_the_warehouse_match_the_in_memory_history(warehouse: Warehouse) -> None:
-    with warehouse.reader([P1]) as reader:
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+    """The same history, attached once for the tests that only read (an attach costs seconds)."""
+    wh = Warehouse.for_data_dir(tmp_path_factory.mktemp("shared-warehouse"))
+    wh.append(batch(flaky_history()))
+    yield wh
+    wh.close()
+
+
+def test_findings_from_the_warehouse_match_the_in_memory_history(shared: Warehouse) -> None:
+    with shared.reader([P1]) as reader:
         from_warehouse = compute_findings(reader, Thresholds(), now=NOW)
     memory = MemoryHistory([batch(flaky_history())])
     from_memory = [f for f in compute_findings(memory, Thresholds(), now=NOW) if f.project_id == P1]
@@ -82,11 +92,11 @@ def test_append_is_idempotent(warehouse: Warehouse) -> None:
     assert after == (before[0] + 3, before[1] + again.steps.num_rows)
 
 
-def test_a_reader_sees_only_its_projects(warehouse: Warehouse) -> None:
-    with warehouse.reader([P2]) as reader:
+def test_a_reader_sees_only_its_projects(shared: Warehouse) -> None:
+    with shared.reader([P2]) as reader:
         assert reader.rows("SELECT DISTINCT project_id::VARCHAR FROM runs") == [(P2,)]
         assert len(reader.query("SELECT * FROM steps")) == 12 * 4
-    with warehouse.reader([]) as nobody:
+    with shared.reader([]) as nobody:
         assert nobody.rows("SELECT count(*) FROM runs") == [(0,)]
 
 
@@ -108,10 +118,8 @@ def test_a_reader_sees_only_its_projects(warehouse: Warehouse) -> None:
         "ATTACH 'other.duckdb'",
     ],
 )
-def test_a_reader_refuses_anything_but_a_select_over_its_views(
-    warehouse: Warehouse, sql: str
-) -> None:
-    with warehouse.reader([P1]) as reader, pytest.raises(ValidationFailed):
+def test_a_reader_refuses_anything_but_a_select_over_its_views(shared: Warehouse, sql: str) -> None:
+    with shared.reader([P1]) as reader, pytest.raises(ValidationFailed):
         reader.query(sql)
 
 

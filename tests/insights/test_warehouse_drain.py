@@ -26,7 +26,7 @@ from scriptflow.insights.extract import RunBatch
 from scriptflow.insights.lake import DrainElection, LakeLocation
 from scriptflow.insights.repository import QUEUE_CHANNEL, WarehouseQueueRepository
 from scriptflow.insights.warehouse import Warehouse
-from scriptflow.insights.warehouse_drain import WarehouseDrain, enqueue_runs
+from scriptflow.insights.warehouse_drain import WarehouseDrain, enqueue_insight_mirror, enqueue_runs
 from tests.insights.history import Run, Step, batch
 
 REPO = Path(__file__).resolve().parents[2]
@@ -96,16 +96,16 @@ async def test_queued_runs_reach_the_lake_once_and_a_dying_writer_loses_none(
         assert await _depth(sessionmaker) == 5
 
         # Dying before the lake commit: nothing in the lake, every entry still queued.
-        real_append = warehouse.append
+        real_write = warehouse.write_queued
 
-        def crash_appending(*args: object, **kwargs: object) -> None:
+        def crash_writing(*args: object, **kwargs: object) -> None:
             raise Crash
 
-        monkeypatch.setattr(warehouse, "append", crash_appending)
+        monkeypatch.setattr(warehouse, "write_queued", crash_writing)
         with pytest.raises(Crash):
             await drain.drain_once()
         assert await _depth(sessionmaker) == 5
-        monkeypatch.setattr(warehouse, "append", real_append)
+        monkeypatch.setattr(warehouse, "write_queued", real_write)
         assert await asyncio.to_thread(_lake_counts, warehouse) == {}
 
         # Dying after the lake commit, before its entries went: they stay for the next writer.
@@ -142,6 +142,12 @@ async def test_queued_runs_reach_the_lake_once_and_a_dying_writer_loses_none(
             await asyncio.sleep(0.1)
         assert not DrainElection(location, QUEUE_CHANNEL).try_take()
         drain.election.release()
+
+        # A project's insights are mirrored in a drain's commit, beside its runs.
+        async with transaction(sessionmaker) as session:
+            await enqueue_insight_mirror(session, [uuid.UUID(PROJECT)])
+        assert (await drain.drain_once()).entries == 1
+        assert await _depth(sessionmaker) == 0
 
         # A running drain is woken by an enqueue (NOTIFY, or this process's event).
         stop = asyncio.Event()

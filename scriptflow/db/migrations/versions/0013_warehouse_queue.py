@@ -1,4 +1,4 @@
-"""the warehouse queue: finished runs waiting for the one lake writer (issue 15)
+"""the warehouse queue: runs and project insights waiting for the one lake writer (issue 15)
 
 Revision ID: 0013
 Revises: 0012
@@ -22,7 +22,8 @@ def upgrade() -> None:
     op.create_table(
         "warehouse_queue",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("run_id", sa.Uuid(), nullable=False),
+        sa.Column("run_id", sa.Uuid(), nullable=True),
+        sa.Column("project_id", sa.Uuid(), nullable=True),
         sa.Column("enqueued_at", scriptflow.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_warehouse_queue")),
     )
