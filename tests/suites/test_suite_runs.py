@@ -9,6 +9,8 @@ the junit-10 schema pytest validates with, and plain pytest's own report is impo
 from __future__ import annotations
 
 import asyncio
+import io
+import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -134,6 +136,17 @@ async def test_the_suite_runs_as_file_node_selection_and_shards_like_plain_pytes
     shards = sharded["results"]["shards"]
     assert [s["index"] for s in shards] == [0, 1]
     assert sum(s["tests"] for s in shards) == 7 and all(s["tests"] > 0 for s in shards)
+
+    # A suite run keeps failing attempts' traces only, with DOM snapshots from a test's
+    # retry on: the total failed twice (2 traces, the second with snapshots), the reload's
+    # failed first attempt left one without; its passing retry left none.
+    snapshotted = []
+    for artifact in (a for a in by_k["artifacts"] if a["kind"] == "trace"):
+        r = await client.get(artifact["url"], headers=account.headers)
+        with zipfile.ZipFile(io.BytesIO(r.content)) as trace:
+            events = b"".join(trace.read(n) for n in trace.namelist() if n.endswith(".trace"))
+        snapshotted.append(b'"frame-snapshot"' in events)
+    assert sorted(snapshotted) == [False, False, True]
 
     # JUnit out: pytest's shape, valid against the junit-10 schema, the same cases.
     r = await client.get(f"/v1/test-runs/{by_k['id']}/junit.xml", headers=account.headers)

@@ -288,7 +288,26 @@ class Recorder:
         if self.config.block_private_egress:
             context.route("**/*", self._guard_egress)
         if self.config.trace != "off":
-            context.tracing.start(title=test_name, snapshots=True, screenshots=False, sources=False)
+            context.tracing.start(
+                title=test_name,
+                snapshots=self._dom_snapshots(),
+                screenshots=False,
+                sources=False,
+            )
+
+    def _dom_snapshots(self) -> bool:
+        """Whether this context's trace takes DOM snapshots: always in a file run; in a suite
+        or shard run (traces kept on failure only) from a test's second attempt on.
+
+        The browser serialises the page before and after every action for them; measured
+        in a 12-test suite they were nearly all the CPU our engine adds over plain
+        pytest-playwright (~3-5 of ~24 CPU s, against ~0 for the step recording), paid by
+        every passing test for traces that are dropped. A first attempt's trace still has
+        every action, its timing and error, the network and the console, and a failing page
+        is screenshotted; a retried test's later attempts have the snapshots too, which is
+        Playwright's own CI advice (``trace: 'on-first-retry'``).
+        """
+        return self.config.trace == "on" or self.attempt > 1
 
     def note_element(
         self, selector: str, locator: Locator, origin: tuple[str, int] | None = None
