@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.main import create_app
@@ -25,6 +26,11 @@ from tests.support.ci import need
 from tests.support.openai_stub import OpenAIStub
 from tests.support.postgres import PostgresCluster, PostgresUnavailable, start_cluster
 from tests.support.settings import settings_for
+
+# The suite shares two cores with browsers and servers: an example's wall time says nothing
+# about the code, so no property test fails on hypothesis' per-example deadline.
+hypothesis_settings.register_profile("suite", deadline=None)
+hypothesis_settings.load_profile("suite")
 
 # Rough cost of one test by its marks, only to spread the expensive modules over the workers.
 ITEM_COST = {"slow": 40, "browser": 8}
