@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, delete, func, insert, select, text
+from sqlalchemy import Select, Table, delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -115,6 +115,9 @@ class HistoryRepository:
 QUEUE_CHANNEL = "scriptflow_warehouse_queue"
 
 
+QUEUE_TABLE = cast(Table, WarehouseQueueEntry.__table__)
+
+
 class WarehouseQueueRepository:
     """The warehouse queue: what waits for the deployment's one lake writer."""
 
@@ -130,7 +133,8 @@ class WarehouseQueueRepository:
         rows += [{"project_id": project_id} for project_id in project_ids]
         if not rows:
             return
-        await self.session.execute(insert(WarehouseQueueEntry), rows)
+        # The table's insert, not the ORM's: no RETURNING of the new ids, which nobody reads.
+        await self.session.execute(insert(QUEUE_TABLE), rows)
         if self.session.get_bind().dialect.name == "postgresql":
             await self.session.execute(text(f"NOTIFY {QUEUE_CHANNEL}"))
 

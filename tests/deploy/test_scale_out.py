@@ -113,11 +113,12 @@ class Deployment:
     def start_worker(self, name: str, **extra: str) -> subprocess.Popen[bytes]:
         # No scheduled compaction: it holds the writer lock for seconds under load, which would
         # show in the measured lag; the test compacts by hand while the dashboards render.
-        # Sweeps every second and a 10 s outbox claim (defaults: 5 s and six leases, 30 s here):
-        # the killed worker's run and outbox entry are taken over in seconds, not half a minute.
+        # Sweeps every second and a 10 s outbox claim (defaults: 5 s and six leases): the killed
+        # worker's run and outbox entry are taken over in seconds, not most of a minute. The
+        # lease is 8 s: with 5 s, at load 24-29 live workers lost runs they were still running.
         env = self.env(
             name,
-            SCRIPTFLOW_RUN_LEASE_S="5",
+            SCRIPTFLOW_RUN_LEASE_S="8",
             SCRIPTFLOW_RUN_REAP_EVERY_S="1",
             SCRIPTFLOW_OUTBOX_CLAIM_S="10",
             SCRIPTFLOW_LOG_LEVEL="WARNING",
