@@ -477,7 +477,8 @@ async def _a_sigkilled_worker_loses_nothing(
     # The second attempt goes to a worker that kills itself right after committing the run's
     # end, before any RunFinished handler ran (a fault point, not a timing race).
     faulty = deployment.start_worker("worker-b2", SCRIPTFLOW_FAULT_INJECTION="after-run-commit")
-    deadline = time.monotonic() + 90
+    # Generous: a worker's start (migrate, attach), the lease's expiry and a 6 s run, at load 30.
+    deadline = time.monotonic() + 180
     while faulty.poll() is None:
         assert time.monotonic() < deadline, "the orphaned run was never finished"
         await asyncio.sleep(0.5)
