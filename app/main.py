@@ -66,9 +66,12 @@ def create_app(settings: Settings | None = None, *, run_background: bool = True)
                 for start in BACKGROUND_SERVICES:
                     stoppers.append(await start(app))
             # Start-up objects (models, routes, schemas) never die; moving them out of the
-            # collector's reach keeps full collections, and tail latency, short.
-            gc.collect()
-            gc.freeze()
+            # collector's reach keeps full collections, and tail latency, short. Once per
+            # process: a later app (the suite builds one per test) would pay a full collection
+            # of everything the process holds by then, and freeze what its tests leave behind.
+            if gc.get_freeze_count() == 0:
+                gc.collect()
+                gc.freeze()
             log.info("scriptflow %s ready", __version__, extra={"env": settings.env})
             yield
         finally:

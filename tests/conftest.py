@@ -113,16 +113,19 @@ def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
     """A fresh, migrated database per test, on each backend."""
     if request.param == "sqlite":
         path = tmp_path / "scriptflow.db"
         shutil.copyfile(sqlite_template, path)
-        return f"sqlite+aiosqlite:///{path}"
+        yield f"sqlite+aiosqlite:///{path}"
+        return
     cluster: PostgresCluster = request.getfixturevalue("pg_cluster")
     name = f"t_{uuid.uuid4().hex[:12]}"
     cluster.create_database_from_template(name, "scriptflow_template")
-    return cluster.url_for(name)
+    yield cluster.url_for(name)
+    # Hundreds of 9 MB copies made the cluster's removal at the session's end take a minute.
+    cluster.drop_database(name)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -479,16 +480,25 @@ async def test_a_slow_model_does_not_hold_the_database(
     script = await create_script(client, owner, content=FLAKY)
     other = await create_script(client, owner, title="Other", content=CLEAN)
     stub.answer(FLAKY.replace("    time.sleep(1)  # wait for the form\n", ""))
-    stub.behaviour.delay_s = 1.5
+    stub.behaviour.gate = threading.Event()  # the model answers when the test says so
     pending = asyncio.create_task(enhance(client, owner, script["id"], provider="openai"))
-    await asyncio.sleep(0.3)  # the enhancement is now waiting on the model
-    started = asyncio.get_running_loop().time()
-    r = await client.put(
-        f"/v1/scripts/{other['id']}", json={"content": CLEAN + "# edited\n"}, headers=owner.headers
-    )
-    assert r.status_code == 200, r.text
-    assert asyncio.get_running_loop().time() - started < 1.0
-    assert not pending.done()
+    try:
+        while not stub.behaviour.requests:  # the enhancement is now waiting on the model
+            assert not pending.done(), pending.result().text
+            await asyncio.sleep(0.05)
+        # A write lock held across the model call would keep this edit waiting for the gate.
+        r = await asyncio.wait_for(
+            client.put(
+                f"/v1/scripts/{other['id']}",
+                json={"content": CLEAN + "# edited\n"},
+                headers=owner.headers,
+            ),
+            timeout=30,
+        )
+        assert r.status_code == 200, r.text
+        assert not pending.done()
+    finally:
+        stub.behaviour.gate.set()
     assert (await pending).status_code == 200
 
 

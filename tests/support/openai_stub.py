@@ -20,6 +20,9 @@ class StubBehaviour:
     raw_content: str | None = None
     status: int = 200
     delay_s: float = 0.0
+    # While set, each answer waits until the test opens the gate (a model that takes as long
+    # as the test needs, with no clock in the assertion).
+    gate: threading.Event | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -42,6 +45,8 @@ class OpenAIStub:
                 )
                 if behaviour.delay_s:
                     time.sleep(behaviour.delay_s)  # a slow model, on the stub's own thread
+                if behaviour.gate is not None:
+                    behaviour.gate.wait(timeout=60)
                 if behaviour.status != 200:
                     self._send(behaviour.status, {"error": {"message": "stub failure"}})
                     return
@@ -100,6 +105,7 @@ class OpenAIStub:
         self.behaviour.raw_content = None
         self.behaviour.status = 200
         self.behaviour.delay_s = 0.0
+        self.behaviour.gate = None
 
     def answer_raw(self, content: str) -> None:
         self.behaviour.raw_content = content

@@ -70,9 +70,17 @@ class PostgresCluster:
         return self.url_for(name)
 
     def create_database_from_template(self, name: str, template: str) -> str:
-        """A copy of an already-migrated database; much faster than migrating again."""
-        self.psql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        """A copy of an already-migrated database; much faster than migrating again.
+
+        FILE_COPY copies the template's files; PostgreSQL 15's default (WAL_LOG) writes every
+        block through the WAL as well, three times slower for a database this small.
+        """
+        self.psql(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
         return self.url_for(name)
+
+    def drop_database(self, name: str) -> None:
+        """Gone with any connection a test left open, so a long session stays small on disk."""
+        self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def stop(self) -> None:
         subprocess.run(
