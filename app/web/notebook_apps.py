@@ -13,6 +13,7 @@ Two things marimo does per navigation that we do once instead:
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import os
 import re
@@ -36,6 +37,16 @@ HASHED_ASSET = re.compile(r"/assets/[^/]+-[A-Za-z0-9_-]{8}\.(?:js|css|woff2?|ttf
 ASSET_CACHE = b"private, max-age=31536000, immutable"
 # Where every app's page loads marimo's frontend from (its package's ``_static`` folder).
 MARIMO_ASSETS_PATH = f"{NOTEBOOKS_PREFIX}/_static"
+# The frontend chunks an app's outputs need, by the name of the chunk that draws them (its
+# content hash varies with marimo). The browser would ask for them only once the first such
+# output arrives, after the cells ran; named in the page, they load while the kernel starts.
+OUTPUT_CHUNKS: dict[str, tuple[str, ...]] = {
+    DASHBOARD_PATH: ("vega-component",),
+    f"{NOTEBOOKS_PREFIX}/insights": ("vega-component",),
+}
+# A chunk's static imports in the minified bundle (``from"./x.js"``, ``import"./x.js"``);
+# dynamic ``import("./x.js")`` is left to the chunk.
+STATIC_IMPORT = re.compile(rb'(?:from|import)"\./([\w.-]+\.js)"')
 
 
 def notebook_routes(notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, Path]:
@@ -74,6 +85,12 @@ class NotebookApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and HASHED_ASSET.search(scope["path"]):
             send = cached_for_good(send)
+        elif (
+            scope["type"] == "http"
+            and scope["path"].removeprefix(scope.get("root_path", "")) in ("", "/")
+            and self.path in OUTPUT_CHUNKS
+        ):
+            send = with_preloads(send, preload_links(OUTPUT_CHUNKS[self.path]))
         await (await self.asgi())(scope, receive, send)
 
     async def asgi(self) -> ASGIApp:
@@ -169,10 +186,7 @@ def marimo_assets() -> ASGIApp:
     """marimo's frontend files, for every app's page, kept by the browser when hashed."""
     from starlette.staticfiles import StaticFiles
 
-    spec = importlib.util.find_spec("marimo")  # found, not imported: that takes seconds
-    assert spec is not None and spec.submodule_search_locations is not None
-    folder = Path(next(iter(spec.submodule_search_locations))) / "_static"
-    files = StaticFiles(directory=folder, check_dir=False)
+    files = StaticFiles(directory=marimo_static_folder(), check_dir=False)
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and HASHED_ASSET.search(scope["path"]):
@@ -180,6 +194,79 @@ def marimo_assets() -> ASGIApp:
         await files(scope, receive, send)
 
     return serve
+
+
+def marimo_static_folder() -> Path:
+    spec = importlib.util.find_spec("marimo")  # found, not imported: that takes seconds
+    assert spec is not None and spec.submodule_search_locations is not None
+    return Path(next(iter(spec.submodule_search_locations))) / "_static"
+
+
+@functools.cache
+def preload_links(chunks: tuple[str, ...]) -> bytes:
+    """``<link rel="modulepreload">`` tags for these chunks and every chunk they import,
+    less those marimo's page already names; empty when marimo has no such chunk."""
+    folder = marimo_static_folder()
+    assets = folder / "assets"
+    try:
+        page = (folder / "index.html").read_bytes()
+    except OSError:
+        return b""
+    named = set(re.findall(rb"\./assets/([\w.-]+\.js)", page))
+    wanted: list[bytes] = []
+    queue = [
+        path.name.encode()
+        for chunk in chunks
+        for path in sorted(assets.glob(f"{chunk}-*.js"))
+        if HASHED_ASSET.search(f"/assets/{path.name}")
+    ]
+    while queue:
+        name = queue.pop()
+        if name in named:
+            continue
+        named.add(name)
+        try:
+            code = (assets / name.decode()).read_bytes()
+        except OSError:
+            continue
+        wanted.append(name)
+        queue.extend(STATIC_IMPORT.findall(code))
+    prefix = f"{MARIMO_ASSETS_PATH}/assets/".encode()
+    return b"".join(
+        b'<link rel="modulepreload" crossorigin href="' + prefix + name + b'">' for name in wanted
+    )
+
+
+def with_preloads(send: Send, links: bytes) -> Send:
+    """Put ``links`` at the end of an HTML page's head (a one-message body; else untouched)."""
+    if not links:
+        return send
+    started: Message | None = None
+
+    async def send_with_preloads(message: Message) -> None:
+        nonlocal started
+        if message["type"] == "http.response.start":
+            started = message
+            return
+        if started is not None and message["type"] == "http.response.body":
+            start, started = started, None
+            body = message.get("body", b"")
+            headers = dict(start["headers"])
+            is_page = headers.get(b"content-type", b"").startswith(b"text/html")
+            if is_page and not message.get("more_body") and b"</head>" in body:
+                body = body.replace(b"</head>", links + b"</head>", 1)
+                start = {
+                    **start,
+                    "headers": [
+                        (k, str(len(body)).encode() if k.lower() == b"content-length" else v)
+                        for k, v in start["headers"]
+                    ],
+                }
+                message = {**message, "body": body}
+            await send(start)
+        await send(message)
+
+    return send_with_preloads
 
 
 def cached_for_good(send: Send) -> Send:

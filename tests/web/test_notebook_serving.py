@@ -16,7 +16,10 @@ import pytest
 from app.web.notebook_apps import (
     MARIMO_ASSETS_PATH,
     load_each_version_once,
+    marimo_static_folder,
+    preload_links,
     read_cell_positions_once,
+    with_preloads,
 )
 from tests.factories import DEFAULT_PASSWORD, signup
 
@@ -40,6 +43,8 @@ async def test_every_app_loads_one_cached_copy_of_the_frontend_behind_the_login(
     assert entry.startswith(f"{MARIMO_ASSETS_PATH}/assets/index-")
     # No file of the frontend under the app's own path: the browser has them all once.
     assert "./assets/" not in html and '"/notebooks/run/assets/' not in html
+    # A page without charts names no chart chunks ahead (the dashboard does, see below).
+    assert "vega-component" not in html
     script = await web_client.get(entry)
     assert script.status_code == 200
     assert script.headers["content-type"].startswith(("application/javascript", "text/javascript"))
@@ -90,3 +95,55 @@ def test_cell_positions_are_read_once_per_version_of_the_notebook(tmp_path: Path
     assert [code for code, _ in moved] == ["x = 1", "y = 2"]
     position = compiler.solve_source_position("y = 2", str(notebook))
     assert position is not None and position.lineno > 6
+
+
+async def test_a_chart_page_names_the_chart_chunks_it_will_need_in_its_head() -> None:
+    links = preload_links(("vega-component",)).decode()
+    named = re.findall(r'<link rel="modulepreload" crossorigin href="([^"]+)">', links)
+    assert named[0].startswith(f"{MARIMO_ASSETS_PATH}/assets/vega-component-")
+    assert len(named) == len(set(named)) == links.count("<link")
+    # Each is a file of marimo's frontend, and none is one its page names already.
+    folder = marimo_static_folder()
+    page = (folder / "index.html").read_text()
+    for href in named:
+        name = href.removeprefix(f"{MARIMO_ASSETS_PATH}/assets/")
+        assert (folder / "assets" / name).is_file() and f"./assets/{name}" not in page
+    # The chunk's own static imports come along (react-vega draws the chart).
+    assert any("/react-vega-" in href for href in named)
+    assert preload_links(("no-such-chunk",)) == b""
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    page_body = b"<html><head><title>x</title></head><body></body></html>"
+    wrapped = with_preloads(send, b'<link rel="modulepreload" href="/a.js">')
+    await wrapped(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"text/html; charset=utf-8"),
+                (b"content-length", str(len(page_body)).encode()),
+            ],
+        }
+    )
+    await wrapped({"type": "http.response.body", "body": page_body})
+    start, body = sent
+    assert body["body"] == page_body.replace(
+        b"</head>", b'<link rel="modulepreload" href="/a.js"></head>'
+    )
+    assert dict(start["headers"])[b"content-length"] == str(len(body["body"])).encode()
+    # Anything but an HTML page passes untouched.
+    sent.clear()
+    wrapped = with_preloads(send, b"<link>")
+    await wrapped(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await wrapped({"type": "http.response.body", "body": b"{}</head>"})
+    assert sent[1]["body"] == b"{}</head>"
