@@ -36,9 +36,8 @@ from playwright.sync_api import Locator, Page, expect
 from scriptflow.generate.choosing import LocatorChooser, aria_node, build_locator
 from scriptflow.generate.field_values import action_for, perform
 from scriptflow.generate.locator_spec import ROLES
+from scriptflow.generate.report_artifact import ARTIFACT_STEM, ARTIFACT_SUFFIX
 
-ARTIFACT_STEM = "exploration"
-ARTIFACT_SUFFIX = ".json"
 MAX_FORMS = 10
 MAX_FIELDS = 40
 OUTCOME_TIMEOUT_S = 8.0

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from scriptflow.config import Settings
 from scriptflow.errors import ScriptflowError
-from scriptflow.generate.explorer import ARTIFACT_STEM, ARTIFACT_SUFFIX
+from scriptflow.generate.report_artifact import ARTIFACT_STEM, ARTIFACT_SUFFIX
 from scriptflow.runs.browsers import resolve_browser
 from scriptflow.runs.executor import Executor, RunRequest, SubprocessExecutor
 from scriptflow.runs.isolation import choose_isolation

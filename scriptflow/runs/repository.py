@@ -206,6 +206,10 @@ class RunRepository(Repository[TestRun]):
                 if (await self.session.execute(stmt)).rowcount != 1:  # type: ignore[attr-defined]
                     await savepoint.rollback()
                     return False
+        for run_id in selections:  # the runs this session holds show their new selections
+            run = await self.session.get(TestRun, run_id)
+            if run is not None:
+                await self.session.refresh(run)
         return True
 
     async def artifacts(self, run_id: uuid.UUID) -> list[RunArtifact]:

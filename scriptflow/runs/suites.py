@@ -299,11 +299,7 @@ async def _add_to_rerun(session: AsyncSession, rerun: TestRun, node_ids: Sequenc
     runs = RunRepository(session)
     members = [rerun, *(await runs.shards(rerun.id))] if rerun.kind == RunKind.SHARDED else [rerun]
     selections = {m.id: {**(m.selection or {}), "select": merged} for m in members}
-    if not await runs.reselect_queued(selections):
-        return False
-    for member in members:
-        await session.refresh(member)
-    return True
+    return await runs.reselect_queued(selections)
 
 
 def selection_of(run: TestRun) -> Selection:

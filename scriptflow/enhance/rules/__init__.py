@@ -6,7 +6,6 @@ import asyncio
 import re
 
 from scriptflow.enhance.proposal import RULE_FAMILIES, EnhanceOptions, Proposal, RuleFamily
-from scriptflow.enhance.rules.engine import rewrite
 from scriptflow.errors import ScriptSyntaxError
 
 # Words in a prompt that name a rule family; the first mention decides the order.
@@ -37,6 +36,10 @@ def families_for_prompt(prompt: str | None) -> list[RuleFamily]:
 
 def enhance_with_rules(script: str, options: EnhanceOptions) -> Proposal:
     """Apply the prompt's rule families to a script (pure; raises SyntaxError)."""
+    # libcst and the codemods load on first use: a tenth of every process's start-up (API,
+    # worker, CLI), most of which never rewrite a script.
+    from scriptflow.enhance.rules.engine import rewrite
+
     families = families_for_prompt(options.prompt)
     content, findings = rewrite(script, families, options)
     return Proposal(content=content, findings=findings, model=None)
