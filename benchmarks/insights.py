@@ -625,6 +625,38 @@ def queued_appends(
     return QueuedAppends(laps, visible, sizes)
 
 
+def profile_dashboard_cell(warehouse: Warehouse, end: datetime) -> None:
+    """The dashboard's 30-day query cell on the lake, each query timed inside the cell's run
+    (a cold round, then two warm ones)."""
+    with warehouse.reader(
+        [
+            row[0]
+            for row in warehouse.connection()
+            .execute(f"SELECT DISTINCT project_id::VARCHAR FROM {warehouse.alias}.runs")
+            .fetchall()
+        ]
+    ) as reader:
+        since = end - timedelta(days=30)
+        bucket = queries.bucket_for_span(queries.history_span(reader, since=since))
+        cell: dict[str, Callable[[Any], Any]] = {
+            "history_span": partial(queries.history_span, since=since),
+            "pass_rate_over_time": partial(queries.pass_rate_over_time, since=since, bucket=bucket),
+            "duration_trends": partial(queries.duration_trends, since=since, bucket=bucket),
+            "flakiest_tests": partial(queries.flakiest_tests, since=since),
+            "flakiest_selectors": partial(queries.flakiest_selectors, since=since),
+            "failure_clusters": partial(queries.failure_clusters, since=since),
+            "fix_impact": queries.fix_impact,
+        }
+        print(f"\nthe dashboard's 30-day query cell on DuckLake (per {bucket}), query by query:")
+        for label in ("cold", "warm", "warm"):
+            laps, started = [], time.perf_counter()
+            for name, query in cell.items():
+                lap = time.perf_counter()
+                query(reader)
+                laps.append(f"{name} {time.perf_counter() - lap:.2f}")
+            print(f"  {label}: {time.perf_counter() - started:.2f} s = " + ", ".join(laps))
+
+
 def time_appends(warehouse: Warehouse, url: str, workdir: Path, end: datetime, steps: int) -> None:
     """The queued appends from WRITERS processes, then a compaction."""
     print(f"\nincremental sync of one finished run (1 test, {steps} steps):")
@@ -728,6 +760,7 @@ def main() -> None:
         print(f"rollups (runs per day, selectors per week) computed in {seconds:.1f} s")
         if args.appends_only:
             print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+            profile_dashboard_cell(warehouse, end)
             time_appends(warehouse, cluster.url, workdir, end, args.steps_per_run)
             print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         else:
