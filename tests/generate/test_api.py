@@ -111,7 +111,11 @@ async def test_rules_generation_is_verified_deterministic_and_accepted_into_a_pa
     account = await signup(client)
     await create_environment(client, account, base_url=demo.base_url, name="demo")
 
-    r = await generate(client, account, path="/signup", target_path="tests/test_signup.py")
+    # Two verification runs, not the default three: each is a sandboxed Chromium run, and two
+    # already show the same code passing every time.
+    r = await generate(
+        client, account, path="/signup", target_path="tests/test_signup.py", verify_runs=2
+    )
     assert r.status_code == 202, r.text
     started = r.json()
     assert started["status"] == "generating" and started["base_version"] == 0
@@ -128,8 +132,8 @@ async def test_rules_generation_is_verified_deterministic_and_accepted_into_a_pa
     done = await wait_generated(client, account, location)
     assert done["status"] == "proposed", done
     verification = done["verification"]
-    assert (verification["runs"], verification["passed"]) == (3, 3)
-    assert len(verification["run_ids"]) == 3 and all(d > 0 for d in verification["durations_ms"])
+    assert (verification["runs"], verification["passed"]) == (2, 2)
+    assert len(verification["run_ids"]) == 2 and all(d > 0 for d in verification["durations_ms"])
     run = (
         await client.get(f"/v1/test-runs/{verification['run_ids'][0]}", headers=account.headers)
     ).json()
