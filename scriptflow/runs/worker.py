@@ -58,9 +58,11 @@ IDLE_POLL_S = 0.2
 CANCEL_CHECK_S = 1.0
 
 
-def run_folder(data_dir: Path, run_id: uuid.UUID) -> Path:
-    """Where a run's files live; artifact paths are stored relative to the data dir."""
-    return data_dir / "runs" / str(run_id)
+def run_folder(data_dir: Path, run_id: uuid.UUID, attempt: int) -> Path:
+    """Where an attempt of a run does its work. One folder per attempt: a worker whose lease
+    ran out may take the same run again while its first attempt still runs, and clearing a
+    shared folder for the second attempt deleted the first one's files under it."""
+    return data_dir / "runs" / str(run_id) / f"attempt-{attempt}"
 
 
 def new_worker_id(index: int = 0) -> str:
@@ -182,7 +184,7 @@ class RunWorker:
         except ScriptflowError as exc:
             await self._finish(claim, plan, _failure("error", exc.message))
             return
-        folder = run_folder(self.settings.data_dir, claim.run_id)
+        folder = run_folder(self.settings.data_dir, claim.run_id, claim.attempt)
         await asyncio.to_thread(shutil.rmtree, folder, True)
         request = RunRequest(
             script=plan.script or "",
@@ -227,8 +229,11 @@ class RunWorker:
             monitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await monitor
-            # The run's own folder is scratch once its artifacts are in the store.
+            # The attempt's folder is scratch once its artifacts are in the store; the run's
+            # folder above it goes with its last attempt.
             await asyncio.to_thread(shutil.rmtree, folder, True)
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(folder.parent.rmdir)
         if lost.is_set():
             log.warning("worker %s lost run %s; results dropped", self.worker_id, claim.run_id)
             return

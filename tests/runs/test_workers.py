@@ -4,7 +4,9 @@ PostgreSQL never execute the same run twice."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +25,7 @@ from app.demo.server import DemoServer
 from scriptflow.config import Settings
 from scriptflow.db.engine import transaction
 from scriptflow.runs.models import TestRun
+from scriptflow.runs.worker import run_folder
 from tests.factories import signup
 from tests.runs.helpers import queue_run, wait_for_status
 from tests.runs.test_escape import namespace_alive
@@ -193,3 +196,17 @@ async def test_two_worker_processes_never_execute_a_run_twice(
     assert sorted(executed) == sorted(tokens)  # each run exactly once
     pids = {int((await worker_of(app, run_id)).split(":")[1]) for run_id in ids}
     assert pids == {first.pid, second.pid}
+
+
+def test_each_attempt_of_a_run_works_in_a_folder_of_its_own(tmp_path: Path) -> None:
+    # A worker whose lease ran out can take the same run again while its first attempt still
+    # runs; the second attempt clears its folder before it starts and removes it at its end.
+    run_id = uuid.uuid4()
+    first, second = run_folder(tmp_path, run_id, 1), run_folder(tmp_path, run_id, 2)
+    assert first != second and first.parent == second.parent == tmp_path / "runs" / str(run_id)
+    (first / "work").mkdir(parents=True)
+    (first / "work" / "events.jsonl").write_text("{}\n")
+    shutil.rmtree(second, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        second.parent.rmdir()
+    assert (first / "work" / "events.jsonl").read_text() == "{}\n"
