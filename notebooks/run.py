@@ -6,7 +6,6 @@ app = marimo.App(width="full", app_title="Run · scriptflow")
 with app.setup:
     import uuid
     from datetime import UTC, datetime
-    from typing import Literal
 
     import marimo as mo
 
@@ -18,16 +17,25 @@ with app.setup:
         script_picker,
         stop_with,
     )
-    from app.web.run_progress import live_headline, live_step_rows, live_test_rows
-    from app.web.shell import header, permalink, pin, query_uuid
-    from app.web.tables import duration, error_block_html, first_line, timestamp
-    from app.web.trace_viewer import artifact_url, trace_viewer_url
+    from app.web.run_view import (
+        TERMINAL,
+        artifact_download,
+        cancel_text,
+        failure_class_form,
+        live_progress_block,
+        recent_runs_block,
+        results_block,
+        run_summary,
+        selection_entries,
+        triage_note_block,
+        triage_saved_text,
+    )
+    from app.web.shell import header, pin, query_uuid
     from scriptflow.errors import ScriptflowError
     from scriptflow.projects.service import list_environments
     from scriptflow.runs.browsers import available_browsers
     from scriptflow.runs.downloads import artifact_bytes
-    from scriptflow.runs.failure_class import FailureClass, failure_class
-    from scriptflow.runs.models import TestRun
+    from scriptflow.runs.failure_class import FailureClass
     from scriptflow.runs.progress.service import live_view, run_progress
     from scriptflow.runs.service import (
         RunFilters,
@@ -39,53 +47,7 @@ with app.setup:
     from scriptflow.runs.suites import create_suite_run
     from scriptflow.runs.triage import get_triage, set_run_class, set_test_class
 
-    TERMINAL = ("passed", "failed", "error", "cancelled")
     SCREENSHOT_MAX_BYTES = 10 * 1024 * 1024
-    CalloutKind = Literal["neutral", "warn", "success", "info", "danger"]
-    STATUS_KIND: dict[str, CalloutKind] = {
-        "passed": "success",
-        "failed": "danger",
-        "error": "danger",
-        "cancelled": "warn",
-    }
-    CLASS_MEANING = {
-        "system": "the environment or the browser failed, not the product",
-        "automation": "the test code: a locator, a wait or the script itself",
-        "product": "an assertion failed on a page that answered",
-    }
-
-
-@app.function
-def elapsed_text(run: TestRun, now: datetime) -> str:
-    """``queued for 4.0 s``, ``running for 12.3 s`` or ``passed in 4.2 s``."""
-    if run.status == "queued":
-        return f"queued for {duration((now - run.created_at).total_seconds() * 1000)}"
-    if run.status == "running" and run.started_at is not None:
-        return f"running for {duration((now - run.started_at).total_seconds() * 1000)}"
-    if run.started_at is not None and run.completed_at is not None:
-        return f"{run.status} in {duration((run.completed_at - run.started_at).total_seconds() * 1000)}"
-    return run.status
-
-
-@app.function
-def selection_entries(text: str) -> list[str]:
-    """Paths and node ids, one per line or comma-separated (the server validates them)."""
-    return [part.strip() for line in text.splitlines() for part in line.split(",") if part.strip()]
-
-
-@app.function
-def tests_by_file(rows: list[dict[str, object]]) -> list[dict[str, object]]:
-    """Per file of the tree: how many of its tests passed, failed, were flaky or skipped."""
-    files: dict[str, dict[str, object]] = {}
-    for row in rows:
-        counts = files.setdefault(
-            str(row["file"]),
-            {"file": row["file"], "tests": 0, "passed": 0, "failed": 0, "flaky": 0, "other": 0},
-        )
-        counts["tests"] = int(str(counts["tests"])) + 1
-        key = str(row["outcome"]) if row["outcome"] in ("passed", "failed", "flaky") else "other"
-        counts[key] = int(str(counts[key])) + 1
-    return sorted(files.values(), key=lambda c: str(c["file"]))
 
 
 @app.cell
@@ -320,55 +282,7 @@ async def _(ctx, get_triaged, live, me, run_id):
 
 @app.cell
 def _(cancel, detail, get_cancelled, live):
-    _run = detail.run
-    _now = datetime.now(UTC)
-    _trace = next(
-        (a.name for a in detail.artifacts if a.kind == "trace" or a.name.endswith(".zip")), None
-    )
-    _what = (
-        f"version {_run.script_version}"
-        if _run.script_id is not None
-        else f"{_run.kind} run of {', '.join((_run.selection or {}).get('select') or []) or 'the whole suite'}"
-        + (f" in {_run.shard_count} shards" if _run.shard_count > 1 else "")
-    )
-    _parts = [
-        f"**{elapsed_text(_run, _now)}** · {_what} · "
-        f"{_run.environment} ({_run.base_url}) · {_run.browser} · attempt {_run.attempt} · "
-        f"{_run.trigger} · created {timestamp(_run.created_at, _now)}"
-    ]
-    if _trace is not None:
-        _parts.append(
-            f'<a href="{trace_viewer_url(_run.id, _trace)}" target="_blank">Open the trace</a>'
-        )
-    _parts.append(f'<a href="{permalink("run", run=_run.id)}">Link to this run</a>')
-    _class = _run.failure_class or failure_class(_run.status, _run.error)
-    if _class is not None:
-        _reviewed = _run.failure_class_source == "reviewer" or any(
-            t.failure_class_source == "reviewer" for t, _ in detail.tests
-        )
-        _by = "set by a reviewer" if _reviewed else "by the rules"
-        _parts.append(f"failure class **{_class}** ({CLASS_MEANING[_class]}; {_by})")
-        if _class == "system":
-            _parts.append("not counted in pass rates, flakiness or failure clusters")
-    _note = get_cancelled()
-    _running = _run.status not in TERMINAL
-    mo.vstack(
-        [
-            mo.callout(
-                mo.vstack(
-                    [
-                        mo.md(" · ".join(_parts)),
-                        mo.Html(error_block_html(_run.error)) if _run.error else mo.md(""),
-                    ]
-                ),
-                kind=STATUS_KIND.get(_run.status, "info"),
-            ),
-            mo.hstack([live, cancel], justify="start") if _running else mo.md(""),
-            mo.callout(mo.md(_note[1]), kind="warn")
-            if _note is not None and _note[0] == _run.id
-            else mo.md(""),
-        ]
-    )
+    run_summary(detail, datetime.now(UTC), live=live, cancel=cancel, cancelled=get_cancelled())
     return
 
 
@@ -380,84 +294,13 @@ async def _(ctx, detail, me):
     async with ctx.session(write=False) as _session:
         _progress = await run_progress(_session, me.id, detail.run.id)
     # A sharded run's view is its shards' tests, each with its shard.
-    _live = live_view(_progress)
-    _now = datetime.now(UTC)
-    mo.vstack(
-        [
-            mo.md(f"**Live** · {live_headline(_live)}"),
-            mo.ui.table(
-                live_test_rows(_live, _now),
-                label="Tests so far",
-                selection=None,
-                show_data_types=False,
-            )
-            if _live
-            else mo.md(""),
-            mo.ui.table(
-                live_step_rows(_live, _now),
-                label="Steps so far (newest first)",
-                selection=None,
-                page_size=15,
-                show_data_types=False,
-            )
-            if any(t.steps for t in _live)
-            else mo.md(""),
-        ]
-    )
+    live_progress_block(live_view(_progress), datetime.now(UTC))
     return
 
 
 @app.cell
 def _(detail):
-    _tests = sorted(
-        (
-            {
-                "file": t.file or "",
-                "test": (t.nodeid or t.name).split("::", 1)[-1],
-                "outcome": t.outcome,
-                "duration": duration(t.duration_ms),
-                "attempts": t.attempts,
-                "steps": len(steps),
-                "class": t.failure_class or failure_class(t.outcome, t.error) or "",
-                "class by": t.failure_class_source or "",
-                "error": first_line(t.error),
-            }
-            for t, steps in detail.tests
-        ),
-        key=lambda row: str(row["file"]),
-    )
-    _files = tests_by_file(_tests)
-    _steps = [
-        {
-            "test": t.name,
-            "step": s.position + 1,
-            "attempt": s.attempt,
-            "action": s.action,
-            "locator": s.locator or "",
-            "duration": duration(s.duration_ms),
-            "outcome": s.outcome,
-            "error": first_line(s.error),
-        }
-        for t, steps in detail.tests
-        for s in steps
-    ]
-    _errors = {
-        f"Error of {t.name}": mo.Html(error_block_html(t.error)) for t, _ in detail.tests if t.error
-    }
-    mo.vstack(
-        [
-            mo.ui.table(_files, label="By file", selection=None, show_data_types=False)
-            if len(_files) > 1
-            else mo.md(""),
-            mo.ui.table(_tests, label="Tests", selection=None, show_data_types=False)
-            if _tests
-            else mo.md(""),
-            mo.accordion(_errors) if _errors else mo.md(""),
-            mo.ui.table(_steps, label="Steps", selection=None, page_size=15, show_data_types=False)
-            if _steps
-            else mo.md(""),
-        ]
-    )
+    results_block(detail)
     return
 
 
@@ -466,12 +309,7 @@ async def _(ctx, detail, me):
     _items = []
     for _artifact in detail.artifacts:
         if _artifact.kind != "screenshot":
-            _items.append(
-                mo.md(
-                    f"[Download {_artifact.name}]({artifact_url(detail.run.id, _artifact.name)})"
-                    f" ({_artifact.kind}, {_artifact.size_bytes:,} bytes)"
-                )
-            )
+            _items.append(artifact_download(detail.run.id, _artifact))
             continue
         try:
             # From the deployment's artifact store (a directory or S3), as any API serves it.
@@ -493,26 +331,7 @@ async def _(ctx, detail, me):
 
 @app.cell
 def _(recent_runs, run_id):
-    _now = datetime.now(UTC)
-    _rows = [
-        {
-            "created": timestamp(r.created_at, _now),
-            "status": r.status,
-            "version": r.script_version,
-            "environment": r.environment,
-            "trigger": r.trigger,
-            "run": mo.Html(
-                "(shown)" if r.id == run_id else f'<a href="{permalink("run", run=r.id)}">open</a>'
-            ),
-        }
-        for r in recent_runs
-    ]
-    mo.vstack(
-        [
-            mo.md(f"**Recent runs of this script** · [all runs]({permalink('runs')})"),
-            mo.ui.table(_rows, selection=None, show_data_types=False, page_size=10),
-        ]
-    )
+    recent_runs_block(recent_runs, run_id, datetime.now(UTC))
     return
 
 
@@ -524,33 +343,10 @@ async def _(ctx, detail, get_triaged, me):
     mo.stop(detail.run.status not in ("failed", "error"))
     async with ctx.session(write=False) as _session:
         _triage = await get_triage(_session, me.id, triage_run)
-    _targets = {"the run itself": "run"} | {
-        f"{t.name} (now {t.failure_class or '-'})": str(t.id)
-        for t in _triage.tests
-        if t.outcome in ("failed", "error")
-    }
-    _classes = {
-        "product: an assertion failed": "product",
-        "automation: the test code": "automation",
-        "system: environment or browser": "system",
-        "back to the rules' class": "rules",
-    }
-    _note = get_triaged()
-    _noted = (
-        mo.callout(mo.md(_note[1]), kind=_note[2])
-        if _note is not None and _note[0] == triage_run
-        else mo.md("")
-    )
+    _noted = triage_note_block(get_triaged(), triage_run)
     if not _triage.can_edit:
         mo.stop(True, _noted)
-    triage_form = (
-        mo.md("{target} {klass}")
-        .batch(
-            target=mo.ui.dropdown(_targets, value=list(_targets)[-1], label="Failure of"),
-            klass=mo.ui.dropdown(_classes, value=next(iter(_classes)), label="is"),
-        )
-        .form(submit_button_label="Save the failure class", clear_on_submit=False)
-    )
+    triage_form = failure_class_form(_triage)
     mo.vstack([_noted, mo.accordion({"Change the failure class": triage_form})])
     return triage_form, triage_run
 
@@ -571,14 +367,7 @@ async def _(ctx, me, set_triaged, triage_form, triage_run):
     except ScriptflowError as _exc:
         set_triaged((triage_run, _exc.message, "danger"))
         mo.stop(True)
-    set_triaged(
-        (
-            triage_run,
-            f"Saved: the run's failure class is now **{_view.failure_class or '-'}**"
-            + (" (not counted in pass rates)." if _view.failure_class == "system" else "."),
-            "success",
-        )
-    )
+    set_triaged((triage_run, triage_saved_text(_view.failure_class), "success"))
     return
 
 
@@ -593,14 +382,7 @@ async def _(cancel, ctx, me, set_cancelled):
     except ScriptflowError as _exc:
         set_cancelled((cancel.value, _exc.message))
         mo.stop(True)
-    set_cancelled(
-        (
-            _outcome[0],
-            "Run cancelled."
-            if _outcome[1] == "cancelled"
-            else "Cancellation requested: the worker stops the run within seconds.",
-        )
-    )
+    set_cancelled((_outcome[0], cancel_text(_outcome[1])))
     return
 
 
