@@ -42,16 +42,10 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from scriptflow.scripts.paths import PYTEST_CONFIG_FILES
+
 # pytest's own search order in a folder: the first file that has a pytest section wins.
-CONFIG_FILES = (
-    "pytest.toml",
-    ".pytest.toml",
-    "pytest.ini",
-    ".pytest.ini",
-    "pyproject.toml",
-    "tox.ini",
-    "setup.cfg",
-)
+CONFIG_FILES = PYTEST_CONFIG_FILES
 # Files that are the configuration even without a pytest section (an empty one marks the root).
 DEDICATED_FILES = frozenset({"pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini"})
 

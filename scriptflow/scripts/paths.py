@@ -23,19 +23,18 @@ from scriptflow.errors import ValidationFailed
 MAX_PATH_LENGTH = 255
 DATA_SUFFIXES = frozenset({".json", ".csv", ".txt", ".yaml", ".yml"})
 PYTHON_SUFFIX = ".py"
-# pytest's configuration files, by exact name (a run honours the safe settings of the one
-# plain pytest would pick; pytest 9 added the TOML and the dotted names).
-CONFIG_NAMES = frozenset(
-    {
-        "pytest.toml",
-        ".pytest.toml",
-        "pytest.ini",
-        ".pytest.ini",
-        "pyproject.toml",
-        "tox.ini",
-        "setup.cfg",
-    }
+# pytest's configuration files, in pytest's own search order in a folder (a run honours the
+# safe settings of the one plain pytest would pick; pytest 9 added the TOML and dotted names).
+PYTEST_CONFIG_FILES = (
+    "pytest.toml",
+    ".pytest.toml",
+    "pytest.ini",
+    ".pytest.ini",
+    "pyproject.toml",
+    "tox.ini",
+    "setup.cfg",
 )
+CONFIG_NAMES = frozenset(PYTEST_CONFIG_FILES)
 DEFAULT_TEST_FOLDER = "tests"
 _SLUG_LENGTH = 60
 # A colon would make `path::test` node ids ambiguous; a backslash is a Windows separator.
