@@ -7,7 +7,7 @@ every API and worker process runs a drain task, and the ones that are not the wr
 every few seconds, so a writer that dies is replaced. The writer takes up to ``BATCH_RUNS``
 entries, reads their runs from the SQL database, appends them in ONE DuckLake transaction and
 deletes the entries after that commit. Killed anywhere in between, the entries stay for the next
-writer, and an append of a run already in the lake replaces it: nothing is lost or doubled.
+writer, which skips the runs already in the lake: nothing is lost or doubled.
 
 With four writers each committing to DuckLake themselves, commits on the PostgreSQL catalog
 collided and retried (p95 4.9 s per append); one writer commits once per batch instead.

@@ -107,7 +107,8 @@ async def claim_next_run(
         return Claim(run_id, worker_id, attempt)
 
 
-def _owned(claim: Claim) -> object:
+def owned(claim: Claim) -> object:
+    """The run is still this claim's: its worker, at its attempt, running."""
     return and_(
         TestRun.id == claim.run_id,
         TestRun.worker_id == claim.worker_id,
@@ -124,7 +125,7 @@ async def renew_lease(
         now = utcnow()
         result = await session.execute(
             update(TestRun)
-            .where(_owned(claim))  # type: ignore[arg-type]
+            .where(owned(claim))  # type: ignore[arg-type]
             .values(lease_expires_at=now + timedelta(seconds=lease_s), heartbeat_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -173,7 +174,7 @@ async def mark_finished(
         status, error = "cancelled", "Run cancelled"
     result = await session.execute(
         update(TestRun)
-        .where(_owned(claim))  # type: ignore[arg-type]
+        .where(owned(claim))  # type: ignore[arg-type]
         .values(
             status=status,
             error=error,
@@ -191,7 +192,7 @@ async def release_claim(sessionmaker: async_sessionmaker[AsyncSession], claim: C
     async with transaction(sessionmaker) as session:
         await session.execute(
             update(TestRun)
-            .where(_owned(claim))  # type: ignore[arg-type]
+            .where(owned(claim))  # type: ignore[arg-type]
             .values(
                 status="queued",
                 worker_id=None,

@@ -10,6 +10,7 @@ from sqlalchemy import func, insert, select
 from scriptflow.db.repository import Repository
 from scriptflow.runs.models import TestRun
 from scriptflow.runs.progress.models import RunEvent
+from scriptflow.runs.queue import Claim, owned
 
 
 class RunEventRepository(Repository[RunEvent]):
@@ -26,16 +27,8 @@ class RunEventRepository(Repository[RunEvent]):
         write transaction holds the whole database), so no claim takes the run over between
         this check and the caller's insert.
         """
-        stmt = (
-            select(TestRun.id)
-            .where(
-                TestRun.id == run_id,
-                TestRun.worker_id == worker_id,
-                TestRun.attempt == attempt,
-                TestRun.status == "running",
-            )
-            .with_for_update()
-        )
+        claim = Claim(run_id, worker_id, attempt)
+        stmt = select(TestRun.id).where(owned(claim)).with_for_update()  # type: ignore[arg-type]
         return (await self.session.execute(stmt)).first() is not None
 
     async def add_many(self, rows: Sequence[dict[str, object]]) -> None:
