@@ -111,6 +111,7 @@ def _serve_app(*, host: str, port: int, reload: bool, workers: int, env: dict[st
         log_config=None,
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
+        timeout_keep_alive=settings.keep_alive_s,
     )
 
 

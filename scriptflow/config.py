@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     # Peers whose X-Forwarded-For / Forwarded headers are believed (comma-separated
     # addresses or CIDR ranges); empty: the TCP peer is the client.
     trusted_proxies: str = ""
+    # How long an idle HTTP keep-alive connection stays open (uvicorn's own default is 5 s).
+    # Longer than a proxy's or client's idle timeout, so the peer closes first: a server that
+    # closes an idle connection just as the peer reuses it drops that request.
+    keep_alive_s: int = Field(default=75, ge=1, le=3600)
     # The JWT secret read from a file (mode 0600), so it never sits in the environment.
     jwt_secret_file: Path | None = Field(default=None, validation_alias="JWT_SECRET_FILE")
     # Scale-out (docs/deploy.md). Analytics data files (Parquet): a local or shared directory,

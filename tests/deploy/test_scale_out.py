@@ -371,6 +371,7 @@ async def test_two_apis_and_two_workers_share_runs_artifacts_analytics_and_limit
     tmp_path: Path,
 ) -> None:
     started = time.monotonic()
+    idle = asyncio.create_task(_an_idle_connection_outlives_five_seconds(deployment.apis[0]))
     first = await queue_run(clients[0], account, SCRIPT, base_url=demo_site.base_url, retries=0)
 
     async def queue(number: int) -> dict[str, Any]:
@@ -435,7 +436,34 @@ async def test_two_apis_and_two_workers_share_runs_artifacts_analytics_and_limit
         _a_sigkilled_worker_loses_nothing(deployment, clients, account, demo_site),
         _compaction_while_both_apis_serve_the_dashboard(deployment, account),
     )
+    await idle
     print(f"scale-out test body: {time.monotonic() - started:.1f} s")
+
+
+async def _an_idle_connection_outlives_five_seconds(url: str) -> None:
+    """A client that reuses a connection idle for 5 s (httpx's own expiry) gets its answer.
+
+    uvicorn's default closes an idle connection after 5 s, so a request sent down it at that
+    moment was dropped ("Server disconnected without sending a response"); `scriptflow serve`
+    keeps idle connections for SCRIPTFLOW_KEEP_ALIVE_S (75 s by default).
+    """
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    request = f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    try:
+        for _ in range(2):
+            writer.write(request)
+            await writer.drain()
+            status = await asyncio.wait_for(reader.readline(), 30)
+            assert status.startswith(b"HTTP/1.1 200"), status
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            await reader.readexactly(length)
+            await asyncio.sleep(6.5)  # past uvicorn's 5 s default, idle
+    finally:
+        writer.close()
 
 
 async def _every_artifact_downloads_from_both_apis(
