@@ -27,6 +27,7 @@ from app.openapi import ERROR_RESPONSES, state_allowed_models, tidy_openapi
 from app.routers import ROUTERS, health
 from app.web import mount_web
 from scriptflow import __version__
+from scriptflow.auth import passwords
 from scriptflow.auth.tokens import AccessTokenVerifier, TokenConfig
 from scriptflow.config import ConfigurationError, Settings, get_settings
 from scriptflow.db import migrate
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, *, run_background: bool = True)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = settings.resolved_database_url
         await asyncio.to_thread(migrate.upgrade, url)
+        await asyncio.to_thread(passwords.dummy_hash)  # unknown-email logins cost the same
         wiring = wire(settings)
         engine = wiring.engine
         app.state.wiring = wiring

@@ -10,6 +10,7 @@ with the standard cost (``needs_rehash``).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 
@@ -42,8 +43,16 @@ def hasher_from_environment(environ: Mapping[str, str]) -> PasswordHasher:
 
 _hasher = hasher_from_environment(os.environ)
 
-# Verified against when the email is unknown, so both failures cost the same time.
-_DUMMY_HASH = _hasher.hash("scriptflow-timing-equaliser")
+
+@functools.cache
+def dummy_hash() -> str:
+    """Verified against when the email is unknown, so both failures cost the same time.
+
+    Made on first use, not at import: a CLI or worker process never verifies a password and
+    should not pay a standard-cost hash (~0.6 CPU s) to start. The API makes it at start-up
+    (`app.main`'s lifespan), so its first unknown-email login costs what every other one does.
+    """
+    return _hasher.hash("scriptflow-timing-equaliser")
 
 
 def hash_password(password: str) -> str:
@@ -53,7 +62,7 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """True when `password` matches; an unknown user (None) still pays for one verification."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
