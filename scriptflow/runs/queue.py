@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from scriptflow.db.base import utcnow
 from scriptflow.db.engine import is_sqlite, transaction
 from scriptflow.runs.models import NEVER_EXECUTED, TestRun
+from scriptflow.runs.shard_merge import merge_shards
 
 
 @dataclass(frozen=True)
@@ -205,8 +206,6 @@ async def release_claim(sessionmaker: async_sessionmaker[AsyncSession], claim: C
 
 
 async def reap_abandoned_runs(sessionmaker: async_sessionmaker[AsyncSession]) -> list[uuid.UUID]:
-    from scriptflow.runs.suites import merge_shards  # suites builds on the queue, not back
-
     """End runs whose worker died for good: out of attempts → error; cancel requested → cancelled.
 
     Expired runs with attempts left are not touched here: ``claim_next_run`` takes them again.

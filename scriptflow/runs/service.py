@@ -30,7 +30,8 @@ from scriptflow.runs.models import (
 )
 from scriptflow.runs.repository import RunFilters, RunRepository
 from scriptflow.runs.script_forms import prepare_script
-from scriptflow.runs.suites import check_run_target, merge_parent, pin_tree
+from scriptflow.runs.shard_merge import merge_parent
+from scriptflow.runs.suites import check_run_target, pin_tree
 from scriptflow.scripts.repository import ScriptRepository
 from scriptflow.scripts.service import get_script, require_python
 

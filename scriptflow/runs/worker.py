@@ -45,7 +45,8 @@ from scriptflow.runs.queue import (
 )
 from scriptflow.runs.repository import RunRepository
 from scriptflow.runs.results import locator_hints_document, results_document
-from scriptflow.runs.suites import SUITE_TRACE, load_run_tree, merge_shards, test_file
+from scriptflow.runs.shard_merge import merge_shards
+from scriptflow.runs.suites import SUITE_TRACE, load_run_tree, test_file
 from scriptflow.runs.triage import classify_run
 from scriptflow.scripts.repository import ScriptRepository
 from scriptflow.storage.artifact_store import publish_run_artifacts

@@ -10,13 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from scriptflow.runs.project_config import (
-    ProjectConfig,
-    config_notes,
-    conftest_options,
-    project_config,
-    safe_addopts,
-)
+from scriptflow.runs.project_addopts import conftest_options, safe_addopts
+from scriptflow.runs.project_config import ProjectConfig, config_notes, project_config
 from scriptflow.runs.workdir import write_tree
 
 CONFTEST = (

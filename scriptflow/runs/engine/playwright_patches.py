@@ -3,7 +3,8 @@ remote endpoint), contexts on the environment's base URL, traced and watched, an
 sync action recorded as a step.
 
 Wrapping the public API records fixture tests and codegen scripts alike and costs nothing at run
-time, unlike parsing a trace afterwards.
+time, unlike parsing a trace afterwards. Which methods count as steps, hint an element or build
+a locator is listed in ``actions``.
 """
 
 from __future__ import annotations
@@ -30,122 +31,15 @@ from playwright.sync_api import (
 )
 from playwright.sync_api._generated import Tracing  # not exported by name, but public API
 
+from scriptflow.runs.engine.actions import (
+    HINT_ACTIONS,
+    LOCATOR_ACTIONS,
+    LOCATOR_BUILDERS,
+    PAGE_ACTIONS,
+    PAGE_SELECTOR_ACTIONS,
+)
 from scriptflow.runs.engine.record import MAX_ERROR_CHARS, Recorder, RunConfig, StepRecord
 from scriptflow.runs.locators import hint_key, locator_code
-
-# Actions on one element: before the first of them per selector, the run notes what the element
-# is (ARIA role and name, test id) so that enhancement can suggest a user-facing locator.
-HINT_ACTIONS = frozenset(
-    [
-        "click",
-        "dblclick",
-        "fill",
-        "type",
-        "press",
-        "press_sequentially",
-        "check",
-        "uncheck",
-        "set_checked",
-        "select_option",
-        "hover",
-        "tap",
-        "clear",
-        "text_content",
-        "inner_text",
-        "input_value",
-    ]
-)
-PAGE_ACTIONS = [
-    "goto",
-    "reload",
-    "go_back",
-    "go_forward",
-    "click",
-    "dblclick",
-    "fill",
-    "type",
-    "press",
-    "check",
-    "uncheck",
-    "select_option",
-    "hover",
-    "focus",
-    "tap",
-    "set_input_files",
-    "wait_for_selector",
-    "wait_for_url",
-    "wait_for_load_state",
-    "wait_for_timeout",
-    "text_content",
-    "inner_text",
-    "input_value",
-    "get_attribute",
-    "is_visible",
-    "is_hidden",
-    "is_enabled",
-    "is_checked",
-    "drag_and_drop",
-]
-LOCATOR_ACTIONS = [
-    "click",
-    "dblclick",
-    "fill",
-    "type",
-    "press",
-    "press_sequentially",
-    "check",
-    "uncheck",
-    "set_checked",
-    "select_option",
-    "hover",
-    "focus",
-    "blur",
-    "tap",
-    "clear",
-    "set_input_files",
-    "wait_for",
-    "text_content",
-    "inner_text",
-    "inner_html",
-    "input_value",
-    "get_attribute",
-    "is_visible",
-    "is_hidden",
-    "is_enabled",
-    "is_disabled",
-    "is_checked",
-    "is_editable",
-    "all_text_contents",
-    "all_inner_texts",
-    "count",
-    "drag_to",
-    "scroll_into_view_if_needed",
-    "select_text",
-    "dispatch_event",
-]
-# Methods that build a locator: each built locator remembers the file and line that built it.
-LOCATOR_BUILDERS = (
-    "locator",
-    "get_by_role",
-    "get_by_text",
-    "get_by_test_id",
-    "get_by_label",
-    "get_by_placeholder",
-    "get_by_alt_text",
-    "get_by_title",
-    "filter",
-    "nth",
-)
-# Page methods whose first argument is a selector (the others take a URL, a time or nothing).
-PAGE_SELECTOR_ACTIONS = frozenset(PAGE_ACTIONS) - {
-    "goto",
-    "reload",
-    "go_back",
-    "go_forward",
-    "wait_for_url",
-    "wait_for_load_state",
-    "wait_for_timeout",
-}
 
 
 def describe_locator(obj: Any) -> str | None:

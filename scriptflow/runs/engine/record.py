@@ -20,16 +20,11 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import BrowserContext, Locator, Page, Route
 
+from scriptflow.runs.engine.hints import LocatorHints
+
 MAX_ERROR_CHARS = 4000
 MAX_STEPS_PER_TEST = 2000
 SCREENSHOT_TIMEOUT_MS = 5000
-HINT_TIMEOUT_MS = 250
-# After the action succeeded the element is there: reading it can only be slow, not absent (a
-# loaded machine takes more than 250 ms for an ARIA snapshot), so the second try may wait.
-HINT_AFTER_ACTION_TIMEOUT_MS = 2000
-MAX_HINTS = 200
-MAX_PLACES_PER_HINT = 20  # where one selector was built: a page object, a test, a helper
-HINT_ATTEMPTS = 2
 CONSOLE_TRUNCATED = b"[scriptflow] console log truncated at the size cap\n"
 RUN_ARTIFACT_CAPS = 4  # traces and screenshots of one run: at most this many per-artifact caps
 PROGRESS_FILE = "progress.jsonl"  # beside results.json; the worker reads it with the same caps
@@ -180,9 +175,7 @@ class Recorder:
         self._console_bytes = 0
         self._console_truncated = False
         self._egress_verdicts: dict[str, str | None] = {}
-        self.locator_hints: dict[str, dict[str, Any]] = {}
-        self._places: dict[str, list[tuple[str, int]]] = {}  # selector -> where it was built
-        self._hinted: dict[str, int] = {}  # selector -> attempts at reading its element
+        self.hints = LocatorHints()
         self._encoded_tests: list[str] = []  # the finished tests' JSON, in order
         results = Path(config.results_path) if config.results_path else None
         self.progress = ProgressLog(results.with_name(PROGRESS_FILE) if results else None)
@@ -312,53 +305,16 @@ class Recorder:
     def note_element(
         self, selector: str, locator: Locator, origin: tuple[str, int] | None = None
     ) -> None:
-        """Remember the ARIA snapshot and test id of what a hand-written selector matches.
-
-        Called before the action and, when that missed (the page was still loading), once more
-        after the action succeeded, when the element is known to be there; and at every later
-        action on the selector, so that each place it was built at is noted, not only the first.
-        """
-        if origin is not None:
-            self._note_place(selector, origin)
-        if selector in self.locator_hints or self._hinted.get(selector, 0) >= HINT_ATTEMPTS:
-            return
-        if selector not in self._hinted and len(self._hinted) >= MAX_HINTS:
-            return
-        attempt = self._hinted.get(selector, 0) + 1
-        self._hinted[selector] = attempt
-        timeout = HINT_TIMEOUT_MS if attempt == 1 else HINT_AFTER_ACTION_TIMEOUT_MS
-        self.depth += 1  # these calls are ours, not steps of the test
+        """Note what a hand-written selector matches and where it was built (see ``hints``)."""
+        self.depth += 1  # the element is read through Playwright: those calls are not steps
         try:
-            snapshot = locator.aria_snapshot(timeout=timeout)
-            test_id = locator.get_attribute("data-testid", timeout=timeout)
-        except Exception:  # not there yet, several matches, detached: no hint, no harm
-            return
+            self.hints.note_element(selector, locator, origin)
         finally:
             self.depth -= 1
-        hint: dict[str, Any] = {"aria_snapshot": snapshot[:2000]}
-        if test_id:
-            hint["test_id"] = test_id[:500]
-        self.locator_hints[selector] = hint
-        self._place_hint(selector)
 
-    def _note_place(self, selector: str, origin: tuple[str, int]) -> None:
-        places = self._places.get(selector)
-        if places is None:
-            if len(self._places) >= MAX_HINTS:
-                return
-            places = self._places[selector] = []
-        place = (origin[0][:255], origin[1])
-        if place not in places and len(places) < MAX_PLACES_PER_HINT:
-            places.append(place)
-            self._place_hint(selector)
-
-    def _place_hint(self, selector: str) -> None:
-        """The hint's places: the first as ``file`` and ``line``, all of them in ``places``."""
-        hint, places = self.locator_hints.get(selector), self._places.get(selector)
-        if hint is None or not places:
-            return
-        hint["file"], hint["line"] = places[0][0], str(places[0][1])
-        hint["places"] = [{"file": file, "line": str(line)} for file, line in places]
+    @property
+    def locator_hints(self) -> dict[str, dict[str, Any]]:
+        return self.hints.hints
 
     def _guard_egress(self, route: Route) -> None:
         url = route.request.url
