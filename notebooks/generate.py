@@ -4,11 +4,10 @@ __generated_with = "0.25.2"
 app = marimo.App(width="medium", app_title="Generate · scriptflow")
 
 with app.setup:
-    import ast
-
     import marimo as mo
 
-    from app.web.diff_view import unified_html
+    from app.web import generate_view as view
+    from app.web.generate_view import STARTER
     from app.web.notebook_context import (
         open_notebook,
         project_picker,
@@ -16,10 +15,9 @@ with app.setup:
         script_picker,
         stop_with,
     )
-    from app.web.shell import header, permalink, pin, query_uuid
+    from app.web.shell import header, pin, query_uuid
     from scriptflow.changesets.service import get_changeset
-    from scriptflow.enhance.rules import script_syntax_error
-    from scriptflow.errors import ScriptflowError, ValidationFailed
+    from scriptflow.errors import ScriptflowError
     from scriptflow.generate.live import SandboxedExplorer
     from scriptflow.generate.service import (
         GenerateRequest,
@@ -30,27 +28,9 @@ with app.setup:
     from scriptflow.generate.wiring import planner_from_settings
     from scriptflow.projects.service import list_environments
     from scriptflow.scripts.files import import_archive, list_tree, save_file
-    from scriptflow.scripts.hunks import review_hunks
-    from scriptflow.scripts.service import create_script, get_script, update_script
+    from scriptflow.scripts.service import get_script
 
     NEW_SCRIPT = "New script"
-    STARTER = (
-        "from playwright.sync_api import Page, expect\n\n\n"
-        "def test_home_page(page: Page) -> None:\n"
-        '    page.goto("/")\n'
-        '    expect(page).to_have_title("Demo")\n'
-    )
-
-
-@app.function
-def refuse_unsaveable(title: str, content: str, *, new: bool) -> None:
-    """Raise what stops a save: a new script without a title, or content that is not Python."""
-    if new and not title.strip():
-        raise ValidationFailed("Give the script a title before creating it.")
-    try:
-        ast.parse(content)
-    except SyntaxError as exc:
-        raise script_syntax_error(exc) from exc
 
 
 @app.cell
@@ -154,43 +134,12 @@ async def _(chosen, ctx, me, project, script_form, set_notice, set_saved):
     mo.stop(script_form.value is None)
     _title, _content = str(script_form.value["title"]), str(script_form.value["code"])
     try:
-        refuse_unsaveable(_title, _content, new=chosen is None)
-        async with ctx.session() as _session:
-            if chosen is None:
-                _script = await create_script(
-                    _session,
-                    me.id,
-                    project_id=project.value,
-                    title=_title.strip(),
-                    content=_content,
-                    max_bytes=ctx.settings.max_script_bytes,
-                )
-            else:
-                # The version this editor was opened on: a save over someone else's is a 409.
-                _script = await update_script(
-                    _session,
-                    me.id,
-                    chosen.id,
-                    title=_title.strip() or None,
-                    content=_content,
-                    expected_version=chosen.version,
-                    max_bytes=ctx.settings.max_script_bytes,
-                )
-            _saved = (_script.id, _script.title, _script.version)
+        _notice = await view.save_script(ctx, me.id, project.value, chosen, _title, _content)
     except ScriptflowError as _exc:
         set_notice(("danger", _exc.message, chosen.id if chosen else None))
         mo.stop(True)
-    _unchanged = chosen is not None and _saved[2] == chosen.version
-    pin(script=_saved[0])
-    set_notice(
-        (
-            "info" if _unchanged else "success",
-            f"Nothing changed: **{_saved[1]}** stays at version {_saved[2]}."
-            if _unchanged
-            else f"Saved **{_saved[1]}** at version {_saved[2]}.",
-            _saved[0],
-        )
-    )
+    pin(script=_notice[2])
+    set_notice(_notice)
     set_saved(lambda n: n + 1)
     return
 
@@ -221,15 +170,7 @@ async def _(ctx, get_saved, me, project):
     get_saved()
     async with ctx.session(write=False) as _session:
         tree = await list_tree(_session, me.id, project.value)
-    mo.ui.table(
-        [
-            {"path": f.path, "kind": f.kind, "version": f.version, "bytes": f.size_bytes}
-            for f in tree
-        ],
-        label=f"{len(tree)} file(s)",
-        selection=None,
-        show_data_types=False,
-    ) if tree else mo.md("_No files yet._")
+    view.tree_table(tree)
     return
 
 
@@ -300,14 +241,7 @@ async def _(archive, ctx, import_button, me, project, set_saved):
     except ScriptflowError as _exc:
         stop_with(_exc.message)
     set_saved(lambda n: n + 1)
-    mo.callout(
-        mo.md(
-            f"Imported: {len(_summary.created)} created, {len(_summary.updated)} updated, "
-            f"{len(_summary.unchanged)} unchanged, {len(_summary.skipped)} skipped"
-            + "".join(f"\n- skipped `{s.path}`: {s.reason}" for s in _summary.skipped)
-        ),
-        kind="success",
-    )
+    view.import_summary(_summary)
     return
 
 
@@ -336,50 +270,21 @@ async def _(ctx, me, project):
 
 @app.cell
 def _(environments):
+    # What the generator is asked for; every value is read by the buttons' cells below.
     environment = mo.ui.dropdown(
         options=[e.name for e in environments], value=environments[0].name, label="Environment"
     )
-    environment
-    return (environment,)
-
-
-@app.cell
-def _():
     page_path = mo.ui.text(value="/", label="Page path", placeholder="/signup")
-    page_path
-    return (page_path,)
-
-
-@app.cell
-def _():
     generator = mo.ui.dropdown(options=["rules", "openai"], value="rules", label="Provider")
-    generator
-    return (generator,)
-
-
-@app.cell
-def _():
     description = mo.ui.text_area(
         label="What the test does (openai)",
         placeholder="Sign up, then check the welcome banner",
         full_width=True,
     )
-    description
-    return (description,)
-
-
-@app.cell
-def _():
     target_path = mo.ui.text(label="Target path (optional)", placeholder="tests/test_signup.py")
-    target_path
-    return (target_path,)
-
-
-@app.cell
-def _():
     verify_runs = mo.ui.number(start=1, stop=5, value=3, label="Verification runs")
-    verify_runs
-    return (verify_runs,)
+    mo.vstack([environment, page_path, generator, description, target_path, verify_runs])
+    return description, environment, generator, page_path, target_path, verify_runs
 
 
 @app.cell
@@ -404,12 +309,7 @@ async def _(ctx, environment, me, page_path, project, show_outline):
         )
     except ScriptflowError as _exc:
         stop_with(_exc.message)
-    mo.vstack(
-        [
-            mo.md(f"**{_outline.title}** — `{_outline.url}`"),
-            mo.md(f"```yaml\n{_outline.outline}\n```"),
-        ]
-    )
+    view.outline_view(_outline.title, _outline.url, _outline.outline)
     return
 
 
@@ -462,60 +362,13 @@ async def _(
 
 @app.cell
 def _(generated):
-    _verification = generated.verification or {}
-    _runs = [
-        {
-            "run": f"[{run_id[:8]}]({permalink('runs', run=run_id)})",
-            "duration": f"{ms / 1000:.1f} s",
-        }
-        for run_id, ms in zip(
-            _verification.get("run_ids", []), _verification.get("durations_ms", []), strict=False
-        )
-    ]
-    if generated.status == "proposed":
-        _review = permalink("review", script=generated.script_id, changeset=generated.id)
-        _headline = mo.callout(
-            mo.md(
-                f"Verified: **{_verification.get('passed')} of {_verification.get('runs')}** "
-                f"runs passed. It waits in review as a new file at `{generated.target_path}`: "
-                f"[send it to review]({_review})."
-            ),
-            kind="success",
-        )
-    else:
-        _headline = mo.callout(
-            mo.md(f"Not proposed ({generated.status}): {generated.failure_reason}"), kind="danger"
-        )
-    mo.vstack(
-        [
-            _headline,
-            mo.ui.table(_runs, label="Verification runs", selection=None) if _runs else mo.md(""),
-        ]
-    )
+    view.verification_view(generated)
     return
 
 
 @app.cell
 def _(generated):
-    _provenance = [
-        {
-            "line": f["line_start"],
-            "locator": f.get("locator") or "",
-            "from node": f.get("node") or "",
-            "candidates (rank: matches)": ", ".join(
-                f"{c['rank']}: {c['matches']}" for c in f.get("candidates") or []
-            ),
-            "unique": {True: "yes", False: "no", None: ""}[f.get("unique")],
-            "why": f["rationale"],
-        }
-        for f in generated.findings
-    ]
-    mo.vstack(
-        [
-            *[mo.Html(unified_html(h.shown)) for h in review_hunks(generated.proposed_diff)],
-            mo.ui.table(_provenance, label="Provenance", selection=None, show_data_types=False),
-        ]
-    )
+    view.provenance_view(generated)
     return
 
 
