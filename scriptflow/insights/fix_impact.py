@@ -14,6 +14,7 @@ import pyarrow as pa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scriptflow.errors import NotFound
+from scriptflow.insights import rollups
 from scriptflow.insights.analysis import MemoryHistory, bound_params
 from scriptflow.insights.extract import RunBatch, extract_revisions, extract_runs
 from scriptflow.insights.findings import Finding, script_finding
@@ -131,9 +132,11 @@ WHERE run_id IN (SELECT unnest($ids::UUID[])) AND outcome = 'passed' AND duratio
 
 # Which runs judge a revision: the last ``window`` decided runs of the version before it and
 # the first ``window`` of the revision, per revision accepted from a change set (or the one
-# ``$version`` asked for). Top-N aggregates pick them without sorting every run; each side is a
-# list of (run, status, duration) structs, newest first before, oldest first after.
-REVISION_SAMPLES_SQL = """
+# ``$version`` asked for). They come from the ``version_runs`` rollup, which keeps the first and
+# the last runs of each script version (a table kept on append in the warehouse, a view of the
+# raw runs over an in-memory history); each side is a list of (time, run, status, duration)
+# structs, newest first before, oldest first after.
+REVISION_SAMPLES_SQL = f"""
 WITH accepted AS (
     SELECT script_id, version, changeset_id, created_at AS accepted_at
     FROM revisions
@@ -143,21 +146,19 @@ WITH accepted AS (
 ),
 per_version AS (
     SELECT script_id, script_version,
-           max_by({'run': run_id::VARCHAR, 'status': status, 'ms': duration_ms},
-                  created_at, $window) AS newest,
-           min_by({'run': run_id::VARCHAR, 'status': status, 'ms': duration_ms},
-                  created_at, $window) AS oldest
-    FROM runs
-    WHERE status IN ('passed', 'failed') AND script_id IN (SELECT script_id FROM accepted)
+           {rollups.newest("newest", "$window")} AS newest,
+           {rollups.oldest("oldest", "$window")} AS oldest
+    FROM version_runs
+    WHERE script_id IN (SELECT script_id FROM accepted)
     GROUP BY ALL
 )
 SELECT a.script_id::VARCHAR AS script_id, a.version, a.changeset_id::VARCHAR AS changeset_id,
        a.accepted_at,
        -- Flat lists out of the aligned structs: far cheaper to hand to Python than structs.
-       list_transform(b.newest, x -> x.run) AS before_runs,
+       list_transform(b.newest, x -> x.run::VARCHAR) AS before_runs,
        list_transform(b.newest, x -> x.status) AS before_statuses,
        list_transform(b.newest, x -> x.ms) AS before_ms,
-       list_transform(f.oldest, x -> x.run) AS after_runs,
+       list_transform(f.oldest, x -> x.run::VARCHAR) AS after_runs,
        list_transform(f.oldest, x -> x.status) AS after_statuses,
        list_transform(f.oldest, x -> x.ms) AS after_ms
 FROM accepted a
@@ -186,11 +187,12 @@ def revision_samples(
     script_id: uuid.UUID | str | None = None,
     version: int | None = None,
 ) -> list[RevisionSamples]:
-    """``REVISION_SAMPLES_SQL`` over the warehouse or an in-memory history, as samples."""
+    """``REVISION_SAMPLES_SQL`` over the warehouse or an in-memory history, as samples (a
+    window above ``rollups.ROLLUP_WINDOW`` counts as that many runs)."""
     params = {
         "script": str(script_id) if script_id else None,
         "version": version,
-        "window": window,
+        "window": min(window, rollups.ROLLUP_WINDOW),
     }
     rows = reader.relation(REVISION_SAMPLES_SQL, bound_params(REVISION_SAMPLES_SQL, params))
     return [

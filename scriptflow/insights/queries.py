@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from scriptflow.insights import rollups
 from scriptflow.insights.analysis import bound_params
 from scriptflow.insights.fix_impact import revision_impact, revision_samples
 from scriptflow.insights.rollups import run_days_select, selector_weeks_select, whole_periods_from
@@ -179,31 +180,38 @@ def duration_trends(
     return _df(reader, sql, _trend_params(bucket, script_id, since))
 
 
-# Each test's last ``window`` outcomes come from one top-N aggregate (0 failed, 1 passed,
-# 2 passed on retry), newest first; flips do not depend on the direction. Much cheaper than
-# row_number/lag windows over every row.
+# Each test's last ``window`` outcomes (0 failed, 1 passed, 2 passed on retry), newest first,
+# from the ``test_runs`` rollup: its rows keep each test's newest outcomes, so the newest of them
+# since ``since`` are the newest since then (a list cut at ``since`` holds all of those). Flips do
+# not depend on the direction.
 FLAKIEST_TESTS_SQL = f"""
 WITH grouped AS (
     SELECT script_id, environment, browser, name,
-           max_by(CASE outcome WHEN 'failed' THEN 0 WHEN 'flaky' THEN 2 ELSE 1 END,
-                  created_at, $window) AS results,
-           max(created_at) AS last_run_at
-    FROM tests
-    WHERE outcome IN ('passed', 'failed', 'flaky') AND {_SCOPE}
+           list_filter({rollups.newest("newest")},
+                       lambda x: $since::TIMESTAMP IS NULL OR x.created_at >= $since::TIMESTAMP)
+               [1:$window] AS recent
+    FROM test_runs
+    WHERE ($script::UUID IS NULL OR script_id = $script::UUID)
     GROUP BY ALL
 ),
 measured AS (
+    SELECT script_id, environment, browser, name, [x.result FOR x IN recent] AS results,
+           recent[1].created_at AS last_run_at
+    FROM grouped
+    WHERE len(recent) > 0
+),
+counted AS (
     SELECT *, len(results) AS runs,
            len(list_filter(range(1, len(results)),
                            lambda i: (results[i] = 0) <> (results[i + 1] = 0))) AS flips,
            len(list_filter(results, lambda r: r = 0)) AS failures,
            len(list_filter(results, lambda r: r = 2)) AS retry_passes
-    FROM grouped
+    FROM measured
 )
 SELECT script_id::VARCHAR AS script_id, environment, browser, name AS test_name, runs, flips,
        CASE WHEN runs > 1 THEN flips / (runs - 1) ELSE 0 END AS flip_rate,
        failures, retry_passes, last_run_at
-FROM measured
+FROM counted
 WHERE flips > 0 OR retry_passes > 0
 ORDER BY flip_rate DESC, retry_passes DESC, runs DESC, test_name
 LIMIT $limit
@@ -218,11 +226,13 @@ def flakiest_tests(
     script_id: uuid.UUID | str | None = None,
     since: datetime | None = None,
 ) -> pd.DataFrame:
-    """ReportPortal-style top flaky tests over each test's last ``window`` runs.
+    """ReportPortal-style top flaky tests over each test's last ``window`` runs (at most
+    ``rollups.ROLLUP_WINDOW``).
 
     Columns: script_id, environment, browser, test_name, runs, flips, flip_rate, failures,
     retry_passes, last_run_at.
     """
+    window = min(window, rollups.ROLLUP_WINDOW)
     params = _params(script_id=script_id, since=since, window=window, limit=limit)
     return _df(reader, FLAKIEST_TESTS_SQL, params)
 

@@ -1,7 +1,9 @@
-"""Rollups: run history summed per day (runs) and per week (selectors), kept beside the raw rows.
+"""Rollups: run history summed per day (runs) and per week (selectors), and the newest and
+oldest runs of each script version and test, kept beside the raw rows.
 
 A dashboard over a year of history should read thousands of rows, not millions. Each rollup is
-defined once, by a SELECT over the raw table (``run_days_select``, ``selector_weeks_select``):
+defined once, by a SELECT over the raw table (``run_days_select``, ``selector_weeks_select``,
+``version_runs_select``, ``test_runs_select``):
 
 - in the warehouse it is a table the append keeps up to date in the same commit (one more
   INSERT of the new runs' sums per rollup; ``merge`` folds the many one-run rows of a day into
@@ -26,9 +28,18 @@ import pyarrow.compute as pc
 
 RUN_DAYS = "run_days"
 SELECTOR_WEEKS = "selector_weeks"
-ROLLUP_TABLES = (RUN_DAYS, SELECTOR_WEEKS)
+VERSION_RUNS = "version_runs"
+TEST_RUNS = "test_runs"
+ROLLUP_TABLES = (RUN_DAYS, SELECTOR_WEEKS, VERSION_RUNS, TEST_RUNS)
 
-ROLLUP_DDL = """
+# The most runs a window may hold where a window is read from a rollup (fix impact, flakiest
+# tests): ``version_runs`` and ``test_runs`` keep this many runs at each end; a larger window
+# asked of them counts as this one.
+ROLLUP_WINDOW = 100
+
+_VERSION_RUN = "STRUCT(created_at TIMESTAMP, run UUID, status VARCHAR, ms BIGINT)[]"
+
+ROLLUP_DDL = f"""
 CREATE TABLE IF NOT EXISTS run_days (
     day TIMESTAMP NOT NULL,
     project_id UUID NOT NULL,
@@ -50,6 +61,21 @@ CREATE TABLE IF NOT EXISTS selector_weeks (
     executions BIGINT NOT NULL,
     failures BIGINT NOT NULL,
     last_seen TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS version_runs (
+    project_id UUID NOT NULL,
+    script_id UUID NOT NULL,
+    script_version INTEGER NOT NULL,
+    oldest {_VERSION_RUN},
+    newest {_VERSION_RUN}
+);
+CREATE TABLE IF NOT EXISTS test_runs (
+    project_id UUID NOT NULL,
+    script_id UUID NOT NULL,
+    environment VARCHAR NOT NULL,
+    browser VARCHAR NOT NULL,
+    name VARCHAR,
+    newest STRUCT(created_at TIMESTAMP, result TINYINT)[]
 );
 """
 
@@ -89,7 +115,51 @@ WHERE outcome IN ('passed', 'failed') AND locator IS NOT NULL AND ({where})
 GROUP BY ALL"""
 
 
-_DEFINITIONS = {RUN_DAYS: run_days_select, SELECTOR_WEEKS: selector_weeks_select}
+def version_runs_select(table: str = "runs", where: str = "TRUE") -> str:
+    """The first and the last ``ROLLUP_WINDOW`` decided runs of each script version (time, run,
+    status, duration), oldest first and newest first: the runs that judge a revision."""
+    run = "{'created_at': created_at, 'run': run_id::UUID, 'status': status, 'ms': duration_ms}"
+    return f"""
+SELECT project_id, script_id, script_version,
+       min_by({run}, created_at, {ROLLUP_WINDOW}) AS oldest,
+       max_by({run}, created_at, {ROLLUP_WINDOW}) AS newest
+FROM {table}
+WHERE status IN ('passed', 'failed') AND ({where})
+GROUP BY ALL"""
+
+
+def test_runs_select(table: str = "tests", where: str = "TRUE") -> str:
+    """The last ``ROLLUP_WINDOW`` outcomes of each test per environment and browser, newest
+    first: 0 failed, 1 passed, 2 passed on retry (flaky)."""
+    result = "(CASE outcome WHEN 'failed' THEN 0 WHEN 'flaky' THEN 2 ELSE 1 END)::TINYINT"
+    outcome = f"{{'created_at': created_at, 'result': {result}}}"
+    return f"""
+SELECT project_id, script_id, environment, browser, name,
+       max_by({outcome}, created_at, {ROLLUP_WINDOW}) AS newest
+FROM {table}
+WHERE outcome IN ('passed', 'failed', 'flaky') AND ({where})
+GROUP BY ALL"""
+
+
+def newest(column: str, window: str = str(ROLLUP_WINDOW)) -> str:
+    """SQL: the newest ``window`` entries of a list column summed over rows (newest first)."""
+    return f"list_slice(list_reverse_sort(flatten(list({column}))), 1, {window})"
+
+
+def oldest(column: str, window: str = str(ROLLUP_WINDOW)) -> str:
+    """SQL: the oldest ``window`` entries of a list column summed over rows (oldest first)."""
+    return f"list_slice(list_sort(flatten(list({column}))), 1, {window})"
+
+
+_DEFINITIONS = {
+    RUN_DAYS: run_days_select,
+    SELECTOR_WEEKS: selector_weeks_select,
+    VERSION_RUNS: version_runs_select,
+    TEST_RUNS: test_runs_select,
+}
+_RAW_TABLE = {RUN_DAYS: "runs", SELECTOR_WEEKS: "steps", VERSION_RUNS: "runs", TEST_RUNS: "tests"}
+# The period column of the rollups summed by period (the others have one row per key once
+# merged, and are merged whole: a few thousand keys).
 _PERIOD = {RUN_DAYS: "day", SELECTOR_WEEKS: "week"}
 _KEYS = {
     RUN_DAYS: ("day", "project_id", "script_id", "environment"),
@@ -102,12 +172,16 @@ _KEYS = {
         "action",
         "locator",
     ),
+    VERSION_RUNS: ("project_id", "script_id", "script_version"),
+    TEST_RUNS: ("project_id", "script_id", "environment", "browser", "name"),
 }
 _MERGED = {
     RUN_DAYS: "sum(runs)::BIGINT AS runs, sum(passed)::BIGINT AS passed, "
     "sum(failed)::BIGINT AS failed, flatten(list(durations)) AS durations",
     SELECTOR_WEEKS: "sum(executions)::BIGINT AS executions, sum(failures)::BIGINT AS failures, "
     "max(last_seen) AS last_seen",
+    VERSION_RUNS: f"{oldest('oldest')} AS oldest, {newest('newest')} AS newest",
+    TEST_RUNS: f"{newest('newest')} AS newest",
 }
 
 
@@ -133,10 +207,17 @@ def define_views(connection: Any, present: Sequence[str] = ()) -> None:
 
 
 def append(
-    connection: duckdb.DuckDBPyConnection, alias: str, runs: pa.Table, steps: pa.Table
+    connection: duckdb.DuckDBPyConnection,
+    alias: str,
+    runs: pa.Table,
+    tests: pa.Table,
+    steps: pa.Table,
 ) -> None:
     """Add the sums of newly appended runs (inside the append's transaction)."""
-    for name, rows, table in ((RUN_DAYS, runs, "runs"), (SELECTOR_WEEKS, steps, "steps")):
+    incoming_rows = {"runs": runs, "tests": tests, "steps": steps}
+    for name in ROLLUP_TABLES:
+        table = _RAW_TABLE[name]
+        rows = incoming_rows[table]
         if rows.num_rows == 0:
             continue
         incoming = f"_rollup_{table}"
@@ -156,49 +237,46 @@ def recompute_scripts(
     replaced runs: sums cannot take a run back out)."""
     if not script_ids:
         return
-    params = {"ids": list(script_ids), "since": since}
     for name, select in _DEFINITIONS.items():
-        period = _PERIOD[name]
-        scope = (
-            "script_id IN (SELECT unnest($ids::UUID[])) "
-            f"AND {period} >= date_trunc('{period}', $since::TIMESTAMP)"
-        )
+        scope = where = "script_id IN (SELECT unnest($ids::UUID[]))"
+        params: dict[str, Any] = {"ids": list(script_ids)}
+        if (period := _PERIOD.get(name)) is not None:
+            scope += f" AND {period} >= date_trunc('{period}', $since::TIMESTAMP)"
+            where += f" AND created_at >= date_trunc('{period}', $since::TIMESTAMP)"
+            params["since"] = since
         connection.execute(f"DELETE FROM {alias}.{name} WHERE {scope}", params)
-        raw_table = "runs" if name == RUN_DAYS else "steps"
-        where = (
-            "script_id IN (SELECT unnest($ids::UUID[])) "
-            f"AND created_at >= date_trunc('{period}', $since::TIMESTAMP)"
-        )
-        recomputed = select(table=f"{alias}.{raw_table}", where=where)
+        recomputed = select(table=f"{alias}.{_RAW_TABLE[name]}", where=where)
         connection.execute(f"INSERT INTO {alias}.{name} BY NAME {recomputed}", params)
 
 
 def rebuild(connection: duckdb.DuckDBPyConnection, alias: str) -> None:
     """Recompute every rollup from the raw rows (inside the caller's transaction)."""
     for name, select in _DEFINITIONS.items():
-        raw_table = "runs" if name == RUN_DAYS else "steps"
         connection.execute(f"DELETE FROM {alias}.{name}")
         connection.execute(
-            f"INSERT INTO {alias}.{name} BY NAME {select(table=f'{alias}.{raw_table}')}"
+            f"INSERT INTO {alias}.{name} BY NAME {select(table=f'{alias}.{_RAW_TABLE[name]}')}"
         )
 
 
 def merge(connection: duckdb.DuckDBPyConnection, alias: str) -> int:
     """Fold the split rows of each recent period into one (inside the caller's transaction);
-    returns how many rows went. Recent: within ``MERGE_WINDOW`` of the newest period."""
+    returns how many rows went. Recent: within ``MERGE_WINDOW`` of the newest period (the
+    rollups without periods are merged whole)."""
     removed = 0
     for name in ROLLUP_TABLES:
-        period, keys = _PERIOD[name], ", ".join(_KEYS[name])
-        [(newest,)] = connection.execute(f"SELECT max({period}) FROM {alias}.{name}").fetchall()
-        if newest is None:
-            continue
-        since = newest - MERGE_WINDOW
+        keys = ", ".join(_KEYS[name])
+        where, params = "TRUE", {}
+        if (period := _PERIOD.get(name)) is not None:
+            [(last,)] = connection.execute(f"SELECT max({period}) FROM {alias}.{name}").fetchall()
+            if last is None:
+                continue
+            where, params = f"{period} >= $since", {"since": last - MERGE_WINDOW}
         merged = f"_merged_{name}"
         # Read out first: one transaction writes to one database, so no temp table here.
         folded = connection.execute(
             f"SELECT {keys}, {_MERGED[name]}, count(*) AS parts FROM {alias}.{name} "
-            f"WHERE {period} >= $since GROUP BY ALL HAVING count(*) > 1",
-            {"since": since},
+            f"WHERE {where} GROUP BY ALL HAVING count(*) > 1",
+            params,
         ).to_arrow_table()
         if folded.num_rows == 0:
             continue

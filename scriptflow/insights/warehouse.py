@@ -456,7 +456,7 @@ def _append(
         since = rollups.earliest(batch.runs)
         rollups.recompute_scripts(connection, alias, scripts, min(since, oldest or since))
     else:
-        rollups.append(connection, alias, batch.runs, batch.steps)
+        rollups.append(connection, alias, batch.runs, batch.tests, batch.steps)
 
 
 RUN_TABLES = ("runs", "tests", "steps")

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pytest
 
 from scriptflow.errors import ValidationFailed
-from scriptflow.insights import queries
+from scriptflow.insights import queries, rollups
 from scriptflow.insights.analysis import MemoryHistory, compute_findings
 from scriptflow.insights.extract import REVISIONS_SCHEMA, RunBatch
 from scriptflow.insights.thresholds import Thresholds
@@ -267,22 +267,77 @@ def test_the_bucket_grows_with_the_span_of_history(
 def test_rollups_answer_as_the_raw_rows_do_after_appends_a_resync_and_a_merge(
     tmp_path: Path,
 ) -> None:
-    """The dashboard's trends and selectors read the warehouse's rollup tables; an in-memory
-    history computes the same rollups as views of its raw rows. Both must agree, across split
-    days (several appends), a re-synced run whose outcome changed, and compaction's merge."""
+    """The dashboard's trends, selectors, flakiest tests and fix impact read the warehouse's
+    rollup tables; an in-memory history computes the same rollups as views of its raw rows. Both
+    must agree, across split days (several appends), a re-synced run whose outcome changed, and
+    compaction's merge."""
     every = timedelta(hours=5)
     runs = [
         Run(
             FLAKY if i % 2 else STABLE,
             P1,
-            "failed" if i % 3 == 1 else "passed",
+            "failed" if i % 3 == 1 else "flaky" if i % 7 == 2 else "passed",
             environment="prod" if i % 4 == 0 else "staging",
+            version=1 if i < 22 else 2,
             steps=login_steps(button_fails=i % 3 == 1, submit_ms=100 + 37 * i),
         )
         for i in range(40)
     ]
+    # Version 2 of both scripts came from a change set, after run 21 (every 5 h from START).
+    revisions = pa.Table.from_pylist(
+        [
+            {
+                "project_id": P1,
+                "script_id": script,
+                "version": version,
+                "source": "changeset" if version == 2 else "create",
+                "changeset_id": str(uuid.uuid4()) if version == 2 else None,
+                "created_at": START + timedelta(hours=0 if version == 1 else 5 * 21 + 1),
+            }
+            for script in (FLAKY, STABLE)
+            for version in (1, 2)
+        ],
+        schema=REVISIONS_SCHEMA,
+    )
+    # More runs of one test and version than the rollups keep (ROLLUP_WINDOW at each end): the
+    # merge must keep the right end. Version 2 starts with 30 failures, then flips every run.
+    long = [
+        Run(
+            OTHER,
+            P1,
+            ("failed" if i % 10 == 0 else "passed")
+            if i < 120
+            else "failed"
+            if i < 150 or i % 2
+            else "passed",
+            version=1 if i < 120 else 2,
+        )
+        for i in range(240)
+    ]
+    long_revision = {
+        "project_id": P1,
+        "script_id": OTHER,
+        "version": 2,
+        "source": "changeset",
+        "changeset_id": str(uuid.uuid4()),
+        "created_at": START + timedelta(minutes=119, seconds=30),
+    }
+    revisions = pa.concat_tables(
+        [revisions, pa.Table.from_pylist([long_revision], schema=REVISIONS_SCHEMA)]
+    )
+    long_batch = batch(long)
     warehouse = Warehouse.for_data_dir(tmp_path)
     try:
+        warehouse.replace_revisions(revisions, None)
+        for part in (slice(0, 130), slice(130, 240)):
+            warehouse.append(
+                RunBatch(
+                    *(
+                        _rows_of(t, long_batch.runs, part)
+                        for t in (long_batch.runs, long_batch.tests, long_batch.steps)
+                    )
+                )
+            )
         first = batch(runs, every=every)
         # Appended in three parts, so days are split over several rollup rows.
         for part in (slice(0, 15), slice(15, 31), slice(31, 40)):
@@ -298,7 +353,7 @@ def test_rollups_answer_as_the_raw_rows_do_after_appends_a_resync_and_a_merge(
             *(_rows_of(t, final.runs, slice(4, 5)) for t in (final.runs, final.tests, final.steps))
         )
         warehouse.append(again)
-        memory = MemoryHistory([final])
+        memory = MemoryHistory([long_batch, final], revisions)
         since = START + timedelta(days=2, hours=3)  # mid-day, mid-week: raw edge + rollup rows
 
         def frames(reader: Any) -> dict[str, Any]:
@@ -313,6 +368,12 @@ def test_rollups_answer_as_the_raw_rows_do_after_appends_a_resync_and_a_merge(
                     )
             for cut in (None, since):
                 got[f"selectors {cut}"] = queries.flakiest_selectors(reader, since=cut)
+                for window in (5, 30):
+                    got[f"tests {cut} {window}"] = queries.flakiest_tests(
+                        reader, since=cut, window=window
+                    )
+            for window in (3, 30):
+                got[f"fix impact {window}"] = queries.fix_impact(reader, window=window)
             return got
 
         expected = frames(memory)
@@ -323,11 +384,22 @@ def test_rollups_answer_as_the_raw_rows_do_after_appends_a_resync_and_a_merge(
         with warehouse.reader([P1]) as reader:
             merged = frames(reader)
             [(rows_after,)] = reader.rows("SELECT count(*) FROM run_days")
+            kept = reader.rows("SELECT max(len(newest)), count(*) FROM test_runs")
         assert rows_after < rows_before  # the merge folded split days
-        decided = sum(1 for r in runs)
-        assert expected["pass day None"]["runs"].sum() == decided
-        assert expected["pass day None"]["failed"].sum() == sum(r.outcome == "failed" for r in runs)
+        assert kept == [(rollups.ROLLUP_WINDOW, 4)]  # one row per test, its newest runs
+        every_run = runs + long
+        assert expected["pass day None"]["runs"].sum() == len(every_run)
+        failed = sum(r.outcome == "failed" for r in every_run)
+        assert expected["pass day None"]["failed"].sum() == failed
         assert not expected[f"selectors {since}"].empty
+        assert not expected[f"tests {since} 5"].empty
+        impact = expected["fix impact 30"].set_index("script_id")
+        assert set(impact.loc[[FLAKY, STABLE], "runs_after"]) == {9}  # runs 22-39, half each
+        assert impact.loc[OTHER, "pass_rate_after"] == 0  # the revision's first 30 runs
+        assert impact.loc[OTHER, "pass_rate_before"] == 0.9
+        assert set(expected["fix impact 3"]["runs_before"]) == {3}
+        newest = expected["tests None 30"].set_index("script_id").loc[OTHER]
+        assert (newest["flips"], newest["failures"]) == (29, 15)
         for name, frame in expected.items():
             pd.testing.assert_frame_equal(split[name], frame, check_dtype=False, obj=name)
             pd.testing.assert_frame_equal(merged[name], frame, check_dtype=False, obj=name)
