@@ -1,8 +1,12 @@
 """`scriptflow push` then `scriptflow run` from a CI job, against a real server with a worker.
 
-The server runs on loopback with one in-process worker executing in real Chromium against the
-demo app; the suite goes in by push and runs in two shards; the command streams progress,
-prints every test, writes the JUnit XML and exits 1 because one selected test fails.
+The server runs on loopback with two in-process workers executing against the demo app; the
+suite goes in by push and runs in two shards; the command streams progress, prints every test,
+writes the JUnit XML and exits 1 because one selected test fails.
+
+The pushed folder is the fixture suite with one more test module, whose test needs no browser:
+the selection is that test and a failing one in real Chromium, so one shard starts Chromium and
+the other does not (a sandboxed run without a browser costs about a fifth of one with it).
 """
 
 from __future__ import annotations
@@ -34,9 +38,23 @@ def scriptflow(config: Path, *args: str) -> Result:
     return CliRunner().invoke(cli, list(args), env=env)
 
 
+DATA_TEST = "tests/test_data.py::test_every_invalid_account_has_a_password"
+DATA_MODULE = """import json
+from pathlib import Path
+
+
+def test_every_invalid_account_has_a_password() -> None:
+    data = Path(__file__).parents[1] / "data" / "accounts.json"
+    assert all(account["password"] for account in json.loads(data.read_text())["invalid"])
+"""
+
+
 def test_push_then_run_sharded_from_ci_writes_junit_and_fails_the_job(
     tmp_path: Path, sqlite_template: Path, demo: DemoServer, chromium: BrowserTarget
 ) -> None:
+    folder = tmp_path / "suite"
+    shutil.copytree(SUITE, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "tests" / "test_data.py").write_text(DATA_MODULE)
     shutil.copyfile(sqlite_template, tmp_path / "scriptflow.db")
     settings = settings_for(
         f"sqlite+aiosqlite:///{tmp_path / 'scriptflow.db'}", tmp_path, workers=2
@@ -65,7 +83,7 @@ def test_push_then_run_sharded_from_ci_writes_junit_and_fails_the_job(
         config = tmp_path / "config"
         result = scriptflow(config, "login", "--server", server.base_url, "--email", email)
         assert result.exit_code == 0, result.output
-        result = scriptflow(config, "push", str(SUITE), "--project", project)
+        result = scriptflow(config, "push", str(folder), "--project", project)
         assert result.exit_code == 0, result.output
 
         junit = tmp_path / "report.xml"
@@ -77,7 +95,7 @@ def test_push_then_run_sharded_from_ci_writes_junit_and_fails_the_job(
             "--environment",
             "demo",
             "--select",
-            "tests/test_login.py::test_sign_in_greets_the_user[chromium]",
+            DATA_TEST,
             "--select",
             "tests/test_cart.py::test_cart_total_is_shown[chromium]",
             "--shards",
@@ -93,8 +111,8 @@ def test_push_then_run_sharded_from_ci_writes_junit_and_fails_the_job(
     assert "[queued]" in lines[1] or "[running]" in lines[1]
     assert any(line.startswith("[failed]") for line in lines)
     assert "failed   tests/test_cart.py::test_cart_total_is_shown[chromium]" in lines
-    assert "passed   tests/test_login.py::test_sign_in_greets_the_user[chromium]" in lines
+    assert f"passed   {DATA_TEST}" in lines
     assert_valid_junit(junit.read_bytes())
     cases = {c.node_id: c.outcome for c in parse_junit(junit.read_bytes())}
     assert cases.pop("tests/test_cart.py::test_cart_total_is_shown[chromium]") == "failed"
-    assert cases == {"tests/test_login.py::test_sign_in_greets_the_user[chromium]": "passed"}
+    assert cases == {DATA_TEST: "passed"}

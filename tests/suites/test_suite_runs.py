@@ -1,7 +1,7 @@
 """The multi-file fixture suite run by scriptflow in real Chromium, next to plain pytest.
 
-One project, one pool of two workers and one demo app serve every run here: a file, a node, a
-``-k`` selection and the whole suite in two shards; each must give the outcomes plain pytest
+One project, one pool of two workers and one demo app serve every run here: a file, node ids
+narrowed by ``-k``, and the whole suite in two shards; each must give the outcomes plain pytest
 gives on the same folder, node id by node id. The sharded run's JUnit export is checked against
 the junit-10 schema pytest validates with, and plain pytest's own report is imported back.
 """
@@ -81,9 +81,14 @@ async def test_the_suite_runs_as_file_node_selection_and_shards_like_plain_pytes
     await create_environment(client, account, base_url=demo.base_url, name="demo")
     ids = await upload_suite(client, account)
 
-    # Queued at once, run two at a time by the pool: a file (the seed's body), a node, a -k
-    # selection with a retry, and the whole suite in two shards.
+    # Queued at once, run two at a time by the pool: a file (the seed's body), node ids
+    # narrowed by -k with a retry, and the whole suite in two shards. Node ids and -k share one
+    # run (one sandboxed Chromium less): the -k drops a node the selection names, and nothing
+    # the selection does not name is collected.
     node = "tests/test_cart.py::test_added_product_is_in_the_cart[Banana-chromium]"
+    total = "tests/test_cart.py::test_cart_total_is_shown[chromium]"
+    reload = "tests/test_cart.py::test_cart_survives_a_reload[chromium]"
+    apple = "tests/test_cart.py::test_added_product_is_in_the_cart[Apple-chromium]"
     r = await client.post(
         "/v1/test-runs",
         json={"script_id": ids["tests/test_login.py"], "environment": "demo"},
@@ -92,15 +97,16 @@ async def test_the_suite_runs_as_file_node_selection_and_shards_like_plain_pytes
     assert r.status_code == 201, r.text
     queued = {
         "file": r.json()["id"],
-        "node": await queue_suite_run(client, account, select=[node]),
-        "k": await queue_suite_run(client, account, k="reload or total", retries=1),
+        "k": await queue_suite_run(
+            client, account, select=[node, total, reload, apple], k="not Apple", retries=1
+        ),
         "sharded": await queue_suite_run(client, account, shards=2),
     }
     runs = {
         what: await wait_for_status(client, account, run_id, TERMINAL, timeout_s=300)
         for what, run_id in queued.items()
     }
-    by_file, by_node, by_k, sharded = runs["file"], runs["node"], runs["k"], runs["sharded"]
+    by_file, by_k, sharded = runs["file"], runs["k"], runs["sharded"]
     junit, _ = await reference
     plain = {c.node_id: c.outcome for c in parse_junit(junit.read_bytes(), ["tests/test_cart.py"])}
     # 7 tests: the parametrised fixture and mark, one broken, one flaky (fails first time).
@@ -121,15 +127,12 @@ async def test_the_suite_runs_as_file_node_selection_and_shards_like_plain_pytes
     chained = by_file["results"]["locator_hints"]["#password"]
     assert (chained["file"], chained["line"]) == ("pages/login_page.py", str(PASSWORD_LINE))
 
-    assert outcomes(by_node) == {node: plain[node]} == {node: "passed"}
-    assert by_node["tests"][0]["file"] == "tests/test_cart.py"
-
     assert by_k["status"] == "failed"
-    # With a retry, the flaky test is flaky and the broken one still fails.
-    assert outcomes(by_k) == {
-        "tests/test_cart.py::test_cart_total_is_shown[chromium]": "failed",
-        "tests/test_cart.py::test_cart_survives_a_reload[chromium]": "flaky",
-    }
+    # The named nodes but the one -k drops; with a retry, the flaky test is flaky and the
+    # broken one still fails; the node that passes under plain pytest passes.
+    assert outcomes(by_k) == {node: "passed", total: "failed", reload: "flaky"}
+    assert plain[node] == "passed"
+    assert {t["file"] for t in by_k["tests"]} == {"tests/test_cart.py"}
 
     assert sharded["kind"] == "sharded" and sharded["status"] == "failed"
     assert outcomes(sharded) == plain
