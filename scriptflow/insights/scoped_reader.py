@@ -5,18 +5,19 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Sequence
-from typing import Any
-
-import duckdb
-import pandas as pd
-import pyarrow as pa
-import sqlglot
-from sqlglot import exp
+from typing import TYPE_CHECKING, Any
 
 from scriptflow.errors import ValidationFailed
 from scriptflow.insights import rollups
 from scriptflow.insights.rollups import ROLLUP_TABLES
 from scriptflow.insights.warehouse_schema import SCOPED_TABLES
+
+if TYPE_CHECKING:
+    # pandas and sqlglot cost about a CPU-second at import: every API and worker process
+    # imports this module, few of them read analytics (sqlglot is imported on first use).
+    import duckdb
+    import pandas as pd
+    import pyarrow as pa
 
 _FORBIDDEN_FUNCTIONS = (
     "read_",
@@ -103,6 +104,9 @@ def ensure_read_only_select(sql: str) -> None:
 
     Cached: parsing takes tens of milliseconds and the named queries repeat.
     """
+    import sqlglot
+    from sqlglot import exp
+
     try:
         statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
     except sqlglot.errors.ParseError as error:
