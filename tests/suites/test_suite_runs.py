@@ -142,14 +142,18 @@ async def test_the_suite_runs_as_file_node_selection_and_shards_like_plain_pytes
 
     # A suite run keeps failing attempts' traces only, with DOM snapshots from a test's
     # retry on: the total failed twice (2 traces, the second with snapshots), the reload's
-    # failed first attempt left one without; its passing retry left none.
-    snapshotted = []
+    # failed first attempt left one without; its passing retry left none. Playwright records
+    # the network only with the snapshots (docs/runs.md says so); every trace has the actions.
+    kept = []
     for artifact in (a for a in by_k["artifacts"] if a["kind"] == "trace"):
         r = await client.get(artifact["url"], headers=account.headers)
         with zipfile.ZipFile(io.BytesIO(r.content)) as trace:
-            events = b"".join(trace.read(n) for n in trace.namelist() if n.endswith(".trace"))
-        snapshotted.append(b'"frame-snapshot"' in events)
-    assert sorted(snapshotted) == [False, False, True]
+            names = trace.namelist()
+            events = b"".join(trace.read(n) for n in names if n.endswith(".trace"))
+            network = b"".join(trace.read(n) for n in names if n.endswith(".network"))
+        assert b'"before"' in events and b'"after"' in events  # the actions, with their ends
+        kept.append((b'"frame-snapshot"' in events, b'"resource-snapshot"' in network))
+    assert sorted(kept) == [(False, False), (False, False), (True, True)]
 
     # JUnit out: pytest's shape, valid against the junit-10 schema, the same cases.
     r = await client.get(f"/v1/test-runs/{by_k['id']}/junit.xml", headers=account.headers)

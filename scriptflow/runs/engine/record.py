@@ -295,10 +295,12 @@ class Recorder:
         The browser serialises the page before and after every action for them; measured
         in a 12-test suite they were nearly all the CPU our engine adds over plain
         pytest-playwright (~3-5 of ~24 CPU s, against ~0 for the step recording), paid by
-        every passing test for traces that are dropped. A first attempt's trace still has
-        every action, its timing and error, the network and the console, and a failing page
-        is screenshotted; a retried test's later attempts have the snapshots too, which is
-        Playwright's own CI advice (``trace: 'on-first-retry'``).
+        every passing test for traces that are dropped. Playwright records the network only
+        with the snapshots (its trace's HAR recorder starts with them), so a first attempt's
+        trace has every action, its timing, error and call stack and the console, not the
+        network; a failing page is screenshotted, and a retried test's later attempts have
+        snapshots and network, which is Playwright's own CI advice
+        (``trace: 'on-first-retry'``).
         """
         return self.config.trace == "on" or self.attempt > 1
 
