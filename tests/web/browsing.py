@@ -11,6 +11,9 @@ from tests.notebooks.workspace import Workspace
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 TIMEOUT_MS = 60_000
+# A drawn dashboard chart (marimo draws Vega on a canvas), and how many the dashboard has.
+CHART = ".vega-embed canvas, .vega-embed svg.marks"
+DASHBOARD_CHARTS = 7
 
 
 class PageWatch:

@@ -11,12 +11,9 @@ import pytest
 from app.threaded_server import ThreadedServer
 from scriptflow.config import Settings
 from tests.notebooks.workspace import Workspace, seed_workspace
-from tests.web.browsing import LOOPBACK, TIMEOUT_MS, PageWatch, sign_in
+from tests.web.browsing import CHART, DASHBOARD_CHARTS, LOOPBACK, TIMEOUT_MS, PageWatch, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)]
-
-CHART = ".vega-embed canvas, .vega-embed svg.marks"
-DASHBOARD_CHARTS = 7
 
 
 @pytest.fixture

@@ -21,7 +21,16 @@ from app.threaded_server import ThreadedServer
 from scriptflow.config import Settings
 from tests.notebooks.workspace import CHECKOUT_SCRIPT, Workspace, seed_workspace
 from tests.support.settings import settings_for
-from tests.web.browsing import LOOPBACK, TIMEOUT_MS, PageWatch, api_headers, host_of, sign_in
+from tests.web.browsing import (
+    CHART,
+    DASHBOARD_CHARTS,
+    LOOPBACK,
+    TIMEOUT_MS,
+    PageWatch,
+    api_headers,
+    host_of,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -347,9 +356,10 @@ async def test_a_chart_selection_and_an_insight_lead_to_their_runs_and_traces(
             timeout=TIMEOUT_MS
         )
         behind = page.get_by_role("link", name="Login · staging").first
-        # Cells below and above still render for a moment (the layout moves, the chart may be
-        # redrawn), so a drag that landed before the chart settled is repeated, as a person
-        # would repeat it.
+        # Dragged once every chart has drawn: until then cells below still render, the layout
+        # moves and a drag can land on a chart being redrawn (waiting out such a drag took
+        # 15 s a try). A drag that still missed is repeated, as a person would repeat it.
+        await page.locator(CHART).nth(DASHBOARD_CHARTS - 1).wait_for(timeout=TIMEOUT_MS)
         for _attempt in range(4):
             await drag_across(page, chart)
             try:
