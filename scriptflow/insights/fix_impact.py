@@ -194,7 +194,11 @@ def revision_samples(
         "version": version,
         "window": min(window, rollups.ROLLUP_WINDOW),
     }
-    rows = reader.relation(REVISION_SAMPLES_SQL, bound_params(REVISION_SAMPLES_SQL, params))
+    table = reader.relation(
+        REVISION_SAMPLES_SQL, bound_params(REVISION_SAMPLES_SQL, params)
+    ).to_arrow_table()
+    # Column by column out of Arrow: about half the CPU of fetching 1,500 rows of lists.
+    rows = zip(*(column.to_pylist() for column in table.columns), strict=True)
     return [
         RevisionSamples(
             script_id=row[0],
@@ -205,7 +209,7 @@ def revision_samples(
             before=_sample(row[1] - 1, row[4], row[5], row[6], reverse=True),
             after=_sample(row[1], row[7], row[8], row[9], reverse=False),
         )
-        for row in rows.fetchall()
+        for row in rows
     ]
 
 
