@@ -232,13 +232,13 @@ SQLITE_ANALYSIS["environment-specific[browser]"] = (
 
 SQLITE_DASHBOARD = {
     "pass_rate_over_time": """
-SELECT substr(created_at, 1, 10) AS bucket, script_id, environment, count(*) AS runs,
+SELECT {bucket} AS bucket, script_id, environment, count(*) AS runs,
        sum(status = 'passed') AS passed, sum(status = 'failed') AS failed,
        avg(status = 'passed') AS pass_rate
 FROM runs WHERE status IN ('passed', 'failed')
 GROUP BY bucket, script_id, environment ORDER BY bucket, script_id, environment""",
     "duration_trends": """
-SELECT substr(created_at, 1, 10) AS bucket, script_id, environment, count(*) AS runs,
+SELECT {bucket} AS bucket, script_id, environment, count(*) AS runs,
        quantile_cont(duration_ms, 0.5) AS p50_ms, quantile_cont(duration_ms, 0.95) AS p95_ms
 FROM runs WHERE status IN ('passed', 'failed') AND duration_ms IS NOT NULL
 GROUP BY bucket, script_id, environment ORDER BY bucket, script_id, environment""",
@@ -315,6 +315,18 @@ LEFT JOIN metrics b ON b.script_id = a.script_id AND b.version = a.version AND N
 LEFT JOIN metrics f ON f.script_id = a.script_id AND f.version = a.version AND f.after
 ORDER BY a.accepted_at DESC""",
 }
+
+# SQLite's buckets: the day, or the Monday on or before it (DuckDB's weeks start on Monday).
+SQLITE_BUCKETS = {
+    "day": "substr(created_at, 1, 10)",
+    "week": "date(created_at, '-6 days', 'weekday 1')",
+}
+
+
+def sqlite_dashboard(name: str, bucket: str) -> str:
+    """A dashboard query in SQLite's dialect (a trend grouped by ``bucket``)."""
+    return SQLITE_DASHBOARD[name].replace("{bucket}", SQLITE_BUCKETS.get(bucket, "{bucket}"))
+
 
 SQLITE_DDL = """
 CREATE TABLE runs (run_id TEXT PRIMARY KEY, project_id TEXT, script_id TEXT,
@@ -757,7 +769,14 @@ def main() -> None:
         lake.execute("DETACH single")
         # Copied around ``append``, so the rollups it keeps are computed once here.
         seconds, _ = timed(warehouse.rebuild_rollups)
-        print(f"rollups (runs per day, selectors per week) computed in {seconds:.1f} s")
+        print(
+            "rollups (runs per day, selectors per week, runs of each version, outcomes of each "
+            f"test) computed in {seconds:.1f} s"
+        )
+        # The steady state a deployment is in between appends: the scheduled compaction has
+        # written the rollups' inlined rows out to Parquet (read from the catalog they are slow).
+        compacted = warehouse.compact(wait=True)
+        print(f"compacted in {compacted.seconds:.1f} s")
         if args.appends_only:
             print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
             profile_dashboard_cell(warehouse, end)
@@ -818,12 +837,24 @@ def run_benchmark(
 
     print(f"\n  {'query':40s} {'DuckLake':>10s} {'1 file':>10s} {'SQLite':>10s}  vs SQLite  goal")
 
-    def record(name: str, lake: float, file: float, lite: float | None, note: str = "") -> None:
+    def record(
+        name: str,
+        lake: float,
+        file: float,
+        lite: float | None,
+        note: str = "",
+        *,
+        goal: bool = True,
+    ) -> None:
+        """One row; ``goal``: the row is one the goals (< 1 s, >= 10x SQLite) apply to."""
         ratio = lite / lake if lite is not None and lake > 0 else None
         lite_text = f"{lite:9.3f}s" if lite is not None else "         -"
         ratio_text = f"{ratio:8.1f}x" if ratio is not None else "        -"
-        goal = "ok" if lake < 1 and (ratio is None or ratio >= 10) else "MISSED"
-        print(f"  {name:40s} {lake:9.3f}s {file:9.3f}s {lite_text}  {ratio_text}  {goal} {note}")
+        verdicts = ["< 1 s " + ("ok" if lake < 1 else "MISSED")]
+        if ratio is not None:
+            verdicts.append(">= 10x " + ("ok" if ratio >= 10 else "MISSED"))
+        verdict = ", ".join(verdicts) if goal else "(no goal: not asked by the dashboard)"
+        print(f"  {name:40s} {lake:9.3f}s {file:9.3f}s {lite_text}  {ratio_text}  {verdict} {note}")
 
     def recompute(reader: Any) -> tuple[float, AnalysisTimings, list[Any]]:
         compute_findings(reader, thresholds, now=end)  # warm the file cache once
@@ -873,27 +904,39 @@ def run_benchmark(
         json.dumps(by_type),
     )
 
-    print("dashboard queries (whole history, every project):")
-    dashboard: dict[str, Callable[[Any], Any]] = dict(queries.DASHBOARD_QUERIES)  # type: ignore[arg-type]
+    # The whole history at the bucket the dashboard picks for its span (per week for 180 days:
+    # a chart of 26 points per series, not 180), and SQLite grouped by the same bucket.
+    span = queries.history_span(lake_reader)
+    auto = queries.bucket_for_span(span)
+    print(f"dashboard queries (whole history, every project; trends per {auto}):")
+    dashboard: dict[str, Callable[..., Any]] = dict(queries.DASHBOARD_QUERIES)  # type: ignore[arg-type]
+    for trend_name in ("pass_rate_over_time", "duration_trends"):
+        dashboard[trend_name] = partial(dashboard[trend_name], bucket=auto)
     for name, query in dashboard.items():
         query(lake_reader)
         lake_seconds, frame = timed(partial(query, lake_reader), repeat=REPEAT)
         query(single_reader)
         file_seconds, _ = timed(partial(query, single_reader), repeat=REPEAT)
-        lite = sqlite_time(SQLITE_DASHBOARD[name], {})
+        lite = sqlite_time(sqlite_dashboard(name, auto), {})
         record(name, lake_seconds, file_seconds, lite, f"({len(frame)} rows)")
-    # What the dashboard asks for: the bucket it picks for the span, and its default window.
-    span = queries.history_span(lake_reader)
-    auto = queries.bucket_for_span(span)
+    # Per day over the whole history: 263k rows out, which no chart shows (docs/insights.md).
     trends: dict[str, Callable[..., Any]] = {
         "pass_rate_over_time": queries.pass_rate_over_time,
         "duration_trends": queries.duration_trends,
     }
     for name, trend in trends.items():
-        query = partial(trend, bucket=auto)
+        query = partial(trend, bucket="day")
         lake_seconds, frame = timed(partial(query, lake_reader), repeat=REPEAT)
         file_seconds, _ = timed(partial(query, single_reader), repeat=REPEAT)
-        record(f"{name} (per {auto})", lake_seconds, file_seconds, None, f"({len(frame)} rows)")
+        lite = sqlite_time(sqlite_dashboard(name, "day"), {})
+        record(
+            f"{name} (per day)",
+            lake_seconds,
+            file_seconds,
+            lite,
+            f"({len(frame)} rows)",
+            goal=False,
+        )
     since = end - timedelta(days=30)
     # The dashboard's history cell (``notebooks/dashboard.py``) asks for its default window, the
     # last 30 days, at the bucket it picks for that span: each query as it is asked there.
