@@ -10,175 +10,63 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 
 from scriptflow.insights import rollups
-from scriptflow.insights.analysis import bound_params
 from scriptflow.insights.fix_impact import revision_impact, revision_samples
-from scriptflow.insights.rollups import run_days_select, selector_weeks_select, whole_periods_from
+from scriptflow.insights.rollups import selector_weeks_select, whole_periods_from
 from scriptflow.insights.thresholds import Thresholds
+from scriptflow.insights.trends import (
+    DURATION_TRENDS_RAW_SQL,
+    DURATION_TRENDS_SQL,
+    HISTORY_SPAN_SQL,
+    PASS_RATE_RAW_SQL,
+    PASS_RATE_SQL,
+    SCOPE,
+    Bucket,
+    Reader,
+    bucket_for_span,
+    duration_trends,
+    frame,
+    history_span,
+    pass_rate_over_time,
+    scope_params,
+)
 from scriptflow.insights.warehouse_schema import insights_arrow
+
+__all__ = [
+    "DASHBOARD_QUERIES",
+    "DURATION_TRENDS_RAW_SQL",
+    "DURATION_TRENDS_SQL",
+    "FAILURE_CLUSTERS_SQL",
+    "FIX_IMPACT_COLUMNS",
+    "FLAKIEST_SELECTORS_SQL",
+    "FLAKIEST_TESTS_SQL",
+    "HISTORY_SPAN_SQL",
+    "INSIGHTS_SUMMARY_SQL",
+    "PASS_RATE_RAW_SQL",
+    "PASS_RATE_SQL",
+    "Bucket",
+    "Reader",
+    "bucket_for_span",
+    "duration_trends",
+    "failure_clusters",
+    "fix_impact",
+    "flakiest_selectors",
+    "flakiest_tests",
+    "history_span",
+    "insights_by_type_and_severity",
+    "pass_rate_over_time",
+    "summarize_insights",
+]
 
 if TYPE_CHECKING:
     from scriptflow.insights.models import AIInsight
-
-Bucket = Literal["minute", "hour", "day", "week", "month"]
-
-
-class Reader(Protocol):
-    """A DuckDB source that returns relations for validated SELECTs."""
-
-    def relation(self, sql: str, params: dict[str, Any] | None = None) -> Any: ...
-
-
-def _params(
-    *, script_id: uuid.UUID | str | None = None, since: datetime | None = None, **extra: Any
-) -> dict[str, Any]:
-    return {
-        "script": str(script_id) if script_id else None,
-        "since": since.replace(tzinfo=None) if since and since.tzinfo else since,
-        **extra,
-    }
-
-
-def _df(reader: Reader, sql: str, params: dict[str, Any]) -> pd.DataFrame:
-    return reader.relation(sql, bound_params(sql, params)).df()
-
-
-_SCOPE = """($script::UUID IS NULL OR script_id = $script::UUID)
-    AND ($since::TIMESTAMP IS NULL OR created_at >= $since::TIMESTAMP)"""
-
-
-# Trends by day, week or month read the ``run_days`` rollup: its whole days from ``since`` on,
-# plus the raw runs of the part-day before the first of them (the same definition summed over
-# fewer rows). Minutes and hours group the raw runs by that same definition.
-def _daily_source(unit: str) -> str:
-    if unit == "day":
-        edge = run_days_select(
-            where="$since::TIMESTAMP IS NOT NULL AND created_at >= $since::TIMESTAMP "
-            "AND created_at < $whole_from::TIMESTAMP "
-            "AND ($script::UUID IS NULL OR script_id = $script::UUID)"
-        )
-        return f"""
-    SELECT * FROM run_days
-    WHERE ($script::UUID IS NULL OR script_id = $script::UUID)
-      AND ($whole_from::TIMESTAMP IS NULL OR day >= $whole_from::TIMESTAMP)
-    UNION ALL BY NAME {edge}"""
-    return run_days_select(where=_SCOPE, unit="$bucket")
-
-
-# Group by the UUID and cast the (far fewer) result rows: casting before grouping costs ~2x.
-def _pass_rate_sql(unit: str) -> str:
-    return f"""
-WITH daily AS ({_daily_source(unit)}
-),
-grouped AS (
-    SELECT date_trunc($bucket, day) AS bucket, script_id, environment,
-           sum(runs)::BIGINT AS runs, sum(passed)::BIGINT AS passed,
-           sum(failed)::BIGINT AS failed
-    FROM daily
-    GROUP BY ALL
-)
-SELECT bucket, script_id::VARCHAR AS script_id, environment, runs, passed, failed,
-       passed / runs AS pass_rate
-FROM grouped
-ORDER BY bucket, script_id, environment
-"""
-
-
-PASS_RATE_SQL = _pass_rate_sql("day")
-PASS_RATE_RAW_SQL = _pass_rate_sql("raw")
-
-_ROLLED_UP: frozenset[str] = frozenset({"day", "week", "month"})
-
-
-def _trend_params(
-    bucket: Bucket, script_id: uuid.UUID | str | None, since: datetime | None
-) -> dict[str, Any]:
-    params = _params(script_id=script_id, since=since, bucket=bucket)
-    params["whole_from"] = whole_periods_from(params["since"], "day")
-    return params
-
-
-def bucket_for_span(span: timedelta | None) -> Bucket:
-    """A time bucket that gives a trend several points for history spanning ``span``."""
-    if span is None or span <= timedelta(hours=6):
-        # A demo, or a first day's runs: minutes, or everything would be one point per series.
-        return "minute"
-    if span <= timedelta(days=2):
-        return "hour"
-    if span <= timedelta(days=120):
-        return "day"
-    return "week"
-
-
-HISTORY_SPAN_SQL = f"""
-SELECT max(created_at) - min(created_at) AS span
-FROM runs
-WHERE status IN ('passed', 'failed') AND {_SCOPE}
-"""
-
-
-def history_span(
-    reader: Reader, *, script_id: uuid.UUID | str | None = None, since: datetime | None = None
-) -> timedelta | None:
-    """How much time the decided runs in scope cover (None when there are none)."""
-    frame = _df(reader, HISTORY_SPAN_SQL, _params(script_id=script_id, since=since))
-    span = frame["span"].iloc[0] if len(frame) else None
-    return None if span is None or pd.isna(span) else pd.Timedelta(span).to_pytimedelta()
-
-
-def pass_rate_over_time(
-    reader: Reader,
-    *,
-    bucket: Bucket = "day",
-    script_id: uuid.UUID | str | None = None,
-    since: datetime | None = None,
-) -> pd.DataFrame:
-    """Columns: bucket, script_id, environment, runs, passed, failed, pass_rate."""
-    sql = PASS_RATE_SQL if bucket in _ROLLED_UP else PASS_RATE_RAW_SQL
-    return _df(reader, sql, _trend_params(bucket, script_id, since))
-
-
-def _duration_trends_sql(unit: str) -> str:
-    # Quantiles do not add up: the rollup keeps each run's duration, unnested here into one
-    # quantile aggregate (cheaper than concatenating the lists per bucket).
-    return f"""
-WITH daily AS ({_daily_source(unit)}
-),
-measured AS (
-    SELECT date_trunc($bucket, day) AS bucket, script_id, environment,
-           count(*) AS runs, quantile_cont(duration_ms, [0.5, 0.95]) AS quantiles
-    FROM (SELECT day, script_id, environment, unnest(durations) AS duration_ms FROM daily)
-    GROUP BY ALL
-)
-SELECT bucket, script_id::VARCHAR AS script_id, environment, runs,
-       quantiles[1] AS p50_ms, quantiles[2] AS p95_ms
-FROM measured
-ORDER BY bucket, script_id, environment
-"""
-
-
-DURATION_TRENDS_SQL = _duration_trends_sql("day")
-DURATION_TRENDS_RAW_SQL = _duration_trends_sql("raw")
-
-
-def duration_trends(
-    reader: Reader,
-    *,
-    bucket: Bucket = "day",
-    script_id: uuid.UUID | str | None = None,
-    since: datetime | None = None,
-) -> pd.DataFrame:
-    """Columns: bucket, script_id, environment, runs, p50_ms, p95_ms (run durations)."""
-    sql = DURATION_TRENDS_SQL if bucket in _ROLLED_UP else DURATION_TRENDS_RAW_SQL
-    return _df(reader, sql, _trend_params(bucket, script_id, since))
-
 
 # Each test's last ``window`` outcomes (0 failed, 1 passed, 2 passed on retry), newest first,
 # from the ``test_runs`` rollup: its rows keep each test's newest outcomes, so the newest of them
@@ -233,8 +121,8 @@ def flakiest_tests(
     retry_passes, last_run_at.
     """
     window = min(window, rollups.ROLLUP_WINDOW)
-    params = _params(script_id=script_id, since=since, window=window, limit=limit)
-    return _df(reader, FLAKIEST_TESTS_SQL, params)
+    params = scope_params(script_id=script_id, since=since, window=window, limit=limit)
+    return frame(reader, FLAKIEST_TESTS_SQL, params)
 
 
 # The ``selector_weeks`` rollup from the first whole week in scope, the raw steps before it.
@@ -279,9 +167,9 @@ def flakiest_selectors(
 ) -> pd.DataFrame:
     """Locators that both failed and passed. Columns: script_id, environment, browser, action,
     locator, executions, failures, failure_rate, last_seen."""
-    params = _params(script_id=script_id, since=since, limit=limit)
+    params = scope_params(script_id=script_id, since=since, limit=limit)
     params["whole_from"] = whole_periods_from(params["since"], "week")
-    return _df(reader, FLAKIEST_SELECTORS_SQL, params)
+    return frame(reader, FLAKIEST_SELECTORS_SQL, params)
 
 
 FAILURE_CLUSTERS_SQL = f"""
@@ -295,7 +183,7 @@ SELECT signature,
        any_value(error) AS sample_error
 FROM tests
 WHERE outcome IN ('failed', 'error') AND signature IS NOT NULL AND signature <> ''
-  AND {_SCOPE}
+  AND {SCOPE}
 GROUP BY signature
 ORDER BY occurrences DESC, signature
 LIMIT $limit
@@ -311,7 +199,9 @@ def failure_clusters(
 ) -> pd.DataFrame:
     """Failures grouped by normalised signature. Columns: signature, occurrences, scripts,
     script_ids, environments, first_seen, last_seen, sample_error."""
-    return _df(reader, FAILURE_CLUSTERS_SQL, _params(script_id=script_id, since=since, limit=limit))
+    return frame(
+        reader, FAILURE_CLUSTERS_SQL, scope_params(script_id=script_id, since=since, limit=limit)
+    )
 
 
 # The one definition of "insights by type and severity": the dashboard and the insights page
@@ -333,7 +223,7 @@ def insights_by_type_and_severity(
 ) -> pd.DataFrame:
     """Columns: type, severity, status, insights, occurrences, last_seen."""
     params = {"script": str(script_id) if script_id else None, "status": status}
-    return _df(reader, INSIGHTS_SUMMARY_SQL, params)
+    return frame(reader, INSIGHTS_SUMMARY_SQL, params)
 
 
 class _MemoryInsights:

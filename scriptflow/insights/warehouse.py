@@ -23,14 +23,15 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from scriptflow.config import Settings
 from scriptflow.insights import rollups
+from scriptflow.insights import warehouse_writes as writes
 from scriptflow.insights.extract import RunBatch
 from scriptflow.insights.lake import ALIAS, LakeLocation, create_catalog
 from scriptflow.insights.scoped_reader import ScopedReader, ensure_read_only_select
 from scriptflow.insights.warehouse_schema import INSIGHTS_SCHEMA, LAKE_DDL, SCOPED_TABLES
+from scriptflow.insights.warehouse_writes import concat_batches
 
 __all__ = [
     "INSIGHTS_SCHEMA",
@@ -39,6 +40,7 @@ __all__ = [
     "ScopedReader",
     "SyncResult",
     "Warehouse",
+    "concat_batches",
     "ensure_read_only_select",
 ]
 
@@ -175,7 +177,7 @@ class Warehouse:
                                 if t.batch is not None and t.replace is replace
                             ]
                             if batches:
-                                _append(
+                                writes.append(
                                     connection,
                                     self.alias,
                                     concat_batches(batches),
@@ -198,7 +200,7 @@ class Warehouse:
         """Replace the revisions of the given scripts (all when None)."""
 
         def change(connection: duckdb.DuckDBPyConnection) -> None:
-            _replace_revisions(connection, self.alias, revisions, script_ids)
+            writes.replace_revisions(connection, self.alias, revisions, script_ids)
 
         self._grouped(_Ticket(change=change))
 
@@ -212,8 +214,8 @@ class Warehouse:
         """Replace some scripts' revisions and some projects' insights in one commit."""
 
         def change(connection: duckdb.DuckDBPyConnection) -> None:
-            _replace_revisions(connection, self.alias, revisions, script_ids)
-            _replace_insights(connection, self.alias, insights, project_ids)
+            writes.replace_revisions(connection, self.alias, revisions, script_ids)
+            writes.replace_insights(connection, self.alias, insights, project_ids)
 
         self._grouped(_Ticket(change=change))
 
@@ -225,7 +227,7 @@ class Warehouse:
 
         def change(connection: duckdb.DuckDBPyConnection) -> None:
             if insights is not None:
-                _replace_insights(connection, self.alias, insights, project_ids)
+                writes.replace_insights(connection, self.alias, insights, project_ids)
 
         has_runs = batch is not None and batch.runs.num_rows > 0
         if not has_runs and not project_ids:
@@ -236,7 +238,7 @@ class Warehouse:
         """Mirror the SQL insights of some projects, for dashboard queries."""
 
         def change(connection: duckdb.DuckDBPyConnection) -> None:
-            _replace_insights(connection, self.alias, insights, project_ids)
+            writes.replace_insights(connection, self.alias, insights, project_ids)
 
         self._grouped(_Ticket(change=change))
 
@@ -268,11 +270,11 @@ class Warehouse:
             for table in ("steps", "tests", "runs", "revisions"):
                 connection.execute(f"DELETE FROM {self.alias}.{table}")
             for batch in batches:
-                _append(connection, self.alias, batch, check_existing=False)
+                writes.append(connection, self.alias, batch, check_existing=False)
                 totals[0] += batch.runs.num_rows
                 totals[1] += batch.tests.num_rows
                 totals[2] += batch.steps.num_rows
-            _insert_arrow(connection, self.alias, "revisions", revisions)
+            writes.insert_arrow(connection, self.alias, "revisions", revisions)
             rollups.rebuild(connection, self.alias)
         return SyncResult(*totals)
 
@@ -339,28 +341,6 @@ class _Ticket:
     error: BaseException | None = None
 
 
-def _replace_insights(
-    connection: duckdb.DuckDBPyConnection,
-    alias: str,
-    insights: pa.Table,
-    project_ids: Sequence[str],
-) -> None:
-    _delete_where_in(connection, alias, "insights", "project_id", project_ids)
-    _insert_arrow(connection, alias, "insights", insights)
-
-
-def concat_batches(batches: Iterable[RunBatch]) -> RunBatch:
-    """Several batches of runs as one (one insert per table, one commit)."""
-    items = list(batches)
-    if len(items) == 1:
-        return items[0]
-    return RunBatch(
-        pa.concat_tables([b.runs for b in items]),
-        pa.concat_tables([b.tests for b in items]),
-        pa.concat_tables([b.steps for b in items]),
-    )
-
-
 _aliases = itertools.count(1)
 
 
@@ -377,105 +357,3 @@ def _missing_rollups(connection: duckdb.DuckDBPyConnection, alias: str) -> bool:
         {"alias": alias, "names": list(rollups.ROLLUP_TABLES)},
     ).fetchall()
     return bool(found < len(rollups.ROLLUP_TABLES))
-
-
-def _delete_where_in(
-    connection: duckdb.DuckDBPyConnection,
-    alias: str,
-    table: str,
-    column: str,
-    ids: Sequence[str],
-) -> None:
-    if ids:
-        connection.execute(
-            f"DELETE FROM {alias}.{table} WHERE {column} IN (SELECT unnest($ids::UUID[]))",
-            {"ids": list(ids)},
-        )
-
-
-def _replace_revisions(
-    connection: duckdb.DuckDBPyConnection,
-    alias: str,
-    revisions: pa.Table,
-    script_ids: Sequence[str] | None,
-) -> None:
-    if script_ids is None:
-        connection.execute(f"DELETE FROM {alias}.revisions")
-    else:
-        _delete_where_in(connection, alias, "revisions", "script_id", script_ids)
-    _insert_arrow(connection, alias, "revisions", revisions)
-
-
-def _append(
-    connection: duckdb.DuckDBPyConnection,
-    alias: str,
-    batch: RunBatch,
-    *,
-    check_existing: bool = True,
-    only_missing: bool = False,
-) -> None:
-    """Insert a batch's rows; with ``check_existing``, replace runs already there (or, with
-    ``only_missing``, leave them and insert the others) and keep the rollups up to date (a
-    rebuild recomputes them once at the end instead)."""
-    present: list[tuple[Any, ...]] = []
-    oldest = None
-    if check_existing:
-        ids = batch.runs.column("run_id").to_pylist()
-        # A run's created_at never changes: bounding the scan by it lets DuckLake skip every
-        # data file of older history by its min/max statistics instead of reading all run ids.
-        earliest = pc.min(batch.runs.column("created_at")).as_py()
-        present = connection.execute(
-            f"SELECT run_id::VARCHAR FROM {alias}.runs "
-            "WHERE created_at >= $earliest AND run_id IN (SELECT unnest($ids::UUID[]))",
-            {"ids": ids, "earliest": earliest},
-        ).fetchall()
-        if present and only_missing:
-            keep = pa.array([row[0] for row in present], pa.string())
-            batch = RunBatch(*(_without_runs(getattr(batch, t), keep) for t in RUN_TABLES))
-            present = []
-            if batch.runs.num_rows == 0:
-                return
-        if present:
-            # A re-sync of a run: drop its old rows first (rare, so the scan is acceptable).
-            again = [row[0] for row in present]
-            # Their old created_at bounds the rollup periods to recompute as well as the new.
-            [(oldest,)] = connection.execute(
-                f"SELECT min(created_at) FROM {alias}.runs "
-                "WHERE run_id IN (SELECT unnest($ids::UUID[]))",
-                {"ids": again},
-            ).fetchall()
-            for table in ("steps", "tests", "runs"):
-                _delete_where_in(connection, alias, table, "run_id", again)
-    _insert_arrow(connection, alias, "runs", batch.runs)
-    _insert_arrow(connection, alias, "tests", batch.tests)
-    _insert_arrow(connection, alias, "steps", batch.steps)
-    if not check_existing:
-        return
-    if present:
-        scripts = sorted(set(batch.runs.column("script_id").to_pylist()))
-        since = rollups.earliest(batch.runs)
-        rollups.recompute_scripts(connection, alias, scripts, min(since, oldest or since))
-    else:
-        rollups.append(connection, alias, batch.runs, batch.tests, batch.steps)
-
-
-RUN_TABLES = ("runs", "tests", "steps")
-
-
-def _without_runs(rows: pa.Table, run_ids: pa.Array) -> pa.Table:
-    """The rows of runs other than these."""
-    ids = pc.cast(rows.column("run_id"), pa.string())
-    return rows.filter(pc.invert(pc.is_in(ids, value_set=run_ids)))
-
-
-def _insert_arrow(
-    connection: duckdb.DuckDBPyConnection, alias: str, table: str, rows: pa.Table
-) -> None:
-    if rows.num_rows == 0:
-        return
-    name = f"_incoming_{table}"
-    connection.register(name, rows)
-    try:
-        connection.execute(f"INSERT INTO {alias}.{table} BY NAME SELECT * FROM {name}")
-    finally:
-        connection.unregister(name)
