@@ -17,23 +17,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-import duckdb
-import pyarrow as pa
-
-from scriptflow.insights import rollups
-from scriptflow.insights.extract import (
-    REVISIONS_SCHEMA,
-    RUNS_SCHEMA,
-    STEPS_SCHEMA,
-    TESTS_SCHEMA,
-    RunBatch,
-)
 from scriptflow.insights.findings import Finding
+
+# Re-exported: callers of the analysis run it over this in-memory history.
+from scriptflow.insights.memory_history import MemoryHistory as MemoryHistory
 from scriptflow.insights.rows import (
     EnvironmentSplit,
     FailureCluster,
@@ -369,38 +360,3 @@ def compute_findings(
             t,
         )
     return findings
-
-
-class MemoryHistory:
-    """An in-memory DuckDB over extracted history, shaped like the warehouse (one script's runs)."""
-
-    def __init__(self, batches: Sequence[RunBatch], revisions: pa.Table | None = None) -> None:
-        self._connection = duckdb.connect(":memory:")
-        tables = {
-            "runs": (RUNS_SCHEMA, [b.runs for b in batches]),
-            "tests": (TESTS_SCHEMA, [b.tests for b in batches]),
-            "steps": (STEPS_SCHEMA, [b.steps for b in batches]),
-            "revisions": (REVISIONS_SCHEMA, [revisions] if revisions is not None else []),
-        }
-        for name, (schema, parts) in tables.items():
-            arrow = pa.concat_tables(parts) if parts else schema.empty_table()
-            self._connection.register(f"_{name}", arrow)
-            # UUID and TIMESTAMP types as in the warehouse, so the same SQL binds the same way.
-            casts = ", ".join(
-                f"{col}::UUID AS {col}" if col.endswith("_id") else col for col in schema.names
-            )
-            self._connection.execute(f"CREATE TABLE {name} AS SELECT {casts} FROM _{name}")
-            self._connection.unregister(f"_{name}")
-        rollups.define_views(self._connection)
-
-    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        """Run a query over the in-memory history."""
-        return self._connection.execute(sql, params or {}).fetchall()
-
-    def relation(self, sql: str, params: dict[str, Any] | None = None) -> Any:
-        """The DuckDB relation of a query over the in-memory history."""
-        return self._connection.sql(sql, params=params or None)
-
-    def close(self) -> None:
-        """Free the in-memory database."""
-        self._connection.close()

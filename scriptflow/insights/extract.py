@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,92 +24,33 @@ import pyarrow as pa
 from sqlalchemy import ColumnElement, Connection, Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from scriptflow.insights.batches import (
+    REVISIONS_SCHEMA,
+    RUN_KEYS,
+    RUNS_SCHEMA,
+    STEPS_SCHEMA,
+    TESTS_SCHEMA,
+    RunBatch,
+)
 from scriptflow.insights.signatures import error_signature
 from scriptflow.runs.failure_class import FailureClass, failure_class
 from scriptflow.runs.models import TERMINAL_STATUSES, RunKind, RunStep, RunTest, TestRun
 from scriptflow.runs.triage import run_failure_class
 from scriptflow.scripts.models import Script, ScriptRevision
 
-CHUNK_RUNS = 20_000
-
-RUNS_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("project_id", pa.string()),
-        ("script_id", pa.string()),
-        ("script_version", pa.int32()),
-        ("environment", pa.string()),
-        ("browser", pa.string()),
-        ("status", pa.string()),
-        ("trigger", pa.string()),
-        ("created_at", pa.timestamp("us")),
-        ("completed_at", pa.timestamp("us")),
-        ("duration_ms", pa.int64()),
-        ("error", pa.string()),
-    ]
-)
-_RUN_KEYS = [
-    ("project_id", pa.string()),
-    ("script_id", pa.string()),
-    ("script_version", pa.int32()),
-    ("environment", pa.string()),
-    ("browser", pa.string()),
-    ("trigger", pa.string()),
-    ("created_at", pa.timestamp("us")),
+__all__ = [
+    "REVISIONS_SCHEMA",
+    "RUNS_SCHEMA",
+    "STEPS_SCHEMA",
+    "TESTS_SCHEMA",
+    "RunBatch",
+    "extract_revisions",
+    "extract_runs",
+    "finished_runs_query",
+    "run_script_ids",
 ]
-TESTS_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        *_RUN_KEYS,
-        ("position", pa.int32()),
-        ("name", pa.string()),
-        ("outcome", pa.string()),
-        ("attempts", pa.int32()),
-        ("duration_ms", pa.int64()),
-        ("error", pa.string()),
-        ("signature", pa.string()),
-    ]
-)
-STEPS_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        *_RUN_KEYS,
-        ("test_position", pa.int32()),
-        ("position", pa.int32()),
-        ("attempt", pa.int32()),
-        ("action", pa.string()),
-        ("locator", pa.string()),
-        ("duration_ms", pa.int64()),
-        ("outcome", pa.string()),
-        ("error", pa.string()),
-    ]
-)
-REVISIONS_SCHEMA = pa.schema(
-    [
-        ("project_id", pa.string()),
-        ("script_id", pa.string()),
-        ("version", pa.int32()),
-        ("source", pa.string()),
-        ("changeset_id", pa.string()),
-        ("created_at", pa.timestamp("us")),
-    ]
-)
 
-
-@dataclass(frozen=True, slots=True)
-class RunBatch:
-    """Runs with their tests and steps, as Arrow tables in the warehouse's shape."""
-
-    runs: pa.Table
-    tests: pa.Table
-    steps: pa.Table
-
-    @classmethod
-    def empty(cls) -> RunBatch:
-        """A batch with no rows."""
-        return cls(
-            RUNS_SCHEMA.empty_table(), TESTS_SCHEMA.empty_table(), STEPS_SCHEMA.empty_table()
-        )
+CHUNK_RUNS = 20_000
 
 
 def finished_runs_query() -> Select[*tuple[Any, ...]]:
@@ -488,7 +428,7 @@ def extract_revisions(
 
 
 def _run_keys(run: dict[str, Any]) -> dict[str, Any]:
-    return {name: run[name] for name, _ in _RUN_KEYS}
+    return {name: run[name] for name, _ in RUN_KEYS}
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:

@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scriptflow.errors import NotFound
 from scriptflow.insights import rollups
-from scriptflow.insights.analysis import MemoryHistory, bound_params
+from scriptflow.insights.analysis import bound_params
 from scriptflow.insights.extract import RunBatch, extract_revisions, extract_runs
 from scriptflow.insights.findings import Finding, script_finding
+from scriptflow.insights.memory_history import MemoryHistory
 from scriptflow.insights.repository import HistoryRepository
 from scriptflow.insights.statistics import (
     decided_outcomes,

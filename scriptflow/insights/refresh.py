@@ -22,10 +22,11 @@ from scriptflow.db.base import utcnow
 from scriptflow.enhance.proposal import EnhanceOptions
 from scriptflow.enhance.rules import enhance_with_rules
 from scriptflow.errors import NotFound
-from scriptflow.insights.analysis import DEFAULT_LOOKBACK_DAYS, MemoryHistory, compute_findings
+from scriptflow.insights.analysis import DEFAULT_LOOKBACK_DAYS, compute_findings
 from scriptflow.insights.extract import RunBatch, extract_runs
 from scriptflow.insights.findings import Finding
 from scriptflow.insights.fix_impact import fix_regression_findings, impact_report, thresholds_of
+from scriptflow.insights.memory_history import MemoryHistory
 from scriptflow.insights.models import AIInsight, InsightStatus
 from scriptflow.insights.repository import HistoryRepository, InsightRepository
 from scriptflow.insights.rules import brittle_code_findings

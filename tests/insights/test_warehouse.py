@@ -19,8 +19,9 @@ import pytest
 
 from scriptflow.errors import ValidationFailed
 from scriptflow.insights import queries, rollups
-from scriptflow.insights.analysis import MemoryHistory, compute_findings
+from scriptflow.insights.analysis import compute_findings
 from scriptflow.insights.extract import REVISIONS_SCHEMA, RunBatch
+from scriptflow.insights.memory_history import MemoryHistory
 from scriptflow.insights.thresholds import Thresholds
 from scriptflow.insights.warehouse import Warehouse
 from tests.insights.history import START, Run, batch, login_steps
