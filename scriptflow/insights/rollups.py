@@ -296,9 +296,12 @@ def merge(connection: duckdb.DuckDBPyConnection, alias: str) -> int:
         try:
             matches = " AND ".join(f"t.{key} IS NOT DISTINCT FROM m.{key}" for key in _KEYS[name])
             connection.execute(f"DELETE FROM {alias}.{name} t USING {merged} m WHERE {matches}")
+            # Written as Parquet: folded rows of nested lists are slow in the catalog.
+            _inline_rows(connection, alias, name, 0)
             connection.execute(
                 f"INSERT INTO {alias}.{name} BY NAME SELECT * EXCLUDE (parts) FROM {merged}"
             )
+            _inline_rows(connection, alias, name, INLINE_ROWS)
         finally:
             connection.unregister(merged)
         removed += int(pc.sum(folded.column("parts")).as_py()) - folded.num_rows
