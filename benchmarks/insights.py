@@ -978,7 +978,14 @@ def run_benchmark(
 
     lake_seconds, _ = timed(partial(dashboard_cell, lake_reader), repeat=REPEAT)
     file_seconds, _ = timed(partial(dashboard_cell, single_reader), repeat=REPEAT)
-    record(f"dashboard cell, last 30 days ({len(cell)} queries)", lake_seconds, file_seconds, None)
+    record(
+        f"dashboard cell, last 30 days ({len(cell)} queries)",
+        lake_seconds,
+        file_seconds,
+        None,
+        "(the seven in a row: issue 12's dashboard page, < 2.5 s at 1M, holds them)",
+        under_1s=False,
+    )
     single_reader.close()
     single.close()
     lake_reader.close()
