@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scriptflow.config import Settings
@@ -58,14 +59,20 @@ _queued = threading.Event()
 async def enqueue_runs(session: AsyncSession, run_ids: Sequence[uuid.UUID]) -> None:
     """A finished run's warehouse append: queue it in the caller's transaction."""
     await WarehouseQueueRepository(session).enqueue(run_ids=run_ids)
-    _queued.set()
+    _wake_at_commit(session)
 
 
 async def enqueue_insight_mirror(session: AsyncSession, project_ids: Sequence[uuid.UUID]) -> None:
     """Queue a mirror of these projects' insights into the warehouse (written with the runs
     of the same drain, in its one commit: no lake commit of its own)."""
     await WarehouseQueueRepository(session).enqueue(project_ids=project_ids)
-    _queued.set()
+    _wake_at_commit(session)
+
+
+def _wake_at_commit(session: AsyncSession) -> None:
+    """Wake this process's drain once the entries are committed: woken before (inside the
+    transaction), it read the queue without them and slept until its next look."""
+    event.listen(session.sync_session, "after_commit", lambda _: _queued.set(), once=True)
 
 
 @dataclass(frozen=True, slots=True)
