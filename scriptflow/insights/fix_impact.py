@@ -49,7 +49,8 @@ async def revision_impact_for(
         "source": revision.source,
         "changeset_id": str(revision.changeset_id) if revision.changeset_id else None,
         "accepted_at": revision.created_at.isoformat(),
-        "window_runs": thresholds.window_runs,
+        # The window the report used: a project may set more runs than the rollups keep.
+        "window_runs": rollups.capped_window(thresholds.window_runs),
         **report,
     }
 
@@ -193,7 +194,7 @@ def revision_samples(
     params = {
         "script": str(script_id) if script_id else None,
         "version": version,
-        "window": min(window, rollups.ROLLUP_WINDOW),
+        "window": rollups.capped_window(window),
     }
     table = reader.relation(
         REVISION_SAMPLES_SQL, bound_params(REVISION_SAMPLES_SQL, params)

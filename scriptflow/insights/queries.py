@@ -120,7 +120,7 @@ def flakiest_tests(
     Columns: script_id, environment, browser, test_name, runs, flips, flip_rate, failures,
     retry_passes, last_run_at.
     """
-    window = min(window, rollups.ROLLUP_WINDOW)
+    window = rollups.capped_window(window)
     params = scope_params(script_id=script_id, since=since, window=window, limit=limit)
     return frame(reader, FLAKIEST_TESTS_SQL, params)
 

@@ -39,6 +39,12 @@ ROLLUP_TABLES = (RUN_DAYS, SELECTOR_WEEKS, VERSION_RUNS, TEST_RUNS)
 # asked of them counts as this one.
 ROLLUP_WINDOW = 100
 
+
+def capped_window(window: int) -> int:
+    """The window a rollup read really uses: ``window`` runs, at most ``ROLLUP_WINDOW``."""
+    return min(window, ROLLUP_WINDOW)
+
+
 _VERSION_RUN = "STRUCT(created_at TIMESTAMP, run UUID, status VARCHAR, ms BIGINT)[]"
 
 ROLLUP_DDL = f"""

@@ -232,6 +232,13 @@ async def test_did_the_fix_work_on_a_revision_and_as_an_insight(
     client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     account = await signup(client)
+    # More runs than the rollups keep at each end: the report says the window it used.
+    r = await client.patch(
+        f"/v1/projects/{account.project_id}",
+        json={"settings": {"insights": {"window_runs": 150}}},
+        headers=account.headers,
+    )
+    assert r.status_code == 200, r.text
     script = await create_script(client, account, content=CLEAN)
     r = await client.put(
         f"/v1/scripts/{script['id']}",
@@ -268,6 +275,7 @@ async def test_did_the_fix_work_on_a_revision_and_as_an_insight(
     assert impact["before"]["pass_rate"] == 1.0 and impact["after"]["pass_rate"] < 0.5
     assert "pass_rate" in impact["regressions"]
     assert (impact["before"]["runs"], impact["after"]["runs"]) == (8, 8)
+    assert impact["window_runs"] == 100
 
     await finish(sessionmaker, account, str(script["id"]), after[-1], "failed")
     r = await client.get(
