@@ -138,16 +138,21 @@ class WarehouseQueueRepository:
         if self.session.get_bind().dialect.name == "postgresql":
             await self.session.execute(text(f"NOTIFY {QUEUE_CHANNEL}"))
 
-    async def oldest(self, limit: int) -> list[tuple[int, uuid.UUID | None, uuid.UUID | None]]:
-        """The first ``limit`` entries, oldest first: (entry id, run id, project id)."""
+    async def oldest(
+        self, limit: int
+    ) -> list[tuple[int, uuid.UUID | None, uuid.UUID | None, datetime]]:
+        """The first ``limit`` entries, oldest first: (entry id, run id, project id, when)."""
         stmt = (
             select(
-                WarehouseQueueEntry.id, WarehouseQueueEntry.run_id, WarehouseQueueEntry.project_id
+                WarehouseQueueEntry.id,
+                WarehouseQueueEntry.run_id,
+                WarehouseQueueEntry.project_id,
+                WarehouseQueueEntry.enqueued_at,
             )
             .order_by(WarehouseQueueEntry.id)
             .limit(limit)
         )
-        return [(row[0], row[1], row[2]) for row in (await self.session.execute(stmt)).all()]
+        return [tuple(row) for row in (await self.session.execute(stmt)).all()]  # type: ignore[misc]
 
     async def remove(self, entry_ids: Sequence[int]) -> None:
         """The writer wrote these entries: they go."""

@@ -22,13 +22,15 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pyarrow as pa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scriptflow.config import Settings
+from scriptflow.db.base import utcnow
 from scriptflow.db.engine import transaction
 from scriptflow.insights.extract import RunBatch, extract_runs
 from scriptflow.insights.lake import DrainElection
@@ -82,6 +84,26 @@ class Drained:
     entries: int
     runs: int
     seconds: float
+    laps: str = ""
+
+
+@dataclass
+class Laps:
+    """Where one drain's time went (for its log line): seconds per stage, in order."""
+
+    started: float
+    waited: timedelta
+    stages: list[tuple[str, float]] = field(default_factory=list)
+
+    def lap(self, stage: str) -> None:
+        self.stages.append((stage, time.perf_counter()))
+
+    def text(self) -> str:
+        parts, last = [], self.started
+        for stage, at in self.stages:
+            parts.append(f"{stage} {at - last:.3f}")
+            last = at
+        return f"oldest entry waited {self.waited.total_seconds():.3f} s; " + ", ".join(parts)
 
 
 class WarehouseDrain:
@@ -122,22 +144,28 @@ class WarehouseDrain:
             entries = await WarehouseQueueRepository(session).oldest(self.batch_runs)
         if not entries:
             return Drained(0, 0, 0.0)
+        laps = Laps(started, waited=utcnow() - min(entry[3] for entry in entries))
+        laps.lap("queue")
         # Once each, in order: a run queued twice is appended once, a project mirrored once.
-        run_ids = list(dict.fromkeys(run for _, run, _ in entries if run is not None))
-        projects = list(dict.fromkeys(project for _, _, project in entries if project is not None))
+        run_ids = list(dict.fromkeys(run for _, run, _, _ in entries if run is not None))
+        projects = list(dict.fromkeys(p for _, _, p, _ in entries if p is not None))
         batches = await self.extract(run_ids) if run_ids else []
+        laps.lap("extract")
         insights: pa.Table | None = None
         mirrored: list[str] = []
         if projects:
             # Read after the runs: the insights are at least as new as the runs of this batch.
             async with transaction(self.sessionmaker, write=False) as session:
                 insights, mirrored = await insights_table(session, projects)
+            laps.lap("insights")
         batch = concat_batches(batches) if batches else None
         await asyncio.to_thread(self.warehouse.write_queued, batch, insights, mirrored)
+        laps.lap(f"lake ({self.warehouse.last_write})")
         outbox.fault_point(FAULT_AFTER_LAKE_COMMIT)
         async with transaction(self.sessionmaker) as session:
-            await WarehouseQueueRepository(session).remove([entry for entry, _, _ in entries])
-        return Drained(len(entries), len(run_ids), time.perf_counter() - started)
+            await WarehouseQueueRepository(session).remove([entry[0] for entry in entries])
+        laps.lap("remove")
+        return Drained(len(entries), len(run_ids), time.perf_counter() - started, laps.text())
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop``: be the writer when no other process is, and drain while it."""
@@ -157,7 +185,10 @@ class WarehouseDrain:
                     continue
                 if done.entries:
                     log.info(
-                        "drained %d run(s) into the warehouse in %.3f s", done.runs, done.seconds
+                        "drained %d run(s) into the warehouse in %.3f s (%s)",
+                        done.runs,
+                        done.seconds,
+                        done.laps,
                     )
                 if done.entries < self.batch_runs:  # a full batch: more wait, go on at once
                     await self._wait(stop)

@@ -63,6 +63,8 @@ LAG_P50_BOUND_S = 4.0
 POLL_S = 0.25
 LAG_P95_BOUND_S = 10.0
 LOAD_AT_WHICH_BOUNDS_HOLD = 4.0
+# The processes' log level: INFO (run with -s) prints where each lake write's time went.
+LOG_LEVEL = os.environ.get("SCRIPTFLOW_DEPLOY_TEST_LOG_LEVEL", "WARNING")
 
 
 @dataclass
@@ -85,7 +87,7 @@ class Deployment:
             "DATABASE_URL": self.database_url,
             "JWT_SECRET": SECRET,
             "SCRIPTFLOW_DATA_DIR": str(data_dir),
-            "SCRIPTFLOW_LOG_LEVEL": "WARNING",
+            "SCRIPTFLOW_LOG_LEVEL": LOG_LEVEL,
             **self.shared,
             **extra,
         }
@@ -127,7 +129,6 @@ class Deployment:
             SCRIPTFLOW_RUN_LEASE_S="8",
             SCRIPTFLOW_RUN_REAP_EVERY_S="1",
             SCRIPTFLOW_OUTBOX_CLAIM_S="10",
-            SCRIPTFLOW_LOG_LEVEL="WARNING",
             SCRIPTFLOW_ANALYTICS_COMPACT_EVERY_S="0",
             **extra,
         )
