@@ -49,8 +49,8 @@ class MemoryHistory:
         return self._connection.execute(sql, params or {}).fetchall()
 
     def relation(self, sql: str, params: dict[str, Any] | None = None) -> Any:
-        """The DuckDB relation of a query over the in-memory history."""
-        return self._connection.sql(sql, params=params or None)
+        """A query over the in-memory history, executed: its result (as ``ScopedReader``)."""
+        return self._connection.execute(sql, params or {})
 
     def close(self) -> None:
         """Free the in-memory database."""

@@ -1,9 +1,9 @@
-"""Rollups: run history summed per day (runs) and per week (selectors), and the newest and
-oldest runs of each script version and test, kept beside the raw rows.
+"""Rollups: run history summed per day and per week (runs) and per week (selectors), and the
+newest and oldest runs of each script version and test, kept beside the raw rows.
 
 A dashboard over a year of history should read thousands of rows, not millions. Each rollup is
-defined once, by a SELECT over the raw table (``run_days_select``, ``selector_weeks_select``,
-``version_runs_select``, ``test_runs_select``):
+defined once, by a SELECT over the raw table (``run_days_select``, ``run_weeks_select``,
+``selector_weeks_select``, ``version_runs_select``, ``test_runs_select``):
 
 - in the warehouse it is a table the append keeps up to date in the same commit (one more
   INSERT of the new runs' sums per rollup; ``merge`` folds the many one-run rows of a day into
@@ -11,7 +11,8 @@ defined once, by a SELECT over the raw table (``run_days_select``, ``selector_we
 - over any other history (the in-memory history of one script, a plain DuckDB file) it is a
   view of that same SELECT (``define_views``).
 
-So the dashboard queries (``queries``) read ``run_days`` and ``selector_weeks`` everywhere and
+So the dashboard queries (``queries``) read ``run_days``, ``run_weeks`` and ``selector_weeks``
+everywhere and
 give the same answers on both paths. A period's rows may be split over several rollup rows
 (appends since the last compaction): readers always sum them again.
 """
@@ -29,10 +30,11 @@ import pyarrow.compute as pc
 from scriptflow.insights.lake import INLINE_ROWS
 
 RUN_DAYS = "run_days"
+RUN_WEEKS = "run_weeks"
 SELECTOR_WEEKS = "selector_weeks"
 VERSION_RUNS = "version_runs"
 TEST_RUNS = "test_runs"
-ROLLUP_TABLES = (RUN_DAYS, SELECTOR_WEEKS, VERSION_RUNS, TEST_RUNS)
+ROLLUP_TABLES = (RUN_DAYS, RUN_WEEKS, SELECTOR_WEEKS, VERSION_RUNS, TEST_RUNS)
 
 # The most runs a window may hold where a window is read from a rollup (fix impact, flakiest
 # tests): ``version_runs`` and ``test_runs`` keep this many runs at each end; a larger window
@@ -57,6 +59,19 @@ CREATE TABLE IF NOT EXISTS run_days (
     passed BIGINT NOT NULL,
     failed BIGINT NOT NULL,
     durations BIGINT[]
+);
+CREATE TABLE IF NOT EXISTS run_weeks (
+    week TIMESTAMP NOT NULL,
+    project_id UUID NOT NULL,
+    script_id UUID NOT NULL,
+    environment VARCHAR NOT NULL,
+    runs BIGINT NOT NULL,
+    passed BIGINT NOT NULL,
+    failed BIGINT NOT NULL,
+    timed BIGINT NOT NULL,
+    durations BIGINT[],
+    p50_ms DOUBLE,
+    p95_ms DOUBLE
 );
 CREATE TABLE IF NOT EXISTS selector_weeks (
     week TIMESTAMP NOT NULL,
@@ -105,6 +120,26 @@ SELECT date_trunc({unit}, created_at) AS day, project_id, script_id, environment
        count(*) FILTER (WHERE status = 'failed') AS failed,
        coalesce(list(duration_ms) FILTER (WHERE duration_ms IS NOT NULL), []::BIGINT[])
            AS durations
+FROM {table}
+WHERE status IN ('passed', 'failed') AND ({where})
+GROUP BY ALL"""
+
+
+def run_weeks_select(table: str = "runs", where: str = "TRUE") -> str:
+    """Decided runs per (week, script, environment): counts, the durations measured (``timed``
+    of them) and their exact p50 and p95 (``quantile_cont``, as the trend computes them). A
+    row's quantiles are its own durations': a week split over several rows (appends since the
+    last compaction) has its quantiles computed again from the rows' lists by the reader."""
+    return f"""
+SELECT date_trunc('week', created_at) AS week, project_id, script_id, environment,
+       count(*) AS runs,
+       count(*) FILTER (WHERE status = 'passed') AS passed,
+       count(*) FILTER (WHERE status = 'failed') AS failed,
+       count(duration_ms) AS timed,
+       coalesce(list(duration_ms) FILTER (WHERE duration_ms IS NOT NULL), []::BIGINT[])
+           AS durations,
+       quantile_cont(duration_ms, 0.5) AS p50_ms,
+       quantile_cont(duration_ms, 0.95) AS p95_ms
 FROM {table}
 WHERE status IN ('passed', 'failed') AND ({where})
 GROUP BY ALL"""
@@ -161,16 +196,24 @@ def oldest(column: str, window: str = str(ROLLUP_WINDOW)) -> str:
 
 _DEFINITIONS = {
     RUN_DAYS: run_days_select,
+    RUN_WEEKS: run_weeks_select,
     SELECTOR_WEEKS: selector_weeks_select,
     VERSION_RUNS: version_runs_select,
     TEST_RUNS: test_runs_select,
 }
-_RAW_TABLE = {RUN_DAYS: "runs", SELECTOR_WEEKS: "steps", VERSION_RUNS: "runs", TEST_RUNS: "tests"}
+_RAW_TABLE = {
+    RUN_DAYS: "runs",
+    RUN_WEEKS: "runs",
+    SELECTOR_WEEKS: "steps",
+    VERSION_RUNS: "runs",
+    TEST_RUNS: "tests",
+}
 # The period column of the rollups summed by period (the others have one row per key once
 # merged, and are merged whole: a few thousand keys).
-_PERIOD = {RUN_DAYS: "day", SELECTOR_WEEKS: "week"}
+_PERIOD = {RUN_DAYS: "day", RUN_WEEKS: "week", SELECTOR_WEEKS: "week"}
 _KEYS = {
     RUN_DAYS: ("day", "project_id", "script_id", "environment"),
+    RUN_WEEKS: ("week", "project_id", "script_id", "environment"),
     SELECTOR_WEEKS: (
         "week",
         "project_id",
@@ -186,6 +229,12 @@ _KEYS = {
 _MERGED = {
     RUN_DAYS: "sum(runs)::BIGINT AS runs, sum(passed)::BIGINT AS passed, "
     "sum(failed)::BIGINT AS failed, flatten(list(durations)) AS durations",
+    RUN_WEEKS: "sum(runs)::BIGINT AS runs, sum(passed)::BIGINT AS passed, "
+    "sum(failed)::BIGINT AS failed, sum(timed)::BIGINT AS timed, "
+    "flatten(list(durations)) AS durations, "
+    # The folded week's own quantiles, from all its durations (exact again).
+    "list_aggregate(flatten(list(durations)), 'quantile_cont', 0.5) AS p50_ms, "
+    "list_aggregate(flatten(list(durations)), 'quantile_cont', 0.95) AS p95_ms",
     SELECTOR_WEEKS: "sum(executions)::BIGINT AS executions, sum(failures)::BIGINT AS failures, "
     "max(last_seen) AS last_seen",
     VERSION_RUNS: f"{oldest('oldest')} AS oldest, {newest('newest')} AS newest",
@@ -257,23 +306,34 @@ def recompute_scripts(
         connection.execute(f"INSERT INTO {alias}.{name} BY NAME {recomputed}", params)
 
 
-def rebuild(connection: duckdb.DuckDBPyConnection, alias: str) -> None:
-    """Recompute every rollup from the raw rows (inside the caller's transaction)."""
-    for name, select in _DEFINITIONS.items():
+def rebuild(
+    connection: duckdb.DuckDBPyConnection,
+    alias: str,
+    names: Sequence[str] = ROLLUP_TABLES,
+    *,
+    created: bool = False,
+) -> None:
+    """Recompute rollups (every one by default) from the raw rows, inside the caller's
+    transaction. ``created``: the tables were made in that transaction, and DuckLake sets no
+    option of a table before its commit: the lake-wide inlining limit is lowered instead."""
+    for name in names:
         connection.execute(f"DELETE FROM {alias}.{name}")
         # A few thousand rows of nested lists would be inlined into the catalog, which took
         # 36 s for version_runs at 1M runs (SQLite catalog, load 18) against 8 s as Parquet.
-        _inline_rows(connection, alias, name, 0)
+        _inline_rows(connection, alias, None if created else name, 0)
+        select = _DEFINITIONS[name]
         connection.execute(
             f"INSERT INTO {alias}.{name} BY NAME {select(table=f'{alias}.{_RAW_TABLE[name]}')}"
         )
-        _inline_rows(connection, alias, name, INLINE_ROWS)
+        _inline_rows(connection, alias, None if created else name, INLINE_ROWS)
 
 
-def _inline_rows(connection: duckdb.DuckDBPyConnection, alias: str, table: str, rows: int) -> None:
-    connection.execute(
-        f"CALL {alias}.set_option('data_inlining_row_limit', {int(rows)}, table_name => '{table}')"
-    )
+def _inline_rows(
+    connection: duckdb.DuckDBPyConnection, alias: str, table: str | None, rows: int
+) -> None:
+    """The inlining limit of one table, or (``table`` None) of the whole lake."""
+    scope = f", table_name => '{table}'" if table is not None else ""
+    connection.execute(f"CALL {alias}.set_option('data_inlining_row_limit', {int(rows)}{scope})")
 
 
 def merge(connection: duckdb.DuckDBPyConnection, alias: str) -> int:

@@ -95,9 +95,12 @@ class ScopedReader:
         return self.relation(sql, params).to_arrow_table()
 
     def relation(self, sql: str, params: dict[str, Any] | None = None) -> Any:
-        """The DuckDB relation of one validated SELECT."""
+        """One validated SELECT, executed: its result (``.df()``, ``.to_arrow_table()``,
+        ``.fetchall()``). Executed, not a lazy relation: ``sql(..., params=...)`` plans the query
+        once on creation and again on each fetch, which doubled a whole-history trend's time
+        (0.36 s against 0.18 s for 40k rows out)."""
         ensure_read_only_select(sql)
-        return self._cursor.sql(sql, params=params or None)
+        return self._cursor.execute(sql, params or {})
 
     def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one validated SELECT and return its rows as tuples."""

@@ -103,16 +103,17 @@ class Warehouse:
             return self._connection
 
     def _ensure_rollups(self, connection: duckdb.DuckDBPyConnection) -> None:
-        """Add the rollup tables to a catalog made before them, filled from the raw rows."""
+        """Add the rollup tables to a catalog made before them, filled from the raw rows (in the
+        transaction that creates them: no reader sees one empty)."""
         if _missing_rollups(connection, self.alias):
             with self.location.writer_lock().hold():
-                if _missing_rollups(connection, self.alias):
+                if missing := _missing_rollups(connection, self.alias):
                     connection.execute("BEGIN TRANSACTION")
                     try:
                         connection.execute(f"USE {self.alias}")
                         connection.execute(rollups.ROLLUP_DDL)
                         connection.execute("USE memory")
-                        rollups.rebuild(connection, self.alias)
+                        rollups.rebuild(connection, self.alias, missing, created=True)
                         connection.execute("COMMIT")
                     except BaseException:
                         connection.execute("ROLLBACK")
@@ -365,12 +366,14 @@ def _unique_alias() -> str:
     return ALIAS if number == 1 else f"{ALIAS}_{number}"
 
 
-def _missing_rollups(connection: duckdb.DuckDBPyConnection, alias: str) -> bool:
-    # Looked up by name: duckdb_tables() lists every attached database's tables, the lake's
-    # PostgreSQL catalog included (over a second under load).
+def _missing_rollups(connection: duckdb.DuckDBPyConnection, alias: str) -> list[str]:
+    """The rollup tables the lake lacks (a catalog made before them). Looked up by name:
+    duckdb_tables() lists every attached database's tables, the lake's PostgreSQL catalog
+    included (over a second under load)."""
+    missing = []
     for name in rollups.ROLLUP_TABLES:
         try:
             connection.execute(f"SELECT 1 FROM {alias}.main.{name} LIMIT 0")
         except duckdb.CatalogException:
-            return True
-    return False
+            missing.append(name)
+    return missing

@@ -93,6 +93,29 @@ def test_append_is_idempotent(warehouse: Warehouse) -> None:
     assert after == (before[0] + 3, before[1] + again.steps.num_rows)
 
 
+def test_a_rollup_new_to_an_older_catalog_is_made_and_filled_on_attach(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """A catalog made before a rollup (``run_weeks`` here) gets it, filled from the raw rows in
+    the transaction that creates it, written as Parquet rather than inlined."""
+    connection = warehouse.connection()
+    connection.execute(f"DROP TABLE {warehouse.alias}.run_weeks")
+    later = Warehouse.for_data_dir(tmp_path)  # another process attaching the older catalog
+    try:
+        with later.reader([P1, P2]) as reader:
+            stored = reader.rows("SELECT * FROM run_weeks ORDER BY ALL")
+            defined = reader.rows(f"{rollups.run_weeks_select()} ORDER BY ALL")
+        assert stored == defined != []
+        [(files,)] = (
+            later.connection()
+            .execute(f"SELECT count(*) FROM ducklake_list_files('{later.alias}', 'run_weeks')")
+            .fetchall()
+        )
+        assert files == 1
+    finally:
+        later.close()
+
+
 def test_a_reader_sees_only_its_projects(shared: Warehouse) -> None:
     with shared.reader([P2]) as reader:
         assert reader.rows("SELECT DISTINCT project_id::VARCHAR FROM runs") == [(P2,)]
@@ -381,12 +404,17 @@ def test_rollups_answer_as_the_raw_rows_do_after_appends_a_resync_and_a_merge(
         with warehouse.reader([P1]) as reader:
             split = frames(reader)
             [(rows_before,)] = reader.rows("SELECT count(*) FROM run_days")
+            [(weeks_before,)] = reader.rows("SELECT count(*) FROM run_weeks")
         warehouse.compact(wait=True)
         with warehouse.reader([P1]) as reader:
             merged = frames(reader)
             [(rows_after,)] = reader.rows("SELECT count(*) FROM run_days")
+            [(weeks_after,)] = reader.rows("SELECT count(*) FROM run_weeks")
             kept = reader.rows("SELECT max(len(newest)), count(*) FROM test_runs")
         assert rows_after < rows_before  # the merge folded split days
+        # Split weeks have their quantiles computed again from their lists, folded ones read
+        # the quantiles stored with them: both answer as the raw runs do (compared below).
+        assert weeks_after < weeks_before
         assert kept == [(rollups.ROLLUP_WINDOW, 4)]  # one row per test, its newest runs
         every_run = runs + long
         assert expected["pass day None"]["runs"].sum() == len(every_run)
