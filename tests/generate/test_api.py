@@ -167,6 +167,14 @@ async def test_rules_generation_is_verified_deterministic_and_accepted_into_a_pa
     )
     assert again.status_code == 202
     assert again.json()["proposed_diff"] == done["proposed_diff"]
+    # Its verification run cancelled before it ran (one Chromium run less), the copy is never
+    # proposed: a generated test must pass every verification run.
+    (again_run,) = again.json()["verification"]["run_ids"]
+    r = await client.post(f"/v1/test-runs/{again_run}/cancel", headers=account.headers)
+    assert r.status_code == 200, r.text
+    refused = await wait_generated(client, account, again.headers["location"])
+    assert refused["status"] == "failed", refused
+    assert refused["verification"]["passed"] == 0
 
     r = await client.post(f"{location}/accept", headers=account.headers)
     assert r.status_code == 200, r.text
