@@ -176,9 +176,9 @@ async def test_two_worker_processes_never_execute_a_run_twice(
 ) -> None:
     # No browser: the point is the queue, so each run is a tiny pytest session that reports
     # a token of its own (a sandboxed run cannot see its run id).
-    # 12 runs over four claimers (two processes, two slots each): three a claimer, queued before
+    # 8 runs over four claimers (two processes, two slots each): two a claimer, queued before
     # either process starts, so every claim races three others for the same rows.
-    tokens = [uuid.uuid4().hex for _ in range(12)]
+    tokens = [uuid.uuid4().hex for _ in range(8)]
     account = await signup(client)
     ids = []
     for token in tokens:
