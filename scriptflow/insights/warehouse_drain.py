@@ -43,6 +43,9 @@ log = logging.getLogger("scriptflow.insights")
 
 # Runs per lake commit: a commit costs about the same dozen catalog statements whatever its size.
 BATCH_RUNS = 500
+# How long an insight mirror waits behind queued runs at most (the dashboard's surfaces read the
+# runs; only notebooks read the mirror), before it goes into a commit with them.
+MIRROR_DEFER_S = 5.0
 # How often a process that is not the writer tries to become it.
 ELECT_EVERY_S = 2.0
 # How soon a drain waiting for work notices it is asked to stop.
@@ -144,8 +147,17 @@ class WarehouseDrain:
             entries = await WarehouseQueueRepository(session).oldest(self.batch_runs)
         if not entries:
             return Drained(0, 0, 0.0)
-        laps = Laps(started, waited=utcnow() - min(entry[3] for entry in entries))
+        now = utcnow()
+        laps = Laps(started, waited=now - min(entry[3] for entry in entries))
         laps.lap("queue")
+        if any(run is not None for _, run, _, _ in entries):
+            # Runs first: a mirror waits while runs do (up to MIRROR_DEFER_S), so its delete and
+            # insert of the project's insights do not lengthen the commit the runs wait for.
+            entries = [
+                entry
+                for entry in entries
+                if entry[1] is not None or now - entry[3] >= timedelta(seconds=MIRROR_DEFER_S)
+            ]
         # Once each, in order: a run queued twice is appended once, a project mirrored once.
         run_ids = list(dict.fromkeys(run for _, run, _, _ in entries if run is not None))
         projects = list(dict.fromkeys(p for _, _, p, _ in entries if p is not None))

@@ -148,6 +148,16 @@ async def test_queued_runs_reach_the_lake_once_and_a_dying_writer_loses_none(
             await enqueue_insight_mirror(session, [uuid.UUID(PROJECT)])
         assert (await drain.drain_once()).entries == 1
         assert await _depth(sessionmaker) == 0
+        # Runs first: a mirror queued beside runs waits for a drain without them, or until it
+        # waited MIRROR_DEFER_S (0 here: at once). Runs already in the lake stay single.
+        for defer_s, drains in ((60.0, [1, 1]), (0.0, [2])):
+            monkeypatch.setattr(warehouse_drain, "MIRROR_DEFER_S", defer_s)
+            async with transaction(sessionmaker) as session:
+                await enqueue_insight_mirror(session, [uuid.UUID(PROJECT)])
+                await enqueue_runs(session, [ids[0]])
+            assert [(await drain.drain_once()).entries for _ in drains] == drains
+            assert await _depth(sessionmaker) == 0
+        assert await asyncio.to_thread(_lake_counts, warehouse) == counts
 
         # A running drain is woken by an enqueue (NOTIFY, or this process's event).
         stop = asyncio.Event()
