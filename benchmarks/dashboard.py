@@ -8,7 +8,11 @@ the same way, done when its last cell's output (the element a user acts on next)
 page. Goal: every app under 2.5 s, the dashboard at 1M runs too.
 
     .venv/bin/python benchmarks/dashboard.py [--runs 1000000] [--navigations 5] [--no-apps]
-        [--cells] [--only /notebooks/run/ ...]
+        [--cells] [--compare] [--only /notebooks/run/ ...]
+
+``--compare`` alternates every navigation between the kernel started with the page request
+(``app.web.prestart``) and started when the frontend's websocket opens (marimo's own way),
+and reports both, at the same load.
 
 ``--cells`` also prints where each app's time goes on its last navigation: until the kernel's
 first cell starts (page, assets, websocket, kernel start), the cells (the slowest named, from
@@ -36,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.main import create_app  # noqa: E402
 from app.threaded_server import ThreadedServer  # noqa: E402
+from app.web import prestart  # noqa: E402
 from benchmarks.synthetic_history import synthetic_batches  # noqa: E402
 from scriptflow.config import Settings  # noqa: E402
 from scriptflow.db import migrate  # noqa: E402
@@ -51,6 +56,9 @@ PASSWORD = "benchmark-password"
 CHART = ".vega-embed canvas, .vega-embed svg.marks"
 CHARTS = 7
 GOAL_S = 2.5
+# The two ways `--compare` alternates (shown after the page's path).
+PRESTART = ""
+AT_WEBSOCKET = " (kernel at websocket)"
 # Each app's last output a user acts on, by the text it shows once its cells are done.
 APP_READY = {
     "/notebooks/generate/": "Create script",
@@ -201,6 +209,7 @@ async def measure(
     cells: bool = False,
     only: list[str] | None = None,
     loads: dict[str, float] | None = None,
+    compare: bool = False,
 ) -> dict[str, list[float]]:
     """Seconds from navigation start to interactive, per page and navigation (after a warm-up).
 
@@ -241,25 +250,32 @@ async def measure(
             pages.update({path: text_ready(text) for path, text in APP_READY.items()})
         if only is not None:
             pages = {path: ready for path, ready in pages.items() if path in only}
-        times: dict[str, list[float]] = {path: [] for path in pages}
+        variants = (PRESTART, AT_WEBSOCKET) if compare else (PRESTART,)
+        times: dict[str, list[float]] = {
+            path + variant: [] for path in pages for variant in variants
+        }
         for path, ready in pages.items():
             loads[path] = os.getloadavg()[0]
             if path != "/dashboard/" or only is not None:  # a warm-up: built on first request
                 await page.goto(base_url + path)
                 await ready()
-            for _ in range(navigations):
-                await page.goto("about:blank")
-                if clock is not None:
-                    clock.clear()
-                wall = time.time()  # the kernel stamps its messages with the wall clock
-                start = time.perf_counter()
-                await page.goto(base_url + path, wait_until="commit")
-                await ready()
-                times[path].append(time.perf_counter() - start)
+            for round_ in range(navigations):
+                # Alternated, and in turn first, so neither side gets the quieter moments.
+                for variant in variants if round_ % 2 == 0 else variants[::-1]:
+                    prestart.POLICY.enabled = variant == PRESTART
+                    await page.goto("about:blank")
+                    if clock is not None:
+                        clock.clear()
+                    wall = time.time()  # the kernel stamps its messages with the wall clock
+                    start = time.perf_counter()
+                    await page.goto(base_url + path, wait_until="commit")
+                    await ready()
+                    times[path + variant].append(time.perf_counter() - start)
+            prestart.POLICY.enabled = True
             loads[path] = max(loads[path], os.getloadavg()[0])
             if clock is not None:
-                print(f"[{path}] last navigation:", flush=True)
-                took = times[path][-1]
+                print(f"[{path}{variant}] last navigation:", flush=True)
+                took = times[path + variant][-1]
                 print("\n".join(clock.report(wall, wall + took, cell_labels(path))), flush=True)
                 print(f"  {await navigation_timing(page)}", flush=True)
         await browser.close()
@@ -285,6 +301,7 @@ def run_scenario(
     apps: bool,
     cells: bool = False,
     only: list[str] | None = None,
+    compare: bool = False,
 ) -> list[tuple[str, str, int, list[float], float]]:
     data_dir = Path(tempfile.mkdtemp(prefix="sf-dash-bench-"))
     try:
@@ -296,8 +313,13 @@ def run_scenario(
         )
         with ThreadedServer(create_app(settings, run_background=False)) as server:
             loads: dict[str, float] = {}
-            times = asyncio.run(measure(server.base_url, navigations, apps, cells, only, loads))
-        return [(label, path, runs, values, loads[path]) for path, values in times.items()]
+            times = asyncio.run(
+                measure(server.base_url, navigations, apps, cells, only, loads, compare)
+            )
+        return [
+            (label, name, runs, values, loads[name.removesuffix(AT_WEBSOCKET)])
+            for name, values in times.items()
+        ]
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -311,22 +333,33 @@ def main() -> None:
     parser.add_argument("--no-large", action="store_true", help="skip the 1M-run history")
     parser.add_argument("--cells", action="store_true", help="where each app's time goes")
     parser.add_argument("--only", nargs="+", metavar="PATH", help="these pages (/dashboard/ …)")
+    parser.add_argument(
+        "--compare", action="store_true", help="alternate with the kernel started at websocket"
+    )
     args = parser.parse_args()
     results = run_scenario(
-        "demo history", args.demo_runs, args.navigations, not args.no_apps, args.cells, args.only
+        "demo history",
+        args.demo_runs,
+        args.navigations,
+        not args.no_apps,
+        args.cells,
+        args.only,
+        args.compare,
     )
     if not args.no_large:
-        results += run_scenario("large history", args.runs, args.navigations, False, args.cells)
+        results += run_scenario(
+            "large history", args.runs, args.navigations, False, args.cells, None, args.compare
+        )
     print()
     print(
-        f"{'history':<15}{'page':<22}{'runs':>11}{'median s':>10}{'best s':>9}{'worst s':>9}"
+        f"{'history':<15}{'page':<44}{'runs':>11}{'median s':>10}{'best s':>9}{'worst s':>9}"
         f"{'load':>6}  goal"
     )
     for label, path, runs, times, load in results:
         median = statistics.median(times)
         verdict = "ok" if median < GOAL_S else f"over {GOAL_S} s"
         print(
-            f"{label:<15}{path:<22}{runs:>11,}{median:>10.2f}{min(times):>9.2f}"
+            f"{label:<15}{path:<44}{runs:>11,}{median:>10.2f}{min(times):>9.2f}"
             f"{max(times):>9.2f}{load:>6.1f}  {verdict}"
         )
     print(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib.util
+import json
 import os
 import re
 from collections.abc import AsyncIterator, Callable
@@ -23,6 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.web.prestart import Prestarts
+from app.web.session_auth import refuse_websocket, send_response
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 DASHBOARD_PATH = "/dashboard"
@@ -76,22 +80,32 @@ def build_marimo_app(file: Path) -> ASGIApp:
 class NotebookApp:
     """One notebook's ASGI app, built in a worker thread on its first request."""
 
-    def __init__(self, path: str, file: Path) -> None:
+    def __init__(self, path: str, file: Path, prestarts: Prestarts | None = None) -> None:
         self.path = path
         self.file = file
+        self.prestarts = prestarts or Prestarts()
         self._asgi: ASGIApp | None = None
         self._building: asyncio.Lock | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        asgi = await self.asgi()
+        if scope["type"] not in ("http", "websocket"):
+            await asgi(scope, receive, send)
+            return
+        manager = self.session_manager
+        is_page = scope["type"] == "http" and scope["path"].removeprefix(
+            scope.get("root_path", "")
+        ) in ("", "/")
+        if not is_page and not self.prestarts.admit(self.path, manager, scope):
+            await refuse_foreign_session(scope, receive, send)
+            return
         if scope["type"] == "http" and HASHED_ASSET.search(scope["path"]):
             send = cached_for_good(send)
-        elif (
-            scope["type"] == "http"
-            and scope["path"].removeprefix(scope.get("root_path", "")) in ("", "/")
-            and self.path in OUTPUT_CHUNKS
-        ):
+        elif is_page and self.path in OUTPUT_CHUNKS:
             send = with_preloads(send, preload_links(OUTPUT_CHUNKS[self.path]))
-        await (await self.asgi())(scope, receive, send)
+        if is_page and scope.get("method") == "GET":
+            self.prestarts.launch(self.path, manager, scope)
+        await asgi(scope, receive, send)
 
     async def asgi(self) -> ASGIApp:
         if self._asgi is None:
@@ -112,6 +126,17 @@ class NotebookApp:
             if state is not None and hasattr(state, "session_manager"):
                 return state.session_manager
         return None
+
+
+async def refuse_foreign_session(scope: Scope, receive: Receive, send: Send) -> None:
+    """Another user's session id: the socket fails, a call gets the API's 404 shape."""
+    if scope["type"] == "websocket":
+        await refuse_websocket(receive, send)
+        return
+    body = json.dumps(
+        {"error": {"code": "NOT_FOUND", "message": "No such notebook session", "details": {}}}
+    ).encode()
+    await send_response(send, 404, body, [(b"content-type", b"application/json")])
 
 
 def read_cell_positions_once() -> None:
@@ -282,8 +307,11 @@ def cached_for_good(send: Send) -> Send:
 
 
 def notebook_apps(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[NotebookApp]:
-    """The notebook apps to mount, not yet built."""
-    return [NotebookApp(path, file) for path, file in notebook_routes(notebooks_dir).items()]
+    """The notebook apps to mount, not yet built, sharing one bound on started sessions."""
+    prestarts = Prestarts()
+    return [
+        NotebookApp(path, file, prestarts) for path, file in notebook_routes(notebooks_dir).items()
+    ]
 
 
 def notebook_lifespan(
@@ -302,6 +330,8 @@ def notebook_lifespan(
         try:
             yield
         finally:
+            for prestarts in {id(app.prestarts): app.prestarts for app in apps}.values():
+                await prestarts.aclose()
             for app in apps:
                 manager = app.session_manager
                 if manager is not None:

@@ -60,8 +60,14 @@ async def chromium() -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-def live_server(settings: Settings) -> Iterator[ThreadedServer]:
-    with ThreadedServer(web_app(settings)) as server:
+def web_application(settings: Settings) -> FastAPI:
+    """The app the function-scoped ``live_server`` serves, for tests that look inside it."""
+    return web_app(settings)
+
+
+@pytest.fixture
+def live_server(web_application: FastAPI) -> Iterator[ThreadedServer]:
+    with ThreadedServer(web_application) as server:
         yield server
 
 
