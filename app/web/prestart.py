@@ -9,7 +9,7 @@ How it attaches. marimo's frontend makes up its own session id (in run mode it i
 the URL). marimo's session manager can hold a launch no connection has attached yet (its
 ``_pending`` launches, keyed by session id), and the first websocket that names one attaches as
 a *new* connection: kernel-ready, then the outputs so far, no "Reconnected" banner. So when a
-page's websocket arrives with a session id marimo does not know, the oldest launch made for
+page's websocket arrives with a session id marimo does not know, the newest launch made for
 the same user, app and query string is re-keyed to that id. Nothing else of marimo changes;
 when its internals are not what this expects, no launch is made and pages work as before.
 
@@ -377,7 +377,8 @@ class Prestarts:
         self, app: str, manager: Any, session_id: str, user_id: uuid.UUID, scope: Scope
     ) -> None:
         query = notebook_query(scope.get("query_string", b""))
-        for launch in list(self.waiting):
+        # The newest: most likely this page's own request, and the freshest numbers.
+        for launch in reversed(self.waiting):
             if launch.app != app or launch.owner != user_id or launch.query != query:
                 continue
             pending = manager._pending.pop(launch.session_id, None)
@@ -388,7 +389,7 @@ class Prestarts:
             self.claimed += 1
             self.waiting.remove(launch)
             self.owners.pop((app, launch.session_id), None)
-            return
+            return  # the loop ends here: removing from the list it walks is safe
 
     @staticmethod
     def _exists(manager: Any, session_id: str) -> bool:

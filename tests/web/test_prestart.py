@@ -87,6 +87,15 @@ def test_the_pages_websocket_claims_its_users_launch_and_nobody_elses() -> None:
     assert manager._pending == {"s_alic02": held}
 
 
+def test_of_two_launches_of_the_same_page_the_newest_is_claimed() -> None:
+    # A page requested twice (a reload before the first connected): the fresher numbers win.
+    prestarts, manager = Prestarts(), Manager()
+    alice = uuid.uuid4()
+    older, newer = waiting(prestarts, manager, alice), waiting(prestarts, manager, alice)
+    assert prestarts.admit(APP, manager, socket(alice, "s_alic01"))
+    assert newer.claimed and not older.claimed and prestarts.waiting == [older]
+
+
 def test_another_users_session_id_is_refused_on_every_way_in() -> None:
     prestarts, manager = Prestarts(), Manager()
     alice, bob = uuid.uuid4(), uuid.uuid4()
