@@ -157,13 +157,19 @@ class WarehouseDrain:
             )
 
     def _extract_in_thread(self, run_ids: list[uuid.UUID]) -> list[RunBatch]:
+        with self._connect().connect() as connection:
+            return list(extract_runs(connection, run_ids=run_ids))
+
+    def _connect(self) -> Engine:
+        """The drain's own engine, with one pooled connection open (made on first use)."""
         if self._engine is None:
-            assert self._database_url is not None
+            if self._database_url is None:
+                raise RuntimeError("this drain reads runs through its sessionmaker")
             self._engine = create_engine(
                 sync_database_url(self._database_url), pool_size=1, pool_pre_ping=True
             )
-        with self._engine.connect() as connection:
-            return list(extract_runs(connection, run_ids=run_ids))
+            self._engine.connect().close()  # into the pool
+        return self._engine
 
     def close(self) -> None:
         """Let go of the drain's own database connection."""
@@ -218,8 +224,11 @@ class WarehouseDrain:
                     if not await asyncio.to_thread(self.election.try_take):
                         await _sleep_or(stop, ELECT_EVERY_S)
                         continue
-                    # Attach now (seconds on a loaded machine), not when the first run waits.
+                    # Attach now (seconds on a loaded machine), not when the first run waits;
+                    # likewise the drain's own database connection.
                     await asyncio.to_thread(self.warehouse.connection)
+                    if self._database_url is not None:
+                        await asyncio.to_thread(self._connect)
                 try:
                     done = await self.drain_once()
                 except Exception:
