@@ -12,7 +12,8 @@ page. Goal: every app under 2.5 s, the dashboard at 1M runs too.
 
 ``--compare`` alternates every navigation between the kernel started with the page request
 (``app.web.prestart``) and started when the frontend's websocket opens (marimo's own way),
-and reports both, at the same load.
+and reports both, at the same load; it starts every app's kernel with its page, where the
+server does so for the dashboard only.
 
 ``--cells`` also prints where each app's time goes on its last navigation: until the kernel's
 first cell starts (page, assets, websocket, kernel start), the cells (the slowest named, from
@@ -251,6 +252,8 @@ async def measure(
         if only is not None:
             pages = {path: ready for path, ready in pages.items() if path in only}
         variants = (PRESTART, AT_WEBSOCKET) if compare else (PRESTART,)
+        if compare:  # every app, not only those the server starts with the page by default
+            prestart.POLICY.apps = frozenset(path.rstrip("/") for path in pages)
         times: dict[str, list[float]] = {
             path + variant: [] for path in pages for variant in variants
         }
