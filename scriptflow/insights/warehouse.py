@@ -372,8 +372,14 @@ def _missing_rollups(connection: duckdb.DuckDBPyConnection, alias: str) -> list[
     included (over a second under load)."""
     missing = []
     for name in rollups.ROLLUP_TABLES:
+        # Each look in a transaction of its own, rolled back: after an autocommit look, this
+        # connection kept the lake's SQLite catalog locked while it sat idle, and every other
+        # connection's lake commit failed with "database is locked".
+        connection.execute("BEGIN TRANSACTION")
         try:
             connection.execute(f"SELECT 1 FROM {alias}.main.{name} LIMIT 0")
         except duckdb.CatalogException:
             missing.append(name)
+        finally:
+            connection.execute("ROLLBACK")
     return missing

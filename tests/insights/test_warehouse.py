@@ -441,3 +441,21 @@ def _rows_of(table: pa.Table, runs: pa.Table, part: slice) -> pa.Table:
     """The rows of ``table`` that belong to the runs in ``part``."""
     wanted = pa.array(runs.column("run_id").to_pylist()[part])
     return table.filter(pc.is_in(table.column("run_id"), value_set=wanted))
+
+
+def test_an_attached_process_that_sits_idle_leaves_other_writers_free(tmp_path: Path) -> None:
+    """Attaching looks for each rollup table; that look must not keep the SQLite catalog
+    locked while the process then sits idle (another process's lake commit then failed with
+    "database is locked": an API's drain attached, the seeding of its history could not write)."""
+    idle = Warehouse.for_data_dir(tmp_path)
+    idle.connection()
+    writer = Warehouse.for_data_dir(tmp_path)
+    try:
+        result = writer.rebuild([batch(flaky_history()[:3])], REVISIONS_SCHEMA.empty_table())
+        assert result.runs == 3
+        idle.append(batch(flaky_history()[3:6]))
+        with writer.reader([P1, P2]) as reader:
+            assert reader.rows("SELECT count(*) FROM runs") == [(6,)]
+    finally:
+        writer.close()
+        idle.close()
