@@ -63,7 +63,8 @@ class PrestartPolicy:
     per_user: int = 3
     total: int = 16
     # The apps whose pages start their kernel. Measured: the dashboard's cells (0.5-2 s) run
-    # while the frontend boots; the step apps' take 0.1-0.3 s and gained nothing measurable.
+    # while the frontend boots; the step apps' take 0.1-0.3 s and gained nothing measurable,
+    # and generate's editor lost what was typed after a refused save when prestarted.
     apps: frozenset[str] = frozenset({"/dashboard"})
 
 
