@@ -143,9 +143,14 @@ async def test_queued_runs_reach_the_lake_once_and_a_dying_writer_loses_none(
         assert not DrainElection(location, QUEUE_CHANNEL).try_take()
         drain.election.release()
 
-        # A project's insights are mirrored in a drain's commit, beside its runs.
+        # A project's insights are mirrored in a drain's commit, once the mirror is
+        # MIRROR_COALESCE_S old (the refreshes of a burst share one mirror commit).
+        monkeypatch.setattr(warehouse_drain, "MIRROR_COALESCE_S", 60.0)
         async with transaction(sessionmaker) as session:
             await enqueue_insight_mirror(session, [uuid.UUID(PROJECT)])
+        assert (await drain.drain_once()).entries == 0
+        assert await _depth(sessionmaker) == 1
+        monkeypatch.setattr(warehouse_drain, "MIRROR_COALESCE_S", 0.0)
         assert (await drain.drain_once()).entries == 1
         assert await _depth(sessionmaker) == 0
         # Runs first: a mirror queued beside runs waits for a drain without them, or until it
