@@ -33,6 +33,12 @@ from scriptflow.insights.batches import (
     RunBatch,
 )
 from scriptflow.insights.signatures import error_signature
+from scriptflow.insights.snapshot_files import (
+    file_of_test,
+    file_run_row,
+    pinned_file,
+    snapshot_items,
+)
 from scriptflow.runs.failure_class import FailureClass, failure_class
 from scriptflow.runs.models import TERMINAL_STATUSES, RunKind, RunStep, RunTest, TestRun
 from scriptflow.runs.triage import run_failure_class
@@ -138,38 +144,10 @@ def run_script_ids(connection: Connection | Session, run_id: uuid.UUID) -> list[
     )
     found: dict[str, None] = {}
     for test in files:
-        pinned = _pinned(run.snapshot, _test_path(test.file, test.nodeid or test.name))
+        pinned = pinned_file(run.snapshot, file_of_test(test.file, test.nodeid or test.name))
         if pinned is not None:
             found.setdefault(pinned[0])
     return [uuid.UUID(ident) for ident in found]
-
-
-def _test_path(file: str | None, nodeid: str | None) -> str | None:
-    """The tree path of a test: the ``file`` it was recorded with, else its node id's file."""
-    if file:
-        return file
-    if nodeid and "::" in nodeid:
-        return nodeid.split("::", 1)[0]
-    return None
-
-
-def _snapshot_items(snapshot: Any) -> list[tuple[str, Any]]:
-    return list(snapshot.items()) if isinstance(snapshot, dict) else []
-
-
-def _pinned(snapshot: Any, path: str | None) -> tuple[str, int] | None:
-    """``(script_id, version)`` the snapshot pinned at ``path``; None when it holds no such file.
-    The snapshot is read back from the database: anything malformed counts as absent."""
-    if path is None or not isinstance(snapshot, dict):
-        return None
-    entry = snapshot.get(path)
-    if not isinstance(entry, (list, tuple)) or len(entry) != 2:
-        return None
-    script, version = entry
-    try:
-        return str(uuid.UUID(str(script))), int(version)
-    except (ValueError, TypeError):
-        return None
 
 
 # What the analysis copy says of a failure whose class is ``system``: the environment or the
@@ -242,7 +220,7 @@ def _batch(
         pending_tests: dict[uuid.UUID, dict[str, Any]] = {}
         untested: set[uuid.UUID] = set()
         for test in test_rows:
-            run = _run_row_of(test, single, runs, spanning, only_script)
+            run = file_run_row(test, single, runs, spanning, only_script)
             if run is None:
                 continue  # another file's test (a refresh of one script), or not in the tree
             key = (test.run_id, run["script_id"])
@@ -345,8 +323,8 @@ def _rows_wanted(
         {
             path
             for run_id in spanning_part
-            for path, entry in _snapshot_items(spanning[run_id][0].snapshot)
-            if (pinned := _pinned({path: entry}, path)) is not None and pinned[0] == only_script
+            for path, entry in snapshot_items(spanning[run_id][0].snapshot)
+            if (pinned := pinned_file({path: entry}, path)) is not None and pinned[0] == only_script
         }
     )
     own = [run_id for run_id in part if run_id in single]
@@ -354,44 +332,6 @@ def _rows_wanted(
     tests = or_(RunTest.run_id.in_(own), shared)
     steps = or_(RunStep.run_id.in_(own), RunStep.test_id.in_(select(RunTest.id).where(shared)))
     return tests, steps
-
-
-# A suite run's status as one file's: the run's own when it did not finish its work.
-_UNFINISHED = frozenset({"error", "cancelled"})
-
-
-def _run_row_of(
-    test: Any,
-    single: dict[uuid.UUID, dict[str, Any]],
-    runs: dict[tuple[uuid.UUID, str], dict[str, Any]],
-    spanning: dict[uuid.UUID, Any],
-    only_script: str | None,
-) -> dict[str, Any] | None:
-    """The ``runs`` row a test counts in: its file run's, or for a suite run the row of the
-    file its node id names (made on its first test and updated with each of them)."""
-    if test.run_id not in spanning:
-        return single.get(test.run_id)
-    row, base = spanning[test.run_id]
-    pinned = _pinned(row.snapshot, _test_path(test.file, test.name))
-    if pinned is None or (only_script is not None and pinned[0] != only_script):
-        return None
-    key = (test.run_id, pinned[0])
-    run = runs.get(key)
-    if run is None:
-        run = {
-            **base,
-            "script_id": pinned[0],
-            "script_version": pinned[1],
-            "status": base["status"] if base["status"] in _UNFINISHED else "passed",
-            "duration_ms": 0,
-            "error": base["error"] if base["status"] in _UNFINISHED else None,
-        }
-        runs[key] = run
-    run["duration_ms"] += test.duration_ms or 0
-    if test.outcome in ("failed", "error") and run["status"] not in _UNFINISHED:
-        run["status"] = "failed"
-        run["error"] = run["error"] or test.error
-    return run
 
 
 def extract_revisions(
