@@ -285,8 +285,14 @@ class Prestarts:
         )
         await asyncio.sleep(0)
         attach.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             await attach
+        except asyncio.CancelledError:
+            # Only the attach's own cancellation is expected here: a cancellation of this task
+            # (the server stopping) must go on, or the launch outlives it by its whole ttl.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
         pending = manager._pending.get(launch.session_id)
         if pending is None:
             return
