@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from scriptflow.errors import ValidationFailed
-from scriptflow.insights import rollups
+from scriptflow.insights import result_cache, rollups
 from scriptflow.insights.rollups import ROLLUP_TABLES
 from scriptflow.insights.warehouse_schema import SCOPED_TABLES
 
@@ -50,12 +50,19 @@ class ScopedReader:
         project_ids: Sequence[uuid.UUID | str],
         *,
         rollups_present: Sequence[str] | None = None,
+        snapshot: Callable[[], int] | None = None,
+        cache_scope: str | None = None,
     ) -> None:
         """``rollups_present``: the rollup tables the catalog holds (a warehouse holds them all),
         when the caller knows; otherwise they are looked up. The lookup lists every table of
         every attached database, the lake's PostgreSQL catalog included: over a second at
-        load 16, most of a reader's cost."""
+        load 16, most of a reader's cost.
+
+        ``snapshot`` (the lake's latest snapshot id) and ``cache_scope`` (the lake's identity):
+        ``frame`` keeps results in the process's ``result_cache`` until the next commit."""
         self._cursor = cursor
+        self._snapshot = snapshot
+        self._cache_scope = cache_scope
         self.project_ids = [str(uuid.UUID(str(pid))) for pid in project_ids]
         # Validated UUIDs only, so inlining them as literals is safe.
         ids = ", ".join(f"'{pid}'::UUID" for pid in self.project_ids) or "NULL"
@@ -89,6 +96,22 @@ class ScopedReader:
     def query(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
         """Run one validated SELECT and return a DataFrame."""
         return self.relation(sql, params).df()
+
+    def frame(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """``query``, answered from the process's result cache while no process committed to
+        the lake since the same query ran (one catalog read instead of the query)."""
+        params = params or {}
+        if self._snapshot is None:
+            return self.query(sql, params)
+        ensure_read_only_select(sql)
+        key = (
+            self._cache_scope,
+            tuple(self.project_ids),
+            sql,
+            result_cache.params_key(params),
+            self._snapshot(),
+        )
+        return result_cache.RESULTS.get_or_compute(key, lambda: self.query(sql, params))
 
     def arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
         """Run one validated SELECT and return an Arrow table."""

@@ -33,6 +33,10 @@ def scope_params(
 
 
 def frame(reader: Reader, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+    """The query's rows; from a warehouse reader's result cache when it has one."""
+    cached = getattr(reader, "frame", None)
+    if cached is not None:
+        return cached(sql, bound_params(sql, params))  # type: ignore[no-any-return]
     return reader.relation(sql, bound_params(sql, params)).df()
 
 

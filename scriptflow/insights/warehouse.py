@@ -29,6 +29,7 @@ from scriptflow.insights import rollups
 from scriptflow.insights import warehouse_writes as writes
 from scriptflow.insights.extract import RunBatch
 from scriptflow.insights.lake import ALIAS, LakeLocation, create_catalog
+from scriptflow.insights.result_cache import snapshot_reader
 from scriptflow.insights.scoped_reader import ScopedReader, ensure_read_only_select
 from scriptflow.insights.warehouse_schema import INSIGHTS_SCHEMA, LAKE_DDL, SCOPED_TABLES
 from scriptflow.insights.warehouse_writes import concat_batches
@@ -338,11 +339,14 @@ class Warehouse:
 
     def reader(self, project_ids: Sequence[uuid.UUID | str]) -> ScopedReader:
         """A read-only view of the warehouse limited to these projects."""
+        cursor = self.connection().cursor()
         return ScopedReader(
-            self.connection().cursor(),
+            cursor,
             self.catalog,
             project_ids,
             rollups_present=rollups.ROLLUP_TABLES,  # ``connection`` made sure of them
+            snapshot=snapshot_reader(cursor, self.alias, self.location.metadata_schema),
+            cache_scope=self.location.catalog,
         )
 
 
