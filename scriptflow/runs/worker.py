@@ -23,16 +23,15 @@ from scriptflow.errors import ScriptflowError
 from scriptflow.runs import outbox
 from scriptflow.runs.artifacts import store_folder
 from scriptflow.runs.browsers import resolve_browser
+from scriptflow.runs.details import store_details
 from scriptflow.runs.events import RunFinished, run_status_changes
 from scriptflow.runs.executor import (
     ExecutionResult,
     Executor,
     RunRequest,
     SubprocessExecutor,
-    TestResult,
 )
 from scriptflow.runs.isolation import choose_isolation
-from scriptflow.runs.models import RunArtifact, RunStep, RunTest
 from scriptflow.runs.progress.service import publishing_progress
 from scriptflow.runs.queue import (
     Claim,
@@ -46,12 +45,12 @@ from scriptflow.runs.queue import (
 from scriptflow.runs.repository import RunRepository
 from scriptflow.runs.results import locator_hints_document, results_document
 from scriptflow.runs.shard_merge import merge_shards
-from scriptflow.runs.suites import SUITE_TRACE, load_run_tree, test_file
+from scriptflow.runs.suites import SUITE_TRACE, load_run_tree
 from scriptflow.runs.triage import classify_run
 from scriptflow.scripts.repository import ScriptRepository
 from scriptflow.storage.artifact_store import publish_run_artifacts
 
-__all__ = ["RunWorker", "locator_hints_document", "results_document", "store_details"]
+__all__ = ["RunWorker", "locator_hints_document", "results_document"]
 
 log = logging.getLogger("scriptflow.runs")
 
@@ -333,68 +332,6 @@ class RunWorker:
 
 def _failure(status: str, error: str) -> ExecutionResult:
     return ExecutionResult(status, error, (), (), 0, None)
-
-
-async def store_details(
-    session: AsyncSession, run_id: uuid.UUID, result: ExecutionResult, data_dir: Path
-) -> None:
-    """Add per-test, per-step and artifact rows for a finished run."""
-    test_rows: list[tuple[RunTest, TestResult]] = []
-    for position, test in enumerate(result.tests):
-        row = RunTest(
-            id=uuid.uuid4(),
-            run_id=run_id,
-            position=position,
-            name=test.name[:500],
-            nodeid=test.nodeid or None,
-            file=test_file(test.nodeid),
-            outcome=test.outcome,
-            duration_ms=test.duration_ms,
-            attempts=test.attempts,
-            error=test.error,
-        )
-        session.add(row)
-        test_rows.append((row, test))
-    # Tests first: steps reference them and there is no ORM relationship to order the inserts.
-    await session.flush()
-    for row, test in test_rows:
-        for step_position, step in enumerate(test.steps):
-            session.add(
-                RunStep(
-                    run_id=run_id,
-                    test_id=row.id,
-                    position=step_position,
-                    attempt=step.attempt,
-                    action=step.action[:100],
-                    locator=step.locator[:1000] if step.locator else None,
-                    duration_ms=step.duration_ms,
-                    outcome=step.outcome,
-                    error=step.error,
-                )
-            )
-    session.add_all(artifact_rows(run_id, result, data_dir))
-
-
-def artifact_rows(run_id: uuid.UUID, result: ExecutionResult, data_dir: Path) -> list[RunArtifact]:
-    """Artifact rows with paths relative to the data dir (files outside it are skipped)."""
-    root = os.path.abspath(data_dir)
-    rows = []
-    for artifact in result.artifacts:
-        relative = Path(os.path.relpath(artifact.path, root))
-        if relative.parts[:1] == ("..",):
-            continue
-        rows.append(
-            RunArtifact(
-                run_id=run_id,
-                name=artifact.name,
-                kind=artifact.kind,
-                content_type=artifact.content_type,
-                size_bytes=artifact.size_bytes,
-                truncated=artifact.truncated,
-                path=relative.as_posix(),
-            )
-        )
-    return rows
 
 
 async def _sleep_or(stop: asyncio.Event, seconds: float) -> None:

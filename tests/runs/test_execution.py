@@ -257,7 +257,7 @@ async def test_private_egress_can_be_blocked_in_the_browser_by_the_legacy_sandbo
 async def test_a_relative_data_dir_works(
     demo: DemoServer, chromium: BrowserTarget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scriptflow.runs.worker import artifact_rows
+    from scriptflow.runs.details import artifact_rows
 
     monkeypatch.chdir(tmp_path)
     request = RunRequest(
