@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -24,6 +24,9 @@ from scriptflow.insights.batches import (
     TESTS_SCHEMA,
     RunBatch,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _instance: duckdb.DuckDBPyConnection | None = None
 _instance_lock = threading.Lock()
@@ -72,6 +75,10 @@ class MemoryHistory:
     def relation(self, sql: str, params: dict[str, Any] | None = None) -> Any:
         """A query over the in-memory history, executed: its result (as ``ScopedReader``)."""
         return self._connection.execute(sql, params or {})
+
+    def frame(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """The query's rows (nothing to cache: the history is this object's own)."""
+        return self.relation(sql, params).df()
 
     def close(self) -> None:
         """Drop the history (its cursor, and with it its temporary tables)."""

@@ -236,6 +236,9 @@ class _MemoryInsights:
     def relation(self, sql: str, params: dict[str, Any] | None = None) -> Any:
         return self._connection.execute(sql, params or {})
 
+    def frame(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        return self.relation(sql, params).df()
+
     def close(self) -> None:
         self._connection.close()
 

@@ -21,6 +21,10 @@ class Reader(Protocol):
 
     def relation(self, sql: str, params: dict[str, Any] | None = None) -> Any: ...
 
+    def frame(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """The query's rows (a warehouse reader answers from its result cache when it can)."""
+        ...
+
 
 def scope_params(
     *, script_id: uuid.UUID | str | None = None, since: datetime | None = None, **extra: Any
@@ -33,11 +37,7 @@ def scope_params(
 
 
 def frame(reader: Reader, sql: str, params: dict[str, Any]) -> pd.DataFrame:
-    """The query's rows; from a warehouse reader's result cache when it has one."""
-    cached = getattr(reader, "frame", None)
-    if cached is not None:
-        return cached(sql, bound_params(sql, params))  # type: ignore[no-any-return]
-    return reader.relation(sql, bound_params(sql, params)).df()
+    return reader.frame(sql, bound_params(sql, params))
 
 
 SCOPE = """($script::UUID IS NULL OR script_id = $script::UUID)
