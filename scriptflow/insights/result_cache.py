@@ -67,7 +67,8 @@ class ResultCache:
                 return kept[0].copy()
             self.misses += 1
         result = compute()
-        size = int(result.memory_usage(index=True, deep=False).sum())
+        # Deep: object columns (DuckDB's UUIDs) would count as 8-byte pointers otherwise.
+        size = int(result.memory_usage(index=True, deep=True).sum())
         if size <= MAX_FRAME_BYTES:
             with self._lock:
                 if key not in self._entries:
