@@ -58,10 +58,6 @@ PASSWORD = "benchmark-password"
 CHART = ".vega-embed canvas, .vega-embed svg.marks"
 CHARTS = 7
 GOAL_S = 2.5
-# `--cold`: the process's warehouse result cache is emptied before every navigation, as on a
-# first visit after new runs committed (a warm navigation answers from it).
-COLD = {"enabled": False}
-
 # The two ways `--compare` alternates (shown after the page's path).
 PRESTART = ""
 AT_WEBSOCKET = " (kernel at websocket)"
@@ -216,11 +212,14 @@ async def measure(
     only: list[str] | None = None,
     loads: dict[str, float] | None = None,
     compare: bool = False,
+    cold: bool = False,
 ) -> dict[str, list[float]]:
     """Seconds from navigation start to interactive, per page and navigation (after a warm-up).
 
     ``loads`` gets each page's highest 1-minute load average while it was measured: on a
-    shared machine a figure means little without it.
+    shared machine a figure means little without it. ``cold``: the process's warehouse result
+    cache is emptied before every navigation, as on a first visit after new runs committed (a
+    warm navigation answers from it).
     """
     loads = {} if loads is None else loads
     from playwright.async_api import async_playwright
@@ -272,7 +271,7 @@ async def measure(
                 for variant in variants if round_ % 2 == 0 else variants[::-1]:
                     prestart.POLICY.enabled = variant == PRESTART
                     await page.goto("about:blank")
-                    if COLD["enabled"]:
+                    if cold:
                         RESULTS.clear()
                     if clock is not None:
                         clock.clear()
@@ -312,6 +311,7 @@ def run_scenario(
     cells: bool = False,
     only: list[str] | None = None,
     compare: bool = False,
+    cold: bool = False,
 ) -> list[tuple[str, str, int, list[float], float]]:
     data_dir = Path(tempfile.mkdtemp(prefix="sf-dash-bench-"))
     try:
@@ -324,7 +324,7 @@ def run_scenario(
         with ThreadedServer(create_app(settings, run_background=False)) as server:
             loads: dict[str, float] = {}
             times = asyncio.run(
-                measure(server.base_url, navigations, apps, cells, only, loads, compare)
+                measure(server.base_url, navigations, apps, cells, only, loads, compare, cold)
             )
         return [
             (label, name, runs, values, loads[name.removesuffix(AT_WEBSOCKET)])
@@ -350,7 +350,6 @@ def main() -> None:
         "--compare", action="store_true", help="alternate with the kernel started at websocket"
     )
     args = parser.parse_args()
-    COLD["enabled"] = args.cold
     results = run_scenario(
         "demo history",
         args.demo_runs,
@@ -359,10 +358,18 @@ def main() -> None:
         args.cells,
         args.only,
         args.compare,
+        args.cold,
     )
     if not args.no_large:
         results += run_scenario(
-            "large history", args.runs, args.navigations, False, args.cells, None, args.compare
+            "large history",
+            args.runs,
+            args.navigations,
+            False,
+            args.cells,
+            None,
+            args.compare,
+            args.cold,
         )
     print()
     print(
