@@ -17,14 +17,13 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from scriptflow.runs import artifacts as artifact_store
-from scriptflow.runs import isolation, process_control
+from scriptflow.runs import isolation, process_control, scratch
 from scriptflow.runs.egress import EgressPolicy
 from scriptflow.runs.egress_proxy import PROXY_PORT, EgressProxy
 from scriptflow.runs.execution import (
@@ -99,6 +98,8 @@ class SubprocessExecutor:
 
         self.python = python or sys.executable
         self.keep_scratch = keep_scratch
+        # Scratch folders of runs whose executor was killed go at the first run (scratch.py).
+        self._swept = False
         # In production this refuses to start (IsolationUnavailable) naming what is missing.
         self.isolation = isolation_mode or isolation.choose_isolation(get_settings())
         isolation.harden_server_process()
@@ -109,9 +110,12 @@ class SubprocessExecutor:
 
     async def execute(self, request: RunRequest, cancel: asyncio.Event) -> ExecutionResult:
         """Run, wait under the timeout or until cancelled, kill the sandbox, collect."""
-        private = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="sf-run-"))
+        if not self._swept:
+            self._swept = True
+            await asyncio.to_thread(scratch.sweep_orphans)
+        claimed = await asyncio.to_thread(scratch.claim)
         try:
-            folders = await asyncio.to_thread(make_folders, request, private)
+            folders = await asyncio.to_thread(make_folders, request, claimed.path)
             policy = EgressPolicy.for_run(
                 request.base_url, request.egress_allow, request.egress_mode
             )
@@ -126,7 +130,7 @@ class SubprocessExecutor:
                 unreachable=unreachable,
             )
         finally:
-            await asyncio.to_thread(shutil.rmtree, private, True)
+            await asyncio.to_thread(claimed.release)
 
     async def _run(
         self, request: RunRequest, folders: RunFolders, cancel: asyncio.Event
