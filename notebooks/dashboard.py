@@ -20,6 +20,7 @@ with app.setup:
         labelled,
         picked,
     )
+    from app.web.dashboard_history import load_history
     from app.web.drilldown import links_markdown, runs_behind
     from app.web.notebook_context import (
         open_notebook,
@@ -121,18 +122,9 @@ async def _(ctx, grain, me, project_filter, window):
     _since = datetime.now(UTC) - timedelta(days=_days) if _days else None
 
     def _load() -> tuple[str, dict[str, pd.DataFrame]]:
-        with ctx.warehouse_reader(list(project_filter.value)) as reader:
-            _bucket = grain.value or queries.bucket_for_span(
-                queries.history_span(reader, since=_since)
-            )
-            return _bucket, {
-                "pass_rate": queries.pass_rate_over_time(reader, since=_since, bucket=_bucket),
-                "durations": queries.duration_trends(reader, since=_since, bucket=_bucket),
-                "flaky_tests": queries.flakiest_tests(reader, since=_since),
-                "flaky_selectors": queries.flakiest_selectors(reader, since=_since),
-                "clusters": queries.failure_clusters(reader, since=_since),
-                "fixes": queries.fix_impact(reader),
-            }
+        return load_history(
+            ctx.warehouse_reader, list(project_filter.value), since=_since, bucket=grain.value
+        )
 
     # DuckDB blocks, so it runs in a thread, meanwhile the script titles and open insights
     # come from the database.
