@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -49,22 +48,24 @@ def test_a_killed_owners_folder_is_swept_and_a_live_ones_is_kept(tmp_path: Path)
 
 
 def test_folders_that_are_not_claimed_scratch_are_left_alone(tmp_path: Path) -> None:
-    # Someone else's folder with our prefix, one still being made (no lock file yet), and a
-    # link to an unlocked claim elsewhere: none is ours to remove.
+    # Someone else's folder with our prefix (or one still being made: no lock file yet), and a
+    # link to a dead owner's claim elsewhere: none is ours to remove here.
     (tmp_path / "sf-run-foreign").mkdir()
     (tmp_path / "sf-run-foreign" / "data").write_text("keep")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    unlocked = scratch.claim(elsewhere)
-    os.close(unlocked._lock_fd)  # as if its owner had died
-    (tmp_path / "sf-run-link").symlink_to(unlocked.path)
+    killed, orphan = _holder(elsewhere)
+    killed.kill()
+    killed.wait(timeout=10)
+    (tmp_path / "sf-run-link").symlink_to(orphan)
     (tmp_path / "other").mkdir()
 
     assert scratch.sweep_orphans(tmp_path) == 0
     assert (tmp_path / "sf-run-foreign" / "data").read_text() == "keep"
-    assert unlocked.path.exists()
+    assert (orphan / "staged.py").exists()
     # Swept where it lives.
     assert scratch.sweep_orphans(elsewhere) == 1
+    assert not orphan.exists()
 
 
 def test_release_removes_the_folder_and_its_lock(tmp_path: Path) -> None:
