@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     run_max_file_mb: int = Field(default=512, ge=1)
     run_tmp_mb: int = Field(default=512, ge=16)
     run_shm_mb: int = Field(default=64, ge=1)
+    # The niceness runs execute at (docs/runs.md, "CPU priority"); 0 runs them beside the rest.
+    run_nice: int = Field(default=10, ge=0, le=19)
     # Peers whose X-Forwarded-For / Forwarded headers are believed (comma-separated
     # addresses or CIDR ranges); empty: the TCP peer is the client.
     trusted_proxies: str = ""

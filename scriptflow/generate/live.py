@@ -95,6 +95,7 @@ class SandboxedExplorer:
                 max_file_bytes=settings.run_max_file_mb * 1024 * 1024,
                 tmp_mb=settings.run_tmp_mb,
                 shm_mb=settings.run_shm_mb,
+                nice=settings.run_nice,
             )
             result = await executor.execute(request, asyncio.Event())
             report = next(

@@ -183,7 +183,7 @@ class SubprocessExecutor:
             started = time.monotonic()
             with folders.log.open("wb") as log:
                 proc = await asyncio.create_subprocess_exec(
-                    *argv,
+                    *niced(argv, request.nice),
                     cwd=cwd,
                     env=env,
                     stdin=asyncio.subprocess.DEVNULL,
@@ -352,3 +352,16 @@ class SubprocessExecutor:
         if not self.keep_scratch:
             shutil.rmtree(folders.work, ignore_errors=True)
         return result
+
+
+def niced(argv: list[str], nice: int) -> list[str]:
+    """``argv`` run at niceness ``nice``: through ``nice(1)``, which execs it, so the process
+    (our child, its session's leader) starts at that priority and every process it forks,
+    bwrap's namespace, pytest and Chromium, inherits it. Without the privilege a process
+    cannot raise its priority again."""
+    if nice <= 0:
+        return argv
+    tool = shutil.which("nice")
+    if tool is None:  # coreutils is everywhere bwrap is; a run is not refused for lacking it
+        return argv
+    return [tool, "-n", str(nice), *argv]

@@ -207,6 +207,7 @@ class RunWorker:
             max_file_bytes=self.settings.run_max_file_mb * 1024 * 1024,
             tmp_mb=self.settings.run_tmp_mb,
             shm_mb=self.settings.run_shm_mb,
+            nice=self.settings.run_nice,
             # A suite or shard run (no one script) keeps the traces of failing tests only.
             trace="on" if plan.script_id is not None else SUITE_TRACE,
         )

@@ -314,8 +314,9 @@ async def test_a_symlinked_output_log_truncates_nothing_outside(
     await assert_healthy(client, account)
 
 
-def _host_uids_of(marker: str) -> tuple[int, int] | None:
-    """(real, effective) uid of the host process whose command line ends with ``marker``."""
+def _host_uids_of(marker: str) -> tuple[int, int, int] | None:
+    """(real uid, effective uid, niceness) of the host process whose command line ends with
+    ``marker``."""
     for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
             argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
@@ -325,14 +326,17 @@ def _host_uids_of(marker: str) -> tuple[int, int] | None:
         if marker.encode() in argv:
             uids = next(line for line in status.splitlines() if line.startswith("Uid:"))
             real, effective = uids.split()[1:3]
-            return int(real), int(effective)
+            return int(real), int(effective), os.getpriority(os.PRIO_PROCESS, int(entry))
     return None
 
 
 @ONE_BACKEND
 async def test_a_run_is_never_root_inside_or_outside(
-    client: httpx.AsyncClient, pool: WorkerPool, demo: DemoServer
+    client: httpx.AsyncClient, pool: WorkerPool, demo: DemoServer, settings: Settings
 ) -> None:
+    """Nor can it take the CPU back: it runs at the configured niceness, and raising its
+    priority is refused (a hostile script cannot starve the API and the workers)."""
+    nice = min(19, os.getpriority(os.PRIO_PROCESS, 0) + settings.run_nice)
     marker = f"{time.time_ns() % 10**9 / 10**9 + 8:.9f}"  # a unique `sleep` duration
     script = (
         "import os, subprocess, pytest\n\n"
@@ -344,6 +348,9 @@ async def test_a_run_is_never_root_inside_or_outside(
         "    caps = {l.split(':')[0]: l.split()[1] for l in status.splitlines()\n"
         "            if l.startswith('Cap')}\n"
         "    assert int(caps['CapEff'], 16) == 0 and int(caps['CapPrm'], 16) == 0\n"
+        f"    assert os.getpriority(os.PRIO_PROCESS, 0) == {nice}\n"
+        "    with pytest.raises(PermissionError):\n"
+        "        os.setpriority(os.PRIO_PROCESS, 0, 0)\n"
         f"    subprocess.run(['sleep', {marker!r}])  # for the host to look at\n"
     )
     account = await signup(client)
@@ -354,7 +361,9 @@ async def test_a_run_is_never_root_inside_or_outside(
         seen = await asyncio.to_thread(_host_uids_of, marker)
         await asyncio.sleep(0.1)
     assert seen is not None, "the run's process never showed up"
-    assert 0 not in seen  # not root on the host either
+    real, effective, host_nice = seen
+    assert 0 not in (real, effective)  # not root on the host either
+    assert host_nice == nice
     body = await wait_for_status(client, account, run["id"], {"passed", "failed", "error"})
     passed(body)
     await assert_healthy(client, account)
