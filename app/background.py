@@ -59,7 +59,22 @@ async def start_warehouse_drain(app: FastAPI) -> Stopper:
     return drain.close
 
 
+async def start_warm_up(app: FastAPI) -> Stopper:
+    """The insight refresh and impact report paths, exercised once per process in the
+    background: the embedded workers' first refreshes and the first impact reports served
+    after a start are not the slow ones (``scriptflow.insights.warm_up``)."""
+    from scriptflow.insights.warm_up import start_warm_up as warm
+
+    warm(app.state.sessionmaker)
+
+    async def stop() -> None:  # nothing to stop: it ends by itself, or with the loop
+        return None
+
+    return stop
+
+
 BACKGROUND_SERVICES: list[Starter] = [
+    start_warm_up,
     start_warehouse_drain,
     start_run_workers,
     start_generation_jobs,

@@ -204,6 +204,7 @@ async def _run_workers(settings: Settings, concurrency: int | None) -> None:
     from scriptflow.insights.compaction import start_compaction, stop_compaction
     from scriptflow.insights.warehouse_drain import start_drain
     from scriptflow.insights.warehouse_sync import warehouse_for
+    from scriptflow.insights.warm_up import start_warm_up
     from scriptflow.runs.pool import WorkerPool
     from scriptflow.wiring import wire
 
@@ -218,6 +219,7 @@ async def _run_workers(settings: Settings, concurrency: int | None) -> None:
         loop.add_signal_handler(sig, stop.set)
     count = concurrency if concurrency is not None else max(settings.workers, 1)
     pool = WorkerPool(wiring.sessionmaker, settings, count=count).start()
+    start_warm_up(wiring.sessionmaker)  # beside the first runs, done before they end
     compaction = start_compaction(settings)
     drain = start_drain(wiring.sessionmaker, settings)
     try:

@@ -378,6 +378,15 @@ class LagWatch:
                     self.seen["insights"][run_id] = answered
                     break
 
+    def by_run(self, surface: str) -> list[tuple[float, float]]:
+        """(when it finished, after the first run did; its lag) of each run, in finish order:
+        whether the lag is the first runs' (a cold start) or the runs' under load."""
+        first = min(self.completed.values())
+        return [
+            (round(self.completed[run] - first, 1), round(at - self.completed[run], 2))
+            for run, at in sorted(self.seen[surface].items(), key=lambda i: self.completed[i[0]])
+        ]
+
     def lags(self, surface: str) -> list[float]:
         return sorted(at - self.completed[run] for run, at in self.seen[surface].items())
 
@@ -437,6 +446,8 @@ async def test_two_apis_and_two_workers_share_runs_artifacts_analytics_and_limit
             for surface, (p50, p95, top) in report.items()
         )
     )
+    for surface in watch.seen:
+        print(f"{surface}, run by run (finished s after the first, lag s): {watch.by_run(surface)}")
     load = os.getloadavg()[0]
     scale = max(1.0, load / LOAD_AT_WHICH_BOUNDS_HOLD)
     print(f"load {load:.1f}: bounds p50 < {LAG_P50_BOUND_S * scale:.1f} s, "
