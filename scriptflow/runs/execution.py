@@ -40,9 +40,10 @@ class RunRequest:
     max_file_bytes: int = 512 * 1024 * 1024
     tmp_mb: int = 512
     shm_mb: int = 64
-    # The run's CPU priority (nice, 0-19): test runs are batch work, so a burst of them leaves
-    # the CPU to the API, the workers' bookkeeping and the analytics writer first.
-    nice: int = 10
+    # The run's CPU priority (nice, 0-19; SCRIPTFLOW_RUN_NICE, 10 by default, for the worker):
+    # test runs are batch work, so a burst of them leaves the CPU to the API, the workers'
+    # bookkeeping and the analytics writer first. 0 here: an executor used directly asks.
+    nice: int = 0
     # The project's files at the run's pinned snapshot (tree path -> content). Empty: the
     # script alone, as ``test_script.py`` (a run of a lone script, as before trees).
     files: Mapping[str, str] = field(default_factory=dict)

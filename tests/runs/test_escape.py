@@ -75,6 +75,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         run_max_processes=MAX_PROCESSES,
         run_shm_mb=SHM_MB,
         artifact_max_bytes=ARTIFACT_MAX_BYTES,
+        run_nice=Settings.model_fields["run_nice"].default,  # production's, not the suite's 0
     )
 
 
@@ -336,6 +337,7 @@ async def test_a_run_is_never_root_inside_or_outside(
 ) -> None:
     """Nor can it take the CPU back: it runs at the configured niceness, and raising its
     priority is refused (a hostile script cannot starve the API and the workers)."""
+    assert settings.run_nice > 0
     nice = min(19, os.getpriority(os.PRIO_PROCESS, 0) + settings.run_nice)
     marker = f"{time.time_ns() % 10**9 / 10**9 + 8:.9f}"  # a unique `sleep` duration
     script = (
