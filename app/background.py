@@ -64,13 +64,10 @@ async def start_warm_up(app: FastAPI) -> Stopper:
     background: the embedded workers' first refreshes and the first impact reports served
     after a start are not the slow ones (``scriptflow.insights.warm_up``)."""
     from scriptflow.insights.warm_up import start_warm_up as warm
+    from scriptflow.insights.warm_up import stop_warm_up
 
     warm(app.state.sessionmaker)
-
-    async def stop() -> None:  # nothing to stop: it ends by itself, or with the loop
-        return None
-
-    return stop
+    return stop_warm_up
 
 
 BACKGROUND_SERVICES: list[Starter] = [

@@ -204,7 +204,7 @@ async def _run_workers(settings: Settings, concurrency: int | None) -> None:
     from scriptflow.insights.compaction import start_compaction, stop_compaction
     from scriptflow.insights.warehouse_drain import start_drain
     from scriptflow.insights.warehouse_sync import warehouse_for
-    from scriptflow.insights.warm_up import start_warm_up
+    from scriptflow.insights.warm_up import start_warm_up, stop_warm_up
     from scriptflow.runs.pool import WorkerPool
     from scriptflow.wiring import wire
 
@@ -225,6 +225,7 @@ async def _run_workers(settings: Settings, concurrency: int | None) -> None:
     try:
         await stop.wait()
     finally:
+        await stop_warm_up()
         await stop_compaction(compaction)
         await pool.stop()
         await drain.close()

@@ -14,6 +14,7 @@ ends, or a first report is asked for, it is done.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -81,3 +82,16 @@ def start_warm_up(sessionmaker: async_sessionmaker[AsyncSession]) -> asyncio.Tas
 
     _warmed = asyncio.create_task(run(), name="insights-warm-up")
     return _warmed
+
+
+async def stop_warm_up() -> None:
+    """At shutdown: a warm-up still under way is cancelled before the engine goes, and a later
+    start in this process (another app on another loop) may warm up again."""
+    global _warmed
+    task, _warmed = _warmed, None
+    if task is None or task.done():
+        _warmed = task
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 
@@ -66,3 +67,31 @@ async def test_a_failing_warm_up_is_logged_and_never_raised(
     with caplog.at_level(logging.WARNING, logger="scriptflow.insights"):
         assert await task == 0.0
     assert "warm-up failed" in caplog.text
+
+
+async def test_a_warm_up_under_way_at_shutdown_is_cancelled_and_may_run_again(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    fresh_process: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started = asyncio.Event()
+
+    async def slow(_sessionmaker: object) -> float:
+        started.set()
+        await asyncio.Event().wait()  # still warming when the app stops
+        return 1.0
+
+    monkeypatch.setattr(warm_up, "warm_up", slow)
+    task = warm_up.start_warm_up(sessionmaker)
+    assert task is not None
+    await started.wait()
+    await warm_up.stop_warm_up()
+    assert task.cancelled()
+    # The next app in this process warms up, since this one never finished.
+    monkeypatch.undo()
+    monkeypatch.setattr(warm_up, "_warmed", None)
+    again = warm_up.start_warm_up(sessionmaker)
+    assert again is not None
+    assert await again > 0
+    await warm_up.stop_warm_up()  # a finished warm-up stays: no third one
+    assert warm_up.start_warm_up(sessionmaker) is None
