@@ -85,12 +85,11 @@ def start_warm_up(sessionmaker: async_sessionmaker[AsyncSession]) -> asyncio.Tas
 
 
 async def stop_warm_up() -> None:
-    """At shutdown: a warm-up still under way is cancelled before the engine goes, and a later
-    start in this process (another app on another loop) may warm up again."""
-    global _warmed
-    task, _warmed = _warmed, None
+    """At shutdown: a warm-up still under way is cancelled before the engine goes. It is not
+    started again in this process: a process whose apps come and go (the test suite builds one
+    per test) would otherwise start one per app, and pay for each."""
+    task = _warmed
     if task is None or task.done():
-        _warmed = task
         return
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
