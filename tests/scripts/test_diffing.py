@@ -103,6 +103,34 @@ def test_the_diff_is_never_longer_than_difflibs(old: str, new: str) -> None:
     assert _changed_lines(unified_diff(old, new)) <= theirs
 
 
+def _one_longest_common_subsequence(old: list[str], new: list[str]) -> bool:
+    """True when exactly one alignment keeps the most lines (so one shortest edit exists)."""
+    longest = [[0] * (len(new) + 1) for _ in range(len(old) + 1)]
+    ways = [[1] * (len(new) + 1) for _ in range(len(old) + 1)]
+    for i in range(1, len(old) + 1):
+        for j in range(1, len(new) + 1):
+            if old[i - 1] == new[j - 1]:
+                longest[i][j] = longest[i - 1][j - 1] + 1
+                ways[i][j] = ways[i - 1][j - 1]
+                continue
+            best = max(longest[i - 1][j], longest[i][j - 1])
+            longest[i][j] = best
+            count = 0
+            if longest[i - 1][j] == best:
+                count += ways[i - 1][j]
+            if longest[i][j - 1] == best:
+                count += ways[i][j - 1]
+            if longest[i - 1][j - 1] == best:  # counted through both neighbours
+                count -= ways[i - 1][j - 1]
+            ways[i][j] = count
+    return ways[len(old)][len(new)] == 1
+
+
+def test_a_swap_of_two_lines_has_two_shortest_edits() -> None:
+    assert not _one_longest_common_subsequence(["a\n", "b\n"], ["b\n", "a\n"])
+    assert _one_longest_common_subsequence(["a\n", "b\n", "c\n"], ["a\n", "x\n", "c\n"])
+
+
 @given(edited())
 def test_the_body_matches_what_difflib_would_print_when_the_edit_is_unambiguous(
     pair: tuple[str, str],
@@ -114,11 +142,14 @@ def test_the_body_matches_what_difflib_would_print_when_the_edit_is_unambiguous(
     theirs = "".join(
         difflib.unified_diff(split_lines(base), split_lines(new), "a/script.py", "b/script.py")
     )
-    # Both print the same dialect; where the shortest edit is unique the bodies agree too.
+    # Both print the same dialect; where the shortest edit is unique the bodies agree too
+    # (a swap of two lines has two: either line may be the one kept).
+    old_lines, new_lines = split_lines(base), split_lines(new)
     if (
         _changed_lines(ours) == _changed_lines(theirs)
-        and len(split_lines(base)) == len(set(split_lines(base)))
-        and len(split_lines(new)) == len(set(split_lines(new)))
+        and len(old_lines) == len(set(old_lines))
+        and len(new_lines) == len(set(new_lines))
+        and _one_longest_common_subsequence(old_lines, new_lines)
     ):
         assert ours == "diff --git a/script.py b/script.py\n" + theirs
 
