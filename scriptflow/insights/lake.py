@@ -144,9 +144,10 @@ class LakeLocation:
                 connection.execute(f"ATTACH 'ducklake:{_quote(self.catalog)}' AS {alias}{suffix}")
             except duckdb.Error as error:
                 # The message may quote the connection string; never pass it on.
+                locked = "database is locked" in str(error)
                 raise AnalyticsUnavailable(
                     "The analytics catalog cannot be attached",
-                    details={"reason": type(error).__name__},
+                    details={"reason": "catalog locked" if locked else type(error).__name__},
                 ) from None
         except BaseException:
             connection.close()

@@ -37,7 +37,7 @@ def snapshot_reader(
 
     def latest() -> int:
         # In a transaction of its own, rolled back: an autocommit look kept the embedded
-        # SQLite catalog locked for other connections (see ``warehouse._missing_rollups``).
+        # SQLite catalog locked for other connections (see ``warehouse_attach._missing_rollups``).
         cursor.execute("BEGIN TRANSACTION")
         try:
             row = cursor.execute(sql).fetchone()

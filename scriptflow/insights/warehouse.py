@@ -28,10 +28,11 @@ from scriptflow.config import Settings
 from scriptflow.insights import rollups
 from scriptflow.insights import warehouse_writes as writes
 from scriptflow.insights.extract import RunBatch
-from scriptflow.insights.lake import ALIAS, LakeLocation, create_catalog
+from scriptflow.insights.lake import ALIAS, LakeLocation
 from scriptflow.insights.result_cache import snapshot_reader
 from scriptflow.insights.scoped_reader import ScopedReader, ensure_read_only_select
-from scriptflow.insights.warehouse_schema import INSIGHTS_SCHEMA, LAKE_DDL, SCOPED_TABLES
+from scriptflow.insights.warehouse_attach import attach_warehouse
+from scriptflow.insights.warehouse_schema import INSIGHTS_SCHEMA, SCOPED_TABLES
 from scriptflow.insights.warehouse_writes import concat_batches
 
 __all__ = [
@@ -97,29 +98,8 @@ class Warehouse:
         """The process's connection with the lake attached (its catalog created if missing)."""
         with self._lock:
             if self._connection is None:
-                # A no-op once ``scriptflow migrate`` ran.
-                create_catalog(self.location, LAKE_DDL, self.alias)
-                self._connection = self.location.attach(self.alias)
-                self._ensure_rollups(self._connection)
+                self._connection = attach_warehouse(self.location, self.alias)
             return self._connection
-
-    def _ensure_rollups(self, connection: duckdb.DuckDBPyConnection) -> None:
-        """Add the rollup tables to a catalog made before them, filled from the raw rows (in the
-        transaction that creates them: no reader sees one empty)."""
-        if _missing_rollups(connection, self.alias):
-            with self.location.writer_lock().hold():
-                if missing := _missing_rollups(connection, self.alias):
-                    connection.execute("BEGIN TRANSACTION")
-                    try:
-                        connection.execute(f"USE {self.alias}")
-                        connection.execute(rollups.ROLLUP_DDL)
-                        connection.execute("USE memory")
-                        rollups.rebuild(connection, self.alias, missing, created=True)
-                        connection.execute("COMMIT")
-                    except BaseException:
-                        connection.execute("ROLLBACK")
-                        connection.execute("USE memory")
-                        raise
 
     def close(self) -> None:
         """Detach the lake (shutdown, tests)."""
@@ -368,22 +348,3 @@ def _unique_alias() -> str:
     # One DuckDB instance per process holds every warehouse attached in it (tests attach many).
     number = next(_aliases)
     return ALIAS if number == 1 else f"{ALIAS}_{number}"
-
-
-def _missing_rollups(connection: duckdb.DuckDBPyConnection, alias: str) -> list[str]:
-    """The rollup tables the lake lacks (a catalog made before them). Looked up by name:
-    duckdb_tables() lists every attached database's tables, the lake's PostgreSQL catalog
-    included (over a second under load)."""
-    missing = []
-    for name in rollups.ROLLUP_TABLES:
-        # Each look in a transaction of its own, rolled back: after an autocommit look, this
-        # connection kept the lake's SQLite catalog locked while it sat idle, and every other
-        # connection's lake commit failed with "database is locked".
-        connection.execute("BEGIN TRANSACTION")
-        try:
-            connection.execute(f"SELECT 1 FROM {alias}.main.{name} LIMIT 0")
-        except duckdb.CatalogException:
-            missing.append(name)
-        finally:
-            connection.execute("ROLLBACK")
-    return missing
