@@ -50,6 +50,11 @@ class AnalyticsUnavailable(ScriptflowError):
     code = "ANALYTICS_UNAVAILABLE"
 
 
+def catalog_locked(error: Exception) -> bool:
+    """SQLite's busy wait on the embedded catalog ran out (DuckDB's or Python's sqlite)."""
+    return "database is locked" in str(error)
+
+
 class WriterLock(Protocol):
     """One writer at a time for the whole deployment."""
 
@@ -144,7 +149,7 @@ class LakeLocation:
                 connection.execute(f"ATTACH 'ducklake:{_quote(self.catalog)}' AS {alias}{suffix}")
             except duckdb.Error as error:
                 # The message may quote the connection string; never pass it on.
-                locked = "database is locked" in str(error)
+                locked = catalog_locked(error)
                 raise AnalyticsUnavailable(
                     "The analytics catalog cannot be attached",
                     details={"reason": "catalog locked" if locked else type(error).__name__},

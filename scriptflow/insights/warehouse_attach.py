@@ -18,7 +18,12 @@ import time
 import duckdb
 
 from scriptflow.insights import rollups
-from scriptflow.insights.lake import AnalyticsUnavailable, LakeLocation, create_catalog
+from scriptflow.insights.lake import (
+    AnalyticsUnavailable,
+    LakeLocation,
+    catalog_locked,
+    create_catalog,
+)
 from scriptflow.insights.warehouse_schema import LAKE_DDL
 
 log = logging.getLogger(__name__)
@@ -62,7 +67,7 @@ def attach_warehouse(location: LakeLocation, alias: str) -> duckdb.DuckDBPyConne
 def _locked(error: Exception) -> bool:
     if isinstance(error, AnalyticsUnavailable):
         return error.details.get("reason") == "catalog locked"
-    return "database is locked" in str(error)
+    return catalog_locked(error)
 
 
 def _ensure_rollups(
