@@ -16,6 +16,7 @@ import resource
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,55 @@ def apply_limits(memory_mb: int, cpu_s: int, extra: dict[str, int] | None = None
     }
     for key, value in (extra or {}).items():
         resource.setrlimit(names[key], (value, value))
+
+
+AUTOGROUP_EVERY_S = 0.2
+
+
+def lower_session_priority(*, watch: bool) -> None:
+    """Give this run's sessions (the kernel's scheduler autogroups) the run's niceness.
+
+    With autogroups on (the default of most distributions), CPU time is shared between
+    sessions first, and a task's niceness only counts inside its own session: a niced run would
+    still get as much as the API beside it. So this session's autogroup gets the niceness now,
+    and with ``watch`` (inside the sandbox, whose ``/proc`` shows only the run's processes) a
+    thread gives it to every session the run makes later (Playwright starts the browser in a
+    session of its own). Without privilege no process of the run can raise it again.
+    """
+    nice = os.getpriority(os.PRIO_PROCESS, 0)
+    if nice <= 0 or not _set_autogroup_nice("self", nice):
+        return
+    if watch:
+        threading.Thread(target=_watch_autogroups, args=(nice,), daemon=True).start()
+
+
+def _set_autogroup_nice(pid: str, nice: int) -> bool:
+    """False where the kernel has no autogroups (the niceness alone applies there)."""
+    for _ in range(10):  # the kernel takes one autogroup change per 100 ms, machine-wide
+        try:
+            with open(f"/proc/{pid}/autogroup", "w") as autogroup:
+                autogroup.write(str(nice))
+            return True
+        except BlockingIOError:
+            time.sleep(0.03)
+        except OSError:
+            return False
+    return True  # still busy: the watcher tries again
+
+
+def _watch_autogroups(nice: int) -> None:
+    while True:
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/autogroup") as autogroup:
+                    current = int(autogroup.read().rsplit(" ", 1)[-1])
+            except (OSError, ValueError):
+                continue
+            if current < nice:
+                _set_autogroup_nice(pid, nice)
+        time.sleep(AUTOGROUP_EVERY_S)
 
 
 def die_with_parent() -> None:
@@ -116,6 +166,7 @@ def main(argv: list[str]) -> int:
     launch: dict[str, Any] = json.loads(Path(argv[1]).read_text())
     if not launch.get("isolated"):
         die_with_parent()
+    lower_session_priority(watch=bool(launch.get("isolated")))
     apply_limits(int(launch["memory_mb"]), int(launch["cpu_s"]), launch.get("limits"))
     if launch.get("wrap_up_fd") is not None:
         watch_wrap_up(int(launch["wrap_up_fd"]))
