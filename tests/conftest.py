@@ -10,6 +10,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -172,3 +173,21 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
+
+
+# Figures a test measured (``record_property("measured", text)``), printed in the summary even
+# under xdist, which keeps the workers' prints: CI logs show them at the load they were taken.
+_MEASURED: list[tuple[str, str]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        found = [str(value) for key, value in report.user_properties if key == "measured"]
+        _MEASURED.extend((report.nodeid, text) for text in found)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _MEASURED:
+        terminalreporter.section("measured")
+        for nodeid, text in _MEASURED:
+            terminalreporter.write_line(f"{nodeid}: {text}")

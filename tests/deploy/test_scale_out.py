@@ -53,7 +53,7 @@ SCRIPT = (
 # bounds hold at a 1-minute load up to 4 and scale with it above. This test alone keeps the load
 # at 10-13 (two APIs, two workers, Chromium), the suite around it adds more, and the 1-minute
 # average trails the moment (a fresh-clone run saw p50 6.0 s at a reported 11.6). So the bounds
-# catch a lag several times the goal, not the goal itself; the figures are printed with -s.
+# catch a lag several times the goal, not the goal itself; the figures are in the summary.
 # With the warehouse queue and its one lake writer, at load 12-30: p50 2.9-10.8 s, p95 4.2-28 s
 # (docs/deploy.md), inside the scaled bounds.
 LAG_P50_BOUND_S = 4.0
@@ -400,6 +400,7 @@ async def test_two_apis_and_two_workers_share_runs_artifacts_analytics_and_limit
     clients: list[httpx.AsyncClient],
     account: Account,
     demo_site: DemoServer,
+    record_property: Callable[[str, object], None],
     tmp_path: Path,
 ) -> None:
     started = time.monotonic()
@@ -439,19 +440,19 @@ async def test_two_apis_and_two_workers_share_runs_artifacts_analytics_and_limit
     for surface in watch.seen:
         ordered = watch.lags(surface)
         report[surface] = (_percentile(ordered, 0.5), _percentile(ordered, 0.95), ordered[-1])
-    print(
-        "finish → shown on both APIs: "
-        + "; ".join(
-            f"{surface} p50 {p50:.2f} s p95 {p95:.2f} s max {top:.2f} s"
-            for surface, (p50, p95, top) in report.items()
-        )
+    figures = "finish → shown on both APIs: " + "; ".join(
+        f"{surface} p50 {p50:.2f} s p95 {p95:.2f} s max {top:.2f} s"
+        for surface, (p50, p95, top) in report.items()
     )
+    print(figures)
     for surface in watch.seen:
         print(f"{surface}, run by run (finished s after the first, lag s): {watch.by_run(surface)}")
     load = os.getloadavg()[0]
     scale = max(1.0, load / LOAD_AT_WHICH_BOUNDS_HOLD)
     print(f"load {load:.1f}: bounds p50 < {LAG_P50_BOUND_S * scale:.1f} s, "
           f"p95 < {LAG_P95_BOUND_S * scale:.1f} s")  # fmt: skip
+    # In the suite's summary too (xdist hides prints): the lag under the whole suite's load.
+    record_property("measured", f"{figures} (1-minute load {load:.1f})")
     for surface, (p50, p95, _) in report.items():
         assert p50 < LAG_P50_BOUND_S * scale, (surface, load, watch.lags(surface))
         assert p95 < LAG_P95_BOUND_S * scale, (surface, load, watch.lags(surface))
