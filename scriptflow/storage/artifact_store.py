@@ -6,7 +6,7 @@ the key ``<run id>/<name>``; any API process serves them from there. The local s
 default (``<data dir>/artifacts``, or any shared directory): publishing into the folder the
 worker collected into is a no-op. The S3 store speaks to any S3-compatible server through
 obstore (Rust's object_store: async, so no thread per transfer, and one small wheel instead of
-boto3 and botocore; docs/deploy.md has the measurements).
+boto3 and botocore; docs/deploy-measured.md has the measurements).
 """
 
 from __future__ import annotations
