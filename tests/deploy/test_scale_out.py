@@ -48,14 +48,14 @@ SCRIPT = (
     "def test_home(page):\n    page.goto('/')\n    page.wait_for_timeout(10)\n"
     "    assert page.title() is not None\n"
 )
-# The goal is 2 s. On the shared 2-core machine the lag grows with the load (docs/deploy-
-# measured.md): at load 13-16, p50 0.9-3.3 s and p95 1.7-4.7 s; at 22-33 every figure is several
-# times that. The bounds hold at a 1-minute load up to 4 and scale with it above. This test alone
-# keeps the load at 10-13 (two APIs, two workers, Chromium), the suite around it adds more, and the
-# 1-minute average trails the moment (a fresh-clone run saw p50 6.0 s at a reported 11.6). So the
-# bounds catch a lag several times the goal, not the goal itself; the figures are in the summary.
-# With the warehouse queue and its one lake writer, at load 12-30: p50 2.9-10.8 s, p95 4.2-28 s
-# (docs/deploy-measured.md), inside the scaled bounds.
+# The goal is 2 s. On the shared 2-core machine the lag grows with the load
+# (docs/deploy-measured.md): at load 13-16, p50 0.9-3.3 s and p95 1.7-4.7 s; at 22-33 every figure
+# is several times that. The bounds hold at a 1-minute load up to 4 and scale with it above. This
+# test alone keeps the load at 10-13 (two APIs, two workers, Chromium), the suite around it adds
+# more, and the 1-minute average trails the moment (a fresh-clone run saw p50 6.0 s at a reported
+# 11.6). So the bounds catch a lag several times the goal, not the goal itself; the figures are in
+# the summary. With the warehouse queue and its one lake writer, at load 12-30: p50 2.9-10.8 s, p95
+# 4.2-28 s (docs/deploy-measured.md), inside the scaled bounds.
 LAG_P50_BOUND_S = 4.0
 # Each surface is read again this long after its last answer: a lag is measured to within it.
 # Shorter polls cost the APIs more than the pipeline does (four loops, up to 40 requests a
