@@ -48,20 +48,20 @@ SCRIPT = (
     "def test_home(page):\n    page.goto('/')\n    page.wait_for_timeout(10)\n"
     "    assert page.title() is not None\n"
 )
-# The goal is 2 s. On the shared 2-core machine the lag grows with the load
-# (docs/deploy-measured.md): at load 13-16, p50 0.9-3.3 s and p95 1.7-4.7 s; at 22-33 every figure
-# is several times that. The bounds hold at a 1-minute load up to 4 and scale with it above. This
-# test alone keeps the load at 10-13 (two APIs, two workers, Chromium), the suite around it adds
-# more, and the 1-minute average trails the moment (a fresh-clone run saw p50 6.0 s at a reported
-# 11.6). So the bounds catch a lag several times the goal, not the goal itself; the figures are in
-# the summary. With the warehouse queue and its one lake writer, at load 12-30: p50 2.9-10.8 s, p95
-# 4.2-28 s (docs/deploy-measured.md), inside the scaled bounds.
-LAG_P50_BOUND_S = 4.0
+# The goal is 2 s. On the shared 2-core machine the lag grows with the load; this test alone keeps
+# it at 6-10 (two APIs, two workers, Chromium) and a whole suite around it at 13-17. Since each
+# session of a run gets the run's niceness (docs/runs.md, "Scheduler autogroups"), p95 was
+# 0.5-0.9 s alone and 0.8-1.4 s in the suite (docs/deploy-measured.md); before it, 1.4-2.7 s
+# alone. The bounds hold at a 1-minute load up to 4 and scale with it above (at 14: p50 < 5.3 s,
+# p95 < 10.5 s), since the 1-minute average trails the moment and other work may share the
+# machine: a lag several times today's fails, a loaded machine does not. The figures are in the
+# suite's summary.
+LAG_P50_BOUND_S = 1.5
 # Each surface is read again this long after its last answer: a lag is measured to within it.
 # Shorter polls cost the APIs more than the pipeline does (four loops, up to 40 requests a
 # round), which is load the lag itself then pays for.
 POLL_S = 0.25
-LAG_P95_BOUND_S = 10.0
+LAG_P95_BOUND_S = 3.0
 LOAD_AT_WHICH_BOUNDS_HOLD = 4.0
 # The processes' log level: INFO (run with -s) prints where each lake write's time went.
 LOG_LEVEL = os.environ.get("SCRIPTFLOW_DEPLOY_TEST_LOG_LEVEL", "WARNING")
